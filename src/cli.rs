@@ -1,0 +1,292 @@
+//! The command line: parse arguments, call the library, print, exit with a
+//! named code. Nothing here decides anything.
+
+use crate::gate::{self, RunOptions, EXIT_NO_DECISION, EXIT_PASS};
+use crate::plugin::Discovery;
+use crate::schema::SchemaKind;
+use crate::units::format_with_unit;
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// qod — a Quality-of-Deployment gate: runs benchmark plugins, compares what
+/// they measure with goals and history, and prints one explained decision.
+#[derive(Debug, Parser)]
+#[command(name = "qod", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gate: plugins, evaluation, decision on stdout, run recorded.
+    Run(RunArgs),
+    /// Check the policy, manifests and configs without running anything.
+    Validate {
+        /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
+    },
+    /// Print a JSON Schema of one of qod's documents.
+    Schema {
+        /// Which document.
+        #[arg(value_enum)]
+        kind: Option<SchemaKind>,
+        /// Write every schema into this folder instead (how `schema/` is made).
+        #[arg(long, value_name = "DIR", conflicts_with = "kind")]
+        write: Option<PathBuf>,
+    },
+    /// What plugin discovery finds.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List the plugins discovery finds, first match per name.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one plugin's manifest: config schema and metrics.
+    Describe {
+        /// The plugin's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    policy: Option<PathBuf>,
+    /// History store: a directory.
+    #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
+    store: String,
+    /// Also write the decision to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Plugins run at once (default: the number of CPUs).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Exit 1 on warn, not only on fail.
+    #[arg(long)]
+    strict: bool,
+    /// Print progress to stderr even when it is not a terminal.
+    #[arg(long)]
+    progress: bool,
+    /// Do not record this run in the store.
+    #[arg(long)]
+    no_record: bool,
+    /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    kill_grace: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Runs the CLI with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(dispatch(cli))
+}
+
+fn eprint(s: &str) {
+    let _ = writeln!(std::io::stderr(), "{s}");
+}
+
+fn cwd() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { policy } => match gate::prepare(policy.as_deref(), &cwd()) {
+            Ok(plan) => {
+                eprint(&format!(
+                    "qod: `{}` is valid: {} plugin instance{}, {} objective{}",
+                    plan.policy.file.display(),
+                    plan.instances.len(),
+                    if plan.instances.len() == 1 { "" } else { "s" },
+                    plan.objectives.len(),
+                    if plan.objectives.len() == 1 { "" } else { "s" },
+                ));
+                EXIT_PASS
+            }
+            Err(d) => {
+                eprint(&d.to_string());
+                EXIT_NO_DECISION
+            }
+        },
+        Command::Schema { kind, write } => schema(kind, write.as_deref()),
+        Command::Plugins { command } => plugins(command),
+    }
+}
+
+fn run(args: RunArgs) -> u8 {
+    let progress = args.progress || std::io::stderr().is_terminal();
+    let opts = RunOptions {
+        policy: args.policy,
+        store: args.store,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(1))
+            .max(1),
+        strict: args.strict,
+        progress,
+        grace: args.kill_grace,
+        record: !args.no_record,
+        cwd: cwd(),
+        env: std::env::vars().collect(),
+    };
+    // Plugins are I/O-bound children: one thread supervises them all.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let outcome = match rt.block_on(gate::run(&opts)) {
+        Ok(o) => o,
+        Err(e) => {
+            match &e {
+                gate::GateError::Invalid(d) => eprint(&d.to_string()),
+                other => eprint(&format!("error: {}", gate::error_chain(other))),
+            }
+            return EXIT_NO_DECISION;
+        }
+    };
+    for w in &outcome.warnings {
+        eprint(&format!("warning: {w}"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", outcome.json);
+    let _ = stdout.flush();
+    if let Some(out) = &args.out {
+        if let Err(e) = std::fs::write(out, format!("{}\n", outcome.json)) {
+            eprint(&format!("error: cannot write the decision to `{}`: {e}", out.display()));
+            return EXIT_NO_DECISION;
+        }
+    }
+    eprint(&human_summary(&outcome.decision));
+    outcome.exit
+}
+
+/// The decision for people, on stderr.
+pub fn human_summary(d: &crate::decision::Decision) -> String {
+    use crate::decision::ObjectiveStatus as S;
+    let mut s = format!("qod: {} (score {}) — {}", d.decision.as_str().to_uppercase(), d.score, d.summary);
+    for o in &d.objectives {
+        let mark = match o.status {
+            S::Pass => "ok  ",
+            S::Warn => "warn",
+            S::Fail => "FAIL",
+            S::NoData => "none",
+            S::NoBaseline => "new ",
+        };
+        let value = o
+            .value
+            .map(|v| format_with_unit(v, o.unit.as_deref().unwrap_or("")))
+            .unwrap_or_else(|| "-".into());
+        s.push_str(&format!("\n  {mark} {:<24} {:>12}  {}", o.id, value, o.reason));
+    }
+    for p in d.plugins.iter().filter(|p| p.error.is_some()) {
+        let e = p.error.as_ref().expect("filtered");
+        s.push_str(&format!("\n  plugin `{}` ({}): {}: {}", p.instance, p.name, p.status.as_str(), e.message));
+        if let Some(tail) = &p.stderr_tail {
+            let lines: Vec<&str> = tail.lines().collect();
+            for l in &lines[lines.len().saturating_sub(5)..] {
+                s.push_str(&format!("\n    | {l}"));
+            }
+        }
+    }
+    if let Some(e) = &d.store.error {
+        s.push_str(&format!("\nerror: history store `{}`: {e}", d.store.location));
+    }
+    s
+}
+
+fn schema(kind: Option<SchemaKind>, write: Option<&Path>) -> u8 {
+    if let Some(dir) = write {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprint(&format!("error: cannot create `{}`: {e}", dir.display()));
+            return EXIT_NO_DECISION;
+        }
+        for k in SchemaKind::ALL {
+            let path = dir.join(k.file_name());
+            if let Err(e) = std::fs::write(&path, k.render()) {
+                eprint(&format!("error: cannot write `{}`: {e}", path.display()));
+                return EXIT_NO_DECISION;
+            }
+        }
+        return EXIT_PASS;
+    }
+    let Some(kind) = kind else {
+        eprint("error: name a schema: policy, manifest, context, result, decision or record");
+        return EXIT_NO_DECISION;
+    };
+    print!("{}", kind.render());
+    EXIT_PASS
+}
+
+fn plugins(command: PluginsCommand) -> u8 {
+    let cwd = cwd();
+    let discovery = Discovery::standard(&cwd, &cwd);
+    match command {
+        PluginsCommand::List { json } => {
+            let found = discovery.list();
+            if json {
+                let list: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|(name, r)| match r {
+                        Ok(p) => serde_json::json!({
+                            "name": name, "version": p.manifest.version, "origin": p.origin.as_str(),
+                            "source": p.source, "description": p.manifest.description,
+                        }),
+                        Err(e) => serde_json::json!({"name": name, "error": gate::error_chain(e)}),
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
+            } else if found.is_empty() {
+                eprint("qod: no plugins found (looked in ./plugins, QOD_PLUGIN_PATH, the first-party plugins and PATH)");
+            } else {
+                for (name, r) in &found {
+                    match r {
+                        Ok(p) => println!(
+                            "{name:<20} {:<8} {:<12} {}",
+                            p.manifest.version,
+                            p.origin.as_str(),
+                            p.manifest.description.as_deref().unwrap_or("")
+                        ),
+                        Err(e) => println!("{name:<20} error: {}", gate::error_chain(e)),
+                    }
+                }
+            }
+            EXIT_PASS
+        }
+        PluginsCommand::Describe { name } => match discovery.find(&name, None, &cwd) {
+            Ok(p) => {
+                let mut v = serde_json::to_value(&p.manifest).expect("serializes");
+                v["source"] = serde_json::json!(p.source);
+                v["origin"] = serde_json::json!(p.origin.as_str());
+                println!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+                EXIT_PASS
+            }
+            Err(crate::plugin::DiscoveryError::Manifest { diagnostics, .. }) => {
+                eprint(&crate::diag::Diagnostics(diagnostics).to_string());
+                EXIT_NO_DECISION
+            }
+            Err(e) => {
+                eprint(&format!("error: {}", gate::error_chain(&e)));
+                EXIT_NO_DECISION
+            }
+        },
+    }
+}

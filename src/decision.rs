@@ -1,0 +1,304 @@
+//! The decision: qod's output contract, one JSON document per run, pass or
+//! fail, with every objective's outcome and every plugin's outcome explained.
+
+use crate::ids::{InstanceId, RunId};
+use crate::policy::{Effect, Mode};
+use crate::protocol::{ErrorInfo, Metric};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version of the decision format.
+pub const DECISION_SCHEMA_VERSION: u32 = 1;
+
+/// The gate's decision.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "qod decision")]
+pub struct Decision {
+    /// Version of this format; always 1.
+    pub schema_version: u32,
+    /// The verdict: `pass`, `warn` or `fail`.
+    pub decision: Verdict,
+    /// Weighted score in percent: pass counts an objective's weight, warn
+    /// half of it, fail nothing; shadow objectives do not count.
+    pub score: f64,
+    /// One line saying why.
+    pub summary: String,
+    /// Each objective's outcome, in policy order.
+    pub objectives: Vec<ObjectiveOutcome>,
+    /// Each plugin instance's outcome, in policy order.
+    pub plugins: Vec<PluginOutcome>,
+    /// The pipeline and source the run gated.
+    pub pipeline: PipelineSummary,
+    /// The run itself.
+    pub run: RunSummary,
+    /// Whether the run reached the history store.
+    pub store: StoreOutcome,
+}
+
+/// The gate's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// How an objective ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ObjectiveStatus {
+    /// Every `pass` criterion holds.
+    Pass,
+    /// `pass` does not hold but every `warn` criterion does.
+    Warn,
+    /// Neither holds.
+    Fail,
+    /// The metric was not measured.
+    NoData,
+    /// A relative criterion had too little history to compare with.
+    NoBaseline,
+}
+
+impl ObjectiveStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectiveStatus::Pass => "pass",
+            ObjectiveStatus::Warn => "warn",
+            ObjectiveStatus::Fail => "fail",
+            ObjectiveStatus::NoData => "no_data",
+            ObjectiveStatus::NoBaseline => "no_baseline",
+        }
+    }
+}
+
+/// What an objective's outcome does to the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutcomeEffect {
+    Pass,
+    Warn,
+    Fail,
+    /// A shadow objective: reported, no effect.
+    None,
+}
+
+impl From<Effect> for OutcomeEffect {
+    fn from(e: Effect) -> Self {
+        match e {
+            Effect::Pass => OutcomeEffect::Pass,
+            Effect::Warn => OutcomeEffect::Warn,
+            Effect::Fail => OutcomeEffect::Fail,
+        }
+    }
+}
+
+/// One objective's outcome, explained.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ObjectiveOutcome {
+    /// The objective's id.
+    pub id: String,
+    /// The metric, as `<instance>.<metric>`.
+    pub metric: String,
+    /// How it ended.
+    pub status: ObjectiveStatus,
+    /// What that does to the gate, after `mode` and `on_no_data`/`on_no_baseline`.
+    pub effect: OutcomeEffect,
+    /// The objective's mode.
+    pub mode: Mode,
+    /// Whether it is a key objective.
+    pub key: bool,
+    /// Its weight in the score.
+    pub weight: f64,
+    /// The measured value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The value's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The pass criteria as written.
+    pub criteria: Vec<String>,
+    /// The warn criteria as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warn_criteria: Vec<String>,
+    /// The value compared with in the deciding criterion, in the metric's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+    /// The baseline, when a criterion is relative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineOutcome>,
+    /// Change from the baseline in percent (positive: the value went up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_pct: Option<f64>,
+    /// Whether the value moved in the metric's better direction from the
+    /// baseline (absent without a baseline or when unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub improved: Option<bool>,
+    /// One line saying why.
+    pub reason: String,
+    /// The condition, with targets resolved, under which the objective passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passes_if: Option<String>,
+}
+
+/// The baseline an objective was compared with.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineOutcome {
+    /// The aggregated value, when there was enough history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// How the runs were summarised (`mean`, `median`, `p90`…).
+    pub aggregate: String,
+    /// The runs used, newest first.
+    pub runs: Vec<RunId>,
+    /// How many runs were asked for.
+    pub last: u32,
+    /// How many runs are needed at least.
+    pub min_runs: u32,
+    /// Which runs qualified.
+    pub include: crate::policy::Include,
+    /// The branch the runs were taken from, if restricted to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// How a plugin run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PluginStatus {
+    /// It measured.
+    Ok,
+    /// It ran and said it could not measure (`status: error`).
+    PluginError,
+    /// It could not be started.
+    SpawnFailed,
+    /// It exited with a non-zero code.
+    ExitNonzero,
+    /// A signal ended it.
+    Killed,
+    /// It ran past its timeout and was stopped.
+    Timeout,
+    /// Its stdout was not exactly one JSON object (or was too large).
+    InvalidOutput,
+    /// Its JSON does not match the result schema.
+    InvalidResult,
+    /// Its result speaks a protocol version its manifest does not list.
+    WrongProtocol,
+    /// It reported a metric its manifest does not declare.
+    UndeclaredMetric,
+    /// It reported a value that is not a finite number.
+    NonFinite,
+}
+
+impl PluginStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginStatus::Ok => "ok",
+            PluginStatus::PluginError => "plugin_error",
+            PluginStatus::SpawnFailed => "spawn_failed",
+            PluginStatus::ExitNonzero => "exit_nonzero",
+            PluginStatus::Killed => "killed",
+            PluginStatus::Timeout => "timeout",
+            PluginStatus::InvalidOutput => "invalid_output",
+            PluginStatus::InvalidResult => "invalid_result",
+            PluginStatus::WrongProtocol => "wrong_protocol",
+            PluginStatus::UndeclaredMetric => "undeclared_metric",
+            PluginStatus::NonFinite => "non_finite",
+        }
+    }
+}
+
+/// One plugin instance's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PluginOutcome {
+    /// The instance's name in the policy.
+    pub instance: InstanceId,
+    /// The plugin's name.
+    pub name: String,
+    /// The plugin's version.
+    pub version: String,
+    /// How it ended.
+    pub status: PluginStatus,
+    /// Wall time from spawn to the end of its output, in milliseconds.
+    pub duration_ms: u64,
+    /// Its exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// What it measured (empty unless `ok`).
+    pub metrics: Vec<Metric>,
+    /// Its own one-line summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// What went wrong, when not `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// Things qod noticed that did not change the outcome (processes left running…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The end of its stderr, when not `ok` (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
+}
+
+/// The pipeline and source the run gated.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PipelineSummary {
+    /// The CI provider (`codebuild`, `github`, `gitlab`, `jenkins`, `local`).
+    pub provider: String,
+    /// Pipeline or project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Build id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    /// The commit gated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The branch gated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+}
+
+/// The run itself.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunSummary {
+    /// The run's id.
+    pub id: RunId,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The policy file used.
+    pub policy: String,
+}
+
+/// Whether the run reached the history store.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct StoreOutcome {
+    /// Where the history lives (`.qod/store`, `s3://…`).
+    pub location: String,
+    /// Whether history could be read for baselines.
+    pub history_read: bool,
+    /// Whether this run was recorded.
+    pub recorded: bool,
+    /// What went wrong, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -1,0 +1,115 @@
+//! Diagnostics: problems found while checking the policy, manifests and
+//! configs, each pointing at a file and a place in it, all reported at once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Which kind of file a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Policy,
+    Manifest,
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::Policy => "policy",
+            FileKind::Manifest => "plugin manifest",
+        })
+    }
+}
+
+/// Where in a file a problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    /// A JSON Pointer into the document (`/objectives/1/pass`).
+    Pointer(String),
+    /// A line and column, 1-based (syntax errors).
+    LineColumn(usize, usize),
+}
+
+/// One problem, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub kind: FileKind,
+    pub file: PathBuf,
+    pub position: Option<Position>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(kind: FileKind, file: &Path, message: impl Into<String>) -> Self {
+        Diagnostic {
+            kind,
+            file: file.to_owned(),
+            position: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn at(mut self, pointer: impl Into<String>) -> Self {
+        let p = pointer.into();
+        self.position = Some(Position::Pointer(if p.is_empty() { "/".into() } else { p }));
+        self
+    }
+
+    pub fn at_line(mut self, line: usize, column: usize) -> Self {
+        self.position = Some(Position::LineColumn(line, column));
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} `{}`", self.kind, self.file.display())?;
+        match &self.position {
+            Some(Position::Pointer(p)) => write!(f, "\n  at {p}")?,
+            Some(Position::LineColumn(l, c)) => write!(f, "\n  at line {l} column {c}")?,
+            None => {}
+        }
+        write!(f, "\n  caused by: {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found before running anything.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {d}")?;
+        }
+        if self.0.len() > 1 {
+            write!(f, "\nerror: {} problems found; nothing was run", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Renders a JSON Pointer from path segments, escaping `~` and `/`.
+pub fn pointer<I, S>(segments: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: fmt::Display,
+{
+    segments
+        .into_iter()
+        .map(|s| format!("/{}", s.to_string().replace('~', "~0").replace('/', "~1")))
+        .collect()
+}

@@ -1,0 +1,235 @@
+//! One gate run, end to end: policy → plugins → results → evaluation →
+//! decision → store. This is what `qod run` calls; the CLI only parses
+//! arguments and prints.
+
+use crate::decision::{Decision, PipelineSummary, RunSummary, StoreOutcome, Verdict, DECISION_SCHEMA_VERSION};
+use crate::diag::Diagnostics;
+use crate::evaluate::{self, baseline};
+use crate::ids::RunId;
+use crate::plan::Plan;
+use crate::plugin::Discovery;
+use crate::policy::find_policy;
+use crate::protocol::{Deployment, HistoryInfo};
+use crate::runner::{run_all, secret_values, Redactor, RunSettings, SharedContext};
+use crate::store::{RunRecord, Store, StoreError};
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Exit code: the gate passed or warned.
+pub const EXIT_PASS: u8 = 0;
+/// Exit code: the gate failed (or warned, with `--strict`).
+pub const EXIT_FAIL: u8 = 1;
+/// Exit code: no decision could be made (bad policy or manifest, store unusable).
+pub const EXIT_NO_DECISION: u8 = 2;
+
+/// At most this many records are read to find baselines, however sparse the
+/// matching runs are, so one evaluation's cost has a ceiling.
+pub const MAX_SCAN: usize = 10_000;
+
+/// Everything `qod run` needs to know.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub policy: Option<PathBuf>,
+    pub store: String,
+    pub jobs: usize,
+    pub strict: bool,
+    pub progress: bool,
+    pub grace: Duration,
+    /// Record the run in the store (off for dry runs).
+    pub record: bool,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+/// A decided run.
+#[derive(Debug, Clone)]
+pub struct GateOutcome {
+    pub decision: Decision,
+    /// The decision as printed: pretty JSON, secrets redacted.
+    pub json: String,
+    pub exit: u8,
+    /// Things to tell the user on stderr (records skipped…).
+    pub warnings: Vec<String>,
+}
+
+/// Why no decision could be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    #[error("{0}")]
+    Invalid(#[from] Diagnostics),
+    #[error("cannot use the history store")]
+    Store(#[from] StoreError),
+}
+
+/// Loads and checks everything `run` would, without running anything.
+pub fn prepare(policy: Option<&std::path::Path>, cwd: &std::path::Path) -> Result<Plan, Diagnostics> {
+    let file = find_policy(policy, cwd)?;
+    let file = if file.is_relative() { cwd.join(&file) } else { file };
+    let file = pathdiff(&file, cwd);
+    let policy_dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let discovery = Discovery::standard(&cwd.join(policy_dir), cwd);
+    Plan::prepare(&file, &discovery)
+}
+
+/// Shows `file` relative to `cwd` when it is inside it, for shorter messages.
+fn pathdiff(file: &std::path::Path, cwd: &std::path::Path) -> PathBuf {
+    file.strip_prefix(cwd).map(PathBuf::from).unwrap_or_else(|_| file.to_owned())
+}
+
+/// Runs the gate.
+pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
+    let plan = prepare(opts.policy.as_deref(), &opts.cwd)?;
+    let store = Store::open(&opts.store)?;
+    let started_at = crate::time::now();
+    let run_id = RunId::generate();
+    let (pipeline, source) = crate::ci::detect(&opts.env, &opts.cwd);
+    let branch = source.branch.clone();
+    let mut warnings = Vec::new();
+
+    let (history, history_error) = match read_history(&store, &plan, branch.as_deref(), &mut warnings).await {
+        Ok(h) => (h, None),
+        Err(e) => (Vec::new(), Some(error_chain(&e))),
+    };
+    let last_deployment = history
+        .iter()
+        .find(|r| r.decision == Verdict::Pass && (branch.is_none() || r.source.branch == branch))
+        .map(|r| Deployment {
+            revision: r.source.revision.clone(),
+            at: r.finished_at.clone(),
+            run_id: Some(r.run_id.clone()),
+            source: "last_passing_run".into(),
+        });
+
+    let passed: Vec<String> = plan.instances.iter().flat_map(|i| i.env.iter().cloned()).collect();
+    let redactor = Redactor::new(secret_values(&opts.env, &passed));
+    let settings = RunSettings {
+        jobs: opts.jobs,
+        grace: opts.grace,
+        progress: opts.progress,
+        workspace: opts.cwd.clone(),
+        artifacts: opts.cwd.join(".qod").join("artifacts"),
+        parent_env: opts.env.clone(),
+        redactor: redactor.clone(),
+    };
+    let shared = SharedContext {
+        run_id: run_id.clone(),
+        started_at,
+        pipeline: pipeline.clone(),
+        source: source.clone(),
+        history: HistoryInfo { last_deployment },
+    };
+    let plugins = run_all(&plan, &shared, &settings).await;
+    let eval = evaluate::evaluate(&plan.objectives, &plan.policy.policy.decision, &plugins, &history, branch.as_deref());
+
+    let mut decision = Decision {
+        schema_version: DECISION_SCHEMA_VERSION,
+        decision: eval.verdict,
+        score: eval.score,
+        summary: eval.summary,
+        objectives: eval.objectives,
+        plugins,
+        pipeline: PipelineSummary {
+            provider: pipeline.provider.clone(),
+            name: pipeline.name.clone(),
+            build_id: pipeline.build_id.clone(),
+            revision: source.revision.clone(),
+            branch: source.branch.clone(),
+        },
+        run: RunSummary {
+            id: run_id,
+            started_at: crate::time::rfc3339(started_at),
+            finished_at: crate::time::rfc3339(crate::time::now()),
+            policy: plan.policy.file.display().to_string(),
+        },
+        store: StoreOutcome {
+            location: store.location(),
+            history_read: history_error.is_none(),
+            recorded: false,
+            error: history_error.clone(),
+        },
+    };
+    if opts.record {
+        let record = RunRecord::from_decision(&decision, &pipeline, &source);
+        match store.record(&record).await {
+            Ok(()) => decision.store.recorded = true,
+            Err(e) => {
+                let msg = error_chain(&e);
+                decision.store.error = Some(match decision.store.error.take() {
+                    Some(prev) => format!("{prev}; {msg}"),
+                    None => msg,
+                });
+            }
+        }
+    }
+    let mut value = serde_json::to_value(&decision).expect("decisions serialize");
+    redactor.redact_json(&mut value);
+    let decision: Decision = serde_json::from_value(value.clone()).expect("redaction keeps the shape");
+    let json = serde_json::to_string_pretty(&value).expect("decisions serialize");
+    let exit = if decision.store.error.is_some() {
+        EXIT_NO_DECISION
+    } else {
+        match decision.decision {
+            Verdict::Pass => EXIT_PASS,
+            Verdict::Warn if opts.strict => EXIT_FAIL,
+            Verdict::Warn => EXIT_PASS,
+            Verdict::Fail => EXIT_FAIL,
+        }
+    };
+    Ok(GateOutcome {
+        decision,
+        json,
+        exit,
+        warnings,
+    })
+}
+
+/// Reads the newest records until every relative objective has the runs it
+/// asks for, and a passing run (for `last_deployment`) is seen, or
+/// [`MAX_SCAN`] records were read.
+async fn read_history(
+    store: &Store,
+    plan: &Plan,
+    branch: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let relative: Vec<_> = plan.objectives.iter().filter(|o| o.is_relative()).collect();
+    let mut found = vec![0u32; relative.len()];
+    let mut seen_pass = false;
+    let mut history = Vec::new();
+    store
+        .scan(
+            |run| {
+                for (o, n) in relative.iter().zip(found.iter_mut()) {
+                    if *n < o.baseline.last && baseline::admits(&run, &o.spec.id, o.key(), &o.baseline, branch) {
+                        *n += 1;
+                    }
+                }
+                seen_pass |= run.decision == Verdict::Pass && (branch.is_none() || run.source.branch.as_deref() == branch);
+                history.push(run);
+                let done = seen_pass && relative.iter().zip(&found).all(|(o, n)| *n >= o.baseline.last);
+                if done || history.len() >= MAX_SCAN {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |w| warnings.push(w),
+        )
+        .await?;
+    Ok(history)
+}
+
+/// An error with its causes, `: `-separated, for one-line messages.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

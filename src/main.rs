@@ -1,0 +1,5 @@
+//! The `qod` binary: all the work is in the library.
+
+fn main() -> std::process::ExitCode {
+    qod::cli::main()
+}

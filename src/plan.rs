@@ -1,0 +1,249 @@
+//! Everything `qod run` checks before it runs anything: the policy, each
+//! plugin's manifest, each instance's config, each objective's metric and
+//! criteria. The result is a [`Plan`], or every problem found at once.
+
+use crate::diag::{pointer, Diagnostic, Diagnostics, FileKind};
+use crate::duration::HumanDuration;
+use crate::ids::{InstanceId, MetricName};
+use crate::plugin::{check_config, Discovery, DiscoveryError, ResolvedPlugin};
+use crate::policy::criterion::{self, Parsed};
+use crate::policy::{load_policy, BaselineSpec, DecisionSpec, LoadedPolicy, Objective};
+use crate::protocol::Better;
+use crate::units::Unit;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a plugin may run when neither the policy nor its manifest says.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A checked policy, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub policy: LoadedPolicy,
+    pub instances: Vec<PlannedInstance>,
+    pub objectives: Vec<PlannedObjective>,
+}
+
+/// One plugin instance, resolved.
+#[derive(Debug, Clone)]
+pub struct PlannedInstance {
+    pub id: InstanceId,
+    pub plugin: ResolvedPlugin,
+    /// `with:`, checked, with defaults filled in.
+    pub config: Value,
+    pub timeout: Duration,
+    /// Names (or `PREFIX*`) of variables passed through: the manifest's and the policy's.
+    pub env: Vec<String>,
+}
+
+/// One objective, with its metric resolved and criteria parsed.
+#[derive(Debug, Clone)]
+pub struct PlannedObjective {
+    pub spec: Objective,
+    pub instance: InstanceId,
+    pub metric: MetricName,
+    /// The unit declared in the manifest; `None` for a pattern whose results
+    /// carry the unit, checked when the value arrives.
+    pub declared_unit: Option<Unit>,
+    pub better: Better,
+    pub pass: Vec<Parsed>,
+    pub warn: Vec<Parsed>,
+    pub baseline: BaselineSpec,
+}
+
+impl PlannedObjective {
+    /// The store key of this objective's metric: `<instance>.<metric>`.
+    pub fn key(&self) -> &str {
+        &self.spec.metric
+    }
+
+    pub fn is_relative(&self) -> bool {
+        self.pass
+            .iter()
+            .chain(&self.warn)
+            .any(|p| matches!(p.rhs, criterion::ParsedRhs::Baseline { .. }))
+    }
+}
+
+impl Plan {
+    /// Loads `policy_file` and checks everything, reporting all problems.
+    pub fn prepare(policy_file: &Path, discovery: &Discovery) -> Result<Plan, Diagnostics> {
+        let policy = load_policy(policy_file)?;
+        let file = policy.file.clone();
+        let base = policy.dir().to_owned();
+        let p = &policy.policy;
+        let mut diags = Vec::new();
+        let diag = |msg: String| Diagnostic::new(FileKind::Policy, &file, msg);
+
+        let mut instances = Vec::new();
+        for (id, inst) in &p.plugins {
+            let at = pointer(["plugins", id.as_str()]);
+            let plugin = match discovery.find(&inst.uses, inst.path.as_deref(), &base) {
+                Ok(plugin) => plugin,
+                Err(DiscoveryError::Manifest { diagnostics, .. }) => {
+                    diags.extend(diagnostics);
+                    continue;
+                }
+                Err(e @ DiscoveryError::NotFound { .. }) => {
+                    let at_field = if inst.path.is_some() { "/path" } else { "/uses" };
+                    diags.push(diag(e.to_string()).at(format!("{at}{at_field}")).hint(format!(
+                        "put the plugin in `plugins/{}/`, add its folder to `QOD_PLUGIN_PATH`, or give its folder with `path:`; `qod plugins list` shows what is found",
+                        inst.uses
+                    )));
+                    continue;
+                }
+                Err(e) => {
+                    diags.push(diag(e.to_string()).at(format!("{at}/uses")).hint(
+                        "the folder name and the manifest's `name` must agree, or give the folder with `path:`",
+                    ));
+                    continue;
+                }
+            };
+            let config = match check_config(
+                &file,
+                id.as_str(),
+                &plugin.manifest.name,
+                plugin.manifest.config_schema.as_ref(),
+                inst.with.as_ref(),
+            ) {
+                Ok(c) => c,
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
+            };
+            let timeout = inst
+                .timeout
+                .or(plugin.manifest.timeout)
+                .map(HumanDuration::get)
+                .unwrap_or(DEFAULT_TIMEOUT);
+            if timeout.is_zero() {
+                diags.push(diag("timeout must be longer than zero".into()).at(format!("{at}/timeout")));
+            }
+            let mut env = plugin.manifest.env.clone();
+            env.extend(inst.env.iter().cloned());
+            instances.push(PlannedInstance {
+                id: id.clone(),
+                plugin,
+                config,
+                timeout,
+                env,
+            });
+        }
+
+        let mut seen = HashSet::new();
+        let mut objectives = Vec::new();
+        for (i, o) in p.objectives.iter().enumerate() {
+            let at = |field: &str| pointer(["objectives", &i.to_string(), field]);
+            if !seen.insert(o.id.as_str()) {
+                diags.push(
+                    diag(format!("objective id `{}` is used twice", o.id))
+                        .at(at("id"))
+                        .hint("give each objective its own `id`"),
+                );
+            }
+            let Some((inst_name, metric_name)) = o.metric.split_once('.') else {
+                diags.push(diag(format!("metric `{}` must be `<instance>.<metric>`", o.metric)).at(at("metric")));
+                continue;
+            };
+            let instance_id = InstanceId::new(inst_name);
+            if !p.plugins.contains_key(&instance_id) {
+                diags.push(
+                    diag(format!("objective `{}` uses metric `{}`, but there is no plugin instance `{inst_name}`", o.id, o.metric))
+                        .at(at("metric"))
+                        .hint(format!(
+                            "the instances are: {}",
+                            p.plugins.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        )),
+                );
+                continue;
+            }
+            let mut parse_all = |criteria: &[String], field: &str| -> Vec<Parsed> {
+                let many = criteria.len() > 1;
+                criteria
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, c)| match criterion::parse(c) {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            let ptr = if many { format!("{}/{j}", at(field)) } else { at(field) };
+                            diags.push(diag(e.to_string()).at(ptr).hint(CRITERION_HINT));
+                            None
+                        }
+                    })
+                    .collect()
+            };
+            let pass = parse_all(o.pass.as_slice(), "pass");
+            let warn = o
+                .warn
+                .as_ref()
+                .map(|w| parse_all(w.as_slice(), "warn"))
+                .unwrap_or_default();
+            // The instance may have failed to resolve; its problem is reported already.
+            let Some(planned) = instances.iter().find(|x| x.id == instance_id) else {
+                continue;
+            };
+            let manifest = &planned.plugin.manifest;
+            let Some(decl) = manifest.metric(metric_name) else {
+                diags.push(
+                    diag(format!(
+                        "plugin `{}` (instance `{inst_name}`) does not declare metric `{metric_name}`",
+                        manifest.name
+                    ))
+                    .at(at("metric"))
+                    .hint(format!(
+                        "it declares: {}",
+                        manifest.metrics.iter().map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", ")
+                    )),
+                );
+                continue;
+            };
+            let declared_unit = (!decl.is_pattern() || decl.unit.is_some()).then(|| Unit::of_metric(decl.unit.as_deref()));
+            if let Some(unit) = &declared_unit {
+                for (field, list) in [("pass", &pass), ("warn", &warn)] {
+                    let many = list.len() > 1;
+                    for (j, c) in list.iter().enumerate() {
+                        if let Err(e) = c.resolve(unit) {
+                            let ptr = if many { format!("{}/{j}", at(field)) } else { at(field) };
+                            diags.push(diag(e.to_string()).at(ptr).hint(CRITERION_HINT));
+                        }
+                    }
+                }
+            }
+            objectives.push(PlannedObjective {
+                spec: o.clone(),
+                instance: instance_id,
+                metric: MetricName::new(metric_name),
+                declared_unit,
+                better: decl.better,
+                pass,
+                warn,
+                baseline: o.baseline.clone().or_else(|| p.baseline.clone()).unwrap_or_default(),
+            });
+        }
+        if let DecisionSpec::Score { pass, warn } = &p.decision {
+            if warn > pass {
+                diags.push(
+                    diag(format!("score threshold `warn` ({warn}) is above `pass` ({pass})"))
+                        .at("/decision")
+                        .hint("a score of `pass` or more passes, of `warn` or more warns: `warn` must not exceed `pass`"),
+                );
+            }
+        }
+        if p.objectives.iter().all(|o| o.weight == 0.0) && matches!(p.decision, DecisionSpec::Score { .. }) {
+            diags.push(diag("every objective has weight 0, so no score can be computed".into()).at("/objectives"));
+        }
+        if !diags.is_empty() {
+            return Err(Diagnostics(diags));
+        }
+        Ok(Plan {
+            policy,
+            instances,
+            objectives,
+        })
+    }
+}
+
+const CRITERION_HINT: &str = "write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%` or `<= baseline * 1.5`";

@@ -1,0 +1,307 @@
+//! Finding a plugin by name. First match wins: an explicit `path:` in the
+//! policy; `./plugins/<name>/` (next to the policy, then in the working
+//! directory); each folder of `QOD_PLUGIN_PATH`; the first-party plugins;
+//! `qod-plugin-<name>` on `PATH`, asked for its manifest with `--manifest`.
+
+use super::manifest::{load_manifest, parse_manifest};
+use crate::diag::Diagnostic;
+use crate::protocol::Manifest;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where a plugin was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The policy's `path:`.
+    Explicit,
+    /// `plugins/<name>/` of the project.
+    Project,
+    /// A folder of `QOD_PLUGIN_PATH`.
+    PluginPath,
+    /// Shipped with qod.
+    FirstParty,
+    /// `qod-plugin-<name>` on `PATH`.
+    Executable,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Explicit => "policy path",
+            Origin::Project => "project",
+            Origin::PluginPath => "QOD_PLUGIN_PATH",
+            Origin::FirstParty => "first-party",
+            Origin::Executable => "PATH",
+        }
+    }
+}
+
+/// A plugin with its manifest and the argv that starts it.
+#[derive(Debug, Clone)]
+pub struct ResolvedPlugin {
+    pub manifest: Manifest,
+    /// The manifest file, or the executable that printed the manifest.
+    pub source: PathBuf,
+    pub origin: Origin,
+    /// Program and arguments, with relative paths resolved.
+    pub argv: Vec<String>,
+}
+
+/// Why a plugin could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    #[error("plugin `{name}` not found (looked in {})", looked.join(", "))]
+    NotFound { name: String, looked: Vec<String> },
+    #[error("plugin `{name}` has an invalid manifest")]
+    Manifest {
+        name: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+    #[error("plugin `{name}` at `{}` is named `{found}` in its manifest", path.display())]
+    NameMismatch {
+        name: String,
+        found: String,
+        path: PathBuf,
+    },
+}
+
+/// The places plugins are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub project_dirs: Vec<PathBuf>,
+    pub plugin_path: Vec<PathBuf>,
+    pub first_party: Vec<PathBuf>,
+    pub path_dirs: Vec<PathBuf>,
+}
+
+const MANIFEST: &str = "plugin.json";
+const MANIFEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Discovery {
+    /// The standard places, given the policy's folder and the working directory.
+    pub fn standard(policy_dir: &Path, cwd: &Path) -> Self {
+        let mut project_dirs = vec![policy_dir.join("plugins")];
+        let cwd_plugins = cwd.join("plugins");
+        if !project_dirs.iter().any(|p| same_dir(p, &cwd_plugins)) {
+            project_dirs.push(cwd_plugins);
+        }
+        let split = |var: &str| -> Vec<PathBuf> {
+            std::env::var_os(var)
+                .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+                .unwrap_or_default()
+        };
+        Discovery {
+            project_dirs,
+            plugin_path: split("QOD_PLUGIN_PATH"),
+            first_party: first_party_dirs(),
+            path_dirs: split("PATH"),
+        }
+    }
+
+    /// Finds plugin `name`, or loads it from `explicit` (relative to `base`).
+    pub fn find(
+        &self,
+        name: &str,
+        explicit: Option<&Path>,
+        base: &Path,
+    ) -> Result<ResolvedPlugin, DiscoveryError> {
+        let mut looked = Vec::new();
+        if let Some(p) = explicit {
+            let p = base.join(p);
+            let file = if p.is_dir() { p.join(MANIFEST) } else { p };
+            if file.is_file() {
+                return from_manifest_file(name, &file, Origin::Explicit, true);
+            }
+            return Err(DiscoveryError::NotFound {
+                name: name.to_owned(),
+                looked: vec![format!("`{}`", file.display())],
+            });
+        }
+        for (dirs, origin) in [
+            (&self.project_dirs, Origin::Project),
+            (&self.plugin_path, Origin::PluginPath),
+            (&self.first_party, Origin::FirstParty),
+        ] {
+            for dir in dirs {
+                let file = dir.join(name).join(MANIFEST);
+                if file.is_file() {
+                    return from_manifest_file(name, &file, origin, false);
+                }
+                looked.push(format!("`{}`", dir.display()));
+            }
+        }
+        let exe_name = format!("qod-plugin-{name}");
+        for dir in &self.path_dirs {
+            let exe = dir.join(&exe_name);
+            if is_executable(&exe) {
+                return from_executable(name, &exe);
+            }
+        }
+        looked.push(format!("`{exe_name}` on PATH"));
+        Err(DiscoveryError::NotFound {
+            name: name.to_owned(),
+            looked,
+        })
+    }
+
+    /// Every plugin discovery can see, first match per name, in search order.
+    pub fn list(&self) -> Vec<(String, Result<ResolvedPlugin, DiscoveryError>)> {
+        let mut names: Vec<String> = Vec::new();
+        let mut push = |n: String| {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        };
+        for dir in self.project_dirs.iter().chain(&self.plugin_path).chain(&self.first_party) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut found: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.path().join(MANIFEST).is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
+            found.sort();
+            found.into_iter().for_each(&mut push);
+        }
+        for dir in &self.path_dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut found: Vec<String> = entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|n| n.strip_prefix("qod-plugin-").map(str::to_owned))
+                .collect();
+            found.sort();
+            found.into_iter().for_each(&mut push);
+        }
+        names
+            .into_iter()
+            .map(|n| {
+                let r = self.find(&n, None, Path::new("."));
+                (n, r)
+            })
+            .collect()
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Plugins shipped with qod: `<prefix>/share/qod/plugins` beside an
+/// installed binary, then the source tree qod was built from.
+fn first_party_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
+        dirs.push(dir.join("../share/qod/plugins"));
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
+    if built_from.is_dir() {
+        dirs.push(built_from);
+    }
+    dirs
+}
+
+fn from_manifest_file(
+    name: &str,
+    file: &Path,
+    origin: Origin,
+    explicit: bool,
+) -> Result<ResolvedPlugin, DiscoveryError> {
+    let manifest = load_manifest(file).map_err(|diagnostics| DiscoveryError::Manifest {
+        name: name.to_owned(),
+        diagnostics,
+    })?;
+    // With an explicit path the instance may call the plugin anything; when
+    // found by name, the folder and the manifest must agree.
+    if !explicit && manifest.name != name {
+        return Err(DiscoveryError::NameMismatch {
+            name: name.to_owned(),
+            found: manifest.name,
+            path: file.to_owned(),
+        });
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut argv = manifest.command.clone();
+    if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
+        argv[0] = dir.join(&argv[0]).to_string_lossy().into_owned();
+    }
+    Ok(ResolvedPlugin {
+        manifest,
+        source: file.to_owned(),
+        origin,
+        argv,
+    })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Asks `exe --manifest` for its manifest; its own path replaces `command[0]`.
+fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryError> {
+    let fail = |msg: String| DiscoveryError::Manifest {
+        name: name.to_owned(),
+        diagnostics: vec![Diagnostic::new(crate::diag::FileKind::Manifest, exe, msg)
+            .hint("a `qod-plugin-NAME` executable must print its plugin.json when run with `--manifest`")],
+    };
+    let mut child = Command::new(exe)
+        .arg("--manifest")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| fail(format!("cannot run `--manifest`: {e}")))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.by_ref().take(1 << 20).read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if start.elapsed() < MANIFEST_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!(
+                    "`--manifest` did not answer within {}s",
+                    MANIFEST_TIMEOUT.as_secs()
+                )));
+            }
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(fail(format!("`--manifest` exited with {status}")));
+    }
+    let text = String::from_utf8_lossy(&out);
+    let mut manifest = parse_manifest(exe, &text).map_err(|diagnostics| DiscoveryError::Manifest {
+        name: name.to_owned(),
+        diagnostics,
+    })?;
+    let mut argv = manifest.command.clone();
+    argv[0] = exe.to_string_lossy().into_owned();
+    manifest.command = argv.clone();
+    Ok(ResolvedPlugin {
+        manifest,
+        source: exe.to_owned(),
+        origin: Origin::Executable,
+        argv,
+    })
+}

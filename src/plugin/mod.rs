@@ -1,0 +1,11 @@
+//! Plugins as qod sees them before running them: finding a plugin by name
+//! (discovery), reading and checking its manifest, and checking an
+//! instance's config against the manifest's schema.
+
+mod config;
+mod discovery;
+mod manifest;
+
+pub use config::{check_config, fill_defaults};
+pub use discovery::{Discovery, DiscoveryError, Origin, ResolvedPlugin};
+pub use manifest::{load_manifest, parse_manifest};

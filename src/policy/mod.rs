@@ -1,0 +1,325 @@
+//! The policy (`qod.yaml`): which plugins run, with what config, and the
+//! objectives their metrics are held to. This module holds the contract
+//! types; `load` reads and checks a file, `criterion` parses the criteria.
+
+pub mod criterion;
+mod load;
+
+pub use load::{find_policy, load_policy, LoadedPolicy, POLICY_FILE_NAMES};
+
+use crate::duration::HumanDuration;
+use crate::ids::InstanceId;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A qod policy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "qod policy")]
+pub struct Policy {
+    /// Version of the policy format; always 1.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Plugin instances by name; objectives refer to their metrics as `<instance>.<metric>`.
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z0-9_-]+$"}), extend("minProperties" = 1))]
+    pub plugins: IndexMap<InstanceId, PluginInstance>,
+    /// Default baseline for relative criteria.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSpec>,
+    /// What the metrics are held to.
+    #[schemars(length(min = 1))]
+    pub objectives: Vec<Objective>,
+    /// How objective outcomes combine into the decision.
+    #[serde(default)]
+    pub decision: DecisionSpec,
+}
+
+/// One instance of a plugin.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginInstance {
+    /// The plugin's name, found by discovery (`./plugins/<name>/`,
+    /// `QOD_PLUGIN_PATH`, first-party plugins, `qod-plugin-<name>` on PATH).
+    #[schemars(length(min = 1))]
+    pub uses: String,
+    /// An explicit plugin folder (or its `plugin.json`), relative to the policy file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Config for the plugin, checked against its manifest's `config_schema`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<serde_json::Value>,
+    /// How long the plugin may run; overrides the manifest's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// More environment variables to pass to the plugin (names, or prefixes
+    /// ending in `*`). Their values are redacted from qod's output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+}
+
+/// Which earlier runs make a baseline, and how they are summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    /// How many earlier runs to use at most.
+    #[serde(default = "default_last")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub last: u32,
+    /// How the runs' values are summarised.
+    #[serde(default)]
+    pub aggregate: Aggregate,
+    /// Which earlier runs qualify, by this objective's outcome in them:
+    /// `pass` (passed, or had no baseline yet), `pass_or_warn`, or `all`.
+    #[serde(default)]
+    pub include: Include,
+    /// `same`: only runs of the same branch (when the branch is known); `any`: all runs.
+    #[serde(default)]
+    pub branch: BranchScope,
+    /// Fewest runs that make a baseline; with fewer the objective is `no_baseline`.
+    #[serde(default = "default_min_runs")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub min_runs: u32,
+}
+
+fn default_last() -> u32 {
+    3
+}
+fn default_min_runs() -> u32 {
+    1
+}
+
+impl Default for BaselineSpec {
+    fn default() -> Self {
+        BaselineSpec {
+            last: default_last(),
+            aggregate: Aggregate::default(),
+            include: Include::default(),
+            branch: BranchScope::default(),
+            min_runs: default_min_runs(),
+        }
+    }
+}
+
+/// How a baseline summarises the values of earlier runs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Aggregate {
+    #[default]
+    Mean,
+    Median,
+    Min,
+    Max,
+    /// A percentile, 0 to 100.
+    Percentile(u8),
+}
+
+impl Aggregate {
+    pub fn name(&self) -> String {
+        match self {
+            Aggregate::Mean => "mean".into(),
+            Aggregate::Median => "median".into(),
+            Aggregate::Min => "min".into(),
+            Aggregate::Max => "max".into(),
+            Aggregate::Percentile(p) => format!("p{p}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Aggregate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "mean" => Aggregate::Mean,
+            "median" => Aggregate::Median,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            p if p.starts_with('p') => match p[1..].parse::<u8>() {
+                Ok(n) if n <= 100 && !p[1..].starts_with('+') => Aggregate::Percentile(n),
+                _ => return Err(format!("unknown aggregate `{s}`")),
+            },
+            _ => return Err(format!("unknown aggregate `{s}`")),
+        })
+    }
+}
+
+impl Serialize for Aggregate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Aggregate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: String| serde::de::Error::custom(format!("{e}: use mean, median, min, max or pNN")))
+    }
+}
+
+impl JsonSchema for Aggregate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Aggregate".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "`mean`, `median`, `min`, `max`, or a percentile `p0`..`p100` such as `p90`.",
+            "pattern": "^(mean|median|min|max|p([0-9]|[1-9][0-9]|100))$"
+        })
+    }
+}
+
+/// Which earlier runs may form a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Include {
+    /// Runs where this objective passed (or had no baseline yet).
+    #[default]
+    Pass,
+    /// Runs where it passed or warned.
+    PassOrWarn,
+    /// Every run that measured the metric.
+    All,
+}
+
+/// Whether baselines come from the same branch only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BranchScope {
+    /// Only runs of the branch being gated (all runs when the branch is unknown).
+    #[default]
+    Same,
+    /// Runs of any branch.
+    Any,
+}
+
+/// One goal a metric is held to.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    /// A unique name for the objective.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"))]
+    pub id: String,
+    /// The metric, as `<instance>.<metric>`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+\..+$"))]
+    pub metric: String,
+    /// Criteria that must all hold to pass: `<op> <value>` with op one of
+    /// `<`, `<=`, `>`, `>=`, `==`, `!=` and value absolute (`300ms`, `3`),
+    /// relative to the baseline (`+10%`, `-5%`, `+20ms`) or an expression
+    /// on it (`baseline * 1.5`, `baseline + 20ms`).
+    pub pass: Criteria,
+    /// When `pass` fails but these all hold, the objective warns instead of failing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<Criteria>,
+    /// Baseline for this objective's relative criteria (overrides the top-level one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSpec>,
+    /// Effect when the metric is missing.
+    #[serde(default = "effect_fail")]
+    pub on_no_data: Effect,
+    /// Effect when a relative criterion has not enough history.
+    #[serde(default = "effect_warn")]
+    pub on_no_baseline: Effect,
+    /// `enforce` (default), `warn` (a fail only warns), `shadow` (reported, no effect).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Weight in the `score` strategy.
+    #[serde(default = "default_weight")]
+    #[schemars(range(min = 0.0))]
+    pub weight: f64,
+    /// With the `score` strategy: a failed key objective fails the gate whatever the score.
+    #[serde(default)]
+    pub key: bool,
+    /// What the objective is for, shown with its outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn effect_fail() -> Effect {
+    Effect::Fail
+}
+fn effect_warn() -> Effect {
+    Effect::Warn
+}
+fn default_weight() -> f64 {
+    1.0
+}
+
+/// One criterion, or a list that must all hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Criteria {
+    One(String),
+    All(#[schemars(length(min = 1))] Vec<String>),
+}
+
+impl Criteria {
+    pub fn as_slice(&self) -> &[String] {
+        match self {
+            Criteria::One(s) => std::slice::from_ref(s),
+            Criteria::All(v) => v,
+        }
+    }
+}
+
+/// What an outcome does to the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Effect {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// How much an objective may affect the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Mode {
+    /// Its effect counts in full.
+    #[default]
+    Enforce,
+    /// A fail counts only as a warn.
+    Warn,
+    /// Evaluated and reported, with no effect — for trying an objective out.
+    Shadow,
+}
+
+/// How objective outcomes combine into one decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "strategy", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum DecisionSpec {
+    /// Any enforced fail fails the gate, else any warn warns.
+    All,
+    /// Keptn-like: pass counts the weight, warn half of it, fail nothing; the
+    /// percentage is compared with `pass` and `warn`. A failed `key`
+    /// objective fails the gate whatever the score.
+    Score {
+        /// Lowest score that passes.
+        #[serde(default = "default_score_pass")]
+        #[schemars(range(min = 0.0, max = 100.0))]
+        pass: f64,
+        /// Lowest score that warns.
+        #[serde(default = "default_score_warn")]
+        #[schemars(range(min = 0.0, max = 100.0))]
+        warn: f64,
+    },
+}
+
+fn default_score_pass() -> f64 {
+    90.0
+}
+fn default_score_warn() -> f64 {
+    75.0
+}
+
+impl Default for DecisionSpec {
+    fn default() -> Self {
+        DecisionSpec::All
+    }
+}

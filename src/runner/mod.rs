@@ -1,0 +1,161 @@
+//! Running the plan's plugins: each as a subprocess over protocol v1, at
+//! most `jobs` at once, one outcome per instance whatever happens, in
+//! policy order.
+
+mod env;
+mod outcome;
+mod process;
+
+pub use env::{plugin_env, secret_values, Redactor, REDACTED};
+pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
+
+use crate::decision::{PluginOutcome, PluginStatus};
+use crate::plan::{Plan, PlannedInstance};
+use crate::protocol::{Context, HistoryInfo, Paths, Pipeline, PluginRef, RunInfo, Source, PROTOCOL_VERSION};
+use crate::ids::RunId;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How plugins are run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub jobs: usize,
+    pub grace: Duration,
+    /// Print progress lines to stderr.
+    pub progress: bool,
+    /// The plugins' working directory (`paths.workspace`).
+    pub workspace: PathBuf,
+    /// Each instance gets `<artifacts>/<instance>/` as `paths.artifacts`.
+    pub artifacts: PathBuf,
+    /// The environment plugins' environments are taken from.
+    pub parent_env: BTreeMap<String, String>,
+    /// Hides secret values in progress lines.
+    pub redactor: Redactor,
+}
+
+/// The part of the context every instance shares.
+#[derive(Debug, Clone)]
+pub struct SharedContext {
+    pub run_id: RunId,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub pipeline: Pipeline,
+    pub source: Source,
+    pub history: HistoryInfo,
+}
+
+/// Runs every instance of `plan`; outcomes come back in policy order.
+pub async fn run_all(plan: &Plan, shared: &SharedContext, settings: &RunSettings) -> Vec<PluginOutcome> {
+    let sem = Arc::new(Semaphore::new(settings.jobs.max(1)));
+    let total = plan.instances.len();
+    let mut handles = Vec::with_capacity(total);
+    for inst in &plan.instances {
+        let input = context_for(inst, shared, settings);
+        let inst = inst.clone();
+        let settings = settings.clone();
+        let sem = sem.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore never closes");
+            run_one(&inst, input, &settings).await
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(total);
+    for (h, inst) in handles.into_iter().zip(&plan.instances) {
+        let outcome = h.await.unwrap_or_else(|e| PluginOutcome {
+            instance: inst.id.clone(),
+            name: inst.plugin.manifest.name.clone(),
+            version: inst.plugin.manifest.version.clone(),
+            status: PluginStatus::SpawnFailed,
+            duration_ms: 0,
+            exit_code: None,
+            signal: None,
+            metrics: Vec::new(),
+            summary: None,
+            error: Some(crate::protocol::ErrorInfo {
+                kind: "internal".into(),
+                message: format!("qod lost track of the plugin: {e}"),
+            }),
+            notes: Vec::new(),
+            stderr_tail: None,
+        });
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+fn context_for(inst: &PlannedInstance, shared: &SharedContext, settings: &RunSettings) -> (Context, BTreeMap<String, String>) {
+    let artifacts = settings.artifacts.join(inst.id.as_str());
+    let deadline = shared.started_at
+        + chrono::Duration::from_std(inst.timeout).unwrap_or(chrono::Duration::MAX);
+    let ctx = Context {
+        protocol: PROTOCOL_VERSION,
+        plugin: PluginRef {
+            name: inst.plugin.manifest.name.clone(),
+            instance: inst.id.clone(),
+        },
+        config: inst.config.clone(),
+        run: RunInfo {
+            id: shared.run_id.clone(),
+            started_at: crate::time::rfc3339(shared.started_at),
+            deadline: Some(crate::time::rfc3339(deadline)),
+        },
+        pipeline: shared.pipeline.clone(),
+        source: shared.source.clone(),
+        history: shared.history.clone(),
+        paths: Paths {
+            workspace: settings.workspace.to_string_lossy().into_owned(),
+            artifacts: artifacts.to_string_lossy().into_owned(),
+        },
+    };
+    let mut env = plugin_env(&settings.parent_env, &inst.env);
+    env.insert("QOD_PROTOCOL".into(), PROTOCOL_VERSION.to_string());
+    env.insert("QOD_RUN_ID".into(), shared.run_id.to_string());
+    env.insert("QOD_INSTANCE".into(), inst.id.to_string());
+    env.insert("QOD_ARTIFACTS".into(), ctx.paths.artifacts.clone());
+    (ctx, env)
+}
+
+async fn run_one(
+    inst: &PlannedInstance,
+    (ctx, env): (Context, BTreeMap<String, String>),
+    settings: &RunSettings,
+) -> PluginOutcome {
+    let mut notes = Vec::new();
+    if let Err(e) = std::fs::create_dir_all(&ctx.paths.artifacts) {
+        notes.push(format!("could not create its artifacts folder `{}`: {e}", ctx.paths.artifacts));
+    }
+    if settings.progress {
+        let _ = writeln!(std::io::stderr(), "qod: {} ({}) started", inst.id, inst.plugin.manifest.name);
+    }
+    let input = serde_json::to_vec(&ctx).expect("contexts serialize");
+    let limits = Limits {
+        timeout: inst.timeout,
+        grace: settings.grace,
+        stdout_cap: STDOUT_CAP,
+        stderr_tail: STDERR_TAIL,
+    };
+    let raw = process::run_process(&inst.plugin.argv, &env, &settings.workspace, input, limits).await;
+    let mut out = outcome::interpret(&inst.id, &inst.plugin.manifest, raw, inst.timeout, settings.grace);
+    notes.append(&mut out.notes);
+    out.notes = notes;
+    if settings.progress {
+        let detail = match (&out.status, &out.error) {
+            (PluginStatus::Ok, _) => outcome::brief(&out),
+            (_, Some(e)) => e.message.clone(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            std::io::stderr(),
+            "qod: {} {} in {} ms{}{}",
+            inst.id,
+            out.status.as_str(),
+            out.duration_ms,
+            if detail.is_empty() { "" } else { ": " },
+            settings.redactor.redact(&detail)
+        );
+    }
+    out
+}

@@ -1,0 +1,110 @@
+//! The contracts' JSON Schemas: generated from the Rust types with
+//! schemars, printed by `qod schema`, checked in under `schema/`, and used
+//! with `jsonschema` to validate documents before they are trusted.
+
+use crate::decision::Decision;
+use crate::policy::Policy;
+use crate::protocol::{Context, Manifest, PluginResult};
+use crate::store::RunRecord;
+use schemars::JsonSchema;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// The documents qod has a schema for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    Policy,
+    Manifest,
+    Context,
+    Result,
+    Decision,
+    Record,
+}
+
+impl SchemaKind {
+    pub const ALL: [SchemaKind; 6] = [
+        SchemaKind::Policy,
+        SchemaKind::Manifest,
+        SchemaKind::Context,
+        SchemaKind::Result,
+        SchemaKind::Decision,
+        SchemaKind::Record,
+    ];
+
+    /// The file name under `schema/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            SchemaKind::Policy => "policy.schema.json",
+            SchemaKind::Manifest => "plugin-manifest.schema.json",
+            SchemaKind::Context => "context.schema.json",
+            SchemaKind::Result => "plugin-result.schema.json",
+            SchemaKind::Decision => "decision.schema.json",
+            SchemaKind::Record => "run-record.schema.json",
+        }
+    }
+
+    /// The schema as generated from the types.
+    pub fn generate(self) -> Value {
+        fn gen<T: JsonSchema>() -> Value {
+            serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialize")
+        }
+        match self {
+            SchemaKind::Policy => gen::<Policy>(),
+            SchemaKind::Manifest => gen::<Manifest>(),
+            SchemaKind::Context => gen::<Context>(),
+            SchemaKind::Result => gen::<PluginResult>(),
+            SchemaKind::Decision => gen::<Decision>(),
+            SchemaKind::Record => gen::<RunRecord>(),
+        }
+    }
+
+    /// The schema rendered as it is checked in: pretty JSON with a final newline.
+    pub fn render(self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.generate()).expect("schemas serialize");
+        s.push('\n');
+        s
+    }
+
+    /// A compiled validator, built once per process.
+    pub fn validator(self) -> &'static jsonschema::Validator {
+        static CELLS: [OnceLock<jsonschema::Validator>; 6] = [const { OnceLock::new() }; 6];
+        let i = SchemaKind::ALL.iter().position(|k| *k == self).expect("listed");
+        CELLS[i].get_or_init(|| {
+            jsonschema::validator_for(&self.generate()).expect("generated schemas are valid")
+        })
+    }
+}
+
+/// One schema violation: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Every violation of `schema` by `doc`, in document order.
+pub fn violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<Violation> {
+    let mut out: Vec<Violation> = validator
+        .iter_errors(doc)
+        .map(|e| Violation {
+            pointer: e.instance_path().to_string(),
+            message: shorten(&e.to_string()),
+        })
+        .collect();
+    out.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    out.dedup();
+    out
+}
+
+/// Schema messages quote the offending value; a whole object quoted back is noise.
+fn shorten(msg: &str) -> String {
+    const MAX: usize = 300;
+    if msg.len() <= MAX {
+        return msg.to_owned();
+    }
+    let mut end = MAX;
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &msg[..end])
+}

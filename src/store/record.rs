@@ -1,0 +1,153 @@
+//! `RunRecord`: what the store keeps of each run. One JSON object per line,
+//! so the files are JSON Lines that Athena and `jq` read as they are.
+
+use crate::decision::{Decision, ObjectiveStatus, OutcomeEffect, PluginStatus, Verdict};
+use crate::ids::{InstanceId, RunId};
+use crate::protocol::{Pipeline, Source};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Version of the record format.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The most samples kept per metric, so one chatty plugin cannot bloat the store.
+pub const MAX_SAMPLES_PER_METRIC: usize = 1000;
+
+/// One recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "qod run record")]
+pub struct RunRecord {
+    /// Version of this format; always 1.
+    pub record_version: u32,
+    /// The run's id (time-ordered).
+    pub run_id: RunId,
+    /// When the run started (RFC 3339, UTC); the record's date partition.
+    pub started_at: String,
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The CI pipeline.
+    pub pipeline: Pipeline,
+    /// The source gated.
+    pub source: Source,
+    /// The verdict.
+    pub decision: Verdict,
+    /// The score in percent.
+    pub score: f64,
+    /// Every metric measured, flat.
+    pub metrics: Vec<RecordedMetric>,
+    /// Every objective's outcome.
+    pub objectives: Vec<RecordedObjective>,
+    /// Every plugin instance's outcome.
+    pub plugins: Vec<RecordedPlugin>,
+}
+
+/// One metric of a recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedMetric {
+    /// `<instance>.<metric>`: what objectives name.
+    pub key: String,
+    pub instance: InstanceId,
+    pub name: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Up to 1000 individual measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<f64>,
+}
+
+/// One objective of a recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedObjective {
+    pub id: String,
+    pub metric: String,
+    pub status: ObjectiveStatus,
+    pub effect: OutcomeEffect,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+}
+
+/// One plugin instance of a recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordedPlugin {
+    pub instance: InstanceId,
+    pub name: String,
+    pub status: PluginStatus,
+    pub duration_ms: u64,
+}
+
+impl RunRecord {
+    /// The record of a decided run.
+    pub fn from_decision(d: &Decision, pipeline: &Pipeline, source: &Source) -> RunRecord {
+        let metrics = d
+            .plugins
+            .iter()
+            .flat_map(|p| {
+                p.metrics.iter().map(move |m| RecordedMetric {
+                    key: format!("{}.{}", p.instance, m.name),
+                    instance: p.instance.clone(),
+                    name: m.name.clone(),
+                    value: m.value,
+                    unit: m.unit.clone(),
+                    samples: m
+                        .samples
+                        .iter()
+                        .flatten()
+                        .take(MAX_SAMPLES_PER_METRIC)
+                        .copied()
+                        .collect(),
+                })
+            })
+            .collect();
+        RunRecord {
+            record_version: RECORD_VERSION,
+            run_id: d.run.id.clone(),
+            started_at: d.run.started_at.clone(),
+            finished_at: d.run.finished_at.clone(),
+            pipeline: pipeline.clone(),
+            source: source.clone(),
+            decision: d.decision,
+            score: d.score,
+            metrics,
+            objectives: d
+                .objectives
+                .iter()
+                .map(|o| RecordedObjective {
+                    id: o.id.clone(),
+                    metric: o.metric.clone(),
+                    status: o.status,
+                    effect: o.effect,
+                    value: o.value,
+                    target: o.target,
+                })
+                .collect(),
+            plugins: d
+                .plugins
+                .iter()
+                .map(|p| RecordedPlugin {
+                    instance: p.instance.clone(),
+                    name: p.name.clone(),
+                    status: p.status,
+                    duration_ms: p.duration_ms,
+                })
+                .collect(),
+        }
+    }
+
+    /// The value of metric `key` in this run.
+    pub fn metric(&self, key: &str) -> Option<&RecordedMetric> {
+        self.metrics.iter().find(|m| m.key == key)
+    }
+
+    /// This run's outcome for objective `id`.
+    pub fn objective(&self, id: &str) -> Option<&RecordedObjective> {
+        self.objectives.iter().find(|o| o.id == id)
+    }
+
+    /// The `YYYY-MM-DD` partition of the record.
+    pub fn date(&self) -> &str {
+        self.started_at.get(..10).unwrap_or("unknown")
+    }
+}
