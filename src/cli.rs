@@ -139,7 +139,11 @@ fn run(args: RunArgs) -> u8 {
         store: args.store,
         jobs: args
             .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(1))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(1)
+            })
             .max(1),
         strict: args.strict,
         progress,
@@ -171,7 +175,10 @@ fn run(args: RunArgs) -> u8 {
     let _ = stdout.flush();
     if let Some(out) = &args.out {
         if let Err(e) = std::fs::write(out, format!("{}\n", outcome.json)) {
-            eprint(&format!("error: cannot write the decision to `{}`: {e}", out.display()));
+            eprint(&format!(
+                "error: cannot write the decision to `{}`: {e}",
+                out.display()
+            ));
             return EXIT_NO_DECISION;
         }
     }
@@ -182,7 +189,12 @@ fn run(args: RunArgs) -> u8 {
 /// The decision for people, on stderr.
 pub fn human_summary(d: &crate::decision::Decision) -> String {
     use crate::decision::ObjectiveStatus as S;
-    let mut s = format!("qod: {} (score {}) — {}", d.decision.as_str().to_uppercase(), d.score, d.summary);
+    let mut s = format!(
+        "qod: {} (score {}) — {}",
+        d.decision.as_str().to_uppercase(),
+        d.score,
+        d.summary
+    );
     for o in &d.objectives {
         let mark = match o.status {
             S::Pass => "ok  ",
@@ -195,11 +207,20 @@ pub fn human_summary(d: &crate::decision::Decision) -> String {
             .value
             .map(|v| format_with_unit(v, o.unit.as_deref().unwrap_or("")))
             .unwrap_or_else(|| "-".into());
-        s.push_str(&format!("\n  {mark} {:<24} {:>12}  {}", o.id, value, o.reason));
+        s.push_str(&format!(
+            "\n  {mark} {:<24} {:>12}  {}",
+            o.id, value, o.reason
+        ));
     }
     for p in d.plugins.iter().filter(|p| p.error.is_some()) {
         let e = p.error.as_ref().expect("filtered");
-        s.push_str(&format!("\n  plugin `{}` ({}): {}: {}", p.instance, p.name, p.status.as_str(), e.message));
+        s.push_str(&format!(
+            "\n  plugin `{}` ({}): {}: {}",
+            p.instance,
+            p.name,
+            p.status.as_str(),
+            e.message
+        ));
         if let Some(tail) = &p.stderr_tail {
             let lines: Vec<&str> = tail.lines().collect();
             for l in &lines[lines.len().saturating_sub(5)..] {
@@ -208,7 +229,10 @@ pub fn human_summary(d: &crate::decision::Decision) -> String {
         }
     }
     if let Some(e) = &d.store.error {
-        s.push_str(&format!("\nerror: history store `{}`: {e}", d.store.location));
+        s.push_str(&format!(
+            "\nerror: history store `{}`: {e}",
+            d.store.location
+        ));
     }
     s
 }
@@ -253,7 +277,10 @@ fn plugins(command: PluginsCommand) -> u8 {
                         Err(e) => serde_json::json!({"name": name, "error": gate::error_chain(e)}),
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).expect("serializes")
+                );
             } else if found.is_empty() {
                 eprint("qod: no plugins found (looked in ./plugins, QOD_PLUGIN_PATH, the first-party plugins and PATH)");
             } else {

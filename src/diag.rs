@@ -96,7 +96,11 @@ impl fmt::Display for Diagnostics {
             write!(f, "error: {d}")?;
         }
         if self.0.len() > 1 {
-            write!(f, "\nerror: {} problems found; nothing was run", self.0.len())?;
+            write!(
+                f,
+                "\nerror: {} problems found; nothing was run",
+                self.0.len()
+            )?;
         }
         Ok(())
     }

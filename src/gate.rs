@@ -2,7 +2,9 @@
 //! decision → store. This is what `qod run` calls; the CLI only parses
 //! arguments and prints.
 
-use crate::decision::{Decision, PipelineSummary, RunSummary, StoreOutcome, Verdict, DECISION_SCHEMA_VERSION};
+use crate::decision::{
+    Decision, PipelineSummary, RunSummary, StoreOutcome, Verdict, DECISION_SCHEMA_VERSION,
+};
 use crate::diag::Diagnostics;
 use crate::evaluate::{self, baseline};
 use crate::ids::RunId;
@@ -65,18 +67,30 @@ pub enum GateError {
 }
 
 /// Loads and checks everything `run` would, without running anything.
-pub fn prepare(policy: Option<&std::path::Path>, cwd: &std::path::Path) -> Result<Plan, Diagnostics> {
+pub fn prepare(
+    policy: Option<&std::path::Path>,
+    cwd: &std::path::Path,
+) -> Result<Plan, Diagnostics> {
     let file = find_policy(policy, cwd)?;
-    let file = if file.is_relative() { cwd.join(&file) } else { file };
+    let file = if file.is_relative() {
+        cwd.join(&file)
+    } else {
+        file
+    };
     let file = pathdiff(&file, cwd);
-    let policy_dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let policy_dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let discovery = Discovery::standard(&cwd.join(policy_dir), cwd);
     Plan::prepare(&file, &discovery)
 }
 
 /// Shows `file` relative to `cwd` when it is inside it, for shorter messages.
 fn pathdiff(file: &std::path::Path, cwd: &std::path::Path) -> PathBuf {
-    file.strip_prefix(cwd).map(PathBuf::from).unwrap_or_else(|_| file.to_owned())
+    file.strip_prefix(cwd)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| file.to_owned())
 }
 
 /// Runs the gate.
@@ -89,10 +103,11 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let branch = source.branch.clone();
     let mut warnings = Vec::new();
 
-    let (history, history_error) = match read_history(&store, &plan, branch.as_deref(), &mut warnings).await {
-        Ok(h) => (h, None),
-        Err(e) => (Vec::new(), Some(error_chain(&e))),
-    };
+    let (history, history_error) =
+        match read_history(&store, &plan, branch.as_deref(), &mut warnings).await {
+            Ok(h) => (h, None),
+            Err(e) => (Vec::new(), Some(error_chain(&e))),
+        };
     let last_deployment = history
         .iter()
         .find(|r| r.decision == Verdict::Pass && (branch.is_none() || r.source.branch == branch))
@@ -103,7 +118,11 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             source: "last_passing_run".into(),
         });
 
-    let passed: Vec<String> = plan.instances.iter().flat_map(|i| i.env.iter().cloned()).collect();
+    let passed: Vec<String> = plan
+        .instances
+        .iter()
+        .flat_map(|i| i.env.iter().cloned())
+        .collect();
     let redactor = Redactor::new(secret_values(&opts.env, &passed));
     let settings = RunSettings {
         jobs: opts.jobs,
@@ -122,7 +141,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         history: HistoryInfo { last_deployment },
     };
     let plugins = run_all(&plan, &shared, &settings).await;
-    let eval = evaluate::evaluate(&plan.objectives, &plan.policy.policy.decision, &plugins, &history, branch.as_deref());
+    let eval = evaluate::evaluate(
+        &plan.objectives,
+        &plan.policy.policy.decision,
+        &plugins,
+        &history,
+        branch.as_deref(),
+    );
 
     let mut decision = Decision {
         schema_version: DECISION_SCHEMA_VERSION,
@@ -166,7 +191,8 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     }
     let mut value = serde_json::to_value(&decision).expect("decisions serialize");
     redactor.redact_json(&mut value);
-    let decision: Decision = serde_json::from_value(value.clone()).expect("redaction keeps the shape");
+    let decision: Decision =
+        serde_json::from_value(value.clone()).expect("redaction keeps the shape");
     let json = serde_json::to_string_pretty(&value).expect("decisions serialize");
     let exit = if decision.store.error.is_some() {
         EXIT_NO_DECISION
@@ -203,13 +229,20 @@ async fn read_history(
         .scan(
             |run| {
                 for (o, n) in relative.iter().zip(found.iter_mut()) {
-                    if *n < o.baseline.last && baseline::admits(&run, &o.spec.id, o.key(), &o.baseline, branch) {
+                    if *n < o.baseline.last
+                        && baseline::admits(&run, &o.spec.id, o.key(), &o.baseline, branch)
+                    {
                         *n += 1;
                     }
                 }
-                seen_pass |= run.decision == Verdict::Pass && (branch.is_none() || run.source.branch.as_deref() == branch);
+                seen_pass |= run.decision == Verdict::Pass
+                    && (branch.is_none() || run.source.branch.as_deref() == branch);
                 history.push(run);
-                let done = seen_pass && relative.iter().zip(&found).all(|(o, n)| *n >= o.baseline.last);
+                let done = seen_pass
+                    && relative
+                        .iter()
+                        .zip(&found)
+                        .all(|(o, n)| *n >= o.baseline.last);
                 if done || history.len() >= MAX_SCAN {
                     ControlFlow::Break(())
                 } else {

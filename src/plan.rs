@@ -87,7 +87,11 @@ impl Plan {
                     continue;
                 }
                 Err(e @ DiscoveryError::NotFound { .. }) => {
-                    let at_field = if inst.path.is_some() { "/path" } else { "/uses" };
+                    let at_field = if inst.path.is_some() {
+                        "/path"
+                    } else {
+                        "/uses"
+                    };
                     diags.push(diag(e.to_string()).at(format!("{at}{at_field}")).hint(format!(
                         "put the plugin in `plugins/{}/`, add its folder to `QOD_PLUGIN_PATH`, or give its folder with `path:`; `qod plugins list` shows what is found",
                         inst.uses
@@ -120,7 +124,9 @@ impl Plan {
                 .map(HumanDuration::get)
                 .unwrap_or(DEFAULT_TIMEOUT);
             if timeout.is_zero() {
-                diags.push(diag("timeout must be longer than zero".into()).at(format!("{at}/timeout")));
+                diags.push(
+                    diag("timeout must be longer than zero".into()).at(format!("{at}/timeout")),
+                );
             }
             let mut env = plugin.manifest.env.clone();
             env.extend(inst.env.iter().cloned());
@@ -145,7 +151,13 @@ impl Plan {
                 );
             }
             let Some((inst_name, metric_name)) = o.metric.split_once('.') else {
-                diags.push(diag(format!("metric `{}` must be `<instance>.<metric>`", o.metric)).at(at("metric")));
+                diags.push(
+                    diag(format!(
+                        "metric `{}` must be `<instance>.<metric>`",
+                        o.metric
+                    ))
+                    .at(at("metric")),
+                );
                 continue;
             };
             let instance_id = InstanceId::new(inst_name);
@@ -168,7 +180,11 @@ impl Plan {
                     .filter_map(|(j, c)| match criterion::parse(c) {
                         Ok(p) => Some(p),
                         Err(e) => {
-                            let ptr = if many { format!("{}/{j}", at(field)) } else { at(field) };
+                            let ptr = if many {
+                                format!("{}/{j}", at(field))
+                            } else {
+                                at(field)
+                            };
                             diags.push(diag(e.to_string()).at(ptr).hint(CRITERION_HINT));
                             None
                         }
@@ -200,13 +216,18 @@ impl Plan {
                 );
                 continue;
             };
-            let declared_unit = (!decl.is_pattern() || decl.unit.is_some()).then(|| Unit::of_metric(decl.unit.as_deref()));
+            let declared_unit = (!decl.is_pattern() || decl.unit.is_some())
+                .then(|| Unit::of_metric(decl.unit.as_deref()));
             if let Some(unit) = &declared_unit {
                 for (field, list) in [("pass", &pass), ("warn", &warn)] {
                     let many = list.len() > 1;
                     for (j, c) in list.iter().enumerate() {
                         if let Err(e) = c.resolve(unit) {
-                            let ptr = if many { format!("{}/{j}", at(field)) } else { at(field) };
+                            let ptr = if many {
+                                format!("{}/{j}", at(field))
+                            } else {
+                                at(field)
+                            };
                             diags.push(diag(e.to_string()).at(ptr).hint(CRITERION_HINT));
                         }
                     }
@@ -220,7 +241,11 @@ impl Plan {
                 better: decl.better,
                 pass,
                 warn,
-                baseline: o.baseline.clone().or_else(|| p.baseline.clone()).unwrap_or_default(),
+                baseline: o
+                    .baseline
+                    .clone()
+                    .or_else(|| p.baseline.clone())
+                    .unwrap_or_default(),
             });
         }
         if let DecisionSpec::Score { pass, warn } = &p.decision {
@@ -232,8 +257,13 @@ impl Plan {
                 );
             }
         }
-        if p.objectives.iter().all(|o| o.weight == 0.0) && matches!(p.decision, DecisionSpec::Score { .. }) {
-            diags.push(diag("every objective has weight 0, so no score can be computed".into()).at("/objectives"));
+        if p.objectives.iter().all(|o| o.weight == 0.0)
+            && matches!(p.decision, DecisionSpec::Score { .. })
+        {
+            diags.push(
+                diag("every objective has weight 0, so no score can be computed".into())
+                    .at("/objectives"),
+            );
         }
         if !diags.is_empty() {
             return Err(Diagnostics(diags));
@@ -246,4 +276,5 @@ impl Plan {
     }
 }
 
-const CRITERION_HINT: &str = "write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%` or `<= baseline * 1.5`";
+const CRITERION_HINT: &str =
+    "write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%` or `<= baseline * 1.5`";

@@ -68,7 +68,10 @@ impl SchemaKind {
     /// A compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
         static CELLS: [OnceLock<jsonschema::Validator>; 6] = [const { OnceLock::new() }; 6];
-        let i = SchemaKind::ALL.iter().position(|k| *k == self).expect("listed");
+        let i = SchemaKind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .expect("listed");
         CELLS[i].get_or_init(|| {
             jsonschema::validator_for(&self.generate()).expect("generated schemas are valid")
         })
@@ -86,14 +89,76 @@ pub struct Violation {
 pub fn violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<Violation> {
     let mut out: Vec<Violation> = validator
         .iter_errors(doc)
-        .map(|e| Violation {
-            pointer: e.instance_path().to_string(),
-            message: shorten(&e.to_string()),
-        })
+        .flat_map(|e| describe(&e))
         .collect();
     out.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     out.dedup();
     out
+}
+
+/// Says what is wrong in words a user can act on. `anyOf`/`oneOf` failures
+/// ("not valid under any of the schemas") are replaced by the allowed values
+/// when the alternatives are constants, or by the errors of the alternative
+/// that got furthest, ignoring the `null` of optional fields.
+fn describe(e: &jsonschema::ValidationError) -> Vec<Violation> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let pointer = e.instance_path().to_string();
+    let context = match e.kind() {
+        K::AnyOf { context } | K::OneOfNotValid { context } => context,
+        _ => {
+            return vec![Violation {
+                pointer,
+                message: shorten(&e.to_string()),
+            }]
+        }
+    };
+    let constants: Option<Vec<String>> = context
+        .iter()
+        .map(|branch| match branch.as_slice() {
+            [one] => match one.kind() {
+                K::Constant { expected_value } => Some(vec![expected_value.to_string()]),
+                K::Enum { options } => options
+                    .as_array()
+                    .map(|a| a.iter().map(Value::to_string).collect()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Option<Vec<Vec<String>>>>()
+        .map(|v| v.concat());
+    if let Some(allowed) = constants.filter(|c| !c.is_empty()) {
+        return vec![Violation {
+            pointer,
+            message: format!(
+                "{} is not one of {}",
+                shorten(&e.instance().to_string()),
+                allowed.join(", ")
+            ),
+        }];
+    }
+    let is_null_branch = |branch: &Vec<jsonschema::ValidationError>| {
+        branch
+            .iter()
+            .all(|x| x.to_string().ends_with("is not of type \"null\""))
+    };
+    let depth = |branch: &Vec<jsonschema::ValidationError>| {
+        branch
+            .iter()
+            .map(|x| x.instance_path().as_str().len())
+            .max()
+            .unwrap_or(0)
+    };
+    let best = context
+        .iter()
+        .filter(|b| !b.is_empty() && !is_null_branch(b))
+        .max_by_key(|b| (depth(b), usize::MAX - b.len()));
+    match best {
+        Some(branch) => branch.iter().flat_map(describe).collect(),
+        None => vec![Violation {
+            pointer,
+            message: shorten(&e.to_string()),
+        }],
+    }
 }
 
 /// Schema messages quote the offending value; a whole object quoted back is noise.

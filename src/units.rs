@@ -176,7 +176,10 @@ mod tests {
             })
         );
         assert_eq!(parse_quantity("1.5").unwrap().value, 1.5);
-        assert_eq!(parse_quantity("2 MiB").unwrap().unit.as_deref(), Some("MiB"));
+        assert_eq!(
+            parse_quantity("2 MiB").unwrap().unit.as_deref(),
+            Some("MiB")
+        );
         assert_eq!(parse_quantity("1e3s").unwrap().value, 1000.0);
         assert_eq!(parse_quantity("-5").unwrap().value, -5.0);
         assert_eq!(parse_quantity("abc"), None);
@@ -188,7 +191,10 @@ mod tests {
         let s = Unit::of_metric(Some("s"));
         assert_eq!(s.convert(1.5, &ms), Some(1500.0));
         let mib = Unit::known("MiB").unwrap();
-        assert_eq!(mib.convert(2.0, &Unit::of_metric(Some("B"))), Some(2097152.0));
+        assert_eq!(
+            mib.convert(2.0, &Unit::of_metric(Some("B"))),
+            Some(2097152.0)
+        );
         assert_eq!(ms.convert(1.0, &Unit::of_metric(Some("B"))), None);
         let rps = Unit::of_metric(Some("req/s"));
         assert_eq!(rps.convert(2.0, &Unit::of_metric(Some("req/s"))), Some(2.0));

@@ -63,7 +63,10 @@ fn codebuild(env: &Env) -> (Pipeline, Source) {
     (
         Pipeline {
             provider: "codebuild".into(),
-            name: build_id.as_deref().and_then(|b| b.split(':').next()).map(str::to_owned),
+            name: build_id
+                .as_deref()
+                .and_then(|b| b.split(':').next())
+                .map(str::to_owned),
             execution_id: None,
             build_number: get(env, "CODEBUILD_BUILD_NUMBER").and_then(|n| n.parse().ok()),
             build_id,
@@ -108,7 +111,10 @@ fn gitlab(env: &Env) -> (Pipeline, Source) {
         Source {
             repository: owned(env, "CI_PROJECT_URL"),
             revision: owned(env, "CI_COMMIT_SHA"),
-            branch: first(env, &["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_REF_NAME"]),
+            branch: first(
+                env,
+                &["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_REF_NAME"],
+            ),
         },
     )
 }

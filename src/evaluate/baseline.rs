@@ -24,9 +24,14 @@ fn qualifies(run: &RunRecord, id: &str, include: Include) -> bool {
         (Include::All, _) => true,
         // A run that could not be compared yet is not a regression: without
         // it, no first baseline could ever form.
-        (Include::Pass, Some(s)) => matches!(s, ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline),
+        (Include::Pass, Some(s)) => {
+            matches!(s, ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline)
+        }
         (Include::PassOrWarn, Some(s)) => {
-            matches!(s, ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline | ObjectiveStatus::Warn)
+            matches!(
+                s,
+                ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline | ObjectiveStatus::Warn
+            )
         }
         (Include::Pass, None) => run.decision == Verdict::Pass,
         (Include::PassOrWarn, None) => run.decision != Verdict::Fail,
@@ -42,7 +47,13 @@ fn scope<'a>(spec: &BaselineSpec, branch: Option<&'a str>) -> Option<&'a str> {
 }
 
 /// Whether `run` may contribute to the baseline of objective `objective_id`.
-pub fn admits(run: &RunRecord, objective_id: &str, key: &str, spec: &BaselineSpec, branch: Option<&str>) -> bool {
+pub fn admits(
+    run: &RunRecord,
+    objective_id: &str,
+    key: &str,
+    spec: &BaselineSpec,
+    branch: Option<&str>,
+) -> bool {
     let branch = scope(spec, branch);
     (branch.is_none() || run.source.branch.as_deref() == branch)
         && run.metric(key).is_some()
@@ -73,7 +84,9 @@ pub fn select(
         let m = run.metric(key).expect("admitted runs have the metric");
         // Values recorded in another unit of the same family still count.
         let recorded = Unit::of_metric(m.unit.as_deref());
-        let Some(v) = recorded.convert(m.value, unit) else { continue };
+        let Some(v) = recorded.convert(m.value, unit) else {
+            continue;
+        };
         sel.runs.push(run.run_id.clone());
         sel.values.push(v);
     }
@@ -112,7 +125,10 @@ mod tests {
         assert_eq!(aggregate(&v, Aggregate::Median), 32.0);
         assert_eq!(aggregate(&v, Aggregate::Min), 30.0);
         assert_eq!(aggregate(&v, Aggregate::Max), 33.0);
-        assert_eq!(aggregate(&[1.0, 2.0, 3.0, 4.0, 5.0], Aggregate::Percentile(90)), 4.6);
+        assert_eq!(
+            aggregate(&[1.0, 2.0, 3.0, 4.0, 5.0], Aggregate::Percentile(90)),
+            4.6
+        );
         assert_eq!(aggregate(&[7.0], Aggregate::Percentile(99)), 7.0);
     }
 }

@@ -4,7 +4,8 @@
 pub mod baseline;
 
 use crate::decision::{
-    BaselineOutcome, ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, PluginStatus, Verdict,
+    BaselineOutcome, ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, PluginStatus,
+    Verdict,
 };
 use crate::plan::PlannedObjective;
 use crate::policy::criterion::{Criterion, Parsed};
@@ -35,7 +36,8 @@ pub fn evaluate(
         .iter()
         .map(|o| {
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
-            let metric = plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
+            let metric =
+                plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
             evaluate_objective(o, metric, plugin, history, branch)
         })
         .collect();
@@ -130,9 +132,15 @@ fn evaluate_objective(
                 p.instance,
                 p.name,
                 p.status.as_str(),
-                p.error.as_ref().map(|e| format!(": {}", first_line(&e.message))).unwrap_or_default()
+                p.error
+                    .as_ref()
+                    .map(|e| format!(": {}", first_line(&e.message)))
+                    .unwrap_or_default()
             ),
-            _ => format!("no value: plugin `{}` did not report metric `{}`", o.instance, o.metric),
+            _ => format!(
+                "no value: plugin `{}` did not report metric `{}`",
+                o.instance, o.metric
+            ),
         };
         out.effect = effect_of(out.status, o);
         return out;
@@ -141,7 +149,11 @@ fn evaluate_objective(
     let unit = Unit::of_metric(Some(&unit_symbol));
     out.value = Some(metric.value);
     out.unit = (!unit_symbol.is_empty()).then(|| unit_symbol.clone());
-    let resolve = |list: &[Parsed]| list.iter().map(|p| p.resolve(&unit)).collect::<Result<Vec<_>, _>>();
+    let resolve = |list: &[Parsed]| {
+        list.iter()
+            .map(|p| p.resolve(&unit))
+            .collect::<Result<Vec<_>, _>>()
+    };
     let (pass, warn) = match (resolve(&o.pass), resolve(&o.warn)) {
         (Ok(p), Ok(w)) => (p, w),
         (Err(e), _) | (_, Err(e)) => {
@@ -187,7 +199,12 @@ fn evaluate_objective(
         match (&out.baseline, baseline_value) {
             (Some(b), Some(v)) if c.is_relative() => {
                 let (factor, offset) = c.baseline_factor_text(&unit_symbol);
-                format!(" ({factor}{} of last {} = {}{offset})", b.aggregate, b.runs.len(), fmt(v))
+                format!(
+                    " ({factor}{} of last {} = {}{offset})",
+                    b.aggregate,
+                    b.runs.len(),
+                    fmt(v)
+                )
             }
             _ => String::new(),
         }
@@ -196,7 +213,11 @@ fn evaluate_objective(
     let pass_checks = check_all(&pass, metric.value, baseline_value);
     let warn_checks = check_all(&warn, metric.value, baseline_value);
     let passed = all_hold(&pass_checks);
-    let warned = if warn.is_empty() { Some(false) } else { all_hold(&warn_checks) };
+    let warned = if warn.is_empty() {
+        Some(false)
+    } else {
+        all_hold(&warn_checks)
+    };
     out.status = match passed {
         Some(true) => ObjectiveStatus::Pass,
         None => ObjectiveStatus::NoBaseline,
@@ -219,7 +240,11 @@ fn evaluate_objective(
             .join(" and "),
     );
     let describe = |c: &Check, holds: bool| -> String {
-        let op = if holds { c.criterion.op } else { c.criterion.op.negated() };
+        let op = if holds {
+            c.criterion.op
+        } else {
+            c.criterion.op.negated()
+        };
         format!(
             "{} {} {}{}",
             fmt(metric.value),
@@ -229,7 +254,11 @@ fn evaluate_objective(
         )
     };
     out.reason = match out.status {
-        ObjectiveStatus::Pass => pass_checks.iter().map(|c| describe(c, true)).collect::<Vec<_>>().join(", "),
+        ObjectiveStatus::Pass => pass_checks
+            .iter()
+            .map(|c| describe(c, true))
+            .collect::<Vec<_>>()
+            .join(", "),
         ObjectiveStatus::Fail | ObjectiveStatus::Warn => {
             let failed: Vec<String> = pass_checks
                 .iter()
@@ -246,17 +275,26 @@ fn evaluate_objective(
             r
         }
         ObjectiveStatus::NoBaseline => {
-            let b = out.baseline.as_ref().expect("relative objectives have a baseline section");
+            let b = out
+                .baseline
+                .as_ref()
+                .expect("relative objectives have a baseline section");
             format!(
                 "no baseline: {} earlier qualifying run{}{}, {} needed; value {}{}",
                 b.runs.len(),
                 if b.runs.len() == 1 { "" } else { "s" },
-                b.branch.as_ref().map(|br| format!(" on branch `{br}`")).unwrap_or_default(),
+                b.branch
+                    .as_ref()
+                    .map(|br| format!(" on branch `{br}`"))
+                    .unwrap_or_default(),
                 b.min_runs,
                 fmt(metric.value),
                 if pass_checks.iter().any(|c| c.holds == Some(true)) {
-                    let abs: Vec<String> =
-                        pass_checks.iter().filter(|c| c.holds == Some(true)).map(|c| describe(c, true)).collect();
+                    let abs: Vec<String> = pass_checks
+                        .iter()
+                        .filter(|c| c.holds == Some(true))
+                        .map(|c| describe(c, true))
+                        .collect();
                     format!(" ({})", abs.join(", "))
                 } else {
                     String::new()
@@ -275,7 +313,10 @@ fn first_line(s: &str) -> &str {
 
 /// Combines objective effects into a verdict and a score.
 pub fn combine(outcomes: &[ObjectiveOutcome], strategy: &DecisionSpec) -> (Verdict, f64) {
-    let counted: Vec<&ObjectiveOutcome> = outcomes.iter().filter(|o| o.effect != OutcomeEffect::None).collect();
+    let counted: Vec<&ObjectiveOutcome> = outcomes
+        .iter()
+        .filter(|o| o.effect != OutcomeEffect::None)
+        .collect();
     let total: f64 = counted.iter().map(|o| o.weight).sum();
     let earned: f64 = counted
         .iter()
@@ -285,7 +326,11 @@ pub fn combine(outcomes: &[ObjectiveOutcome], strategy: &DecisionSpec) -> (Verdi
             _ => 0.0,
         })
         .sum();
-    let score = if total > 0.0 { (earned / total * 100.0 * 100.0).round() / 100.0 } else { 100.0 };
+    let score = if total > 0.0 {
+        (earned / total * 100.0 * 100.0).round() / 100.0
+    } else {
+        100.0
+    };
     let any = |e: OutcomeEffect| counted.iter().any(|o| o.effect == e);
     let verdict = if counted.is_empty() {
         // Only shadow objectives: nothing was enforced, which is worth a warning.
@@ -302,7 +347,10 @@ pub fn combine(outcomes: &[ObjectiveOutcome], strategy: &DecisionSpec) -> (Verdi
                 }
             }
             DecisionSpec::Score { pass, warn } => {
-                if counted.iter().any(|o| o.key && o.effect == OutcomeEffect::Fail) {
+                if counted
+                    .iter()
+                    .any(|o| o.key && o.effect == OutcomeEffect::Fail)
+                {
                     Verdict::Fail
                 } else if score >= *pass {
                     Verdict::Pass
@@ -335,12 +383,30 @@ fn summarize(
     };
     let fails = listed(OutcomeEffect::Fail);
     let warns = listed(OutcomeEffect::Warn);
-    let shadow = outcomes.iter().filter(|o| o.effect == OutcomeEffect::None).count();
+    let shadow = outcomes
+        .iter()
+        .filter(|o| o.effect == OutcomeEffect::None)
+        .count();
     let mut s = match verdict {
-        _ if shadow == n => format!("no objective is enforced ({} in shadow mode)", plural(n, "objective")),
-        Verdict::Fail if fails.is_empty() => format!("score {} is below the pass threshold", format_value(score)),
-        Verdict::Fail => format!("{} of {} failed: {}", fails.len(), plural(n, "objective"), fails.join("; ")),
-        Verdict::Warn => format!("{} of {} warned: {}", warns.len(), plural(n, "objective"), warns.join("; ")),
+        _ if shadow == n => format!(
+            "no objective is enforced ({} in shadow mode)",
+            plural(n, "objective")
+        ),
+        Verdict::Fail if fails.is_empty() => {
+            format!("score {} is below the pass threshold", format_value(score))
+        }
+        Verdict::Fail => format!(
+            "{} of {} failed: {}",
+            fails.len(),
+            plural(n, "objective"),
+            fails.join("; ")
+        ),
+        Verdict::Warn => format!(
+            "{} of {} warned: {}",
+            warns.len(),
+            plural(n, "objective"),
+            warns.join("; ")
+        ),
         Verdict::Pass if n == 1 => "the objective passed".to_owned(),
         Verdict::Pass => format!("all {} passed", plural(n - shadow, "objective")),
     };

@@ -35,8 +35,14 @@ pub fn check_config(
                 policy_file,
                 format!("config for plugin `{plugin}`: {}", v.message),
             )
-            .at(format!("{}{}", pointer(["plugins", instance, "with"]), v.pointer))
-            .hint(format!("run `qod plugins describe {plugin}` to see its config schema"))
+            .at(format!(
+                "{}{}",
+                pointer(["plugins", instance, "with"]),
+                v.pointer
+            ))
+            .hint(format!(
+                "run `qod plugins describe {plugin}` to see its config schema"
+            ))
         })
         .collect())
 }
@@ -76,6 +82,9 @@ mod tests {
         }});
         let mut v = json!({"url": "http://x", "tls": {}});
         fill_defaults(&schema, &mut v);
-        assert_eq!(v, json!({"url": "http://x", "tls": {"verify": true}, "requests": 100}));
+        assert_eq!(
+            v,
+            json!({"url": "http://x", "tls": {"verify": true}, "requests": 100})
+        );
     }
 }

@@ -88,15 +88,22 @@ impl Discovery {
         if !project_dirs.iter().any(|p| same_dir(p, &cwd_plugins)) {
             project_dirs.push(cwd_plugins);
         }
+        let mut first_party = first_party_dirs();
+        // In qod's own source tree the project's plugins are the first-party ones.
+        first_party.retain(|f| !project_dirs.iter().any(|p| same_dir(p, f)));
         let split = |var: &str| -> Vec<PathBuf> {
             std::env::var_os(var)
-                .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         Discovery {
             project_dirs,
             plugin_path: split("QOD_PLUGIN_PATH"),
-            first_party: first_party_dirs(),
+            first_party,
             path_dirs: split("PATH"),
         }
     }
@@ -155,7 +162,12 @@ impl Discovery {
                 names.push(n);
             }
         };
-        for dir in self.project_dirs.iter().chain(&self.plugin_path).chain(&self.first_party) {
+        for dir in self
+            .project_dirs
+            .iter()
+            .chain(&self.plugin_path)
+            .chain(&self.first_party)
+        {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
             };
@@ -200,7 +212,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 /// installed binary, then the source tree qod was built from.
 fn first_party_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_owned))
+    {
         dirs.push(dir.join("../share/qod/plugins"));
     }
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
@@ -230,16 +245,31 @@ fn from_manifest_file(
         });
     }
     let dir = file.parent().unwrap_or(Path::new("."));
-    let mut argv = manifest.command.clone();
-    if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
-        argv[0] = dir.join(&argv[0]).to_string_lossy().into_owned();
-    }
+    let argv = resolve_command(&manifest.command, dir);
     Ok(ResolvedPlugin {
         manifest,
         source: file.to_owned(),
         origin,
         argv,
     })
+}
+
+/// Makes the manifest's relative paths absolute: the program when it
+/// contains a `/`, and arguments written as `./…` or `../…`. Bare program
+/// names are looked up on `PATH`.
+pub fn resolve_command(command: &[String], dir: &Path) -> Vec<String> {
+    command
+        .iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            let explicit = arg.starts_with("./") || arg.starts_with("../");
+            if explicit || (i == 0 && arg.contains('/') && Path::new(arg).is_relative()) {
+                dir.join(arg).to_string_lossy().into_owned()
+            } else {
+                arg.clone()
+            }
+        })
+        .collect()
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -251,10 +281,12 @@ fn is_executable(p: &Path) -> bool {
 
 /// Asks `exe --manifest` for its manifest; its own path replaces `command[0]`.
 fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryError> {
-    let fail = |msg: String| DiscoveryError::Manifest {
+    let fail = |msg: String| {
+        DiscoveryError::Manifest {
         name: name.to_owned(),
         diagnostics: vec![Diagnostic::new(crate::diag::FileKind::Manifest, exe, msg)
             .hint("a `qod-plugin-NAME` executable must print its plugin.json when run with `--manifest`")],
+    }
     };
     let mut child = Command::new(exe)
         .arg("--manifest")
@@ -291,10 +323,11 @@ fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryEr
         return Err(fail(format!("`--manifest` exited with {status}")));
     }
     let text = String::from_utf8_lossy(&out);
-    let mut manifest = parse_manifest(exe, &text).map_err(|diagnostics| DiscoveryError::Manifest {
-        name: name.to_owned(),
-        diagnostics,
-    })?;
+    let mut manifest =
+        parse_manifest(exe, &text).map_err(|diagnostics| DiscoveryError::Manifest {
+            name: name.to_owned(),
+            diagnostics,
+        })?;
     let mut argv = manifest.command.clone();
     argv[0] = exe.to_string_lossy().into_owned();
     manifest.command = argv.clone();

@@ -9,7 +9,11 @@ use std::path::Path;
 /// Reads `file` and checks it; every problem is returned, not only the first.
 pub fn load_manifest(file: &Path) -> Result<Manifest, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(file).map_err(|e| {
-        vec![Diagnostic::new(FileKind::Manifest, file, format!("cannot read the file: {e}"))]
+        vec![Diagnostic::new(
+            FileKind::Manifest,
+            file,
+            format!("cannot read the file: {e}"),
+        )]
     })?;
     parse_manifest(file, &text)
 }
@@ -17,9 +21,8 @@ pub fn load_manifest(file: &Path) -> Result<Manifest, Vec<Diagnostic>> {
 /// Checks manifest text; `file` is only used to say where problems are.
 pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<Diagnostic>> {
     let diag = |msg: String| Diagnostic::new(FileKind::Manifest, file, msg);
-    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        vec![diag(format!("not valid JSON: {e}")).at_line(e.line(), e.column())]
-    })?;
+    let raw: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| vec![diag(format!("not valid JSON: {e}")).at_line(e.line(), e.column())])?;
     let problems = violations(SchemaKind::Manifest.validator(), &raw);
     if !problems.is_empty() {
         return Err(problems
@@ -34,9 +37,14 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<Diagnosti
     let manifest: Manifest = serde_json::from_value(raw).map_err(|e| vec![diag(e.to_string())])?;
     let mut out = Vec::new();
     if manifest.manifest_version != 1 {
-        out.push(diag(format!("unsupported `manifest_version` {}", manifest.manifest_version))
+        out.push(
+            diag(format!(
+                "unsupported `manifest_version` {}",
+                manifest.manifest_version
+            ))
             .at("/manifest_version")
-            .hint("this qod reads manifest version 1"));
+            .hint("this qod reads manifest version 1"),
+        );
     }
     if !manifest.protocol_versions.contains(&PROTOCOL_VERSION) {
         out.push(
@@ -60,15 +68,22 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<Diagnosti
     for (i, m) in manifest.metrics.iter().enumerate() {
         if !seen.insert(m.name.as_str()) {
             out.push(
-                diag(format!("metric `{}` is declared twice", m.name)).at(pointer(["metrics", &i.to_string(), "name"])),
+                diag(format!("metric `{}` is declared twice", m.name)).at(pointer([
+                    "metrics",
+                    &i.to_string(),
+                    "name",
+                ])),
             );
         }
         if m.is_pattern() {
             if let Err(e) = glob::Pattern::new(&m.name) {
                 out.push(
-                    diag(format!("metric pattern `{}` is not a valid pattern: {e}", m.name))
-                        .at(pointer(["metrics", &i.to_string(), "name"]))
-                        .hint("use `*` for any name, or a prefix such as `sort/*`"),
+                    diag(format!(
+                        "metric pattern `{}` is not a valid pattern: {e}",
+                        m.name
+                    ))
+                    .at(pointer(["metrics", &i.to_string(), "name"]))
+                    .hint("use `*` for any name, or a prefix such as `sort/*`"),
                 );
             }
         }

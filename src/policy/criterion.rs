@@ -77,7 +77,10 @@ pub struct Parsed {
 pub enum ParsedRhs {
     Absolute(Quantity),
     /// `baseline * mul + add`; `add` may be a percentage of the baseline.
-    Baseline { mul: f64, add: Option<(f64, Quantity)> },
+    Baseline {
+        mul: f64,
+        add: Option<(f64, Quantity)>,
+    },
 }
 
 /// A criterion ready to evaluate, every quantity in the metric's unit.
@@ -93,7 +96,10 @@ pub struct Criterion {
 pub enum Rhs {
     Absolute(f64),
     /// `baseline * mul + add`.
-    Baseline { mul: f64, add: f64 },
+    Baseline {
+        mul: f64,
+        add: f64,
+    },
 }
 
 impl Criterion {
@@ -314,7 +320,10 @@ impl Parsed {
         let rhs = match &self.rhs {
             ParsedRhs::Absolute(q) => Rhs::Absolute(convert(q)?),
             ParsedRhs::Baseline { mul, add } => match add {
-                None => Rhs::Baseline { mul: *mul, add: 0.0 },
+                None => Rhs::Baseline {
+                    mul: *mul,
+                    add: 0.0,
+                },
                 // A percentage after `baseline` is a share of the baseline.
                 Some((sign, q)) if q.unit.as_deref() == Some("%") && metric_unit.symbol != "%" => {
                     Rhs::Baseline {
@@ -350,7 +359,10 @@ mod tests {
         assert_eq!(c.op, Op::Lt);
         assert_eq!(c.rhs, Rhs::Absolute(0.3));
         assert_eq!(resolve(">= 3", "").unwrap().rhs, Rhs::Absolute(3.0));
-        assert_eq!(resolve("<= 2MiB", "B").unwrap().rhs, Rhs::Absolute(2097152.0));
+        assert_eq!(
+            resolve("<= 2MiB", "B").unwrap().rhs,
+            Rhs::Absolute(2097152.0)
+        );
     }
 
     #[test]
@@ -361,11 +373,17 @@ mod tests {
         );
         assert_eq!(
             resolve(">= -5%", "req/s").unwrap().rhs,
-            Rhs::Baseline { mul: 0.95, add: 0.0 }
+            Rhs::Baseline {
+                mul: 0.95,
+                add: 0.0
+            }
         );
         assert_eq!(
             resolve("<= +20ms", "s").unwrap().rhs,
-            Rhs::Baseline { mul: 1.0, add: 0.02 }
+            Rhs::Baseline {
+                mul: 1.0,
+                add: 0.02
+            }
         );
         assert_eq!(
             resolve("<= baseline * 1.5", "s").unwrap().rhs,
@@ -373,11 +391,17 @@ mod tests {
         );
         assert_eq!(
             resolve("<= baseline + 20ms", "ms").unwrap().rhs,
-            Rhs::Baseline { mul: 1.0, add: 20.0 }
+            Rhs::Baseline {
+                mul: 1.0,
+                add: 20.0
+            }
         );
         assert_eq!(
             resolve("< 2 * baseline - 1s", "ms").unwrap().rhs,
-            Rhs::Baseline { mul: 2.0, add: -1000.0 }
+            Rhs::Baseline {
+                mul: 2.0,
+                add: -1000.0
+            }
         );
         assert_eq!(
             resolve(">= baseline / 2", "req/s").unwrap().rhs,

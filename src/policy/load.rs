@@ -46,7 +46,9 @@ pub fn find_policy(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, Diagn
         Path::new("qod.yaml"),
         format!("no policy file found in `{}`", cwd.display()),
     )
-    .hint("create `qod.yaml` there, or pass `--policy FILE`; `qod schema policy` shows the format")]))
+    .hint(
+        "create `qod.yaml` there, or pass `--policy FILE`; `qod schema policy` shows the format",
+    )]))
 }
 
 /// Reads and checks a policy file. Every schema violation is reported, not
@@ -89,7 +91,9 @@ pub fn load_policy(file: &Path) -> Result<LoadedPolicy, Diagnostics> {
 fn parse_document(file: &Path, text: &str) -> Result<Value, Diagnostics> {
     let is_json = file.extension().is_some_and(|e| e == "json");
     let err = |msg: String, line: usize, col: usize| {
-        let d = Diagnostic::new(FileKind::Policy, file, msg);
+        let d = Diagnostic::new(FileKind::Policy, file, msg).hint(
+            "`qod schema policy` shows the format; examples/quickstart/qod.yaml is a small example",
+        );
         Diagnostics(vec![if line > 0 { d.at_line(line, col) } else { d }])
     };
     if is_json {

@@ -152,8 +152,9 @@ impl Serialize for Aggregate {
 impl<'de> Deserialize<'de> for Aggregate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse()
-            .map_err(|e: String| serde::de::Error::custom(format!("{e}: use mean, median, min, max or pNN")))
+        s.parse().map_err(|e: String| {
+            serde::de::Error::custom(format!("{e}: use mean, median, min, max or pNN"))
+        })
     }
 }
 
@@ -266,7 +267,9 @@ impl Criteria {
 }
 
 /// What an outcome does to the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Effect {
@@ -290,11 +293,12 @@ pub enum Mode {
 }
 
 /// How objective outcomes combine into one decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "strategy", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum DecisionSpec {
     /// Any enforced fail fails the gate, else any warn warns.
+    #[default]
     All,
     /// Keptn-like: pass counts the weight, warn half of it, fail nothing; the
     /// percentage is compared with `pass` and `warn`. A failed `key`
@@ -316,10 +320,4 @@ fn default_score_pass() -> f64 {
 }
 fn default_score_warn() -> f64 {
     75.0
-}
-
-impl Default for DecisionSpec {
-    fn default() -> Self {
-        DecisionSpec::All
-    }
 }

@@ -24,9 +24,10 @@ pub struct Manifest {
     /// Protocol versions the plugin speaks; qod speaks version 1.
     #[schemars(length(min = 1))]
     pub protocol_versions: Vec<u32>,
-    /// The argv to start the plugin (no shell). A relative first element that
-    /// contains a `/` resolves against the manifest's folder; a bare name is
-    /// looked up on `PATH`.
+    /// The argv to start the plugin (no shell). Relative paths resolve
+    /// against the manifest's folder: the program when it contains a `/`,
+    /// and arguments written as `./…` or `../…`. A bare program name is
+    /// looked up on `PATH`. The plugin runs in the workspace.
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
     /// How long one run may take before it is stopped (policy `timeout:` overrides).

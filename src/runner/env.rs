@@ -19,10 +19,7 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 
 /// The variables a plugin gets from `parent`: the base set, `LC_*`, `QOD_*`,
 /// and those named in `pass`.
-pub fn plugin_env(
-    parent: &BTreeMap<String, String>,
-    pass: &[String],
-) -> BTreeMap<String, String> {
+pub fn plugin_env(parent: &BTreeMap<String, String>, pass: &[String]) -> BTreeMap<String, String> {
     parent
         .iter()
         .filter(|(k, _)| {
@@ -38,8 +35,16 @@ pub fn plugin_env(
 /// Names that hold credentials whatever a policy says.
 fn looks_secret(name: &str) -> bool {
     const MARKERS: &[&str] = &[
-        "TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE_KEY",
-        "CREDENTIAL", "AUTH",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "API_KEY",
+        "APIKEY",
+        "ACCESS_KEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+        "AUTH",
     ];
     let upper = name.to_ascii_uppercase();
     MARKERS.iter().any(|m| upper.contains(m))
@@ -116,7 +121,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -138,9 +146,16 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        let parent = env(&[("GITHUB_TOKEN", "ghp_abcdef"), ("API_URL", "https://x.example"), ("PATH", "/usr/bin")]);
+        let parent = env(&[
+            ("GITHUB_TOKEN", "ghp_abcdef"),
+            ("API_URL", "https://x.example"),
+            ("PATH", "/usr/bin"),
+        ]);
         let r = Redactor::new(secret_values(&parent, &["API_URL".into()]));
-        assert_eq!(r.redact("token ghp_abcdef at https://x.example/"), "token [redacted] at [redacted]/");
+        assert_eq!(
+            r.redact("token ghp_abcdef at https://x.example/"),
+            "token [redacted] at [redacted]/"
+        );
         assert_eq!(r.redact("/usr/bin"), "/usr/bin");
     }
 }

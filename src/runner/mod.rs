@@ -10,9 +10,11 @@ pub use env::{plugin_env, secret_values, Redactor, REDACTED};
 pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
 
 use crate::decision::{PluginOutcome, PluginStatus};
-use crate::plan::{Plan, PlannedInstance};
-use crate::protocol::{Context, HistoryInfo, Paths, Pipeline, PluginRef, RunInfo, Source, PROTOCOL_VERSION};
 use crate::ids::RunId;
+use crate::plan::{Plan, PlannedInstance};
+use crate::protocol::{
+    Context, HistoryInfo, Paths, Pipeline, PluginRef, RunInfo, Source, PROTOCOL_VERSION,
+};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,7 +50,11 @@ pub struct SharedContext {
 }
 
 /// Runs every instance of `plan`; outcomes come back in policy order.
-pub async fn run_all(plan: &Plan, shared: &SharedContext, settings: &RunSettings) -> Vec<PluginOutcome> {
+pub async fn run_all(
+    plan: &Plan,
+    shared: &SharedContext,
+    settings: &RunSettings,
+) -> Vec<PluginOutcome> {
     let sem = Arc::new(Semaphore::new(settings.jobs.max(1)));
     let total = plan.instances.len();
     let mut handles = Vec::with_capacity(total);
@@ -86,7 +92,11 @@ pub async fn run_all(plan: &Plan, shared: &SharedContext, settings: &RunSettings
     outcomes
 }
 
-fn context_for(inst: &PlannedInstance, shared: &SharedContext, settings: &RunSettings) -> (Context, BTreeMap<String, String>) {
+fn context_for(
+    inst: &PlannedInstance,
+    shared: &SharedContext,
+    settings: &RunSettings,
+) -> (Context, BTreeMap<String, String>) {
     let artifacts = settings.artifacts.join(inst.id.as_str());
     let deadline = shared.started_at
         + chrono::Duration::from_std(inst.timeout).unwrap_or(chrono::Duration::MAX);
@@ -125,10 +135,18 @@ async fn run_one(
 ) -> PluginOutcome {
     let mut notes = Vec::new();
     if let Err(e) = std::fs::create_dir_all(&ctx.paths.artifacts) {
-        notes.push(format!("could not create its artifacts folder `{}`: {e}", ctx.paths.artifacts));
+        notes.push(format!(
+            "could not create its artifacts folder `{}`: {e}",
+            ctx.paths.artifacts
+        ));
     }
     if settings.progress {
-        let _ = writeln!(std::io::stderr(), "qod: {} ({}) started", inst.id, inst.plugin.manifest.name);
+        let _ = writeln!(
+            std::io::stderr(),
+            "qod: {} ({}) started",
+            inst.id,
+            inst.plugin.manifest.name
+        );
     }
     let input = serde_json::to_vec(&ctx).expect("contexts serialize");
     let limits = Limits {
@@ -137,8 +155,15 @@ async fn run_one(
         stdout_cap: STDOUT_CAP,
         stderr_tail: STDERR_TAIL,
     };
-    let raw = process::run_process(&inst.plugin.argv, &env, &settings.workspace, input, limits).await;
-    let mut out = outcome::interpret(&inst.id, &inst.plugin.manifest, raw, inst.timeout, settings.grace);
+    let raw =
+        process::run_process(&inst.plugin.argv, &env, &settings.workspace, input, limits).await;
+    let mut out = outcome::interpret(
+        &inst.id,
+        &inst.plugin.manifest,
+        raw,
+        inst.timeout,
+        settings.grace,
+    );
     notes.append(&mut out.notes);
     out.notes = notes;
     if settings.progress {

@@ -35,7 +35,14 @@ pub fn interpret(
         notes: raw.notes,
         stderr_tail: None,
     };
-    let verdict = judge(manifest, &raw.ending, &raw.stdout, raw.stdout_overflow, timeout, grace);
+    let verdict = judge(
+        manifest,
+        &raw.ending,
+        &raw.stdout,
+        raw.stdout_overflow,
+        timeout,
+        grace,
+    );
     if let Ending::Exited(s) = &raw.ending {
         out.exit_code = s.code();
         out.signal = signal_of(s);
@@ -97,7 +104,7 @@ fn judge(
                 PluginStatus::Timeout,
                 "timeout",
                 format!(
-                    "still running after its timeout of {}; its process group got SIGTERM and, after {} more, SIGKILL",
+                    "still running after its timeout of {}; its process group was stopped (SIGTERM, then SIGKILL after {} if still running)",
                     humantime::format_duration(timeout),
                     humantime::format_duration(grace)
                 ),
@@ -119,7 +126,11 @@ fn judge(
         let name = nix::sys::signal::Signal::try_from(sig)
             .map(|s| s.as_str().to_owned())
             .unwrap_or_else(|_| format!("signal {sig}"));
-        return Err(failure(PluginStatus::Killed, "killed", format!("was ended by {name}")));
+        return Err(failure(
+            PluginStatus::Killed,
+            "killed",
+            format!("was ended by {name}"),
+        ));
     }
     if let Some(code) = status.code().filter(|c| *c != 0) {
         return Err(failure(
@@ -132,12 +143,19 @@ fn judge(
         failure(
             PluginStatus::InvalidOutput,
             "invalid-utf8",
-            format!("stdout is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "stdout is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )
     })?;
     let doc = parse_one(text)?;
     if let Some(p) = doc.get("protocol").and_then(Value::as_u64) {
-        if !manifest.protocol_versions.iter().any(|v| u64::from(*v) == p) {
+        if !manifest
+            .protocol_versions
+            .iter()
+            .any(|v| u64::from(*v) == p)
+        {
             return Err(failure(
                 PluginStatus::WrongProtocol,
                 "wrong-protocol",
@@ -153,16 +171,33 @@ fn judge(
         let list: Vec<String> = problems
             .iter()
             .take(5)
-            .map(|v| format!("{}: {}", if v.pointer.is_empty() { "/" } else { &v.pointer }, v.message))
+            .map(|v| {
+                format!(
+                    "{}: {}",
+                    if v.pointer.is_empty() {
+                        "/"
+                    } else {
+                        &v.pointer
+                    },
+                    v.message
+                )
+            })
             .collect();
         return Err(failure(
             PluginStatus::InvalidResult,
             "invalid-result",
-            format!("result does not match the result schema: {}", list.join("; ")),
+            format!(
+                "result does not match the result schema: {}",
+                list.join("; ")
+            ),
         ));
     }
     let mut result: PluginResult = serde_json::from_value(doc).map_err(|e| {
-        failure(PluginStatus::InvalidResult, "invalid-result", format!("result does not match the result schema: {e}"))
+        failure(
+            PluginStatus::InvalidResult,
+            "invalid-result",
+            format!("result does not match the result schema: {e}"),
+        )
     })?;
     if result.status == ResultStatus::Error {
         let info = result.error.unwrap_or(ErrorInfo {
@@ -180,19 +215,31 @@ fn judge(
                 format!(
                     "reported metric `{}`, which its manifest does not declare (it declares {})",
                     m.name,
-                    manifest.metrics.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", ")
+                    manifest
+                        .metrics
+                        .iter()
+                        .map(|d| format!("`{}`", d.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         };
         if !seen.insert(m.name.clone()) {
-            return Err(failure(PluginStatus::InvalidResult, "invalid-result", format!("reported metric `{}` twice", m.name)));
+            return Err(failure(
+                PluginStatus::InvalidResult,
+                "invalid-result",
+                format!("reported metric `{}` twice", m.name),
+            ));
         }
         let bad_sample = m.samples.iter().flatten().find(|s| !s.is_finite());
         if !m.value.is_finite() || bad_sample.is_some() {
             return Err(failure(
                 PluginStatus::NonFinite,
                 "non-finite",
-                format!("metric `{}` has a value that is not a finite number", m.name),
+                format!(
+                    "metric `{}` has a value that is not a finite number",
+                    m.name
+                ),
             ));
         }
         if m.unit.is_none() {
@@ -209,7 +256,9 @@ fn judge(
 fn parse_one(text: &str) -> Result<Value, Failure> {
     let invalid = |m: String| failure(PluginStatus::InvalidOutput, "invalid-output", m);
     if text.trim().is_empty() {
-        return Err(invalid("printed nothing on stdout; a plugin prints exactly one JSON result object".into()));
+        return Err(invalid(
+            "printed nothing on stdout; a plugin prints exactly one JSON result object".into(),
+        ));
     }
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     let first = match stream.next() {
@@ -222,7 +271,10 @@ fn parse_one(text: &str) -> Result<Value, Failure> {
                     format!("result contains `{token}`, which is not a finite number (JSON has no NaN or Infinity)"),
                 ));
             }
-            return Err(invalid(format!("stdout is not JSON: {e}; it starts with {}", head(text))));
+            return Err(invalid(format!(
+                "stdout is not JSON: {e}; it starts with {}",
+                head(text)
+            )));
         }
         None => unreachable!("non-empty text yields a value or an error"),
     };
@@ -235,7 +287,10 @@ fn parse_one(text: &str) -> Result<Value, Failure> {
         }
     }
     if !first.is_object() {
-        return Err(invalid(format!("stdout is JSON but not an object: {}", head(text))));
+        return Err(invalid(format!(
+            "stdout is JSON but not an object: {}",
+            head(text)
+        )));
     }
     Ok(first)
 }
@@ -283,7 +338,14 @@ pub fn brief(outcome: &PluginOutcome) -> String {
         .metrics
         .iter()
         .take(3)
-        .map(|m| format!("{}={}{}", m.name, format_value(m.value), m.unit.as_deref().unwrap_or("")))
+        .map(|m| {
+            format!(
+                "{}={}{}",
+                m.name,
+                format_value(m.value),
+                m.unit.as_deref().unwrap_or("")
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -302,8 +364,17 @@ mod tests {
     #[test]
     fn one_document_only() {
         assert!(parse_one("{}\n").is_ok());
-        assert_eq!(parse_one("{} {}").unwrap_err().status, PluginStatus::InvalidOutput);
-        assert_eq!(parse_one("[1]").unwrap_err().status, PluginStatus::InvalidOutput);
-        assert_eq!(parse_one("").unwrap_err().status, PluginStatus::InvalidOutput);
+        assert_eq!(
+            parse_one("{} {}").unwrap_err().status,
+            PluginStatus::InvalidOutput
+        );
+        assert_eq!(
+            parse_one("[1]").unwrap_err().status,
+            PluginStatus::InvalidOutput
+        );
+        assert_eq!(
+            parse_one("").unwrap_err().status,
+            PluginStatus::InvalidOutput
+        );
     }
 }

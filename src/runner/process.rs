@@ -105,7 +105,10 @@ pub async fn run_process(
         pgid,
         overflow.clone(),
     ));
-    let mut stderr_task = tokio::spawn(read_tail(child.stderr.take().expect("piped"), limits.stderr_tail));
+    let mut stderr_task = tokio::spawn(read_tail(
+        child.stderr.take().expect("piped"),
+        limits.stderr_tail,
+    ));
 
     let ending = tokio::select! {
         status = child.wait() => match status {
@@ -140,7 +143,11 @@ pub async fn run_process(
         let err = (&mut stderr_task).await;
         (out, err)
     };
-    let linger = if matches!(ending, Ending::TimedOut) { Duration::ZERO } else { LINGER };
+    let linger = if matches!(ending, Ending::TimedOut) {
+        Duration::ZERO
+    } else {
+        LINGER
+    };
     let drained = tokio::time::timeout(linger, both).await;
     let (stdout, stderr_tail) = match drained {
         Ok((out, err)) => {

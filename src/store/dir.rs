@@ -28,7 +28,10 @@ impl DirStore {
         &self.root
     }
 
-    fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    fn io<'a>(
+        action: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
         move |source| StoreError::Io {
             action,
             path: path.to_owned(),
@@ -64,14 +67,19 @@ impl DirStore {
                 let path = dir.join(&file);
                 let record = std::fs::read(&path)
                     .map_err(|e| e.to_string())
-                    .and_then(|bytes| serde_json::from_slice::<RunRecord>(&bytes).map_err(|e| e.to_string()));
+                    .and_then(|bytes| {
+                        serde_json::from_slice::<RunRecord>(&bytes).map_err(|e| e.to_string())
+                    });
                 match record {
                     Ok(r) => {
                         if visit(r).is_break() {
                             return Ok(());
                         }
                     }
-                    Err(e) => skipped(format!("skipped unreadable record `{}`: {e}", path.display())),
+                    Err(e) => skipped(format!(
+                        "skipped unreadable record `{}`: {e}",
+                        path.display()
+                    )),
                 }
             }
         }
@@ -91,7 +99,8 @@ impl DirStore {
             .prefix(TEMP_PREFIX)
             .tempfile_in(&dir)
             .map_err(Self::io("create a temporary file in", &dir))?;
-        tmp.write_all(&line).map_err(Self::io("write", tmp.path()))?;
+        tmp.write_all(&line)
+            .map_err(Self::io("write", tmp.path()))?;
         tmp.as_file().sync_all().map_err(Self::io("sync", &path))?;
         tmp.persist_noclobber(&path).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {

@@ -1,1 +1,10 @@
+//! Integration tests: the real `qod` binary, real subprocess plugins, real
+//! files. One test binary, so it links once.
 
+mod common;
+mod examples;
+mod gate;
+mod hostile;
+mod schemas;
+mod store;
+mod validate;

@@ -1,0 +1,170 @@
+//! Running the real `qod` binary in a scratch folder, and making its
+//! decisions comparable across runs.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("fixtures").join(rel)
+}
+
+/// A scratch folder with a policy, a store and the fixture plugins on
+/// `QOD_PLUGIN_PATH`, and a clean environment.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+/// What one `qod` run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("HOME".into(), dir.path().to_string_lossy().into_owned()),
+            (
+                "QOD_PLUGIN_PATH".into(),
+                fixture("plugins").to_string_lossy().into_owned(),
+            ),
+        ];
+        Scratch { dir, env }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    pub fn policy(&self, yaml: &str) -> &Self {
+        self.write("qod.yaml", yaml);
+        self
+    }
+
+    pub fn qod(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("qod runs");
+        finish(out)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_qod"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        cmd
+    }
+}
+
+pub fn finish(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A policy with one `emit` instance per `(instance, metric, value)` and the
+/// given objectives (YAML list items).
+pub fn emit_policy(metrics: &[(&str, &str, f64)], objectives: &str) -> String {
+    let mut by_instance: Vec<(&str, Vec<String>)> = Vec::new();
+    for (inst, name, value) in metrics {
+        let m = format!("{{ name: \"{name}\", value: {value} }}");
+        match by_instance.iter_mut().find(|(i, _)| i == inst) {
+            Some((_, v)) => v.push(m),
+            None => by_instance.push((inst, vec![m])),
+        }
+    }
+    let mut s = String::from("version: 1\nplugins:\n");
+    for (inst, ms) in by_instance {
+        s.push_str(&format!(
+            "  {inst}: {{ uses: emit, with: {{ result: {{ protocol: 1, status: ok, metrics: [{}] }} }} }}\n",
+            ms.join(", ")
+        ));
+    }
+    s.push_str("objectives:\n");
+    s.push_str(objectives);
+    s
+}
+
+/// Replaces what changes from run to run (ids, times, durations, temp paths).
+pub fn redact(mut v: Value) -> Value {
+    fn set(v: &mut Value, ptr: &str, to: &str) {
+        if let Some(x) = v.pointer_mut(ptr) {
+            *x = Value::String(to.into());
+        }
+    }
+    set(&mut v, "/run/id", "[run-id]");
+    set(&mut v, "/run/started_at", "[time]");
+    set(&mut v, "/run/finished_at", "[time]");
+    set(&mut v, "/store/location", "[store]");
+    set(&mut v, "/pipeline/name", "[name]");
+    if let Some(ps) = v.pointer_mut("/plugins").and_then(Value::as_array_mut) {
+        for p in ps {
+            p["duration_ms"] = Value::String("[ms]".into());
+        }
+    }
+    if let Some(os) = v.pointer_mut("/objectives").and_then(Value::as_array_mut) {
+        for o in os {
+            if let Some(runs) = o
+                .pointer_mut("/baseline/runs")
+                .and_then(Value::as_array_mut)
+            {
+                for r in runs {
+                    *r = Value::String("[run-id]".into());
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Checks a document against one of the checked-in schemas.
+pub fn assert_valid(schema_file: &str, doc: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schema").join(schema_file)).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "document violates {schema_file}: {errors:#?}\n{doc:#}"
+    );
+}

@@ -1,0 +1,128 @@
+//! The directory store: records survive, concurrent writers lose nothing,
+//! leftovers of a crash are ignored.
+
+use crate::common::{emit_policy, Scratch};
+use qod::store::Store;
+use std::ops::ControlFlow;
+
+fn records(store: &std::path::Path) -> Vec<qod::store::RunRecord> {
+    let store = Store::open(&store.to_string_lossy()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    rt.block_on(store.scan(
+        |r| {
+            out.push(r);
+            ControlFlow::Continue(())
+        },
+        |w| panic!("{w}"),
+    ))
+    .unwrap();
+    out
+}
+
+#[test]
+fn concurrent_runs_lose_no_record() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(
+        &[("build", "duration", 10.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n",
+    ));
+    let children: Vec<_> = (0..16).map(|_| s.command(&["run"]).output()).collect();
+    for c in children {
+        let out = c.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let recs = records(&s.path().join(".qod/store"));
+    assert_eq!(recs.len(), 16);
+    let mut ids: Vec<_> = recs.iter().map(|r| r.run_id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 16);
+    // Newest first.
+    assert!(recs.windows(2).all(|w| w[0].run_id > w[1].run_id));
+}
+
+#[test]
+fn parallel_writers_in_threads() {
+    let s = Scratch::new();
+    let policy = emit_policy(
+        &[("build", "duration", 10.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= 60s\" }\n",
+    );
+    s.policy(&policy);
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let mut cmd = s.command(&["run"]);
+            std::thread::spawn(move || cmd.output().unwrap())
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().unwrap().status.success());
+    }
+    assert_eq!(records(&s.path().join(".qod/store")).len(), 16);
+}
+
+#[test]
+fn crash_leftovers_and_corrupt_records_do_not_break_a_run() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(
+        &[("build", "duration", 10.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n",
+    ));
+    assert_eq!(s.qod(&["run"]).code, 0);
+    let runs = s.path().join(".qod/store/runs");
+    let partition = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // What a writer killed before its rename leaves behind: a temp file.
+    std::fs::write(partition.join(".tmp-abc123"), "{\"record_version\":1,").unwrap();
+    // A record damaged by something else entirely.
+    std::fs::write(
+        partition.join("ffffffff-0000-7000-8000-000000000000.json"),
+        "not json",
+    )
+    .unwrap();
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning: skipped unreadable record"),
+        "{}",
+        r.stderr
+    );
+    let d = r.json();
+    assert_eq!(d["objectives"][0]["status"], "pass");
+    assert_eq!(
+        d["objectives"][0]["baseline"]["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn an_unwritable_store_still_prints_the_decision_and_exits_2() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(
+        &[("build", "duration", 10.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= 60s\" }\n",
+    ));
+    s.write("not-a-dir", "a file where the store should be");
+    let r = s.qod(&["run", "--store", "not-a-dir"]);
+    assert_eq!(r.code, 2);
+    let d = r.json();
+    assert_eq!(d["decision"], "pass");
+    assert_eq!(d["store"]["recorded"], false);
+    assert!(
+        d["store"]["error"].as_str().unwrap().contains("not-a-dir"),
+        "{d:#}"
+    );
+}
