@@ -13,7 +13,7 @@ use crate::plugin::Discovery;
 use crate::policy::find_policy;
 use crate::protocol::{Deployment, HistoryInfo};
 use crate::runner::{run_all, secret_values, Redactor, RunSettings, SharedContext};
-use crate::store::{RunRecord, Store, StoreError};
+use crate::store::{Backend, RunRecord, Store, StoreError};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;

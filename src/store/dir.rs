@@ -4,7 +4,7 @@
 //! a killed writer leaves no half record and concurrent writers never lose
 //! one. Reading goes newest first and stops as soon as the caller has enough.
 
-use super::{RunRecord, StoreError};
+use super::{Backend, RunRecord, StoreError};
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ impl DirStore {
         Ok(names)
     }
 
-    pub fn scan(
+    fn scan_sync(
         &self,
         mut visit: impl FnMut(RunRecord) -> ControlFlow<()>,
         mut skipped: impl FnMut(String),
@@ -86,7 +86,7 @@ impl DirStore {
         Ok(())
     }
 
-    pub fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
+    fn record_sync(&self, record: &RunRecord) -> Result<(), StoreError> {
         let dir = self
             .root
             .join(RUNS)
@@ -114,5 +114,25 @@ impl DirStore {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+// Local file I/O is quick and this runs on a runtime that only supervises
+// child processes, so the blocking calls are made in place.
+impl Backend for DirStore {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    async fn scan(
+        &self,
+        visit: impl FnMut(RunRecord) -> ControlFlow<()> + Send,
+        skipped: impl FnMut(String) + Send,
+    ) -> Result<(), StoreError> {
+        self.scan_sync(visit, skipped)
+    }
+
+    async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
+        self.record_sync(record)
     }
 }

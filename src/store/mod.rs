@@ -9,8 +9,28 @@ mod record;
 pub use dir::DirStore;
 pub use record::*;
 
+use std::future::Future;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+
+/// What a history store backend does. Every backend keeps the same layout
+/// and the same guarantees: records are written whole or not at all, never
+/// overwritten, and read newest first so a caller can stop early.
+pub trait Backend {
+    /// Where the store lives, for messages.
+    fn location(&self) -> String;
+
+    /// Visits records newest first until `visit` breaks; unreadable records
+    /// go to `skipped` and are passed over.
+    fn scan(
+        &self,
+        visit: impl FnMut(RunRecord) -> ControlFlow<()> + Send,
+        skipped: impl FnMut(String) + Send,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a run; fails rather than overwrite an existing record.
+    fn record(&self, record: &RunRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -47,30 +67,28 @@ impl Store {
         }
         Ok(Store::Dir(DirStore::new(location)))
     }
+}
 
-    /// Where the store lives, for messages.
-    pub fn location(&self) -> String {
+impl Backend for Store {
+    fn location(&self) -> String {
         match self {
-            Store::Dir(d) => d.root().display().to_string(),
+            Store::Dir(d) => d.location(),
         }
     }
 
-    /// Visits records newest first until `visit` breaks. Records that cannot
-    /// be read are reported to `skipped` and passed over, never fatal.
-    pub async fn scan(
+    async fn scan(
         &self,
-        visit: impl FnMut(RunRecord) -> ControlFlow<()>,
-        skipped: impl FnMut(String),
+        visit: impl FnMut(RunRecord) -> ControlFlow<()> + Send,
+        skipped: impl FnMut(String) + Send,
     ) -> Result<(), StoreError> {
         match self {
-            Store::Dir(d) => d.scan(visit, skipped),
+            Store::Dir(d) => d.scan(visit, skipped).await,
         }
     }
 
-    /// Records a run. Never overwrites an existing record.
-    pub async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
+    async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
         match self {
-            Store::Dir(d) => d.record(record),
+            Store::Dir(d) => d.record(record).await,
         }
     }
 }

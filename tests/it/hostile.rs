@@ -15,6 +15,7 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("bad-json", "invalid_output", "invalid-output"),
     ("two-documents", "invalid_output", "invalid-output"),
     ("exit-3", "exit_nonzero", "exit-nonzero"),
+    ("kills-itself", "killed", "killed"),
     ("wrong-protocol", "wrong_protocol", "wrong-protocol"),
     (
         "undeclared-metric",
@@ -130,6 +131,7 @@ fn every_hostile_plugin_gets_one_clear_outcome() {
         .unwrap()
         .contains("cannot reach the endpoint"));
     assert_eq!(by_name("exit-3")["exit_code"], 3);
+    assert_eq!(by_name("kills-itself")["signal"], 9);
 
     // Credentials never reach a plugin that does not name them, and no
     // secret value appears anywhere in what qod prints.

@@ -2,7 +2,7 @@
 //! leftovers of a crash are ignored.
 
 use crate::common::{emit_policy, Scratch};
-use qod::store::Store;
+use qod::store::{Backend, Store};
 use std::ops::ControlFlow;
 
 fn records(store: &std::path::Path) -> Vec<qod::store::RunRecord> {
