@@ -95,11 +95,22 @@ fn pathdiff(file: &std::path::Path, cwd: &std::path::Path) -> PathBuf {
 
 /// Runs the gate.
 pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
-    let plan = prepare(opts.policy.as_deref(), &opts.cwd)?;
-    let store = Store::open(&opts.store)?;
     let started_at = crate::time::now();
+    // Asking git costs a process; it overlaps with checking the policy.
+    let cwd = opts.cwd.clone();
+    let git = std::thread::spawn(move || crate::ci::git_info(&cwd));
+    // Compiling the schema validators costs more than anything else before
+    // the plugins start; the second core does it while the policy is read.
+    let warm = std::thread::spawn(|| {
+        crate::schema::SchemaKind::Manifest.validator();
+        crate::schema::SchemaKind::Result.validator();
+    });
+    let plan = prepare(opts.policy.as_deref(), &opts.cwd)?;
+    let _ = warm.join();
+    let store = Store::open(&opts.store)?;
     let run_id = RunId::generate();
-    let (pipeline, source) = crate::ci::detect(&opts.env, &opts.cwd);
+    let (pipeline, source) =
+        crate::ci::detect(&opts.env, &opts.cwd, || git.join().unwrap_or_default());
     let branch = source.branch.clone();
     let mut warnings = Vec::new();
 

@@ -65,6 +65,20 @@ impl SchemaKind {
         s
     }
 
+    /// The schema as checked in under `schema/`, built into the binary. A
+    /// test keeps it identical to [`SchemaKind::generate`]; validating with
+    /// it saves generating schemas on every run.
+    pub fn checked_in(self) -> &'static str {
+        match self {
+            SchemaKind::Policy => include_str!("../schema/policy.schema.json"),
+            SchemaKind::Manifest => include_str!("../schema/plugin-manifest.schema.json"),
+            SchemaKind::Context => include_str!("../schema/context.schema.json"),
+            SchemaKind::Result => include_str!("../schema/plugin-result.schema.json"),
+            SchemaKind::Decision => include_str!("../schema/decision.schema.json"),
+            SchemaKind::Record => include_str!("../schema/run-record.schema.json"),
+        }
+    }
+
     /// A compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
         static CELLS: [OnceLock<jsonschema::Validator>; 6] = [const { OnceLock::new() }; 6];
@@ -73,7 +87,9 @@ impl SchemaKind {
             .position(|k| *k == self)
             .expect("listed");
         CELLS[i].get_or_init(|| {
-            jsonschema::validator_for(&self.generate()).expect("generated schemas are valid")
+            let schema: Value =
+                serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON");
+            jsonschema::validator_for(&schema).expect("checked-in schemas are valid")
         })
     }
 }

@@ -21,8 +21,29 @@ fn first(env: &Env, names: &[&str]) -> Option<String> {
     names.iter().find_map(|n| owned(env, n))
 }
 
-/// Detects the provider and fills what it tells; git fills the rest of `source`.
-pub fn detect(env: &Env, cwd: &Path) -> (Pipeline, Source) {
+/// What git says about the checkout: revision and branch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GitInfo {
+    pub revision: Option<String>,
+    pub branch: Option<String>,
+}
+
+/// Asks git for the revision and branch of `cwd`, in one call. Detached
+/// checkouts (CI) have no branch.
+pub fn git_info(cwd: &Path) -> GitInfo {
+    let Some(out) = git(cwd, &["rev-parse", "HEAD", "--abbrev-ref", "HEAD"]) else {
+        return GitInfo::default();
+    };
+    let mut lines = out.lines().map(str::trim);
+    GitInfo {
+        revision: lines.next().map(str::to_owned),
+        branch: lines.next().filter(|b| *b != "HEAD").map(str::to_owned),
+    }
+}
+
+/// Detects the provider and fills what it tells; `git` (called only when
+/// the provider leaves something out) fills the rest of `source`.
+pub fn detect(env: &Env, cwd: &Path, git: impl FnOnce() -> GitInfo) -> (Pipeline, Source) {
     let (mut pipeline, mut source) = if get(env, "CODEBUILD_BUILD_ID").is_some() {
         codebuild(env)
     } else if get(env, "GITHUB_ACTIONS") == Some("true") {
@@ -40,11 +61,10 @@ pub fn detect(env: &Env, cwd: &Path) -> (Pipeline, Source) {
             Source::default(),
         )
     };
-    if source.revision.is_none() {
-        source.revision = git(cwd, &["rev-parse", "HEAD"]);
-    }
-    if source.branch.is_none() {
-        source.branch = git(cwd, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD");
+    if source.revision.is_none() || source.branch.is_none() {
+        let g = git();
+        source.revision = source.revision.or(g.revision);
+        source.branch = source.branch.or(g.branch);
     }
     if pipeline.name.is_none() && pipeline.provider == "local" {
         pipeline.name = cwd.file_name().map(|n| n.to_string_lossy().into_owned());
