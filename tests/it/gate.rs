@@ -329,3 +329,86 @@ fn the_context_reaches_the_plugin() {
         .ends_with(".qod/artifacts/e"));
     assert!(std::path::Path::new(ctx["paths"]["artifacts"].as_str().unwrap()).is_dir());
 }
+
+fn probe_policy(dir: &std::path::Path, n: usize) -> String {
+    let mut s = String::from("version: 1\nplugins:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  p{i}: {{ uses: concurrency-probe, with: {{ dir: \"{}\" }} }}\n",
+            dir.display()
+        ));
+    }
+    s.push_str("objectives:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - {{ id: p{i}, metric: p{i}.running, pass: \">= 1\" }}\n"
+        ));
+    }
+    s
+}
+
+fn most_running(d: &Value) -> u64 {
+    d["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metrics"][0]["value"].as_f64().unwrap() as u64)
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn jobs_bounds_how_many_plugins_run_at_once() {
+    let s = Scratch::new();
+    let shared = s.path().join("running");
+    std::fs::create_dir_all(&shared).unwrap();
+    s.policy(&probe_policy(&shared, 6));
+    let r = s.qod(&["run", "--jobs", "2", "--no-record"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        most_running(&r.json()),
+        2,
+        "with --jobs 2 exactly two ran at once at some point"
+    );
+    let r = s.qod(&["run", "--jobs", "6", "--no-record"]);
+    assert!(
+        most_running(&r.json()) > 2,
+        "with --jobs 6 more than two ran at once"
+    );
+}
+
+#[test]
+fn policy_timeout_overrides_the_manifest() {
+    let s = Scratch::new();
+    s.policy("version: 1\nplugins:\n  s: { uses: sleep-forever, timeout: 300ms }\nobjectives:\n  - { id: v, metric: s.value, pass: \"< 1\" }\n");
+    let start = std::time::Instant::now();
+    let r = s.qod(&["run", "--kill-grace", "200ms"]);
+    assert_eq!(r.code, 1);
+    let d = r.json();
+    assert_eq!(d["plugins"][0]["status"], "timeout");
+    assert!(
+        d["plugins"][0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timeout of 300ms"),
+        "{d:#}"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[test]
+fn progress_goes_to_stderr_only_when_asked() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(&[("build", "duration", 10.0)], BUILD_TIME));
+    let quiet = s.qod(&["run", "--no-record"]);
+    assert!(!quiet.stderr.contains("started"), "{}", quiet.stderr);
+    let loud = s.qod(&["run", "--no-record", "--progress"]);
+    assert!(
+        loud.stderr.contains("qod: build (emit) started"),
+        "{}",
+        loud.stderr
+    );
+    assert!(loud.stderr.contains("qod: build ok in "), "{}", loud.stderr);
+    // stdout is the decision alone either way.
+    assert_eq!(loud.json()["decision"], "warn");
+}
