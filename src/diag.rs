@@ -20,13 +20,12 @@ impl fmt::Display for FileKind {
     }
 }
 
-/// Where in a file a problem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Position {
-    /// A JSON Pointer into the document (`/objectives/1/pass`).
-    Pointer(String),
-    /// A line and column, 1-based (syntax errors).
-    LineColumn(usize, usize),
+/// Where in a file a problem is: a JSON Pointer into the document
+/// (`/objectives/1/pass`), a line and column (1-based), or both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Position {
+    pub pointer: Option<String>,
+    pub line_column: Option<(usize, usize)>,
 }
 
 /// One problem, with where it is and how to fix it.
@@ -52,12 +51,15 @@ impl Diagnostic {
 
     pub fn at(mut self, pointer: impl Into<String>) -> Self {
         let p = pointer.into();
-        self.position = Some(Position::Pointer(if p.is_empty() { "/".into() } else { p }));
+        self.position.get_or_insert_with(Position::default).pointer =
+            Some(if p.is_empty() { "/".into() } else { p });
         self
     }
 
     pub fn at_line(mut self, line: usize, column: usize) -> Self {
-        self.position = Some(Position::LineColumn(line, column));
+        self.position
+            .get_or_insert_with(Position::default)
+            .line_column = Some((line, column));
         self
     }
 
@@ -70,16 +72,36 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "invalid {} `{}`", self.kind, self.file.display())?;
-        match &self.position {
-            Some(Position::Pointer(p)) => write!(f, "\n  at {p}")?,
-            Some(Position::LineColumn(l, c)) => write!(f, "\n  at line {l} column {c}")?,
-            None => {}
+        match self.position.as_ref().map(|p| (&p.pointer, p.line_column)) {
+            Some((Some(p), Some((l, c)))) => write!(f, "\n  at {p} (line {l} column {c})")?,
+            Some((Some(p), None)) => write!(f, "\n  at {p}")?,
+            Some((None, Some((l, c)))) => write!(f, "\n  at line {l} column {c}")?,
+            _ => {}
         }
         write!(f, "\n  caused by: {}", self.message)?;
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
         Ok(())
+    }
+}
+
+/// Adds the line and column to every problem in `file` that has only a
+/// JSON Pointer, reading positions from the file's `text` once.
+pub fn locate_all(diags: &mut [Diagnostic], file: &Path, text: &str) {
+    let needs = |d: &Diagnostic| {
+        d.file == file
+            && d.position
+                .as_ref()
+                .is_some_and(|p| p.pointer.is_some() && p.line_column.is_none())
+    };
+    if !diags.iter().any(needs) {
+        return;
+    }
+    let positions = crate::locate::Positions::of(text);
+    for d in diags.iter_mut().filter(|d| needs(d)) {
+        let pos = d.position.as_mut().expect("checked");
+        pos.line_column = pos.pointer.as_deref().and_then(|p| positions.find(p));
     }
 }
 

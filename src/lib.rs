@@ -13,6 +13,7 @@ pub mod duration;
 pub mod evaluate;
 pub mod gate;
 pub mod ids;
+pub mod locate;
 pub mod plan;
 pub mod plugin;
 pub mod policy;

@@ -266,6 +266,7 @@ impl Plan {
             );
         }
         if !diags.is_empty() {
+            crate::diag::locate_all(&mut diags, &policy.file, &policy.text);
             return Err(Diagnostics(diags));
         }
         Ok(Plan {

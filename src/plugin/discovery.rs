@@ -216,7 +216,10 @@ fn first_party_dirs() -> Vec<PathBuf> {
         .ok()
         .and_then(|e| e.parent().map(Path::to_owned))
     {
-        dirs.push(dir.join("../share/qod/plugins"));
+        let installed = dir.join("../share/qod/plugins");
+        if installed.is_dir() {
+            dirs.push(installed);
+        }
     }
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
     if built_from.is_dir() {

@@ -25,14 +25,16 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<Diagnosti
         .map_err(|e| vec![diag(format!("not valid JSON: {e}")).at_line(e.line(), e.column())])?;
     let problems = violations(SchemaKind::Manifest.validator(), &raw);
     if !problems.is_empty() {
-        return Err(problems
+        let mut diags: Vec<Diagnostic> = problems
             .into_iter()
             .map(|v| {
                 diag(v.message)
                     .at(v.pointer)
                     .hint("run `qod schema manifest` to see the accepted fields")
             })
-            .collect());
+            .collect();
+        crate::diag::locate_all(&mut diags, file, text);
+        return Err(diags);
     }
     let manifest: Manifest = serde_json::from_value(raw).map_err(|e| vec![diag(e.to_string())])?;
     let mut out = Vec::new();
@@ -91,6 +93,7 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<Diagnosti
     if out.is_empty() {
         Ok(manifest)
     } else {
+        crate::diag::locate_all(&mut out, file, text);
         Err(out)
     }
 }

@@ -15,8 +15,10 @@ pub const POLICY_FILE_NAMES: [&str; 3] = ["qod.yaml", "qod.yml", "qod.json"];
 pub struct LoadedPolicy {
     pub file: PathBuf,
     pub policy: Policy,
-    /// The document as parsed, for error positions and for the record.
+    /// The document as parsed.
     pub raw: Value,
+    /// The file's text, for the line and column of problems.
+    pub text: String,
 }
 
 impl LoadedPolicy {
@@ -63,16 +65,16 @@ pub fn load_policy(file: &Path) -> Result<LoadedPolicy, Diagnostics> {
     let raw = parse_document(file, &text)?;
     let problems = violations(SchemaKind::Policy.validator(), &raw);
     if !problems.is_empty() {
-        return Err(Diagnostics(
-            problems
-                .into_iter()
-                .map(|v| {
-                    diag(v.message)
-                        .at(v.pointer)
-                        .hint("run `qod schema policy` to see the accepted fields")
-                })
-                .collect(),
-        ));
+        let mut diags: Vec<Diagnostic> = problems
+            .into_iter()
+            .map(|v| {
+                diag(v.message)
+                    .at(v.pointer)
+                    .hint("run `qod schema policy` to see the accepted fields")
+            })
+            .collect();
+        crate::diag::locate_all(&mut diags, file, &text);
+        return Err(Diagnostics(diags));
     }
     let policy: Policy = serde_json::from_value(raw.clone()).map_err(|e| {
         Diagnostics(vec![
@@ -83,6 +85,7 @@ pub fn load_policy(file: &Path) -> Result<LoadedPolicy, Diagnostics> {
         file: file.to_owned(),
         policy,
         raw,
+        text,
     })
 }
 
