@@ -139,3 +139,36 @@ where
         .map(|s| format!("/{}", s.to_string().replace('~', "~0").replace('/', "~1")))
         .collect()
 }
+
+/// The candidate closest to `wrong`, when it is close enough to be the
+/// likely intent (a typo, not a different word).
+pub fn suggest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (wrong.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(wrong, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// `did you mean `x`? ` when there is a close candidate, else nothing.
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(wrong, candidates)
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_only() {
+        let names = ["duration", "p95", "throughput", "build-time", "http-load"];
+        assert_eq!(suggest("durration", names), Some("duration"));
+        assert_eq!(suggest("http-laod", names), Some("http-load"));
+        assert_eq!(suggest("p59", names), Some("p95"));
+        assert_eq!(suggest("latency", names), None);
+    }
+}

@@ -2,7 +2,7 @@
 //! plugin's manifest, each instance's config, each objective's metric and
 //! criteria. The result is a [`Plan`], or every problem found at once.
 
-use crate::diag::{pointer, Diagnostic, Diagnostics, FileKind};
+use crate::diag::{did_you_mean, pointer, Diagnostic, Diagnostics, FileKind};
 use crate::duration::HumanDuration;
 use crate::ids::{InstanceId, MetricName};
 use crate::plugin::{check_config, Discovery, DiscoveryError, ResolvedPlugin};
@@ -92,8 +92,10 @@ impl Plan {
                     } else {
                         "/uses"
                     };
+                    let names = discovery.names();
+                    let guess = did_you_mean(&inst.uses, names.iter().map(String::as_str));
                     diags.push(diag(e.to_string()).at(format!("{at}{at_field}")).hint(format!(
-                        "put the plugin in `plugins/{}/`, add its folder to `QOD_PLUGIN_PATH`, or give its folder with `path:`; `qod plugins list` shows what is found",
+                        "{guess}put the plugin in `plugins/{}/`, add its folder to `QOD_PLUGIN_PATH`, or give its folder with `path:`; `qod plugins list` shows what is found",
                         inst.uses
                     )));
                     continue;
@@ -166,7 +168,8 @@ impl Plan {
                     diag(format!("objective `{}` uses metric `{}`, but there is no plugin instance `{inst_name}`", o.id, o.metric))
                         .at(at("metric"))
                         .hint(format!(
-                            "the instances are: {}",
+                            "{}the instances are: {}",
+                            did_you_mean(inst_name, p.plugins.keys().map(|k| k.as_str())),
                             p.plugins.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                         )),
                 );
@@ -210,7 +213,8 @@ impl Plan {
                     ))
                     .at(at("metric"))
                     .hint(format!(
-                        "it declares: {}",
+                        "{}it declares: {}",
+                        did_you_mean(metric_name, manifest.metrics.iter().map(|m| m.name.as_str())),
                         manifest.metrics.iter().map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", ")
                     )),
                 );

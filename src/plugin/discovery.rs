@@ -156,6 +156,18 @@ impl Discovery {
 
     /// Every plugin discovery can see, first match per name, in search order.
     pub fn list(&self) -> Vec<(String, Result<ResolvedPlugin, DiscoveryError>)> {
+        self.names()
+            .into_iter()
+            .map(|n| {
+                let r = self.find(&n, None, Path::new("."));
+                (n, r)
+            })
+            .collect()
+    }
+
+    /// The names of every plugin discovery can see, in search order,
+    /// without reading their manifests.
+    pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
         let mut push = |n: String| {
             if !names.contains(&n) {
@@ -192,12 +204,6 @@ impl Discovery {
             found.into_iter().for_each(&mut push);
         }
         names
-            .into_iter()
-            .map(|n| {
-                let r = self.find(&n, None, Path::new("."));
-                (n, r)
-            })
-            .collect()
     }
 }
 
