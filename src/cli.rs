@@ -44,6 +44,104 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// Record that a revision reached production (run it after a successful deploy).
+    Deployed(DeployedArgs),
+    /// Recent runs with their decisions and metric values.
+    History(HistoryArgs),
+    /// Write the whole history for spreadsheets, Athena or QuickSight.
+    Export(ExportArgs),
+    /// Maintain the history store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct StoreArg {
+    /// History store: a directory, or `s3://bucket/prefix`.
+    #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
+    store: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct DeployedArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// The deployed commit (default: the one the CI or git reports).
+    #[arg(long)]
+    revision: Option<String>,
+    /// The gate run that let it through.
+    #[arg(long)]
+    run_id: Option<String>,
+    /// The branch it was deployed from (default: the one the CI or git reports).
+    #[arg(long)]
+    branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum HistoryFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct HistoryArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Only runs that measured this metric (`<instance>.<metric>`), and show its value.
+    #[arg(long)]
+    metric: Option<String>,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    last: usize,
+    #[arg(long, value_enum, default_value = "table")]
+    format: HistoryFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// One row per run and metric.
+    Csv,
+    /// The full run records, one per line.
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// Only runs of this day (`YYYY-MM-DD`, UTC) and later.
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Remove old runs: their records and their index entries.
+    Prune {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Keep the runs of the last N days.
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "keep",
+            required_unless_present = "keep"
+        )]
+        keep_days: Option<u32>,
+        /// Keep the newest N runs.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+    },
+    /// Rebuild the index from the run records (after damage, or a writer
+    /// that died between recording a run and indexing it).
+    Reindex {
+        #[command(flatten)]
+        store: StoreArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,7 +164,7 @@ struct RunArgs {
     /// Policy file (default: qod.yaml, qod.yml or qod.json here).
     #[arg(long, short)]
     policy: Option<PathBuf>,
-    /// History store: a directory.
+    /// History store: a directory, or `s3://bucket/prefix`.
     #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
     store: String,
     /// Also write the decision to this file.
@@ -84,6 +182,10 @@ struct RunArgs {
     /// Do not record this run in the store.
     #[arg(long)]
     no_record: bool,
+    /// Keep the record here when the store cannot take it; the next run
+    /// with the same spool uploads it.
+    #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
+    spool: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     kill_grace: Duration,
@@ -129,6 +231,54 @@ fn dispatch(cli: Cli) -> u8 {
         },
         Command::Schema { kind, write } => schema(kind, write.as_deref()),
         Command::Plugins { command } => plugins(command),
+        Command::Deployed(args) => block_on(crate::history::deployed(
+            &args.store.store,
+            args.revision,
+            args.run_id,
+            args.branch,
+            &cwd(),
+        )),
+        Command::History(args) => block_on(crate::history::history(
+            &args.store.store,
+            args.metric.as_deref(),
+            args.last,
+            matches!(args.format, HistoryFormat::Json),
+        )),
+        Command::Export(args) => block_on(crate::history::export(
+            &args.store.store,
+            matches!(args.format, ExportFormat::Csv),
+            args.since.as_deref(),
+        )),
+        Command::Store { command } => match command {
+            StoreCommand::Prune {
+                store,
+                keep_days,
+                keep,
+            } => {
+                let keep = match (keep_days, keep) {
+                    (Some(d), _) => crate::store::Keep::Days(d),
+                    (None, Some(n)) => crate::store::Keep::Newest(n),
+                    (None, None) => unreachable!("clap requires one"),
+                };
+                block_on(crate::history::prune(&store.store, keep))
+            }
+            StoreCommand::Reindex { store } => block_on(crate::history::reindex(&store.store)),
+        },
+    }
+}
+
+/// Runs a store command; its error goes to stderr with exit code 2.
+fn block_on(f: impl std::future::Future<Output = Result<(), crate::history::CommandError>>) -> u8 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    match rt.block_on(f) {
+        Ok(()) => EXIT_PASS,
+        Err(e) => {
+            eprint(&format!("error: {}", gate::error_chain(&e)));
+            EXIT_NO_DECISION
+        }
     }
 }
 
@@ -149,6 +299,7 @@ fn run(args: RunArgs) -> u8 {
         progress,
         grace: args.kill_grace,
         record: !args.no_record,
+        spool: args.spool,
         cwd: cwd(),
         env: std::env::vars().collect(),
     };

@@ -300,7 +300,24 @@ pub struct StoreOutcome {
     pub history_read: bool,
     /// Whether this run was recorded.
     pub recorded: bool,
+    /// Whether the record was kept in the spool (`--spool`) for a later run to upload.
+    #[serde(default)]
+    pub spooled: bool,
+    /// Records of earlier runs uploaded from the spool by this run.
+    #[serde(default)]
+    pub uploaded_from_spool: u32,
+    /// The deployment the plugins were told about (`history.last_deployment`):
+    /// a recorded one, or the last passing run when none is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deployment: Option<crate::protocol::Deployment>,
+    /// HTTP requests this run made to the store (S3 only), retries included.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests: u64,
     /// What went wrong, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

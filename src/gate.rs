@@ -13,7 +13,7 @@ use crate::plugin::Discovery;
 use crate::policy::find_policy;
 use crate::protocol::{Deployment, HistoryInfo};
 use crate::runner::{run_all, secret_values, Redactor, RunSettings, SharedContext};
-use crate::store::{Backend, RunRecord, Store, StoreError};
+use crate::store::{Blobs, DirBlobs, RunRecord, Store, StoreError};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub grace: Duration,
     /// Record the run in the store (off for dry runs).
     pub record: bool,
+    /// Where a record goes when the store cannot take it; uploaded by the
+    /// next run that reaches the store.
+    pub spool: Option<PathBuf>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
 }
@@ -107,27 +110,48 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     });
     let plan = prepare(opts.policy.as_deref(), &opts.cwd)?;
     let _ = warm.join();
-    let store = Store::open(&opts.store)?;
+    let store = Store::open(&opts.store, &opts.env).await?;
     let run_id = RunId::generate();
     let (pipeline, source) =
         crate::ci::detect(&opts.env, &opts.cwd, || git.join().unwrap_or_default());
     let branch = source.branch.clone();
     let mut warnings = Vec::new();
 
-    let (history, history_error) =
+    let uploaded = match &opts.spool {
+        Some(spool) => upload_spool(&store, spool, &mut warnings).await,
+        None => 0,
+    };
+    let (history, mut store_error) =
         match read_history(&store, &plan, branch.as_deref(), &mut warnings).await {
             Ok(h) => (h, None),
             Err(e) => (Vec::new(), Some(error_chain(&e))),
         };
-    let last_deployment = history
-        .iter()
-        .find(|r| r.decision == Verdict::Pass && (branch.is_none() || r.source.branch == branch))
-        .map(|r| Deployment {
-            revision: r.source.revision.clone(),
-            at: r.finished_at.clone(),
-            run_id: Some(r.run_id.clone()),
-            source: "last_passing_run".into(),
-        });
+    let recorded_deployment = if store_error.is_none() {
+        match store.last_deployment(branch.as_deref()).await {
+            Ok(d) => d,
+            Err(e) => {
+                store_error = Some(error_chain(&e));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // Without a recorded deployment, the last passing run stands in for it;
+    // `source` says which it is.
+    let last_deployment = recorded_deployment.or_else(|| {
+        history
+            .iter()
+            .find(|r| {
+                r.decision == Verdict::Pass && (branch.is_none() || r.source.branch == branch)
+            })
+            .map(|r| Deployment {
+                revision: r.source.revision.clone(),
+                at: r.finished_at.clone(),
+                run_id: Some(r.run_id.clone()),
+                source: "last_passing_run".into(),
+            })
+    });
 
     let passed: Vec<String> = plan
         .instances
@@ -149,7 +173,9 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         started_at,
         pipeline: pipeline.clone(),
         source: source.clone(),
-        history: HistoryInfo { last_deployment },
+        history: HistoryInfo {
+            last_deployment: last_deployment.clone(),
+        },
     };
     let plugins = run_all(&plan, &shared, &settings).await;
     let eval = evaluate::evaluate(
@@ -182,9 +208,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         },
         store: StoreOutcome {
             location: store.location(),
-            history_read: history_error.is_none(),
+            history_read: store_error.is_none(),
             recorded: false,
-            error: history_error.clone(),
+            spooled: false,
+            uploaded_from_spool: uploaded,
+            last_deployment,
+            requests: 0,
+            error: store_error,
         },
     };
     if opts.record {
@@ -192,7 +222,15 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         match store.record(&record).await {
             Ok(()) => decision.store.recorded = true,
             Err(e) => {
-                let msg = error_chain(&e);
+                let mut msg = error_chain(&e);
+                if let Some(spool) = &opts.spool {
+                    match spool_record(spool, &record).await {
+                        Ok(()) => decision.store.spooled = true,
+                        Err(e) => {
+                            msg.push_str(&format!("; the spool failed too: {}", error_chain(&e)))
+                        }
+                    }
+                }
                 decision.store.error = Some(match decision.store.error.take() {
                     Some(prev) => format!("{prev}; {msg}"),
                     None => msg,
@@ -200,6 +238,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             }
         }
     }
+    decision.store.requests = store.requests();
     let mut value = serde_json::to_value(&decision).expect("decisions serialize");
     redactor.redact_json(&mut value);
     let decision: Decision =
@@ -264,6 +303,57 @@ async fn read_history(
         )
         .await?;
     Ok(history)
+}
+
+/// Keeps a record that the store could not take.
+async fn spool_record(spool: &std::path::Path, record: &RunRecord) -> Result<(), StoreError> {
+    let mut line = serde_json::to_vec(record).expect("records serialize");
+    line.push(b'\n');
+    DirBlobs::new(spool)
+        .put(&format!("{}.json", record.run_id), line, None)
+        .await
+        .map(|_| ())
+}
+
+/// Uploads what earlier runs spooled; what fails stays for the next run.
+async fn upload_spool(store: &Store, spool: &std::path::Path, warnings: &mut Vec<String>) -> u32 {
+    let blobs = DirBlobs::new(spool);
+    let Ok(keys) = blobs.list("").await else {
+        return 0;
+    };
+    let mut uploaded = 0;
+    for key in keys.iter().filter(|k| k.ends_with(".json")) {
+        let record = match blobs.get(key).await {
+            Ok(Some(b)) => serde_json::from_slice::<RunRecord>(&b.bytes),
+            _ => continue,
+        };
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                warnings.push(format!(
+                    "spooled record `{}` is unreadable and stays there: {e}",
+                    spool.join(key).display()
+                ));
+                continue;
+            }
+        };
+        match store.record_again(&record).await {
+            Ok(()) => {
+                let _ = blobs.delete(key).await;
+                uploaded += 1;
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "spooled run {} stays in `{}`: {}",
+                    record.run_id,
+                    spool.display(),
+                    error_chain(&e)
+                ));
+                break;
+            }
+        }
+    }
+    uploaded
 }
 
 /// An error with its causes, `: `-separated, for one-line messages.

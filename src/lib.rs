@@ -12,6 +12,7 @@ pub mod diag;
 pub mod duration;
 pub mod evaluate;
 pub mod gate;
+pub mod history;
 pub mod ids;
 pub mod locate;
 pub mod plan;

@@ -1,138 +1,205 @@
-//! The embedded store: a directory, one file per run under
-//! `runs/date=YYYY-MM-DD/`. A record is written to a temporary file in its
-//! partition, synced, then linked into place without replacing anything, so
-//! a killed writer leaves no half record and concurrent writers never lose
-//! one. Reading goes newest first and stops as soon as the caller has enough.
+//! Blobs in a directory. A new blob is written to a temporary file, synced,
+//! then linked into place without replacing anything, so a killed writer
+//! leaves no half blob and two writers never both win. Replacing a blob
+//! holds an exclusive lock on a lock file beside it while it compares tags
+//! and renames the new content into place; readers never wait, since a
+//! rename is atomic. The tag is the file's inode, size and change time,
+//! all of which a rename changes.
 
-use super::{Backend, RunRecord, StoreError};
+use super::blobs::{Blob, Blobs, Written};
+use super::StoreError;
+use nix::fcntl::{Flock, FlockArg};
 use std::io::Write;
-use std::ops::ControlFlow;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// A history store in a directory.
+/// Blobs in a directory.
 #[derive(Debug, Clone)]
-pub struct DirStore {
+pub struct DirBlobs {
     root: PathBuf,
 }
 
-const RUNS: &str = "runs";
-const PARTITION_PREFIX: &str = "date=";
 const TEMP_PREFIX: &str = ".tmp-";
 
-impl DirStore {
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn etag(meta: &std::fs::Metadata) -> String {
+    format!(
+        "{:x}-{:x}-{:x}.{:x}",
+        meta.ino(),
+        meta.len(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
+impl DirBlobs {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DirStore { root: root.into() }
+        DirBlobs { root: root.into() }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    fn io<'a>(
-        action: &'static str,
-        path: &'a Path,
-    ) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-        move |source| StoreError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
     }
 
-    /// Entries of `dir` that pass `keep`, names sorted newest (largest) first.
-    fn sorted_desc(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<String>, StoreError> {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Self::io("list", dir)(e)),
+    fn get_sync(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        let path = self.path(key);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("read", &path)(e)),
         };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| keep(n))
-            .collect();
-        names.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(names)
+        // The tag and the content come from the same open file, so they
+        // agree even when a writer renames a new version in meanwhile.
+        let meta = file.metadata().map_err(io("read", &path))?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io("read", &path))?;
+        Ok(Some(Blob {
+            bytes,
+            etag: etag(&meta),
+        }))
     }
 
-    fn scan_sync(
+    fn temp_in(&self, dir: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile, StoreError> {
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(dir)
+            .map_err(io("create a temporary file in", dir))?;
+        tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
+        tmp.as_file().sync_all().map_err(io("sync", dir))?;
+        Ok(tmp)
+    }
+
+    fn put_sync(
         &self,
-        mut visit: impl FnMut(RunRecord) -> ControlFlow<()>,
-        mut skipped: impl FnMut(String),
-    ) -> Result<(), StoreError> {
-        let runs = self.root.join(RUNS);
-        for partition in Self::sorted_desc(&runs, |n| n.starts_with(PARTITION_PREFIX))? {
-            let dir = runs.join(&partition);
-            let files = Self::sorted_desc(&dir, |n| n.ends_with(".json") && !n.starts_with('.'))?;
-            for file in files {
-                let path = dir.join(&file);
-                let record = std::fs::read(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|bytes| {
-                        serde_json::from_slice::<RunRecord>(&bytes).map_err(|e| e.to_string())
-                    });
-                match record {
-                    Ok(r) => {
-                        if visit(r).is_break() {
-                            return Ok(());
-                        }
+        key: &str,
+        bytes: &[u8],
+        if_match: Option<&str>,
+    ) -> Result<Written, StoreError> {
+        let path = self.path(key);
+        let dir = path.parent().expect("keys have a folder").to_owned();
+        let tmp = self.temp_in(&dir, bytes)?;
+        let written = match if_match {
+            None => match tmp.persist_noclobber(&path) {
+                Ok(_) => Written::Yes,
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Written::Conflict,
+                Err(e) => return Err(io("write", &path)(e.error)),
+            },
+            Some(expected) => {
+                let lock_path = dir.join(format!(
+                    ".{}.lock",
+                    path.file_name().expect("named").to_string_lossy()
+                ));
+                let lock_file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map_err(io("open the lock file", &lock_path))?;
+                let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+                    .map_err(|(_, errno)| io("lock", &lock_path)(std::io::Error::from(errno)))?;
+                let current = match std::fs::metadata(&path) {
+                    Ok(m) => Some(etag(&m)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(io("read", &path)(e)),
+                };
+                if current.as_deref() != Some(expected) {
+                    Written::Conflict
+                } else {
+                    tmp.persist(&path)
+                        .map_err(|e| io("write", &path)(e.error))?;
+                    Written::Yes
+                }
+            }
+        };
+        if written == Written::Yes {
+            // Make the new directory entry itself durable.
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(written)
+    }
+
+    fn list_sync(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // Keys are `/`-separated; list the deepest folder the prefix names.
+        let (folder, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let mut out = Vec::new();
+        let mut stack = vec![folder.to_owned()];
+        while let Some(rel) = stack.pop() {
+            let dir = self.root.join(&rel);
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound) => continue,
+                Err(e) => return Err(io("list", &dir)(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io("list", &dir))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let key = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                if is_dir {
+                    if key.starts_with(prefix) || prefix.starts_with(&format!("{key}/")) {
+                        stack.push(key);
                     }
-                    Err(e) => skipped(format!(
-                        "skipped unreadable record `{}`: {e}",
-                        path.display()
-                    )),
+                } else if key.starts_with(prefix) {
+                    out.push(key);
                 }
             }
         }
-        Ok(())
-    }
-
-    fn record_sync(&self, record: &RunRecord) -> Result<(), StoreError> {
-        let dir = self
-            .root
-            .join(RUNS)
-            .join(format!("{PARTITION_PREFIX}{}", record.date()));
-        std::fs::create_dir_all(&dir).map_err(Self::io("create", &dir))?;
-        let path = dir.join(format!("{}.json", record.run_id));
-        let mut line = serde_json::to_vec(record).expect("records serialize");
-        line.push(b'\n');
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(&dir)
-            .map_err(Self::io("create a temporary file in", &dir))?;
-        tmp.write_all(&line)
-            .map_err(Self::io("write", tmp.path()))?;
-        tmp.as_file().sync_all().map_err(Self::io("sync", &path))?;
-        tmp.persist_noclobber(&path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                StoreError::Exists { path: path.clone() }
-            } else {
-                Self::io("write", &path)(e.error)
-            }
-        })?;
-        // Make the new directory entry itself durable.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        out.sort();
+        Ok(out)
     }
 }
 
-// Local file I/O is quick and this runs on a runtime that only supervises
-// child processes, so the blocking calls are made in place.
-impl Backend for DirStore {
+// Local file I/O is quick, and the runtime here only supervises child
+// processes, so the blocking calls are made in place.
+impl Blobs for DirBlobs {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
 
-    async fn scan(
-        &self,
-        visit: impl FnMut(RunRecord) -> ControlFlow<()> + Send,
-        skipped: impl FnMut(String) + Send,
-    ) -> Result<(), StoreError> {
-        self.scan_sync(visit, skipped)
+    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        self.get_sync(key)
     }
 
-    async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
-        self.record_sync(record)
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        if_match: Option<&str>,
+    ) -> Result<Written, StoreError> {
+        self.put_sync(key, &bytes, if_match)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.list_sync(prefix)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("remove", &path)(e)),
+        }
     }
 }

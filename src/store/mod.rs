@@ -1,36 +1,32 @@
 //! The history store: every run is recorded here, and baselines and the last
-//! deployment are read back from it. [`Store`] is the front; backends hold
-//! the same layout (`runs/date=YYYY-MM-DD/<run-id>.json`, one JSON line per
-//! record) in a directory ([`DirStore`]) or, later, elsewhere.
+//! deployment are read back from it. One layout, kept by [`Store`] over any
+//! [`Blobs`] backend — a directory ([`DirBlobs`]) or an S3 bucket
+//! ([`S3Blobs`]):
+//!
+//! - `runs/date=YYYY-MM-DD/<run-id>.json` — each run's full record, one JSON
+//!   line, written once and never overwritten (Athena reads these);
+//! - `deployments/date=YYYY-MM-DD/<id>.json` — what `qod deployed` records;
+//! - `index/head.json` and `index/segments/` — summaries of the newest runs
+//!   and the latest deployments, so evaluating costs the same however long
+//!   the history is ([`index`]).
 
+pub mod blobs;
 mod dir;
+pub mod index;
 mod record;
+mod s3;
 
-pub use dir::DirStore;
+pub use blobs::{Blob, Blobs, Written};
+pub use dir::DirBlobs;
 pub use record::*;
+pub use s3::S3Blobs;
 
-use std::future::Future;
+use crate::protocol::Deployment;
+use index::{Head, Segment, HEAD_KEY};
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-
-/// What a history store backend does. Every backend keeps the same layout
-/// and the same guarantees: records are written whole or not at all, never
-/// overwritten, and read newest first so a caller can stop early.
-pub trait Backend {
-    /// Where the store lives, for messages.
-    fn location(&self) -> String;
-
-    /// Visits records newest first until `visit` breaks; unreadable records
-    /// go to `skipped` and are passed over.
-    fn scan(
-        &self,
-        visit: impl FnMut(RunRecord) -> ControlFlow<()> + Send,
-        skipped: impl FnMut(String) + Send,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Records a run; fails rather than overwrite an existing record.
-    fn record(&self, record: &RunRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
+use std::time::Duration;
 
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,52 +39,533 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("run record `{}` already exists; records are never overwritten", path.display())]
-    Exists { path: PathBuf },
-    #[error("unsupported store location `{location}`")]
-    Unsupported { location: String },
+    #[error("cannot {action} `{location}`: {detail}")]
+    S3 {
+        action: &'static str,
+        location: String,
+        detail: String,
+    },
+    #[error("`{key}` already exists in `{location}`; records are never overwritten")]
+    Exists { location: String, key: String },
+    #[error("invalid store location `{location}`; {hint}")]
+    BadLocation { location: String, hint: String },
+    #[error("`{key}` in `{location}` is damaged: {detail}; `qod store reindex` rebuilds the index from the run records")]
+    Corrupt {
+        location: String,
+        key: String,
+        detail: String,
+    },
+    #[error("`{location}`: gave up updating `{key}` after {attempts} attempts; too many concurrent writers")]
+    Contended {
+        location: String,
+        key: String,
+        attempts: u32,
+    },
+}
+
+/// The backends.
+#[derive(Debug, Clone)]
+enum Backend {
+    Dir(DirBlobs),
+    S3(S3Blobs),
+}
+
+impl Blobs for Backend {
+    fn location(&self) -> String {
+        match self {
+            Backend::Dir(b) => b.location(),
+            Backend::S3(b) => b.location(),
+        }
+    }
+    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        match self {
+            Backend::Dir(b) => b.get(key).await,
+            Backend::S3(b) => b.get(key).await,
+        }
+    }
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        if_match: Option<&str>,
+    ) -> Result<Written, StoreError> {
+        match self {
+            Backend::Dir(b) => b.put(key, bytes, if_match).await,
+            Backend::S3(b) => b.put(key, bytes, if_match).await,
+        }
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            Backend::Dir(b) => b.list(prefix).await,
+            Backend::S3(b) => b.list(prefix).await,
+        }
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Backend::Dir(b) => b.delete(key).await,
+            Backend::S3(b) => b.delete(key).await,
+        }
+    }
+}
+
+/// How many times a compare-and-swap of the index is tried.
+const CAS_ATTEMPTS: u32 = 30;
+
+/// A deployment, as `qod deployed` records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeploymentRecord {
+    pub record_version: u32,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<crate::ids::RunId>,
+    pub pipeline: crate::protocol::Pipeline,
+}
+
+/// What `prune` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Runs that started within the last N days.
+    Days(u32),
+    /// The newest N runs.
+    Newest(usize),
+}
+
+/// What `prune` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub removed_runs: usize,
+    pub kept_runs: usize,
 }
 
 /// The history store a run uses.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Store {
-    Dir(DirStore),
+pub struct Store {
+    backend: Backend,
+}
+
+/// A random duration up to `cap`: full jitter for retries.
+fn jitter(cap: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_micros(r % (cap.as_micros() as u64).max(1))
+}
+
+fn record_key(record: &RunRecord) -> String {
+    format!("runs/date={}/{}.json", record.date(), record.run_id)
+}
+
+fn to_line<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    let mut line = serde_json::to_vec(v).expect("store documents serialize");
+    line.push(b'\n');
+    line
 }
 
 impl Store {
-    /// Opens the store at `location`: a directory path. Nothing is created
-    /// until something is written.
-    pub fn open(location: &str) -> Result<Store, StoreError> {
-        if let Some((scheme, _)) = location.split_once("://") {
-            return Err(StoreError::Unsupported {
-                location: format!("{location} (scheme `{scheme}` is not supported by this build)"),
+    /// Opens the store at `location`: `s3://bucket/prefix` or a directory.
+    /// Nothing is created until something is written.
+    pub async fn open(location: &str, env: &BTreeMap<String, String>) -> Result<Store, StoreError> {
+        let backend = match location.split_once("://") {
+            Some(("s3", rest)) => Backend::S3(S3Blobs::connect(rest, env).await?),
+            Some((scheme, _)) => return Err(StoreError::BadLocation {
+                location: location.to_owned(),
+                hint: format!(
+                    "scheme `{scheme}` is not supported: use `s3://bucket/prefix` or a directory"
+                ),
+            }),
+            None => Backend::Dir(DirBlobs::new(location)),
+        };
+        Ok(Store { backend })
+    }
+
+    /// A store in a directory.
+    pub fn dir(path: impl Into<PathBuf>) -> Store {
+        Store {
+            backend: Backend::Dir(DirBlobs::new(path)),
+        }
+    }
+
+    /// Where the history lives.
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// HTTP requests made so far (S3 only; zero for a directory).
+    pub fn requests(&self) -> u64 {
+        match &self.backend {
+            Backend::S3(b) => b.requests(),
+            Backend::Dir(_) => 0,
+        }
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, String)>, StoreError> {
+        let Some(blob) = self.backend.get(key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&blob.bytes)
+            .map(|v| Some((v, blob.etag)))
+            .map_err(|e| StoreError::Corrupt {
+                location: self.location(),
+                key: key.to_owned(),
+                detail: e.to_string(),
+            })
+    }
+
+    async fn head(&self) -> Result<(Head, Option<String>), StoreError> {
+        Ok(match self.read::<Head>(HEAD_KEY).await? {
+            Some((h, etag)) => (h, Some(etag)),
+            None => (Head::default(), None),
+        })
+    }
+
+    /// Visits run summaries (records without samples) newest first until
+    /// `visit` breaks. A damaged segment goes to `skipped` and ends the walk.
+    pub async fn scan(
+        &self,
+        mut visit: impl FnMut(RunRecord) -> ControlFlow<()>,
+        mut skipped: impl FnMut(String),
+    ) -> Result<(), StoreError> {
+        let (head, _) = self.head().await?;
+        for run in head.runs {
+            if visit(run).is_break() {
+                return Ok(());
+            }
+        }
+        let mut older = head.older;
+        while let Some(key) = older {
+            match self.read::<Segment>(&key).await {
+                Ok(Some((segment, _))) => {
+                    for run in segment.runs {
+                        if visit(run).is_break() {
+                            return Ok(());
+                        }
+                    }
+                    older = segment.older;
+                }
+                Ok(None) => {
+                    skipped(format!("index segment `{key}` is missing; older runs are not visible (`qod store reindex` rebuilds the index)"));
+                    return Ok(());
+                }
+                Err(e) => {
+                    skipped(e.to_string());
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the head, lets `change` edit it, and swaps it in only if no
+    /// one else changed it meanwhile; retries with backoff and jitter.
+    async fn update_head(
+        &self,
+        mut change: impl FnMut(&mut Head) -> bool,
+    ) -> Result<(), StoreError> {
+        for attempt in 0..CAS_ATTEMPTS {
+            let (mut head, etag) = self.head().await?;
+            if !change(&mut head) {
+                return Ok(());
+            }
+            while let Some((key, segment)) = head.seal() {
+                // Content-derived key: a conflict means the same segment is there.
+                self.backend.put(&key, to_line(&segment), None).await?;
+            }
+            match self
+                .backend
+                .put(HEAD_KEY, to_line(&head), etag.as_deref())
+                .await?
+            {
+                Written::Yes => return Ok(()),
+                Written::Conflict => {
+                    let cap = Duration::from_millis(10 << attempt.min(7));
+                    tokio::time::sleep(jitter(cap)).await;
+                }
+            }
+        }
+        Err(StoreError::Contended {
+            location: self.location(),
+            key: HEAD_KEY.into(),
+            attempts: CAS_ATTEMPTS,
+        })
+    }
+
+    /// Records a run: the full record once (never overwritten), then its
+    /// summary into the index.
+    pub async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
+        let key = record_key(record);
+        if self.backend.put(&key, to_line(record), None).await? == Written::Conflict {
+            return Err(StoreError::Exists {
+                location: self.location(),
+                key,
             });
         }
-        Ok(Store::Dir(DirStore::new(location)))
+        self.index(record).await
     }
-}
 
-impl Backend for Store {
-    fn location(&self) -> String {
-        match self {
-            Store::Dir(d) => d.location(),
+    async fn index(&self, record: &RunRecord) -> Result<(), StoreError> {
+        let summary = index::summary(record);
+        self.update_head(|head| head.insert(summary.clone())).await
+    }
+
+    /// Records a run that may have been recorded before (a spooled run
+    /// uploaded again): an existing record is left as it is and indexed.
+    pub async fn record_again(&self, record: &RunRecord) -> Result<(), StoreError> {
+        match self.record(record).await {
+            Err(StoreError::Exists { .. }) => self.index(record).await,
+            other => other,
         }
     }
 
-    async fn scan(
+    /// The latest deployment recorded for `branch` (any branch when unknown).
+    pub async fn last_deployment(
         &self,
-        visit: impl FnMut(RunRecord) -> ControlFlow<()> + Send,
-        skipped: impl FnMut(String) + Send,
-    ) -> Result<(), StoreError> {
-        match self {
-            Store::Dir(d) => d.scan(visit, skipped).await,
+        branch: Option<&str>,
+    ) -> Result<Option<Deployment>, StoreError> {
+        let (head, _) = self.head().await?;
+        Ok(head.last_deployment(branch).cloned())
+    }
+
+    /// Records a deployment and makes it the branch's latest.
+    pub async fn record_deployment(&self, d: &DeploymentRecord) -> Result<(), StoreError> {
+        let key = format!(
+            "deployments/date={}/{}.json",
+            d.at.get(..10).unwrap_or("unknown"),
+            d.id
+        );
+        if self.backend.put(&key, to_line(d), None).await? == Written::Conflict {
+            return Err(StoreError::Exists {
+                location: self.location(),
+                key,
+            });
+        }
+        let deployment = Deployment {
+            revision: d.revision.clone(),
+            at: d.at.clone(),
+            run_id: d.run_id.clone(),
+            source: "deployment".into(),
+        };
+        self.update_head(|head| {
+            head.deployed(d.branch.clone(), deployment.clone());
+            true
+        })
+        .await
+    }
+
+    /// Keys of every run record, oldest first; with `since` (`YYYY-MM-DD`),
+    /// only those of that day and later.
+    pub async fn run_keys(&self, since: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut keys = self.backend.list("runs/").await?;
+        keys.retain(|k| k.ends_with(".json"));
+        if let Some(since) = since {
+            keys.retain(|k| {
+                k.strip_prefix("runs/date=")
+                    .is_some_and(|rest| rest.get(..10).is_some_and(|d| d >= since))
+            });
+        }
+        Ok(keys)
+    }
+
+    /// The full record at `key`.
+    pub async fn read_record(&self, key: &str) -> Result<RunRecord, StoreError> {
+        match self.read::<RunRecord>(key).await? {
+            Some((r, _)) => Ok(r),
+            None => Err(StoreError::Corrupt {
+                location: self.location(),
+                key: key.to_owned(),
+                detail: "it disappeared while being read".into(),
+            }),
         }
     }
 
-    async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
-        match self {
-            Store::Dir(d) => d.record(record).await,
+    /// Every summary in the index, newest first.
+    async fn all_summaries(&self) -> Result<(Vec<RunRecord>, Vec<String>), StoreError> {
+        let (head, _) = self.head().await?;
+        let mut runs = head.runs;
+        let mut segments = Vec::new();
+        let mut older = head.older;
+        while let Some(key) = older {
+            let (segment, _) =
+                self.read::<Segment>(&key)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        location: self.location(),
+                        key: key.clone(),
+                        detail: "the segment is missing".into(),
+                    })?;
+            runs.extend(segment.runs);
+            segments.push(key);
+            older = segment.older;
         }
+        Ok((runs, segments))
+    }
+
+    /// Replaces the whole index with `runs` (summaries, any order): sealed
+    /// segments written first, then the head swapped in if `expect` still
+    /// holds. Returns `false` when the head changed meanwhile.
+    async fn write_index(
+        &self,
+        mut runs: Vec<RunRecord>,
+        deployments: Vec<index::IndexedDeployment>,
+        expect: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+        runs.dedup_by(|a, b| a.run_id == b.run_id);
+        let mut head = Head {
+            index_version: 1,
+            deployments,
+            ..Head::default()
+        };
+        // Seal from the oldest end so each segment points at the one before.
+        let keep_in_head = runs.len().min(index::HEAD_MAX - index::SEGMENT_SIZE);
+        let (newest, sealed) = runs.split_at(keep_in_head);
+        for chunk in sealed.rchunks(index::SEGMENT_SIZE) {
+            let segment = Segment {
+                index_version: 1,
+                runs: chunk.to_vec(),
+                older: head.older.take(),
+            };
+            let key = index::segment_key(&segment);
+            self.backend.put(&key, to_line(&segment), None).await?;
+            head.sealed_runs += segment.runs.len() as u64;
+            head.older = Some(key);
+        }
+        head.runs = newest.to_vec();
+        Ok(self.backend.put(HEAD_KEY, to_line(&head), expect).await? == Written::Yes)
+    }
+
+    /// Adds many runs at once, newest last or in any order: each record is
+    /// written (when `with_records`) and the index rebuilt in one go. For
+    /// seeding a store from an export, and for tests and benchmarks.
+    pub async fn import(
+        &self,
+        records: Vec<RunRecord>,
+        with_records: bool,
+    ) -> Result<(), StoreError> {
+        if with_records {
+            for r in &records {
+                if self.backend.put(&record_key(r), to_line(r), None).await? == Written::Conflict {
+                    // Already there: imported before.
+                }
+            }
+        }
+        let mut summaries: Vec<RunRecord> = records.iter().map(index::summary).collect();
+        for attempt in 0..CAS_ATTEMPTS {
+            let (head, etag) = self.head().await?;
+            let (existing, _) = self.all_summaries().await?;
+            summaries.extend(existing);
+            if self
+                .write_index(summaries.clone(), head.deployments, etag.as_deref())
+                .await?
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(7)))).await;
+        }
+        Err(StoreError::Contended {
+            location: self.location(),
+            key: HEAD_KEY.into(),
+            attempts: CAS_ATTEMPTS,
+        })
+    }
+
+    /// Rebuilds the index from the run records themselves: repairs a
+    /// damaged index, and indexes runs whose writer died between writing
+    /// the record and indexing it.
+    pub async fn reindex(&self) -> Result<usize, StoreError> {
+        let mut summaries = Vec::new();
+        for key in self.run_keys(None).await? {
+            summaries.push(index::summary(&self.read_record(&key).await?));
+        }
+        let n = summaries.len();
+        for attempt in 0..CAS_ATTEMPTS {
+            // A damaged head loses only its deployments list.
+            let (deployments, etag) = match self.backend.get(HEAD_KEY).await? {
+                Some(blob) => (
+                    serde_json::from_slice::<Head>(&blob.bytes)
+                        .map(|h| h.deployments)
+                        .unwrap_or_default(),
+                    Some(blob.etag),
+                ),
+                None => (Vec::new(), None),
+            };
+            if self
+                .write_index(summaries.clone(), deployments, etag.as_deref())
+                .await?
+            {
+                return Ok(n);
+            }
+            tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(7)))).await;
+        }
+        Err(StoreError::Contended {
+            location: self.location(),
+            key: HEAD_KEY.into(),
+            attempts: CAS_ATTEMPTS,
+        })
+    }
+
+    /// Removes old runs: their records, and their entries in the index.
+    /// The index is swapped in only if no run was recorded meanwhile (else
+    /// it is rebuilt again), so a concurrent run is never dropped.
+    pub async fn prune(
+        &self,
+        keep: Keep,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<PruneReport, StoreError> {
+        for attempt in 0..CAS_ATTEMPTS {
+            let (head, etag) = self.head().await?;
+            let (runs, old_segments) = self.all_summaries().await?;
+            let (kept, removed): (Vec<RunRecord>, Vec<RunRecord>) = match keep {
+                Keep::Newest(n) => {
+                    let mut runs = runs;
+                    runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+                    let removed = runs.split_off(n.min(runs.len()));
+                    (runs, removed)
+                }
+                Keep::Days(d) => {
+                    let cutoff = crate::time::rfc3339(now - chrono::Duration::days(i64::from(d)));
+                    runs.into_iter().partition(|r| r.started_at >= cutoff)
+                }
+            };
+            if removed.is_empty() {
+                return Ok(PruneReport {
+                    removed_runs: 0,
+                    kept_runs: kept.len(),
+                });
+            }
+            if !self
+                .write_index(kept.clone(), head.deployments, etag.as_deref())
+                .await?
+            {
+                tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(7)))).await;
+                continue;
+            }
+            // The new index no longer names them: the old segments and the
+            // removed records can go.
+            let (_, new_segments) = self.all_summaries().await?;
+            for key in old_segments.iter().filter(|k| !new_segments.contains(k)) {
+                self.backend.delete(key).await?;
+            }
+            for r in &removed {
+                self.backend.delete(&record_key(r)).await?;
+            }
+            return Ok(PruneReport {
+                removed_runs: removed.len(),
+                kept_runs: kept.len(),
+            });
+        }
+        Err(StoreError::Contended {
+            location: self.location(),
+            key: HEAD_KEY.into(),
+            attempts: CAS_ATTEMPTS,
+        })
     }
 }

@@ -1,0 +1,244 @@
+//! The history commands: `deployed`, `history`, `export`, `store prune` and
+//! `store reindex`. Each reads or changes the store and prints for people
+//! (stderr) or for programs (stdout).
+
+use crate::store::{DeploymentRecord, Keep, RunRecord, Store, StoreError};
+use crate::units::format_with_unit;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+/// Why a history command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    #[error("cannot use the history store")]
+    Store(#[from] StoreError),
+    #[error("cannot write the output")]
+    Output(#[from] std::io::Error),
+    #[error("cannot write CSV")]
+    Csv(#[from] csv::Error),
+    #[error("invalid `--since` `{0}`: write a date as `YYYY-MM-DD`")]
+    Since(String),
+}
+
+fn env() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+/// `qod deployed`: records that a revision reached production.
+pub async fn deployed(
+    location: &str,
+    revision: Option<String>,
+    run_id: Option<String>,
+    branch: Option<String>,
+    cwd: &Path,
+) -> Result<(), CommandError> {
+    let env = env();
+    let store = Store::open(location, &env).await?;
+    let (pipeline, source) = crate::ci::detect(&env, cwd, || crate::ci::git_info(cwd));
+    let record = DeploymentRecord {
+        record_version: 1,
+        id: uuid::Uuid::now_v7().to_string(),
+        branch: branch.or(source.branch),
+        revision: revision.or(source.revision),
+        at: crate::time::rfc3339(crate::time::now()),
+        run_id: run_id.map(crate::ids::RunId::new),
+        pipeline,
+    };
+    store.record_deployment(&record).await?;
+    eprintln!(
+        "qod: recorded deployment of {} on branch {} in `{}`",
+        record
+            .revision
+            .as_deref()
+            .map(|r| format!("`{r}`"))
+            .unwrap_or_else(|| "an unknown revision".into()),
+        record
+            .branch
+            .as_deref()
+            .map(|b| format!("`{b}`"))
+            .unwrap_or_else(|| "(unknown)".into()),
+        store.location()
+    );
+    println!("{}", serde_json::to_string(&record).expect("serializes"));
+    Ok(())
+}
+
+/// `qod history`: recent runs, newest first.
+pub async fn history(
+    location: &str,
+    metric: Option<&str>,
+    last: usize,
+    json: bool,
+) -> Result<(), CommandError> {
+    let store = Store::open(location, &env()).await?;
+    let mut runs: Vec<RunRecord> = Vec::new();
+    let mut warnings = Vec::new();
+    store
+        .scan(
+            |r| {
+                if metric.is_none_or(|m| r.metric(m).is_some()) {
+                    runs.push(r);
+                }
+                if runs.len() >= last {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |w| warnings.push(w),
+        )
+        .await?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&runs).expect("serializes")
+        )?;
+        return Ok(());
+    }
+    if runs.is_empty() {
+        eprintln!("qod: no runs recorded in `{}`", store.location());
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<17} {:<36} {:<12} {:<8} {:<5} {:>6}  metrics",
+        "started (UTC)", "run", "branch", "revision", "gate", "score"
+    )?;
+    for r in &runs {
+        let metrics: Vec<String> = r
+            .metrics
+            .iter()
+            .filter(|m| metric.is_none_or(|k| m.key == k))
+            .take(4)
+            .map(|m| {
+                format!(
+                    "{}={}",
+                    m.key,
+                    format_with_unit(m.value, m.unit.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "{:<17} {:<36} {:<12} {:<8} {:<5} {:>6}  {}",
+            r.started_at
+                .get(..16)
+                .unwrap_or(&r.started_at)
+                .replace('T', " "),
+            r.run_id,
+            r.source.branch.as_deref().unwrap_or("-"),
+            r.source
+                .revision
+                .as_deref()
+                .map(|s| &s[..s.len().min(8)])
+                .unwrap_or("-"),
+            r.decision.as_str(),
+            crate::units::format_value(r.score),
+            metrics.join(" ")
+        )?;
+    }
+    Ok(())
+}
+
+/// `qod export`: every run record, oldest first, as CSV rows (one per run
+/// and metric) or as the records themselves (JSON Lines).
+pub async fn export(
+    location: &str,
+    csv_format: bool,
+    since: Option<&str>,
+) -> Result<(), CommandError> {
+    if let Some(s) = since {
+        if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
+            return Err(CommandError::Since(s.to_owned()));
+        }
+    }
+    let store = Store::open(location, &env()).await?;
+    let keys = store.run_keys(since).await?;
+    let stdout = std::io::stdout().lock();
+    if csv_format {
+        let mut w = csv::Writer::from_writer(stdout);
+        w.write_record([
+            "run_id",
+            "started_at",
+            "finished_at",
+            "provider",
+            "pipeline",
+            "build_id",
+            "branch",
+            "revision",
+            "decision",
+            "score",
+            "metric",
+            "value",
+            "unit",
+        ])?;
+        for key in keys {
+            let r = store.read_record(&key).await?;
+            let base = [
+                r.run_id.to_string(),
+                r.started_at.clone(),
+                r.finished_at.clone(),
+                r.pipeline.provider.clone(),
+                r.pipeline.name.clone().unwrap_or_default(),
+                r.pipeline.build_id.clone().unwrap_or_default(),
+                r.source.branch.clone().unwrap_or_default(),
+                r.source.revision.clone().unwrap_or_default(),
+                r.decision.as_str().to_owned(),
+                r.score.to_string(),
+            ];
+            if r.metrics.is_empty() {
+                w.write_record(base.iter().map(String::as_str).chain(["", "", ""]))?;
+            }
+            for m in &r.metrics {
+                let value = m.value.to_string();
+                w.write_record(base.iter().map(String::as_str).chain([
+                    m.key.as_str(),
+                    value.as_str(),
+                    m.unit.as_deref().unwrap_or(""),
+                ]))?;
+            }
+        }
+        w.flush()?;
+    } else {
+        let mut out = stdout;
+        for key in keys {
+            let r = store.read_record(&key).await?;
+            writeln!(out, "{}", serde_json::to_string(&r).expect("serializes"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `qod store prune`.
+pub async fn prune(location: &str, keep: Keep) -> Result<(), CommandError> {
+    let store = Store::open(location, &env()).await?;
+    let report = store.prune(keep, crate::time::now()).await?;
+    eprintln!(
+        "qod: removed {} run{}, kept {} in `{}`",
+        report.removed_runs,
+        if report.removed_runs == 1 { "" } else { "s" },
+        report.kept_runs,
+        store.location()
+    );
+    Ok(())
+}
+
+/// `qod store reindex`.
+pub async fn reindex(location: &str) -> Result<(), CommandError> {
+    let store = Store::open(location, &env()).await?;
+    let n = store.reindex().await?;
+    eprintln!(
+        "qod: indexed {n} run{} in `{}`",
+        if n == 1 { "" } else { "s" },
+        store.location()
+    );
+    Ok(())
+}

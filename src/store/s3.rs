@@ -1,0 +1,255 @@
+//! Blobs in S3 (or an S3-compatible server): conditional writes with
+//! `If-None-Match: *` and `If-Match`, credentials and region from the
+//! standard AWS chain, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3` honoured
+//! with path-style addressing. Throttling, 5xx and dropped connections are
+//! retried by the SDK with backoff and jitter; every HTTP attempt is counted
+//! so tests and benchmarks can check what one evaluation costs.
+
+use super::blobs::{Blob, Blobs, Written};
+use super::StoreError;
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Blobs under `s3://bucket/prefix`.
+#[derive(Debug, Clone)]
+pub struct S3Blobs {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    requests: Arc<AtomicU64>,
+}
+
+/// Counts HTTP attempts, retries included.
+#[derive(Debug)]
+struct CountRequests(Arc<AtomicU64>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// How many times one call is tried before the store counts as unreachable.
+const MAX_ATTEMPTS: u32 = 4;
+
+impl S3Blobs {
+    /// Connects to `s3://bucket/prefix` (given without the scheme).
+    pub async fn connect(
+        bucket_and_prefix: &str,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> Result<S3Blobs, StoreError> {
+        let (bucket, prefix) = bucket_and_prefix
+            .split_once('/')
+            .unwrap_or((bucket_and_prefix, ""));
+        if bucket.is_empty() {
+            return Err(StoreError::BadLocation {
+                location: format!("s3://{bucket_and_prefix}"),
+                hint: "write it as `s3://bucket/prefix`".into(),
+            });
+        }
+        let var = |k: &str| env.get(k).filter(|v| !v.is_empty());
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        // The variables are read from `env` rather than the process so that
+        // what qod was given is what it uses; everything else (profiles,
+        // SSO, instance and container roles) comes from the standard chain.
+        if let Some(endpoint) = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+        {
+            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                key,
+                secret,
+                var("AWS_SESSION_TOKEN").cloned(),
+                None,
+                "environment",
+            ));
+        }
+        let sdk = loader
+            .retry_config(
+                aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
+            )
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .load()
+            .await;
+        let requests = Arc::new(AtomicU64::new(0));
+        // S3-compatible servers rarely resolve bucket subdomains.
+        let custom_endpoint = var("AWS_ENDPOINT_URL_S3")
+            .or_else(|| var("AWS_ENDPOINT_URL"))
+            .is_some();
+        let config = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(custom_endpoint)
+            .interceptor(CountRequests(requests.clone()))
+            .build();
+        Ok(S3Blobs {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+            requests,
+        })
+    }
+
+    /// HTTP requests made so far, retries included.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn key(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+
+    fn error<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+        &self,
+        action: &'static str,
+        key: &str,
+        e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> StoreError {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let code = e.code().map(str::to_owned);
+        StoreError::S3 {
+            action,
+            location: format!("s3://{}/{}", self.bucket, self.key(key)),
+            detail: match (status, code) {
+                (Some(s), Some(c)) => format!("HTTP {s} {c}"),
+                (Some(s), None) => format!("HTTP {s}"),
+                (None, _) => crate::gate::error_chain(&e),
+            },
+        }
+    }
+}
+
+fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+impl Blobs for S3Blobs {
+    fn location(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if status(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(self.error("read", key, e)),
+        };
+        let etag = out.e_tag().unwrap_or_default().to_owned();
+        let bytes = out.body.collect().await.map_err(|e| StoreError::S3 {
+            action: "read",
+            location: format!("s3://{}/{}", self.bucket, self.key(key)),
+            detail: e.to_string(),
+        })?;
+        Ok(Some(Blob {
+            bytes: bytes.into_bytes().to_vec(),
+            etag,
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        if_match: Option<&str>,
+    ) -> Result<Written, StoreError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .content_type(if key.ends_with(".json") {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            })
+            .body(ByteStream::from(bytes));
+        let req = match if_match {
+            None => req.if_none_match("*"),
+            Some(etag) => req.if_match(etag),
+        };
+        match req.send().await {
+            Ok(_) => Ok(Written::Yes),
+            // 412: the condition failed; 409: a concurrent conditional write
+            // to the same key is in progress. Either way, someone else won.
+            Err(e) if matches!(status(&e), Some(412 | 409)) => Ok(Written::Conflict),
+            Err(e) => Err(self.error("write", key, e)),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let full = self.key(prefix);
+        let strip = if self.prefix.is_empty() {
+            0
+        } else {
+            self.prefix.len() + 1
+        };
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("list", prefix, e))?;
+            out.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(|k| k[strip..].to_owned()),
+            );
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("remove", key, e))
+    }
+}
