@@ -131,6 +131,8 @@ pub fn redact(mut v: Value) -> Value {
     set(&mut v, "/run/started_at", "[time]");
     set(&mut v, "/run/finished_at", "[time]");
     set(&mut v, "/store/location", "[store]");
+    set(&mut v, "/store/last_deployment/at", "[time]");
+    set(&mut v, "/store/last_deployment/run_id", "[run-id]");
     set(&mut v, "/pipeline/name", "[name]");
     if let Some(ps) = v.pointer_mut("/plugins").and_then(Value::as_array_mut) {
         for p in ps {

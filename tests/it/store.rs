@@ -2,12 +2,14 @@
 //! leftovers of a crash are ignored.
 
 use crate::common::{emit_policy, Scratch};
-use qod::store::{Backend, Store};
+use qod::store::Store;
 use std::ops::ControlFlow;
 
-fn records(store: &std::path::Path) -> Vec<qod::store::RunRecord> {
-    let store = Store::open(&store.to_string_lossy()).unwrap();
+/// Every run summary in the store's index, newest first.
+pub fn records(store: &std::path::Path) -> Vec<qod::store::RunRecord> {
+    let store = Store::dir(store);
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     let mut out = Vec::new();
@@ -40,6 +42,8 @@ fn concurrent_runs_lose_no_record() {
     }
     let recs = records(&s.path().join(".qod/store"));
     assert_eq!(recs.len(), 16);
+    let files = std::fs::read_dir(s.path().join(".qod/store/runs")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_dir(files).unwrap().count(), 16, "16 record files");
     let mut ids: Vec<_> = recs.iter().map(|r| r.run_id.clone()).collect();
     ids.dedup();
     assert_eq!(ids.len(), 16);
@@ -68,44 +72,31 @@ fn parallel_writers_in_threads() {
 }
 
 #[test]
-fn crash_leftovers_and_corrupt_records_do_not_break_a_run() {
+fn crash_leftovers_are_ignored_and_a_damaged_index_is_explained() {
     let s = Scratch::new();
-    s.policy(&emit_policy(
-        &[("build", "duration", 10.0)],
-        "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n",
-    ));
+    s.policy(&emit_policy(&[("build", "duration", 10.0)], "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n"));
     assert_eq!(s.qod(&["run"]).code, 0);
-    let runs = s.path().join(".qod/store/runs");
-    let partition = std::fs::read_dir(&runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let store = s.path().join(".qod/store");
+    let partition = std::fs::read_dir(store.join("runs")).unwrap().next().unwrap().unwrap().path();
     // What a writer killed before its rename leaves behind: a temp file.
     std::fs::write(partition.join(".tmp-abc123"), "{\"record_version\":1,").unwrap();
-    // A record damaged by something else entirely.
-    std::fs::write(
-        partition.join("ffffffff-0000-7000-8000-000000000000.json"),
-        "not json",
-    )
-    .unwrap();
+    std::fs::write(store.join("index/.tmp-def456"), "{\"runs\":[").unwrap();
     let r = s.qod(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("warning: skipped unreadable record"),
-        "{}",
-        r.stderr
-    );
     let d = r.json();
     assert_eq!(d["objectives"][0]["status"], "pass");
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(d["objectives"][0]["baseline"]["runs"].as_array().unwrap().len(), 1);
+
+    // A damaged index: no decision can rest on it; the message says how to repair.
+    std::fs::write(store.join("index/head.json"), "{not json").unwrap();
+    let r = s.qod(&["run", "--no-record"]);
+    assert_eq!(r.code, 2);
+    assert!(r.json()["store"]["error"].as_str().unwrap().contains("qod store reindex"), "{}", r.stdout);
+    let r = s.qod(&["store", "reindex"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("indexed 2 runs"), "{}", r.stderr);
+    let d = s.qod(&["run", "--no-record"]).json();
+    assert_eq!(d["objectives"][0]["baseline"]["runs"].as_array().unwrap().len(), 2);
 }
 
 #[test]
