@@ -173,12 +173,14 @@ impl Store {
     pub async fn open(location: &str, env: &BTreeMap<String, String>) -> Result<Store, StoreError> {
         let backend = match location.split_once("://") {
             Some(("s3", rest)) => Backend::S3(S3Blobs::connect(rest, env).await?),
-            Some((scheme, _)) => return Err(StoreError::BadLocation {
-                location: location.to_owned(),
-                hint: format!(
+            Some((scheme, _)) => {
+                return Err(StoreError::BadLocation {
+                    location: location.to_owned(),
+                    hint: format!(
                     "scheme `{scheme}` is not supported: use `s3://bucket/prefix` or a directory"
                 ),
-            }),
+                })
+            }
             None => Backend::Dir(DirBlobs::new(location)),
         };
         Ok(Store { backend })

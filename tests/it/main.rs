@@ -5,6 +5,7 @@ mod common;
 mod examples;
 mod gate;
 mod hostile;
+mod s3;
 mod schemas;
 mod store;
 mod validate;

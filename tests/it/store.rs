@@ -42,8 +42,17 @@ fn concurrent_runs_lose_no_record() {
     }
     let recs = records(&s.path().join(".qod/store"));
     assert_eq!(recs.len(), 16);
-    let files = std::fs::read_dir(s.path().join(".qod/store/runs")).unwrap().next().unwrap().unwrap().path();
-    assert_eq!(std::fs::read_dir(files).unwrap().count(), 16, "16 record files");
+    let files = std::fs::read_dir(s.path().join(".qod/store/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read_dir(files).unwrap().count(),
+        16,
+        "16 record files"
+    );
     let mut ids: Vec<_> = recs.iter().map(|r| r.run_id.clone()).collect();
     ids.dedup();
     assert_eq!(ids.len(), 16);
@@ -74,10 +83,18 @@ fn parallel_writers_in_threads() {
 #[test]
 fn crash_leftovers_are_ignored_and_a_damaged_index_is_explained() {
     let s = Scratch::new();
-    s.policy(&emit_policy(&[("build", "duration", 10.0)], "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n"));
+    s.policy(&emit_policy(
+        &[("build", "duration", 10.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n",
+    ));
     assert_eq!(s.qod(&["run"]).code, 0);
     let store = s.path().join(".qod/store");
-    let partition = std::fs::read_dir(store.join("runs")).unwrap().next().unwrap().unwrap().path();
+    let partition = std::fs::read_dir(store.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     // What a writer killed before its rename leaves behind: a temp file.
     std::fs::write(partition.join(".tmp-abc123"), "{\"record_version\":1,").unwrap();
     std::fs::write(store.join("index/.tmp-def456"), "{\"runs\":[").unwrap();
@@ -85,18 +102,37 @@ fn crash_leftovers_are_ignored_and_a_damaged_index_is_explained() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let d = r.json();
     assert_eq!(d["objectives"][0]["status"], "pass");
-    assert_eq!(d["objectives"][0]["baseline"]["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        d["objectives"][0]["baseline"]["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A damaged index: no decision can rest on it; the message says how to repair.
     std::fs::write(store.join("index/head.json"), "{not json").unwrap();
     let r = s.qod(&["run", "--no-record"]);
     assert_eq!(r.code, 2);
-    assert!(r.json()["store"]["error"].as_str().unwrap().contains("qod store reindex"), "{}", r.stdout);
+    assert!(
+        r.json()["store"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("qod store reindex"),
+        "{}",
+        r.stdout
+    );
     let r = s.qod(&["store", "reindex"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("indexed 2 runs"), "{}", r.stderr);
     let d = s.qod(&["run", "--no-record"]).json();
-    assert_eq!(d["objectives"][0]["baseline"]["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        d["objectives"][0]["baseline"]["runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
