@@ -80,7 +80,13 @@ pub fn prepare(
     } else {
         file
     };
-    let file = pathdiff(&file, cwd);
+    // Shown relative to the working directory when qod runs there, which
+    // is how users name it; absolute when a caller passes another folder.
+    let file = if std::env::current_dir().ok().as_deref() == Some(cwd) {
+        pathdiff(&file, cwd)
+    } else {
+        file
+    };
     let policy_dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -121,22 +127,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         Some(spool) => upload_spool(&store, spool, &mut warnings).await,
         None => 0,
     };
-    let (history, mut store_error) =
+    let (history, deployments, store_error) =
         match read_history(&store, &plan, branch.as_deref(), &mut warnings).await {
-            Ok(h) => (h, None),
-            Err(e) => (Vec::new(), Some(error_chain(&e))),
+            Ok((h, d)) => (h, d, None),
+            Err(e) => (Vec::new(), Vec::new(), Some(error_chain(&e))),
         };
-    let recorded_deployment = if store_error.is_none() {
-        match store.last_deployment(branch.as_deref()).await {
-            Ok(d) => d,
-            Err(e) => {
-                store_error = Some(error_chain(&e));
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let recorded_deployment =
+        crate::store::index::last_deployment(&deployments, branch.as_deref()).cloned();
     // Without a recorded deployment, the last passing run stands in for it;
     // `source` says which it is.
     let last_deployment = recorded_deployment.or_else(|| {
@@ -264,19 +261,19 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
 
 /// Reads the newest records until every relative objective has the runs it
 /// asks for, and a passing run (for `last_deployment`) is seen, or
-/// [`MAX_SCAN`] records were read.
-async fn read_history(
+/// [`MAX_SCAN`] records were read; also the latest deployments.
+pub async fn read_history(
     store: &Store,
     plan: &Plan,
     branch: Option<&str>,
     warnings: &mut Vec<String>,
-) -> Result<Vec<RunRecord>, StoreError> {
+) -> Result<(Vec<RunRecord>, Vec<crate::store::index::IndexedDeployment>), StoreError> {
     let relative: Vec<_> = plan.objectives.iter().filter(|o| o.is_relative()).collect();
     let mut found = vec![0u32; relative.len()];
     let mut seen_pass = false;
     let mut history = Vec::new();
-    store
-        .scan(
+    let deployments = store
+        .scan_with_deployments(
             |run| {
                 for (o, n) in relative.iter().zip(found.iter_mut()) {
                     if *n < o.baseline.last
@@ -288,7 +285,9 @@ async fn read_history(
                 seen_pass |= run.decision == Verdict::Pass
                     && (branch.is_none() || run.source.branch.as_deref() == branch);
                 history.push(run);
-                let done = seen_pass
+                // The last passing run stands in for a deployment only when
+                // it is recent: looking for it never reads past the head.
+                let done = (seen_pass || history.len() >= crate::store::index::HEAD_MAX)
                     && relative
                         .iter()
                         .zip(&found)
@@ -302,7 +301,7 @@ async fn read_history(
             |w| warnings.push(w),
         )
         .await?;
-    Ok(history)
+    Ok((history, deployments))
 }
 
 /// Keeps a record that the store could not take.

@@ -17,9 +17,9 @@ use std::hash::{Hash, Hasher};
 pub const HEAD_KEY: &str = "index/head.json";
 pub const SEGMENT_PREFIX: &str = "index/segments/";
 /// Runs the head holds before its oldest are sealed into a segment.
-pub const HEAD_MAX: usize = 256;
+pub const HEAD_MAX: usize = 64;
 /// Runs per sealed segment.
-pub const SEGMENT_SIZE: usize = 128;
+pub const SEGMENT_SIZE: usize = 32;
 /// Deployments remembered in the head (the latest per branch).
 pub const DEPLOYMENTS_MAX: usize = 64;
 
@@ -110,11 +110,19 @@ impl Head {
 
     /// The latest deployment of `branch` (any branch when unknown).
     pub fn last_deployment(&self, branch: Option<&str>) -> Option<&Deployment> {
-        self.deployments
-            .iter()
-            .find(|d| branch.is_none() || d.branch.as_deref() == branch)
-            .map(|d| &d.deployment)
+        last_deployment(&self.deployments, branch)
     }
+}
+
+/// The latest of `deployments` for `branch` (any branch when unknown).
+pub fn last_deployment<'a>(
+    deployments: &'a [IndexedDeployment],
+    branch: Option<&str>,
+) -> Option<&'a Deployment> {
+    deployments
+        .iter()
+        .find(|d| branch.is_none() || d.branch.as_deref() == branch)
+        .map(|d| &d.deployment)
 }
 
 /// The key of a segment, derived from its content.

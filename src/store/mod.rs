@@ -233,13 +233,24 @@ impl Store {
     /// `visit` breaks. A damaged segment goes to `skipped` and ends the walk.
     pub async fn scan(
         &self,
+        visit: impl FnMut(RunRecord) -> ControlFlow<()>,
+        skipped: impl FnMut(String),
+    ) -> Result<(), StoreError> {
+        self.scan_with_deployments(visit, skipped).await.map(|_| ())
+    }
+
+    /// [`Store::scan`], also returning the latest deployments, which come
+    /// with the first read: one evaluation reads the head once.
+    pub async fn scan_with_deployments(
+        &self,
         mut visit: impl FnMut(RunRecord) -> ControlFlow<()>,
         mut skipped: impl FnMut(String),
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<index::IndexedDeployment>, StoreError> {
         let (head, _) = self.head().await?;
+        let deployments = head.deployments;
         for run in head.runs {
             if visit(run).is_break() {
-                return Ok(());
+                return Ok(deployments);
             }
         }
         let mut older = head.older;
@@ -248,22 +259,22 @@ impl Store {
                 Ok(Some((segment, _))) => {
                     for run in segment.runs {
                         if visit(run).is_break() {
-                            return Ok(());
+                            return Ok(deployments);
                         }
                     }
                     older = segment.older;
                 }
                 Ok(None) => {
                     skipped(format!("index segment `{key}` is missing; older runs are not visible (`qod store reindex` rebuilds the index)"));
-                    return Ok(());
+                    return Ok(deployments);
                 }
                 Err(e) => {
                     skipped(e.to_string());
-                    return Ok(());
+                    return Ok(deployments);
                 }
             }
         }
-        Ok(())
+        Ok(deployments)
     }
 
     /// Reads the head, lets `change` edit it, and swaps it in only if no
