@@ -53,9 +53,14 @@ fn parse_type(t: &str) -> Hive {
 fn resolve<'a>(root: &'a Value, mut s: &'a Value) -> &'a Value {
     loop {
         if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-            s = root.pointer(r.trim_start_matches('#')).expect("ref resolves");
+            s = root
+                .pointer(r.trim_start_matches('#'))
+                .expect("ref resolves");
         } else if let Some(alts) = s.get("anyOf").and_then(Value::as_array) {
-            s = alts.iter().find(|a| a.get("type") != Some(&Value::from("null"))).expect("a non-null alternative");
+            s = alts
+                .iter()
+                .find(|a| a.get("type") != Some(&Value::from("null")))
+                .expect("a non-null alternative");
         } else {
             return s;
         }
@@ -65,7 +70,10 @@ fn resolve<'a>(root: &'a Value, mut s: &'a Value) -> &'a Value {
 fn types(s: &Value) -> Vec<String> {
     match s.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
         // Enums without `type`, such as oneOf of constants, are strings here.
         _ => vec!["string".into()],
     }
@@ -87,7 +95,10 @@ fn check(root: &Value, path: &str, hive: &Hive, schema: &Value, errors: &mut Vec
         Hive::Struct(_) => "object",
         Hive::Array(_) => "array",
     };
-    if !ts.iter().any(|t| t == want || (want == "number" && t == "integer")) {
+    if !ts
+        .iter()
+        .any(|t| t == want || (want == "number" && t == "integer"))
+    {
         errors.push(format!("{path}: Athena type is {want}, schema says {ts:?}"));
         return;
     }
@@ -108,8 +119,13 @@ fn check(root: &Value, path: &str, hive: &Hive, schema: &Value, errors: &mut Vec
 #[test]
 fn athena_table_matches_the_run_record_schema() {
     let doc = std::fs::read_to_string(repo().join("docs/store.md")).unwrap();
-    let ddl = doc.split("CREATE EXTERNAL TABLE qod_runs (").nth(1).expect("the DDL is in docs/store.md");
-    let columns = &ddl[..ddl.find("\n)\nPARTITIONED BY").expect("end of the column list")];
+    let ddl = doc
+        .split("CREATE EXTERNAL TABLE qod_runs (")
+        .nth(1)
+        .expect("the DDL is in docs/store.md");
+    let columns = &ddl[..ddl
+        .find("\n)\nPARTITIONED BY")
+        .expect("end of the column list")];
     let columns: Vec<(String, Hive)> = split_top(columns)
         .into_iter()
         .map(|c| {
@@ -117,14 +133,25 @@ fn athena_table_matches_the_run_record_schema() {
             (name.to_owned(), parse_type(ty))
         })
         .collect();
-    let root: Value =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/run-record.schema.json")).unwrap()).unwrap();
+    let root: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("schema/run-record.schema.json")).unwrap(),
+    )
+    .unwrap();
     let mut errors = Vec::new();
-    check(&root, "qod_runs", &Hive::Struct(columns), &root, &mut errors);
+    check(
+        &root,
+        "qod_runs",
+        &Hive::Struct(columns),
+        &root,
+        &mut errors,
+    );
     assert!(errors.is_empty(), "{errors:#?}");
     // Every required field of a record is a column.
     for req in root["required"].as_array().unwrap() {
-        assert!(ddl.contains(&format!("\n  {} ", req.as_str().unwrap())), "column {req} is missing");
+        assert!(
+            ddl.contains(&format!("\n  {} ", req.as_str().unwrap())),
+            "column {req} is missing"
+        );
     }
     // The partition column is where the store writes records.
     assert!(ddl.contains("'storage.location.template' = 's3://BUCKET/PREFIX/runs/date=${date}'"));

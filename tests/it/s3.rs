@@ -251,53 +251,56 @@ fn sixteen_concurrent_runs_keep_sixteen_records_and_a_consistent_index() {
     assert_eq!(r.stdout.lines().count(), 16);
 }
 
-/// A proxy in front of moto that answers the first `faults` requests with
-/// 503 Slow Down, then passes everything through.
-fn faulty_proxy(upstream: u16, faults: usize) -> (u16, Arc<AtomicUsize>) {
+/// A proxy in front of moto, one request per connection: `fault` sees each
+/// request line and may answer it itself; everything else is passed on.
+fn proxy(
+    upstream: u16,
+    fault: impl Fn(&str) -> Option<&'static [u8]> + Send + Sync + 'static,
+) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let left = Arc::new(AtomicUsize::new(faults));
-    let counter = left.clone();
+    let fault = Arc::new(fault);
     std::thread::spawn(move || {
-        for conn in listener.incoming().take(1000) {
+        for conn in listener.incoming().take(2000) {
             let Ok(mut client) = conn else { continue };
-            let left = counter.clone();
+            let fault = fault.clone();
             std::thread::spawn(move || {
-                if left
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok()
-                {
-                    let _ = read_request(&mut client);
-                    let _ = client.write_all(
-                        b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: 60\r\nConnection: close\r\n\r\n<Error><Code>SlowDown</Code><Message>busy</Message></Error>",
-                    );
+                let Ok(request) = read_request(&mut client) else {
+                    return;
+                };
+                let line = String::from_utf8_lossy(
+                    &request[..request.iter().position(|b| *b == b'\r').unwrap_or(0)],
+                )
+                .into_owned();
+                if let Some(answer) = fault(&line) {
+                    let _ = client.write_all(answer);
                     return;
                 }
                 let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
                     return;
                 };
-                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let up = std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c2, &mut s2);
-                    let _ = s2.shutdown(std::net::Shutdown::Write);
-                });
-                let _ = std::io::copy(&mut server, &mut client);
-                let _ = client.shutdown(std::net::Shutdown::Write);
-                let _ = up.join();
+                // One request per connection, so every request passes `fault`.
+                let head_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 2;
+                let mut forwarded = request[..head_end].to_vec();
+                forwarded.extend_from_slice(b"Connection: close\r\n");
+                forwarded.extend_from_slice(&request[head_end..]);
+                if server.write_all(&forwarded).is_ok() {
+                    let _ = std::io::copy(&mut server, &mut client);
+                }
             });
         }
     });
-    (port, left)
+    port
 }
 
-/// Reads one request's head and body.
-fn read_request(s: &mut TcpStream) -> std::io::Result<()> {
+/// Reads one request: head and body.
+fn read_request(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         if s.read(&mut byte)? == 0 {
-            return Ok(());
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         buf.push(byte[0]);
     }
@@ -308,14 +311,63 @@ fn read_request(s: &mut TcpStream) -> std::io::Result<()> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     let mut body = vec![0u8; len];
-    s.read_exact(&mut body)
+    s.read_exact(&mut body)?;
+    buf.extend_from_slice(&body);
+    Ok(buf)
+}
+
+const SLOW_DOWN: &[u8] = b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: 59\r\nConnection: close\r\n\r\n<Error><Code>SlowDown</Code><Message>busy</Message></Error>";
+const PRECONDITION_FAILED: &[u8] = b"HTTP/1.1 412 Precondition Failed\r\nContent-Type: application/xml\r\nContent-Length: 78\r\nConnection: close\r\n\r\n<Error><Code>PreconditionFailed</Code><Message>changed</Message></Error>\n\n\n\n\n\n";
+
+/// A fault for the first `n` requests that `matches`.
+fn first(
+    n: usize,
+    matches: impl Fn(&str) -> bool + Send + Sync + 'static,
+    answer: &'static [u8],
+) -> (
+    impl Fn(&str) -> Option<&'static [u8]> + Send + Sync + 'static,
+    Arc<AtomicUsize>,
+) {
+    let left = Arc::new(AtomicUsize::new(n));
+    let l = left.clone();
+    let f = move |line: &str| {
+        (matches(line)
+            && l.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok())
+        .then_some(answer)
+    };
+    (f, left)
+}
+
+#[test]
+fn a_lost_index_race_is_retried() {
+    let moto = Moto::start();
+    create_bucket(&moto.endpoint(), "race");
+    // The first swap of the index loses, as if another writer got there first.
+    let (fault, left) = first(
+        1,
+        |line| line.starts_with("PUT /race/x/index/head.json"),
+        PRECONDITION_FAILED,
+    );
+    let port = proxy(moto.port, fault);
+    let s = scratch_for(&format!("http://127.0.0.1:{port}"));
+    s.policy(&emit_policy(&[("build", "duration", 10.0)], OBJECTIVE));
+    let r = s.qod(&["run", "--store", "s3://race/x"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(left.load(Ordering::SeqCst), 0);
+    let d = r.json();
+    assert_eq!(d["store"]["recorded"], true);
+    // 4 requests, plus reading the index again and swapping it again.
+    assert_eq!(d["store"]["requests"], 4 + 2);
+    assert_eq!(history_len(&s, "s3://race/x"), 1);
 }
 
 #[test]
 fn server_errors_are_retried() {
     let moto = Moto::start();
     create_bucket(&moto.endpoint(), "flaky");
-    let (port, left) = faulty_proxy(moto.port, 3);
+    let (fault, left) = first(3, |_| true, SLOW_DOWN);
+    let port = proxy(moto.port, fault);
     let s = scratch_for(&format!("http://127.0.0.1:{port}"));
     s.policy(&emit_policy(&[("build", "duration", 10.0)], OBJECTIVE));
     let r = s.qod(&["run", "--store", "s3://flaky/x"]);
