@@ -44,6 +44,13 @@ enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
+    /// Print the pipeline and source qod detects from the CI environment.
+    Context {
+        /// A JSON document (`{"pipeline": …, "source": …}`) to merge over
+        /// what was detected: a file, or `-` for stdin.
+        #[arg(long, value_name = "FILE|-")]
+        context: Option<String>,
+    },
     /// Record that a revision reached production (run it after a successful deploy).
     Deployed(DeployedArgs),
     /// Recent runs with their decisions and metric values.
@@ -182,6 +189,10 @@ struct RunArgs {
     /// Do not record this run in the store.
     #[arg(long)]
     no_record: bool,
+    /// A JSON document (`{"pipeline": …, "source": …}`) to merge over what
+    /// was detected from the CI environment: a file, or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    context: Option<String>,
     /// Keep the record here when the store cannot take it; the next run
     /// with the same spool uploads it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
@@ -231,6 +242,23 @@ fn dispatch(cli: Cli) -> u8 {
         },
         Command::Schema { kind, write } => schema(kind, write.as_deref()),
         Command::Plugins { command } => plugins(command),
+        Command::Context { context } => {
+            let cwd = cwd();
+            let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            match gate::pipeline_context(&env, &cwd, context.as_deref(), || {
+                crate::ci::git_info(&cwd)
+            }) {
+                Ok((pipeline, source)) => {
+                    let v = serde_json::json!({"pipeline": pipeline, "source": source});
+                    println!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
+                    EXIT_PASS
+                }
+                Err(e) => {
+                    eprint(&format!("error: {}", gate::error_chain(&e)));
+                    EXIT_NO_DECISION
+                }
+            }
+        }
         Command::Deployed(args) => block_on(crate::history::deployed(
             &args.store.store,
             args.revision,
@@ -300,6 +328,7 @@ fn run(args: RunArgs) -> u8 {
         grace: args.kill_grace,
         record: !args.no_record,
         spool: args.spool,
+        context: args.context,
         cwd: cwd(),
         env: std::env::vars().collect(),
     };

@@ -44,6 +44,9 @@ pub struct RunOptions {
     /// Where a record goes when the store cannot take it; uploaded by the
     /// next run that reaches the store.
     pub spool: Option<PathBuf>,
+    /// A JSON document (`{"pipeline": …, "source": …}`) merged over what
+    /// was detected from the CI environment: a file, or `-` for stdin.
+    pub context: Option<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
 }
@@ -67,6 +70,33 @@ pub enum GateError {
     Invalid(#[from] Diagnostics),
     #[error("cannot use the history store")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Context(#[from] crate::ci::ContextError),
+}
+
+/// The pipeline and source: detected from the CI environment, with
+/// `context` (a file, or `-` for stdin) merged over them.
+pub fn pipeline_context(
+    env: &BTreeMap<String, String>,
+    cwd: &std::path::Path,
+    context: Option<&str>,
+    git: impl FnOnce() -> crate::ci::GitInfo,
+) -> Result<(crate::protocol::Pipeline, crate::protocol::Source), crate::ci::ContextError> {
+    let (mut pipeline, mut source) = crate::ci::detect(env, cwd, git);
+    if let Some(file) = context {
+        let text = if file == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+        } else {
+            std::fs::read_to_string(cwd.join(file))
+        }
+        .map_err(|source| crate::ci::ContextError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        crate::ci::merge_context(file, &text, &mut pipeline, &mut source)?;
+    }
+    Ok((pipeline, source))
 }
 
 /// Loads and checks everything `run` would, without running anything.
@@ -119,7 +149,9 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let store = Store::open(&opts.store, &opts.env).await?;
     let run_id = RunId::generate();
     let (pipeline, source) =
-        crate::ci::detect(&opts.env, &opts.cwd, || git.join().unwrap_or_default());
+        pipeline_context(&opts.env, &opts.cwd, opts.context.as_deref(), || {
+            git.join().unwrap_or_default()
+        })?;
     let branch = source.branch.clone();
     let mut warnings = Vec::new();
 

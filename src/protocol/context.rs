@@ -68,6 +68,15 @@ pub struct Pipeline {
     /// When the build started (RFC 3339), where the provider says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// The job within the pipeline (GitHub job, GitLab job, CodeBuild batch build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// What started the build (`codepipeline/<name>`, a webhook, a user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<String>,
+    /// A link to the build for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The source being gated.
@@ -79,9 +88,18 @@ pub struct Source {
     /// Commit id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
-    /// Branch name.
+    /// Branch name (for a pull request, its head branch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The branch a pull request targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// The pull (merge) request number, when the build is for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
+    /// The event that triggered the build (`push`, `PULL_REQUEST_CREATED`, `merge_request_event`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// History the plugin may need.

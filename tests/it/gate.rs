@@ -249,7 +249,7 @@ fn baselines_come_from_the_same_branch() {
     let on = |branch: &str| {
         Scratch::new()
             .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REF_NAME", branch)
+            .env("GITHUB_REF", &format!("refs/heads/{branch}"))
     };
     let main = on("main");
     main.policy(&policy);
