@@ -197,6 +197,17 @@ struct RunArgs {
     /// with the same spool uploads it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
     spool: Option<PathBuf>,
+    /// Also write a JUnit XML report (CodeBuild report groups, GitLab, Jenkins).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write a Markdown summary (on GitHub Actions it goes to the job
+    /// summary anyway).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Also write `QOD_DECISION=…`, `QOD_SCORE=…`, `QOD_RUN_ID=…` lines, to
+    /// source before CodeBuild exports variables.
+    #[arg(long, value_name = "FILE")]
+    env_file: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     kill_grace: Duration,
@@ -312,6 +323,11 @@ fn block_on(f: impl std::future::Future<Output = Result<(), crate::history::Comm
 
 fn run(args: RunArgs) -> u8 {
     let progress = args.progress || std::io::stderr().is_terminal();
+    let outputs = crate::report::Outputs {
+        junit: args.junit.clone(),
+        markdown: args.markdown.clone(),
+        env_file: args.env_file.clone(),
+    };
     let opts = RunOptions {
         policy: args.policy,
         store: args.store,
@@ -362,12 +378,24 @@ fn run(args: RunArgs) -> u8 {
             return EXIT_NO_DECISION;
         }
     }
-    eprint(&human_summary(&outcome.decision));
+    let github = crate::ci::provider_of(&opts.env) == "github";
+    eprint(&human_summary(&outcome.decision, github));
+    match crate::report::publish(&outcome.decision, &outputs, &opts.env) {
+        Ok(annotations) => {
+            for a in annotations {
+                eprint(&a);
+            }
+        }
+        Err(e) => {
+            eprint(&format!("error: {}", gate::error_chain(&e)));
+            return EXIT_NO_DECISION;
+        }
+    }
     outcome.exit
 }
 
 /// The decision for people, on stderr.
-pub fn human_summary(d: &crate::decision::Decision) -> String {
+pub fn human_summary(d: &crate::decision::Decision, github: bool) -> String {
     use crate::decision::ObjectiveStatus as S;
     let mut s = format!(
         "qod: {} (score {}) — {}",
@@ -376,19 +404,22 @@ pub fn human_summary(d: &crate::decision::Decision) -> String {
         d.summary
     );
     for o in &d.objectives {
-        let mark = match o.status {
-            S::Pass => "ok  ",
-            S::Warn => "warn",
-            S::Fail => "FAIL",
-            S::NoData => "none",
-            S::NoBaseline => "new ",
+        use crate::decision::OutcomeEffect as E;
+        let mark = match (o.effect, o.status) {
+            (E::None, _) => "shadow",
+            (_, S::Pass) => "ok",
+            (E::Fail, S::NoData) => "NODATA",
+            (_, S::NoData) => "nodata",
+            (_, S::NoBaseline) => "new",
+            (E::Fail, _) => "FAIL",
+            _ => "warn",
         };
         let value = o
             .value
             .map(|v| format_with_unit(v, o.unit.as_deref().unwrap_or("")))
             .unwrap_or_else(|| "-".into());
         s.push_str(&format!(
-            "\n  {mark} {:<24} {:>12}  {}",
+            "\n  {mark:<6} {:<24} {:>12}  {}",
             o.id, value, o.reason
         ));
     }
@@ -403,9 +434,19 @@ pub fn human_summary(d: &crate::decision::Decision) -> String {
         ));
         if let Some(tail) = &p.stderr_tail {
             let lines: Vec<&str> = tail.lines().collect();
-            for l in &lines[lines.len().saturating_sub(5)..] {
-                s.push_str(&format!("\n    | {l}"));
-            }
+            let shown: Vec<String> = lines[lines.len().saturating_sub(5)..]
+                .iter()
+                .map(|l| format!("    | {l}"))
+                .collect();
+            let shown = shown.join("\n");
+            s.push('\n');
+            // A plugin's stderr must not issue workflow commands on GitHub; the
+            // token is fresh, so a plugin cannot guess it to resume them.
+            s.push_str(&if github {
+                crate::report::github::verbatim(&shown, &uuid::Uuid::now_v7().simple().to_string())
+            } else {
+                shown
+            });
         }
     }
     if let Some(e) = &d.store.error {

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod plugin;
 pub mod policy;
 pub mod protocol;
+pub mod report;
 pub mod runner;
 pub mod schema;
 pub mod store;

@@ -7,6 +7,7 @@ mod docs;
 mod examples;
 mod gate;
 mod hostile;
+mod reports;
 mod s3;
 mod schemas;
 mod store;

@@ -1,0 +1,112 @@
+//! A short Markdown summary: the verdict, a table of objectives with status,
+//! value, target and change against the baseline, and the failed plugins
+//! with the end of their stderr, fenced so it renders as text.
+
+use crate::decision::{
+    Decision, ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginStatus, Verdict,
+};
+use crate::units::{format_value, format_with_unit};
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn mark(o: &ObjectiveOutcome) -> &'static str {
+    match (o.effect, o.status) {
+        (OutcomeEffect::None, _) => "👻 shadow",
+        (_, ObjectiveStatus::Pass) => "✅ pass",
+        (_, ObjectiveStatus::Warn) => "⚠️ warn",
+        (_, ObjectiveStatus::Fail) if o.effect == OutcomeEffect::Warn => "⚠️ fail (warn only)",
+        (_, ObjectiveStatus::Fail) => "❌ fail",
+        (_, ObjectiveStatus::NoData) => "❔ no data",
+        (_, ObjectiveStatus::NoBaseline) => "🆕 no baseline",
+    }
+}
+
+/// A code fence longer than any run of backticks in `text`.
+fn fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat((longest + 1).max(3))
+}
+
+/// The summary for `d`.
+pub fn render(d: &Decision) -> String {
+    let verdict = match d.decision {
+        Verdict::Pass => "✅ pass",
+        Verdict::Warn => "⚠️ warn",
+        Verdict::Fail => "❌ fail",
+    };
+    let mut s = format!(
+        "## qod: {verdict} (score {})\n\n{}\n\n",
+        format_value(d.score),
+        cell(&d.summary)
+    );
+    s.push_str(
+        "| | Objective | Value | Target | vs baseline | Reason |\n|---|---|--:|--:|--:|---|\n",
+    );
+    for o in &d.objectives {
+        let unit = o.unit.as_deref().unwrap_or("");
+        let value = o
+            .value
+            .map(|v| format_with_unit(v, unit))
+            .unwrap_or_else(|| "–".into());
+        let target = o.passes_if.clone().unwrap_or_else(|| "–".into());
+        let change = o
+            .change_pct
+            .map(|c| format!("{}{}%", if c > 0.0 { "+" } else { "" }, format_value(c)))
+            .unwrap_or_else(|| "–".into());
+        s.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} |\n",
+            mark(o),
+            cell(&o.id),
+            cell(&value),
+            cell(&target),
+            change,
+            cell(&o.reason)
+        ));
+    }
+    let broken: Vec<_> = d
+        .plugins
+        .iter()
+        .filter(|p| p.status != PluginStatus::Ok)
+        .collect();
+    if !broken.is_empty() {
+        s.push_str("\n### Plugin problems\n\n");
+        for p in broken {
+            let msg = p.error.as_ref().map(|e| e.message.as_str()).unwrap_or("");
+            s.push_str(&format!(
+                "- **`{}`** (`{}`) — {}: {}\n",
+                p.instance,
+                p.name,
+                p.status.as_str(),
+                cell(msg)
+            ));
+            if let Some(tail) = &p.stderr_tail {
+                let lines: Vec<&str> = tail.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+                let f = fence(&tail);
+                s.push_str(&format!("\n  <details><summary>stderr (last lines)</summary>\n\n{f}text\n{tail}\n{f}\n\n  </details>\n\n"));
+            }
+        }
+    }
+    let mut footer = vec![format!("run `{}`", d.run.id)];
+    if let Some(r) = &d.pipeline.revision {
+        footer.push(format!("revision `{}`", &r[..r.len().min(12)]));
+    }
+    if let Some(b) = &d.pipeline.branch {
+        footer.push(format!("branch `{b}`"));
+    }
+    s.push_str(&format!("\n<sub>{}</sub>\n", footer.join(" · ")));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_outgrow_the_content() {
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("a ```` b"), "`````");
+    }
+}
