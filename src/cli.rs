@@ -57,6 +57,11 @@ enum Command {
     History(HistoryArgs),
     /// Write the whole history for spreadsheets, Athena or QuickSight.
     Export(ExportArgs),
+    /// Report the gate to CodePipeline as a job result.
+    Codepipeline {
+        #[command(subcommand)]
+        command: CodepipelineCommand,
+    },
     /// Maintain the history store.
     Store {
         #[command(subcommand)]
@@ -123,6 +128,42 @@ struct ExportArgs {
     /// Only runs of this day (`YYYY-MM-DD`, UTC) and later.
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CodepipelineCommand {
+    /// Run the job in a Lambda invoke event (`{"CodePipeline.job": …}`, on
+    /// stdin or `--event`) and report it with PutJobSuccessResult or
+    /// PutJobFailureResult. `UserParameters` names the policy: a path, or
+    /// JSON with `policy`, `store`, `strict`.
+    LambdaEvent {
+        /// The event file (default: stdin).
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Poll for jobs of a custom action, claim each, run the gate, report.
+    /// SIGTERM finishes the current job, then exits.
+    Worker {
+        /// The custom action's category.
+        #[arg(long, default_value = "Test")]
+        category: String,
+        /// The custom action's provider name.
+        #[arg(long, default_value = "QoD")]
+        provider: String,
+        /// The custom action's version.
+        #[arg(long, default_value = "1")]
+        version: String,
+        /// Handle at most one job; exit when there is none.
+        #[arg(long)]
+        once: bool,
+        /// Time between polls when there is no job.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        poll_interval: Duration,
+        #[command(flatten)]
+        run: RunArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,6 +329,7 @@ fn dispatch(cli: Cli) -> u8 {
             matches!(args.format, ExportFormat::Csv),
             args.since.as_deref(),
         )),
+        Command::Codepipeline { command } => codepipeline(command),
         Command::Store { command } => match command {
             StoreCommand::Prune {
                 store,
@@ -321,14 +363,17 @@ fn block_on(f: impl std::future::Future<Output = Result<(), crate::history::Comm
     }
 }
 
-fn run(args: RunArgs) -> u8 {
-    let progress = args.progress || std::io::stderr().is_terminal();
-    let outputs = crate::report::Outputs {
+fn outputs_of(args: &RunArgs) -> crate::report::Outputs {
+    crate::report::Outputs {
         junit: args.junit.clone(),
         markdown: args.markdown.clone(),
         env_file: args.env_file.clone(),
-    };
-    let opts = RunOptions {
+    }
+}
+
+fn options_of(args: RunArgs) -> RunOptions {
+    let progress = args.progress || std::io::stderr().is_terminal();
+    RunOptions {
         policy: args.policy,
         store: args.store,
         jobs: args
@@ -347,13 +392,34 @@ fn run(args: RunArgs) -> u8 {
         context: args.context,
         cwd: cwd(),
         env: std::env::vars().collect(),
-    };
-    // Plugins are I/O-bound children: one thread supervises them all.
-    let rt = tokio::runtime::Builder::new_current_thread()
+    }
+}
+
+/// Plugins are I/O-bound children: one thread supervises them all.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a tokio runtime starts");
-    let outcome = match rt.block_on(gate::run(&opts)) {
+        .expect("a tokio runtime starts")
+}
+
+fn run(args: RunArgs) -> u8 {
+    let outputs = outputs_of(&args);
+    let out = args.out.clone();
+    let opts = options_of(args);
+    let outcome = runtime().block_on(gate::run(&opts));
+    finish(outcome, &opts, &outputs, out.as_deref())
+}
+
+/// Prints a gate's outcome: the decision on stdout (and `--out`), the
+/// summary on stderr, the reports; returns the exit code.
+fn finish(
+    outcome: Result<gate::GateOutcome, gate::GateError>,
+    opts: &RunOptions,
+    outputs: &crate::report::Outputs,
+    out: Option<&Path>,
+) -> u8 {
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             match &e {
@@ -369,7 +435,7 @@ fn run(args: RunArgs) -> u8 {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{}", outcome.json);
     let _ = stdout.flush();
-    if let Some(out) = &args.out {
+    if let Some(out) = out {
         if let Err(e) = std::fs::write(out, format!("{}\n", outcome.json)) {
             eprint(&format!(
                 "error: cannot write the decision to `{}`: {e}",
@@ -380,7 +446,7 @@ fn run(args: RunArgs) -> u8 {
     }
     let github = crate::ci::provider_of(&opts.env) == "github";
     eprint(&human_summary(&outcome.decision, github));
-    match crate::report::publish(&outcome.decision, &outputs, &opts.env) {
+    match crate::report::publish(&outcome.decision, outputs, &opts.env) {
         Ok(annotations) => {
             for a in annotations {
                 eprint(&a);
@@ -392,6 +458,86 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     outcome.exit
+}
+
+fn codepipeline(command: CodepipelineCommand) -> u8 {
+    use crate::ci::codepipeline as cp;
+    match command {
+        CodepipelineCommand::LambdaEvent { event, run } => {
+            let text = match &event {
+                Some(f) => std::fs::read_to_string(f),
+                None => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+                }
+            };
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => {
+                    eprint(&format!("error: cannot read the Lambda event: {e}"));
+                    return EXIT_NO_DECISION;
+                }
+            };
+            let outputs = outputs_of(&run);
+            let out = run.out.clone();
+            let opts = options_of(run);
+            match runtime().block_on(cp::lambda_event(&text, &opts)) {
+                Ok((outcome, sent)) => {
+                    let code = cp::exit_code(&outcome, &sent);
+                    let shown = finish(outcome, &opts, &outputs, out.as_deref());
+                    if let Err(e) = &sent {
+                        eprint(&format!("error: {}", gate::error_chain(e)));
+                    }
+                    code.max(shown)
+                }
+                Err(e) => {
+                    eprint(&format!("error: {}", gate::error_chain(&e)));
+                    EXIT_NO_DECISION
+                }
+            }
+        }
+        CodepipelineCommand::Worker {
+            category,
+            provider,
+            version,
+            once,
+            poll_interval,
+            run,
+        } => {
+            let outputs = outputs_of(&run);
+            let opts = options_of(run);
+            let w = cp::Worker {
+                category,
+                provider,
+                version,
+                once,
+                poll_interval,
+            };
+            let result = runtime().block_on(cp::worker(&w, &opts, |outcome, sent| {
+                match outcome {
+                    Ok(o) => {
+                        println!("{}", o.json);
+                        eprint(&human_summary(&o.decision, false));
+                        if let Err(e) = crate::report::publish(&o.decision, &outputs, &opts.env) {
+                            eprint(&format!("error: {}", gate::error_chain(&e)));
+                        }
+                    }
+                    Err(gate::GateError::Invalid(d)) => eprint(&d.to_string()),
+                    Err(e) => eprint(&format!("error: {}", gate::error_chain(e))),
+                }
+                if let Err(e) = sent {
+                    eprint(&format!("error: {}", gate::error_chain(e)));
+                }
+            }));
+            match result {
+                Ok(code) => code,
+                Err(e) => {
+                    eprint(&format!("error: {}", gate::error_chain(&e)));
+                    EXIT_NO_DECISION
+                }
+            }
+        }
+    }
 }
 
 /// The decision for people, on stderr.

@@ -5,6 +5,7 @@
 //! (plugins as subprocesses over the [`protocol`]) → [`evaluate`] (pure) →
 //! [`decision`] → [`store`]. [`gate`] ties them together; [`cli`] is thin.
 
+pub mod aws;
 pub mod ci;
 pub mod cli;
 pub mod decision;

@@ -13,7 +13,6 @@ use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Blobs under `s3://bucket/prefix`.
 #[derive(Debug, Clone)]
@@ -44,9 +43,6 @@ impl Intercept for CountRequests {
     }
 }
 
-/// How many times one call is tried before the store counts as unreachable.
-const MAX_ATTEMPTS: u32 = 4;
-
 impl S3Blobs {
     /// Connects to `s3://bucket/prefix` (given without the scheme).
     pub async fn connect(
@@ -62,45 +58,9 @@ impl S3Blobs {
                 hint: "write it as `s3://bucket/prefix`".into(),
             });
         }
-        let var = |k: &str| env.get(k).filter(|v| !v.is_empty());
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        // The variables are read from `env` rather than the process so that
-        // what qod was given is what it uses; everything else (profiles,
-        // SSO, instance and container roles) comes from the standard chain.
-        if let Some(endpoint) = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")) {
-            loader = loader.endpoint_url(endpoint);
-        }
-        if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
-        {
-            loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-                key,
-                secret,
-                var("AWS_SESSION_TOKEN").cloned(),
-                None,
-                "environment",
-            ));
-        }
-        let sdk = loader
-            .retry_config(
-                aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS),
-            )
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(3))
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .operation_timeout(Duration::from_secs(60))
-                    .build(),
-            )
-            .load()
-            .await;
+        let (sdk, custom_endpoint) = crate::aws::sdk_config(env, "S3").await;
         let requests = Arc::new(AtomicU64::new(0));
         // S3-compatible servers rarely resolve bucket subdomains.
-        let custom_endpoint = var("AWS_ENDPOINT_URL_S3")
-            .or_else(|| var("AWS_ENDPOINT_URL"))
-            .is_some();
         let config = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(custom_endpoint)
             .interceptor(CountRequests(requests.clone()))

@@ -2,6 +2,7 @@
 //! files. One test binary, so it links once.
 
 mod ci;
+mod codepipeline;
 mod common;
 mod docs;
 mod examples;

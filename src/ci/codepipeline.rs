@@ -1,0 +1,403 @@
+//! CodePipeline: report a gate's decision as a job result, from a Lambda
+//! invoke event (`qod codepipeline lambda-event`) or as a job worker for a
+//! custom action (`qod codepipeline worker`). A pass or warn is
+//! `PutJobSuccessResult` with an execution summary and the output variables
+//! `decision`, `score` and `run_id`; a fail is `PutJobFailureResult` with
+//! `JobFailed`; a policy that cannot be used is `ConfigurationError`.
+//! Only these commands call the job API: inside a CodeBuild or Commands
+//! action the exit code of `qod run` is the result.
+
+use crate::gate::{self, GateOutcome, RunOptions, EXIT_FAIL, EXIT_NO_DECISION, EXIT_PASS};
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionOwner, ActionTypeId, ExecutionDetails, FailureDetails, FailureType,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// CodePipeline's limits on what a job result may carry.
+pub const MAX_SUMMARY: usize = 2048;
+pub const MAX_FAILURE_MESSAGE: usize = 5000;
+
+/// Why a job could not be handled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    #[error("invalid Lambda event: {0}; expected the `CodePipeline.job` event CodePipeline sends to a Lambda invoke action")]
+    Event(String),
+    #[error("CodePipeline `{operation}` failed for job `{job}`: {detail}")]
+    Api {
+        operation: &'static str,
+        job: String,
+        detail: String,
+    },
+}
+
+/// What a job asks of the gate: from `UserParameters` (a policy path, or
+/// JSON with `policy`, `store`, `strict`) or a custom action's configuration
+/// (`Policy`, `Store`, `Strict`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+pub struct JobConfig {
+    #[serde(default, alias = "Policy")]
+    pub policy: Option<String>,
+    #[serde(default, alias = "Store")]
+    pub store: Option<String>,
+    #[serde(default, alias = "Strict", deserialize_with = "bool_or_string")]
+    pub strict: bool,
+}
+
+fn bool_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        B(bool),
+        S(String),
+    }
+    Ok(match <B as serde::Deserialize>::deserialize(d)? {
+        B::B(b) => b,
+        B::S(s) => s.eq_ignore_ascii_case("true"),
+    })
+}
+
+impl JobConfig {
+    /// From a Lambda action's `UserParameters`.
+    pub fn from_user_parameters(p: Option<&str>) -> Result<JobConfig, String> {
+        match p.map(str::trim).filter(|p| !p.is_empty()) {
+            None => Ok(JobConfig::default()),
+            Some(p) if p.starts_with('{') => serde_json::from_str(p).map_err(|e| {
+                format!("UserParameters is not valid JSON ({e}); give a policy path, or {{\"policy\": \"qod.yaml\", \"store\": \"s3://bucket/prefix\"}}")
+            }),
+            Some(p) => Ok(JobConfig {
+                policy: Some(p.to_owned()),
+                ..JobConfig::default()
+            }),
+        }
+    }
+
+    /// From a custom action's configuration properties.
+    pub fn from_configuration(c: &HashMap<String, String>) -> JobConfig {
+        let get = |k: &str| {
+            c.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+        };
+        JobConfig {
+            policy: get("policy"),
+            store: get("store"),
+            strict: get("strict").is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        }
+    }
+}
+
+/// What was reported for a job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    Success {
+        summary: String,
+        variables: BTreeMap<String, String>,
+    },
+    Failure {
+        kind: FailureType,
+        message: String,
+    },
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The job result for a gate run (or for the reason it could not run).
+pub fn report_for(outcome: &Result<GateOutcome, gate::GateError>) -> Report {
+    match outcome {
+        Ok(o) if o.exit == EXIT_PASS => Report::Success {
+            summary: truncate(
+                &format!(
+                    "qod {}: {}",
+                    o.decision.decision.as_str(),
+                    o.decision.summary
+                ),
+                MAX_SUMMARY,
+            ),
+            variables: [
+                (
+                    "decision".to_owned(),
+                    o.decision.decision.as_str().to_owned(),
+                ),
+                (
+                    "score".to_owned(),
+                    crate::units::format_value(o.decision.score),
+                ),
+                ("run_id".to_owned(), o.decision.run.id.to_string()),
+            ]
+            .into(),
+        },
+        Ok(o) => Report::Failure {
+            kind: FailureType::JobFailed,
+            message: truncate(
+                &match (&o.decision.store.error, o.exit) {
+                    (Some(e), EXIT_NO_DECISION) => format!(
+                        "qod: the history store failed: {e}; decision was {}: {}",
+                        o.decision.decision.as_str(),
+                        o.decision.summary
+                    ),
+                    _ => format!(
+                        "qod {}: {}",
+                        o.decision.decision.as_str(),
+                        o.decision.summary
+                    ),
+                },
+                MAX_FAILURE_MESSAGE,
+            ),
+        },
+        Err(e) => Report::Failure {
+            kind: FailureType::ConfigurationError,
+            message: truncate(
+                &format!("qod could not make a decision: {}", gate::error_chain(e)),
+                MAX_FAILURE_MESSAGE,
+            ),
+        },
+    }
+}
+
+async fn client(env: &BTreeMap<String, String>) -> aws_sdk_codepipeline::Client {
+    let (config, _) = crate::aws::sdk_config(env, "CODEPIPELINE").await;
+    aws_sdk_codepipeline::Client::new(&config)
+}
+
+fn api_error<E: std::error::Error + 'static>(operation: &'static str, job: &str, e: E) -> JobError {
+    JobError::Api {
+        operation,
+        job: job.to_owned(),
+        detail: gate::error_chain(&e),
+    }
+}
+
+/// Sends the job result.
+pub async fn send_report(
+    client: &aws_sdk_codepipeline::Client,
+    job: &str,
+    report: &Report,
+    run_id: Option<&str>,
+) -> Result<(), JobError> {
+    match report {
+        Report::Success { summary, variables } => {
+            let mut req = client
+                .put_job_success_result()
+                .job_id(job)
+                .execution_details(
+                    ExecutionDetails::builder()
+                        .summary(summary)
+                        .percent_complete(100)
+                        .build(),
+                );
+            for (k, v) in variables {
+                req = req.output_variables(k, v);
+            }
+            req.send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("PutJobSuccessResult", job, e))
+        }
+        Report::Failure { kind, message } => {
+            let mut details = FailureDetails::builder()
+                .r#type(kind.clone())
+                .message(message);
+            if let Some(id) = run_id {
+                details = details.external_execution_id(id);
+            }
+            client
+                .put_job_failure_result()
+                .job_id(job)
+                .failure_details(details.build().expect("type and message are set"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("PutJobFailureResult", job, e))
+        }
+    }
+}
+
+fn options_for(base: &RunOptions, config: &JobConfig) -> RunOptions {
+    let mut opts = base.clone();
+    if let Some(p) = &config.policy {
+        opts.policy = Some(p.into());
+    }
+    if let Some(s) = &config.store {
+        opts.store = s.clone();
+    }
+    opts.strict |= config.strict;
+    opts
+}
+
+/// Runs the gate for one job and reports it; returns the gate's outcome
+/// and the exit code the command should end with.
+async fn handle(
+    client: &aws_sdk_codepipeline::Client,
+    job: &str,
+    config: Result<JobConfig, String>,
+    base: &RunOptions,
+) -> (Result<GateOutcome, gate::GateError>, Result<(), JobError>) {
+    let outcome = match config {
+        Ok(config) => gate::run(&options_for(base, &config)).await,
+        Err(message) => {
+            let report = Report::Failure {
+                kind: FailureType::ConfigurationError,
+                message: truncate(&message, MAX_FAILURE_MESSAGE),
+            };
+            let sent = send_report(client, job, &report, None).await;
+            return (
+                Err(gate::GateError::Invalid(crate::diag::Diagnostics(vec![
+                    crate::diag::Diagnostic::new(
+                        crate::diag::FileKind::Policy,
+                        std::path::Path::new("UserParameters"),
+                        message,
+                    ),
+                ]))),
+                sent,
+            );
+        }
+    };
+    let report = report_for(&outcome);
+    let run_id = outcome.as_ref().ok().map(|o| o.decision.run.id.to_string());
+    let sent = send_report(client, job, &report, run_id.as_deref()).await;
+    (outcome, sent)
+}
+
+/// The exit code for a handled job: the gate's, or 2 when reporting failed.
+pub fn exit_code(
+    outcome: &Result<GateOutcome, gate::GateError>,
+    sent: &Result<(), JobError>,
+) -> u8 {
+    match (outcome, sent) {
+        (_, Err(_)) | (Err(_), _) => EXIT_NO_DECISION,
+        (Ok(o), Ok(())) => o.exit,
+    }
+}
+
+/// `qod codepipeline lambda-event`: the job in `event` (the Lambda invoke
+/// event), run and reported.
+pub async fn lambda_event(
+    event: &str,
+    base: &RunOptions,
+) -> Result<(Result<GateOutcome, gate::GateError>, Result<(), JobError>), JobError> {
+    let v: serde_json::Value =
+        serde_json::from_str(event).map_err(|e| JobError::Event(e.to_string()))?;
+    let job = v
+        .get("CodePipeline.job")
+        .ok_or_else(|| JobError::Event("no `CodePipeline.job` field".into()))?;
+    let id = job
+        .get("id")
+        .and_then(|i| i.as_str())
+        .ok_or_else(|| JobError::Event("`CodePipeline.job` has no `id`".into()))?;
+    let params = job
+        .pointer("/data/actionConfiguration/configuration/UserParameters")
+        .and_then(|p| p.as_str());
+    let client = client(&base.env).await;
+    Ok(handle(&client, id, JobConfig::from_user_parameters(params), base).await)
+}
+
+/// Settings of `qod codepipeline worker`.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub category: String,
+    pub provider: String,
+    pub version: String,
+    /// Handle at most one job, and exit when there is none.
+    pub once: bool,
+    pub poll_interval: Duration,
+}
+
+/// `qod codepipeline worker`: polls for jobs of the custom action, claims
+/// each, runs the gate and reports. SIGTERM or SIGINT finish the current
+/// job, then end the loop. Prints each decision on stdout.
+pub async fn worker(
+    w: &Worker,
+    base: &RunOptions,
+    mut on_done: impl FnMut(&Result<GateOutcome, gate::GateError>, &Result<(), JobError>),
+) -> Result<u8, JobError> {
+    let client = client(&base.env).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    for kind in [
+        tokio::signal::unix::SignalKind::terminate(),
+        tokio::signal::unix::SignalKind::interrupt(),
+    ] {
+        if let Ok(mut sig) = tokio::signal::unix::signal(kind) {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                sig.recv().await;
+                stop.store(true, Ordering::SeqCst);
+            });
+        }
+    }
+    let action = ActionTypeId::builder()
+        .category(ActionCategory::from(w.category.as_str()))
+        .owner(ActionOwner::Custom)
+        .provider(&w.provider)
+        .version(&w.version)
+        .build()
+        .expect("all fields are set");
+    let mut worst = EXIT_PASS;
+    while !stop.load(Ordering::SeqCst) {
+        let polled = client
+            .poll_for_jobs()
+            .action_type_id(action.clone())
+            .max_batch_size(1)
+            .send()
+            .await
+            .map_err(|e| api_error("PollForJobs", "-", e))?;
+        let Some(job) = polled.jobs().first().cloned() else {
+            if w.once {
+                break;
+            }
+            let until = tokio::time::Instant::now() + w.poll_interval;
+            while tokio::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            continue;
+        };
+        let id = job.id().unwrap_or_default().to_owned();
+        // Another worker may have claimed it since the poll: skip it then.
+        match client
+            .acknowledge_job()
+            .job_id(&id)
+            .nonce(job.nonce().unwrap_or_default())
+            .send()
+            .await
+        {
+            Ok(ack) if ack.status().is_none_or(|s| s.as_str() == "InProgress") => {}
+            Ok(ack) => {
+                eprintln!("qod: job {id} is {:?}; skipped", ack.status());
+                continue;
+            }
+            Err(e) => {
+                eprintln!(
+                    "qod: job {id} was not claimed ({}); skipped",
+                    gate::error_chain(&e)
+                );
+                continue;
+            }
+        }
+        let config = job
+            .data()
+            .and_then(|d| d.action_configuration())
+            .and_then(|c| c.configuration())
+            .map(JobConfig::from_configuration)
+            .unwrap_or_default();
+        let (outcome, sent) = handle(&client, &id, Ok(config), base).await;
+        on_done(&outcome, &sent);
+        worst = worst.max(match exit_code(&outcome, &sent) {
+            EXIT_FAIL => EXIT_FAIL,
+            other => other,
+        });
+        if w.once {
+            break;
+        }
+    }
+    Ok(worst)
+}

@@ -1,0 +1,437 @@
+//! CodePipeline's two modes end to end: the real binary and the real
+//! aws-sdk-codepipeline client, pointed at a small CodePipeline job API on
+//! 127.0.0.1 that speaks the JSON protocol (`X-Amz-Target:
+//! CodePipeline_20150709.*`), queues jobs, checks nonces and the documented
+//! limits, and records what was reported. No public emulator implements the
+//! job API, so this one lives here.
+
+use crate::common::{emit_policy, fixture, Scratch};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct State {
+    queued: Vec<Value>,
+    /// Jobs another worker claimed between our poll and our acknowledgement.
+    claimed_elsewhere: HashSet<String>,
+    in_progress: HashSet<String>,
+    /// (operation, request body) of every result reported.
+    reports: Vec<(String, Value)>,
+    unsigned: usize,
+}
+
+struct FakeCodePipeline {
+    port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+fn error(kind: &str, message: &str) -> (u16, Value) {
+    (400, json!({"__type": kind, "message": message}))
+}
+
+fn handle(state: &Mutex<State>, target: &str, body: &Value) -> (u16, Value) {
+    let mut st = state.lock().unwrap();
+    match target {
+        "PollForJobs" => {
+            let Some(action) = body.get("actionTypeId") else {
+                return error("ValidationException", "actionTypeId is required");
+            };
+            if action["owner"] != "Custom" {
+                return error("ValidationException", "owner must be Custom");
+            }
+            let max = body
+                .get("maxBatchSize")
+                .and_then(Value::as_u64)
+                .unwrap_or(1) as usize;
+            let jobs: Vec<Value> = st
+                .queued
+                .iter()
+                .filter(|j| j["data"]["actionTypeId"] == *action)
+                .take(max)
+                .cloned()
+                .collect();
+            (200, json!({"jobs": jobs}))
+        }
+        "AcknowledgeJob" => {
+            let id = body["jobId"].as_str().unwrap_or_default().to_owned();
+            let Some(pos) = st.queued.iter().position(|j| j["id"] == id.as_str()) else {
+                return error("JobNotFoundException", "the job was not found");
+            };
+            if st.claimed_elsewhere.contains(&id) {
+                // The other worker's acknowledgement took it off the queue.
+                st.queued.remove(pos);
+                return error(
+                    "InvalidNonceException",
+                    "the nonce was specified in an invalid format or is not current",
+                );
+            }
+            if st.queued[pos]["nonce"] != body["nonce"] {
+                return error(
+                    "InvalidNonceException",
+                    "the nonce was specified in an invalid format or is not current",
+                );
+            }
+            st.queued.remove(pos);
+            st.in_progress.insert(id);
+            (200, json!({"status": "InProgress"}))
+        }
+        "PutJobSuccessResult" | "PutJobFailureResult" => {
+            let id = body["jobId"].as_str().unwrap_or_default().to_owned();
+            if !st.in_progress.remove(&id) {
+                return error("InvalidJobStateException", "the job is not in progress");
+            }
+            if target == "PutJobSuccessResult" {
+                let summary = body
+                    .pointer("/executionDetails/summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if summary.chars().count() > 2048 {
+                    return error(
+                        "ValidationException",
+                        "executionDetails.summary is longer than 2048",
+                    );
+                }
+                let vars = body
+                    .get("outputVariables")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let size: usize = vars
+                    .iter()
+                    .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+                    .sum();
+                if size > 122_880
+                    || vars.keys().any(|k| {
+                        !k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "@-_".contains(c))
+                    })
+                {
+                    return error(
+                        "OutputVariablesSizeExceededException",
+                        "output variables exceed the limit",
+                    );
+                }
+            } else {
+                let t = body
+                    .pointer("/failureDetails/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let message = body
+                    .pointer("/failureDetails/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let types = [
+                    "JobFailed",
+                    "ConfigurationError",
+                    "PermissionError",
+                    "RevisionOutOfSync",
+                    "RevisionUnavailable",
+                    "SystemUnavailable",
+                ];
+                if !types.contains(&t) || message.is_empty() || message.chars().count() > 5000 {
+                    return error("ValidationException", "failureDetails is invalid");
+                }
+            }
+            st.reports.push((target.to_owned(), body.clone()));
+            (200, json!({}))
+        }
+        other => error(
+            "UnknownOperationException",
+            &format!("{other} is not implemented here"),
+        ),
+    }
+}
+
+fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let (mut len, mut target, mut signed) = (0usize, String::new(), false);
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            let (k, v) = h.split_once(':').unwrap_or((h, ""));
+            match k.to_ascii_lowercase().as_str() {
+                "content-length" => len = v.trim().parse().unwrap_or(0),
+                "x-amz-target" => {
+                    target = v
+                        .trim()
+                        .trim_start_matches("CodePipeline_20150709.")
+                        .to_owned()
+                }
+                "authorization" => signed = v.trim().starts_with("AWS4-HMAC-SHA256"),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        if !signed {
+            state.lock().unwrap().unsigned += 1;
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let (status, answer) = handle(&state, &target, &body);
+        let text = answer.to_string();
+        let reason = if status == 200 { "OK" } else { "Bad Request" };
+        let response = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: 0\r\nContent-Length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        if conn.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+impl FakeCodePipeline {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(500).flatten() {
+                let st = st.clone();
+                std::thread::spawn(move || serve(conn, st));
+            }
+        });
+        FakeCodePipeline { port, state }
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch::new()
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env(
+                "AWS_ENDPOINT_URL_CODEPIPELINE",
+                &format!("http://127.0.0.1:{}", self.port),
+            )
+    }
+
+    fn queue(&self, id: &str, nonce: &str, configuration: Value) {
+        self.state.lock().unwrap().queued.push(json!({
+            "id": id, "nonce": nonce, "accountId": "111111111111",
+            "data": {
+                "actionTypeId": {"category": "Test", "owner": "Custom", "provider": "QoD", "version": "1"},
+                "actionConfiguration": {"configuration": configuration},
+                "pipelineContext": {"pipelineName": "app-pipeline", "stage": {"name": "Gate"}, "action": {"name": "QoD"}, "pipelineExecutionId": "e-1"},
+                "inputArtifacts": [], "outputArtifacts": [],
+                "artifactCredentials": {"accessKeyId": "ASIAJOB", "secretAccessKey": "jobsecretvalue123", "sessionToken": "jobsessiontoken456"}
+            }
+        }));
+    }
+
+    fn reports(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().reports.clone()
+    }
+}
+
+const PASSING: &str = "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n";
+
+fn lambda(fake: &FakeCodePipeline, policy: &str) -> (crate::common::Run, Vec<(String, Value)>) {
+    let s = fake.scratch();
+    s.policy(policy);
+    // A Lambda invoke job is in progress from the start.
+    fake.state
+        .lock()
+        .unwrap()
+        .in_progress
+        .insert("11111111-abcd-1111-abcd-111111abcdef".into());
+    let event = fixture("codepipeline/lambda-event.json");
+    let r = s.qod(&[
+        "codepipeline",
+        "lambda-event",
+        "--event",
+        &event.to_string_lossy(),
+    ]);
+    for secret in [
+        "wJalrXUtnFEMIartifactSECRETKEY",
+        "FwoGZXIvYXdzEXAMPLEartifactSESSIONTOKEN",
+    ] {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "artifactCredentials were printed"
+        );
+    }
+    let reports = fake.reports();
+    (r, reports)
+}
+
+#[test]
+fn lambda_event_reports_a_passing_gate() {
+    let fake = FakeCodePipeline::start();
+    let (r, reports) = lambda(&fake, &emit_policy(&[("build", "duration", 40.0)], PASSING));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "pass");
+    assert_eq!(reports.len(), 1);
+    let (op, body) = &reports[0];
+    assert_eq!(op, "PutJobSuccessResult");
+    assert_eq!(body["jobId"], "11111111-abcd-1111-abcd-111111abcdef");
+    assert_eq!(
+        body["executionDetails"]["summary"],
+        "qod pass: the objective passed"
+    );
+    assert_eq!(body["outputVariables"]["decision"], "pass");
+    assert_eq!(body["outputVariables"]["score"], "100");
+    assert_eq!(
+        fake.state.lock().unwrap().unsigned,
+        0,
+        "requests are signed"
+    );
+}
+
+#[test]
+fn lambda_event_reports_a_failing_gate_and_a_bad_policy() {
+    let fake = FakeCodePipeline::start();
+    let (r, reports) = lambda(&fake, &emit_policy(&[("build", "duration", 90.0)], PASSING));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let (op, body) = &reports[0];
+    assert_eq!(op, "PutJobFailureResult");
+    assert_eq!(body["failureDetails"]["type"], "JobFailed");
+    assert_eq!(
+        body["failureDetails"]["message"],
+        "qod fail: 1 of 1 objective failed: build-time 90 s > 60 s"
+    );
+    assert_eq!(
+        body["failureDetails"]["externalExecutionId"],
+        r.json()["run"]["id"]
+    );
+
+    let fake = FakeCodePipeline::start();
+    let (r, reports) = lambda(&fake, "version: 1\nplugins: {}\n");
+    assert_eq!(r.code, 2);
+    let (op, body) = &reports[0];
+    assert_eq!(op, "PutJobFailureResult");
+    assert_eq!(body["failureDetails"]["type"], "ConfigurationError");
+    assert!(
+        body["failureDetails"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid policy `qod.yaml`"),
+        "{body:#}"
+    );
+}
+
+#[test]
+fn worker_skips_jobs_claimed_elsewhere_and_reports_its_own() {
+    let fake = FakeCodePipeline::start();
+    fake.queue("job-taken", "n1", json!({"Policy": "qod.yaml"}));
+    fake.queue(
+        "job-mine",
+        "n2",
+        json!({"Policy": "qod.yaml", "Strict": "true"}),
+    );
+    fake.state
+        .lock()
+        .unwrap()
+        .claimed_elsewhere
+        .insert("job-taken".into());
+    let s = fake.scratch();
+    s.policy(&emit_policy(&[("build", "duration", 40.0)], PASSING));
+    let r = s.qod(&["codepipeline", "worker", "--once"]);
+    assert!(
+        r.stderr.contains("job job-taken was not claimed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["decision"], "pass");
+    let reports = fake.reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].1["jobId"], "job-mine");
+    assert_eq!(reports[0].0, "PutJobSuccessResult");
+    for secret in ["jobsecretvalue123", "jobsessiontoken456"] {
+        assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret));
+    }
+    // With no job left, --once exits at once.
+    let r = s.qod(&["codepipeline", "worker", "--once"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+}
+
+#[test]
+fn worker_finishes_the_current_job_on_sigterm() {
+    let fake = FakeCodePipeline::start();
+    fake.queue("job-slow", "n1", json!({"Policy": "qod.yaml"}));
+    fake.queue("job-next", "n2", json!({"Policy": "qod.yaml"}));
+    let s = fake.scratch();
+    // A plugin that takes a second, so the signal arrives mid-job.
+    s.policy("version: 1\nplugins:\n  s: { uses: ok, timeout: 10s }\n  w: { uses: emit, with: { result: { protocol: 1, status: ok, metrics: [{ name: duration, value: 1 }] } } }\nobjectives:\n  - { id: v, metric: s.value, pass: \"< 100ms\" }\n");
+    std::fs::create_dir_all(s.path().join("plugins/ok")).unwrap();
+    std::fs::write(
+        s.path().join("plugins/ok/plugin.json"),
+        r#"{"manifest_version":1,"name":"ok","version":"1","protocol_versions":[1],"command":["./run.sh"],"metrics":[{"name":"value","unit":"ms","better":"lower"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(s.path().join("plugins/ok/run.sh"), "#!/bin/sh\ncat >/dev/null\nsleep 1\necho '{\"protocol\":1,\"status\":\"ok\",\"metrics\":[{\"name\":\"value\",\"value\":5}]}'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        s.path().join("plugins/ok/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut child = s
+        .command(&["codepipeline", "worker", "--poll-interval", "100ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first job is claimed, then ask the worker to stop.
+    let start = Instant::now();
+    while !fake.state.lock().unwrap().in_progress.contains("job-slow") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the worker never claimed a job"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the worker did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let reports = fake.reports();
+    assert_eq!(
+        reports.len(),
+        1,
+        "the current job is finished and reported, the next one is left: {reports:?}"
+    );
+    assert_eq!(reports[0].1["jobId"], "job-slow");
+    assert_eq!(fake.state.lock().unwrap().queued.len(), 1);
+    let d: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(d["decision"], "pass");
+}
