@@ -6,6 +6,7 @@ mod codepipeline;
 mod common;
 mod docs;
 mod examples;
+mod examples_ci;
 mod gate;
 mod hostile;
 mod reports;

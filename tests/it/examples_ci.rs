@@ -1,0 +1,182 @@
+//! The CI examples in `examples/` and `action.yml`: parsed, and their qod
+//! commands run here with a provider's environment fixture.
+
+use crate::ci::read_env;
+use crate::common::{emit_policy, fixture, repo, Scratch};
+use serde_json::Value;
+use std::process::Command;
+
+fn yaml(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap();
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A scratch folder with a passing (or failing) gate, the provider's
+/// variables, a local store and the `qod` under test first on PATH.
+fn gate(provider_env: &str, duration: f64) -> Scratch {
+    let mut s = Scratch::new();
+    for (k, v) in read_env(&fixture(provider_env)) {
+        s = s.env(&k, &v);
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_qod"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    s = s.env("PATH", &path).env("QOD_STORE", ".qod/store");
+    s.policy(&emit_policy(
+        &[("build", "duration", duration)],
+        "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n",
+    ));
+    s
+}
+
+fn sh(s: &Scratch, shell: &str, script: &str) -> crate::common::Run {
+    let mut cmd = Command::new(shell);
+    cmd.arg("-c")
+        .arg(script)
+        .current_dir(s.path())
+        .env_clear()
+        .envs(s.env.iter().map(|(k, v)| (k, v)));
+    crate::common::finish(cmd.output().unwrap())
+}
+
+fn commands(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn buildspec_exports_the_decision_and_fails_a_failed_gate() {
+    let spec = yaml("examples/buildspec.yml");
+    assert_eq!(spec["version"], 0.2);
+    assert_eq!(spec["reports"]["qod-gate"]["file-format"], "JUNITXML");
+    let exported = commands(&spec["env"]["exported-variables"]);
+    // The build's commands after the project's own build step, in one shell as CodeBuild runs them.
+    let build: Vec<String> = commands(&spec["phases"]["build"]["commands"])
+        .into_iter()
+        .filter(|c| c != "./build.sh")
+        .collect();
+    let script = format!("{}\nenv | grep '^QOD_' | sort", build.join("\n"));
+    for (duration, ok) in [(40.0, true), (90.0, false)] {
+        let s = gate("ci/codebuild-push.env", duration);
+        let r = sh(&s, "sh", &script);
+        assert_eq!(r.code == 0, ok, "{}\n{}", r.stdout, r.stderr);
+        if ok {
+            for var in &exported {
+                assert!(
+                    r.stdout.contains(&format!("{var}=")),
+                    "{var} is not set: {}",
+                    r.stdout
+                );
+            }
+        }
+        assert!(s.path().join("qod-junit.xml").is_file());
+    }
+}
+
+#[test]
+fn action_yml_runs_the_gate_and_sets_outputs() {
+    let action = yaml("action.yml");
+    for input in ["policy", "store", "strict", "args"] {
+        assert!(action["inputs"][input].is_object(), "input {input}");
+    }
+    for output in ["decision", "score"] {
+        assert!(action["outputs"][output]["value"]
+            .as_str()
+            .unwrap()
+            .contains("steps.gate.outputs"));
+    }
+    let steps = action["runs"]["steps"].as_array().unwrap();
+    let gate_step = steps.iter().find(|st| st["id"] == "gate").unwrap();
+    let s = gate("ci/github-push.env", 40.0);
+    let dir = s.path().to_owned();
+    let outputs = dir.join("outputs.txt");
+    let s = s
+        .env("GITHUB_OUTPUT", &outputs.to_string_lossy())
+        .env(
+            "GITHUB_STEP_SUMMARY",
+            &dir.join("summary.md").to_string_lossy(),
+        )
+        .env("RUNNER_TEMP", &dir.to_string_lossy())
+        .env("QOD_POLICY", "qod.yaml")
+        .env("QOD_STRICT", "false")
+        .env("QOD_ARGS", "--no-record");
+    let r = sh(&s, "bash", gate_step["run"].as_str().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = std::fs::read_to_string(outputs).unwrap();
+    assert!(
+        out.starts_with("decision=pass\nscore=100\nfailed=\n"),
+        "{out}"
+    );
+    assert!(s.path().join("qod-decision.json").is_file());
+}
+
+#[test]
+fn gitlab_and_jenkins_commands_write_their_reports() {
+    let ci = yaml("examples/.gitlab-ci.yml");
+    let job = &ci["qod-gate"];
+    assert_eq!(job["artifacts"]["reports"]["junit"], "qod-junit.xml");
+    let run = commands(&job["script"])
+        .into_iter()
+        .find(|c| c.starts_with("qod run"))
+        .unwrap();
+    let s = gate("ci/gitlab-merge-request.env", 40.0);
+    let r = sh(&s, "sh", &run);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(s.path().join("qod-junit.xml").is_file() && s.path().join("qod-summary.md").is_file());
+
+    let jenkinsfile = std::fs::read_to_string(repo().join("examples/Jenkinsfile")).unwrap();
+    let run = jenkinsfile
+        .split("sh '")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap();
+    assert!(jenkinsfile.contains("testResults: 'qod-junit.xml'"));
+    let s = gate("ci/jenkins-multibranch.env", 90.0);
+    let r = sh(&s, "sh", run);
+    assert_eq!(r.code, 1, "a failed gate fails the stage: {}", r.stderr);
+    assert!(s.path().join("qod-junit.xml").is_file());
+}
+
+#[test]
+fn custom_action_type_names_the_worker_configuration() {
+    let text =
+        std::fs::read_to_string(repo().join("examples/codepipeline/custom-action-type.json"))
+            .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (
+            v["category"].as_str(),
+            v["provider"].as_str(),
+            v["version"].as_str()
+        ),
+        (Some("Test"), Some("QoD"), Some("1"))
+    );
+    let names: Vec<&str> = v["configurationProperties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let config: std::collections::HashMap<String, String> = names
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                if *n == "Strict" {
+                    "true".into()
+                } else {
+                    format!("{n}-value")
+                },
+            )
+        })
+        .collect();
+    let job = qod::ci::codepipeline::JobConfig::from_configuration(&config);
+    assert_eq!(job.policy.as_deref(), Some("Policy-value"));
+    assert_eq!(job.store.as_deref(), Some("Store-value"));
+    assert!(job.strict);
+}
