@@ -60,7 +60,8 @@ fn buildspec_exports_the_decision_and_fails_a_failed_gate() {
         .into_iter()
         .filter(|c| c != "./build.sh")
         .collect();
-    let script = format!("{}\nenv | grep '^QOD_' | sort", build.join("\n"));
+    // CodeBuild stops a phase at its first failing command.
+    let script = format!("set -e\n{}\nenv | grep '^QOD_' | sort", build.join("\n"));
     for (duration, ok) in [(40.0, true), (90.0, false)] {
         let s = gate("ci/codebuild-push.env", duration);
         let r = sh(&s, "sh", &script);
