@@ -94,6 +94,44 @@ impl SchemaKind {
     }
 }
 
+impl SchemaKind {
+    /// The argument of `qod schema` that prints this schema.
+    pub fn command_name(self) -> &'static str {
+        match self {
+            SchemaKind::Policy => "policy",
+            SchemaKind::Manifest => "manifest",
+            SchemaKind::Context => "context",
+            SchemaKind::Result => "result",
+            SchemaKind::Decision => "decision",
+            SchemaKind::Record => "record",
+        }
+    }
+
+    /// Every violation of this schema by `doc` (parsed from `text` in
+    /// `file`) as a diagnostic with its pointer, line and column.
+    pub fn diagnose(
+        self,
+        kind: crate::diag::FileKind,
+        file: &std::path::Path,
+        text: &str,
+        doc: &Value,
+    ) -> Vec<crate::diag::Diagnostic> {
+        let mut diags: Vec<crate::diag::Diagnostic> = violations(self.validator(), doc)
+            .into_iter()
+            .map(|v| {
+                crate::diag::Diagnostic::new(kind, file, v.message)
+                    .at(v.pointer)
+                    .hint(format!(
+                        "run `qod schema {}` to see the accepted fields",
+                        self.command_name()
+                    ))
+            })
+            .collect();
+        crate::diag::locate_all(&mut diags, file, text);
+        diags
+    }
+}
+
 /// One schema violation: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {

@@ -2,7 +2,7 @@
 
 use crate::diag::{pointer, Diagnostic, FileKind};
 use crate::protocol::{Manifest, PROTOCOL_VERSION};
-use crate::schema::{violations, SchemaKind};
+use crate::schema::SchemaKind;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -23,17 +23,8 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, Vec<Diagnosti
     let diag = |msg: String| Diagnostic::new(FileKind::Manifest, file, msg);
     let raw: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| vec![diag(format!("not valid JSON: {e}")).at_line(e.line(), e.column())])?;
-    let problems = violations(SchemaKind::Manifest.validator(), &raw);
-    if !problems.is_empty() {
-        let mut diags: Vec<Diagnostic> = problems
-            .into_iter()
-            .map(|v| {
-                diag(v.message)
-                    .at(v.pointer)
-                    .hint("run `qod schema manifest` to see the accepted fields")
-            })
-            .collect();
-        crate::diag::locate_all(&mut diags, file, text);
+    let diags = SchemaKind::Manifest.diagnose(FileKind::Manifest, file, text, &raw);
+    if !diags.is_empty() {
         return Err(diags);
     }
     let manifest: Manifest = serde_json::from_value(raw).map_err(|e| vec![diag(e.to_string())])?;

@@ -3,7 +3,7 @@
 
 use super::Policy;
 use crate::diag::{Diagnostic, Diagnostics, FileKind};
-use crate::schema::{violations, SchemaKind};
+use crate::schema::SchemaKind;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -63,17 +63,8 @@ pub fn load_policy(file: &Path) -> Result<LoadedPolicy, Diagnostics> {
         )])
     })?;
     let raw = parse_document(file, &text)?;
-    let problems = violations(SchemaKind::Policy.validator(), &raw);
-    if !problems.is_empty() {
-        let mut diags: Vec<Diagnostic> = problems
-            .into_iter()
-            .map(|v| {
-                diag(v.message)
-                    .at(v.pointer)
-                    .hint("run `qod schema policy` to see the accepted fields")
-            })
-            .collect();
-        crate::diag::locate_all(&mut diags, file, &text);
+    let diags = SchemaKind::Policy.diagnose(FileKind::Policy, file, &text, &raw);
+    if !diags.is_empty() {
         return Err(Diagnostics(diags));
     }
     let policy: Policy = serde_json::from_value(raw.clone()).map_err(|e| {

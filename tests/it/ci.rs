@@ -14,7 +14,8 @@ pub fn read_env(path: &std::path::Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn with_env(vars: &[(String, String)]) -> Scratch {
+/// A scratch folder with these variables set.
+pub fn with_env(vars: &[(String, String)]) -> Scratch {
     let mut s = Scratch::new();
     for (k, v) in vars {
         s = s.env(k, v);

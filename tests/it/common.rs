@@ -170,3 +170,10 @@ pub fn assert_valid(schema_file: &str, doc: &Value) {
         "document violates {schema_file}: {errors:#?}\n{doc:#}"
     );
 }
+
+/// How many runs the first objective's baseline used.
+pub fn baseline_runs(d: &Value) -> usize {
+    d["objectives"][0]["baseline"]["runs"]
+        .as_array()
+        .map_or(0, Vec::len)
+}

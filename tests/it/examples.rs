@@ -91,13 +91,7 @@ fn quickstart_second_run_has_a_baseline() {
     assert_eq!(second.code, 0, "{}", second.stderr);
     let d = second.json();
     assert_eq!(d["decision"], "pass", "{d:#}");
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(crate::common::baseline_runs(&d), 1);
     assert!(!repo().join("examples/quickstart/.qod").exists());
     let _ = std::fs::remove_dir_all(repo().join(".qod/artifacts/source"));
 }

@@ -42,13 +42,7 @@ fn prototype_build_time_rule_on_the_embedded_store() {
     let d = pass.json();
     assert_valid("decision.schema.json", &d);
     assert_eq!(d["objectives"][0]["target"], 47.5);
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(crate::common::baseline_runs(&d), 3);
     insta::assert_json_snapshot!("build_time_47s_passes", redact(d));
 
     let fail = build(&s, 48.0, false);
@@ -76,13 +70,7 @@ fn failed_runs_stay_out_of_the_baseline() {
     let r = build(&s, 12.0, false);
     let d = r.json();
     assert_eq!(d["objectives"][0]["baseline"]["value"], 10.5);
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(crate::common::baseline_runs(&d), 2);
 }
 
 fn run_policy(s: &Scratch, yaml: &str, args: &[&str]) -> (i32, Value) {
@@ -266,13 +254,7 @@ fn baselines_come_from_the_same_branch() {
     assert_eq!(d["pipeline"]["provider"], "github");
     let d = main.qod(&["run"]).json();
     assert_eq!(d["objectives"][0]["status"], "pass");
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(crate::common::baseline_runs(&d), 1);
 }
 
 #[test]

@@ -101,10 +101,7 @@ fn junit_report_is_valid_and_its_counts_agree() {
 
 #[test]
 fn github_summary_outputs_and_annotations() {
-    let mut s = Scratch::new();
-    for (k, v) in read_env(&fixture("ci/github-pull-request.env")) {
-        s = s.env(&k, &v);
-    }
+    let s = crate::ci::with_env(&read_env(&fixture("ci/github-pull-request.env")));
     let summary = s.path().join("summary.md");
     let outputs = s.path().join("outputs.txt");
     std::fs::write(&summary, "earlier step\n").unwrap();
@@ -164,10 +161,7 @@ fn every_provider_gets_a_junit_report() {
         .collect();
     files.sort();
     for file in files {
-        let mut s = Scratch::new();
-        for (k, v) in read_env(&file) {
-            s = s.env(&k, &v);
-        }
+        let s = crate::ci::with_env(&read_env(&file));
         s.policy("version: 1\nplugins:\n  app: { uses: emit, with: { result: { protocol: 1, status: ok, metrics: [{ name: p95, value: 250 }] } } }\nobjectives:\n  - { id: latency, metric: app.p95, pass: \"< 300ms\" }\n");
         let r = s.qod(&["run", "--junit", "junit.xml"]);
         assert_eq!(r.code, 0, "{}: {}", file.display(), r.stderr);

@@ -495,13 +495,7 @@ fn requests_per_evaluation_do_not_grow_with_history() {
         let r = s.qod(&["run", "--store", &store]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let d = r.json();
-        assert_eq!(
-            d["objectives"][0]["baseline"]["runs"]
-                .as_array()
-                .unwrap()
-                .len(),
-            3
-        );
+        assert_eq!(crate::common::baseline_runs(&d), 3);
         requests.push(d["store"]["requests"].as_u64().unwrap());
     }
     assert_eq!(

@@ -102,13 +102,7 @@ fn crash_leftovers_are_ignored_and_a_damaged_index_is_explained() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let d = r.json();
     assert_eq!(d["objectives"][0]["status"], "pass");
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(crate::common::baseline_runs(&d), 1);
 
     // A damaged index: no decision can rest on it; the message says how to repair.
     std::fs::write(store.join("index/head.json"), "{not json").unwrap();
@@ -126,13 +120,7 @@ fn crash_leftovers_are_ignored_and_a_damaged_index_is_explained() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("indexed 2 runs"), "{}", r.stderr);
     let d = s.qod(&["run", "--no-record"]).json();
-    assert_eq!(
-        d["objectives"][0]["baseline"]["runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(crate::common::baseline_runs(&d), 2);
 }
 
 #[test]
