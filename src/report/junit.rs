@@ -214,3 +214,49 @@ fn strip_invalid_xml_chars(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(objectives: usize) -> Decision {
+        let objectives: Vec<serde_json::Value> = (0..objectives)
+            .map(|i| {
+                serde_json::json!({"id": format!("o{i}"), "metric": "a.b", "status": if i % 2 == 0 { "pass" } else { "fail" },
+                    "effect": if i % 2 == 0 { "pass" } else { "fail" }, "mode": "enforce", "key": false, "weight": 1.0,
+                    "value": 1.0, "criteria": ["< 1"], "reason": "1 >= 1"})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "decision": "fail", "score": 50.0, "summary": "s", "objectives": objectives, "plugins": [],
+            "pipeline": {"provider": "local"},
+            "run": {"id": "r", "started_at": "2026-01-01T00:00:00.000Z", "finished_at": "2026-01-01T00:00:01.000Z", "policy": "qod.yaml"},
+            "store": {"location": "x", "history_read": true, "recorded": true}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn at_most_500_cases_with_counts_that_still_agree() {
+        let xml = render(&decision(700));
+        assert_eq!(xml.matches("<testcase ").count(), MAX_CASES);
+        assert!(
+            xml.contains("201 more cases left out"),
+            "{}",
+            &xml[xml.len() - 400..]
+        );
+        let failures = xml.matches("<failure ").count();
+        assert_eq!(
+            failures, 249,
+            "the odd ones of the 499 objectives kept fail"
+        );
+        assert!(xml.contains(&format!(
+            "tests=\"500\" failures=\"{failures}\" errors=\"0\" skipped=\"1\""
+        )));
+    }
+
+    #[test]
+    fn control_characters_from_plugins_are_dropped() {
+        assert_eq!(strip_invalid_xml_chars("a\u{1b}[31mb\tc\n"), "a[31mb\tc\n");
+    }
+}
