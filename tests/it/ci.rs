@@ -29,14 +29,20 @@ fn context(vars: &[(String, String)]) -> Value {
     r.json()
 }
 
-#[test]
-fn each_provider_fixture_yields_its_context() {
+/// The provider environment fixtures, `fixtures/ci/*.env`, sorted.
+pub fn provider_fixtures() -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(fixture("ci"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "env"))
         .collect();
     files.sort();
+    files
+}
+
+#[test]
+fn each_provider_fixture_yields_its_context() {
+    let files = provider_fixtures();
     assert!(files.len() >= 8);
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();

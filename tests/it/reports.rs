@@ -154,12 +154,7 @@ fn github_summary_outputs_and_annotations() {
 
 #[test]
 fn every_provider_gets_a_junit_report() {
-    let mut files: Vec<_> = std::fs::read_dir(fixture("ci"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "env"))
-        .collect();
-    files.sort();
+    let files = crate::ci::provider_fixtures();
     for file in files {
         let s = crate::ci::with_env(&read_env(&file));
         s.policy("version: 1\nplugins:\n  app: { uses: emit, with: { result: { protocol: 1, status: ok, metrics: [{ name: p95, value: 250 }] } } }\nobjectives:\n  - { id: latency, metric: app.p95, pass: \"< 300ms\" }\n");
