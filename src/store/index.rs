@@ -107,11 +107,6 @@ impl Head {
         self.deployments.truncate(DEPLOYMENTS_MAX);
         self.index_version = 1;
     }
-
-    /// The latest deployment of `branch` (any branch when unknown).
-    pub fn last_deployment(&self, branch: Option<&str>) -> Option<&Deployment> {
-        last_deployment(&self.deployments, branch)
-    }
 }
 
 /// The latest of `deployments` for `branch` (any branch when unknown).

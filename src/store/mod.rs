@@ -277,38 +277,47 @@ impl Store {
         Ok(deployments)
     }
 
-    /// Reads the head, lets `change` edit it, and swaps it in only if no
-    /// one else changed it meanwhile; retries with backoff and jitter.
-    async fn update_head(
+    /// Runs `attempt` until it succeeds (`Some`) or has lost the race for
+    /// the head (`None`) [`CAS_ATTEMPTS`] times, with backoff and full jitter.
+    async fn with_retries<T>(
         &self,
-        mut change: impl FnMut(&mut Head) -> bool,
-    ) -> Result<(), StoreError> {
-        for attempt in 0..CAS_ATTEMPTS {
-            let (mut head, etag) = self.head().await?;
-            if !change(&mut head) {
-                return Ok(());
+        mut attempt: impl AsyncFnMut() -> Result<Option<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        for n in 0..CAS_ATTEMPTS {
+            if let Some(done) = attempt().await? {
+                return Ok(done);
             }
-            while let Some((key, segment)) = head.seal() {
-                // Content-derived key: a conflict means the same segment is there.
-                self.backend.put(&key, to_line(&segment), None).await?;
-            }
-            match self
-                .backend
-                .put(HEAD_KEY, to_line(&head), etag.as_deref())
-                .await?
-            {
-                Written::Yes => return Ok(()),
-                Written::Conflict => {
-                    let cap = Duration::from_millis(10 << attempt.min(7));
-                    tokio::time::sleep(jitter(cap)).await;
-                }
-            }
+            tokio::time::sleep(jitter(Duration::from_millis(10 << n.min(7)))).await;
         }
         Err(StoreError::Contended {
             location: self.location(),
             key: HEAD_KEY.into(),
             attempts: CAS_ATTEMPTS,
         })
+    }
+
+    /// Reads the head, lets `change` edit it, and swaps it in only if no
+    /// one else changed it meanwhile.
+    async fn update_head(
+        &self,
+        mut change: impl FnMut(&mut Head) -> bool,
+    ) -> Result<(), StoreError> {
+        self.with_retries(async || {
+            let (mut head, etag) = self.head().await?;
+            if !change(&mut head) {
+                return Ok(Some(()));
+            }
+            while let Some((key, segment)) = head.seal() {
+                // Content-derived key: a conflict means the same segment is there.
+                self.backend.put(&key, to_line(&segment), None).await?;
+            }
+            let written = self
+                .backend
+                .put(HEAD_KEY, to_line(&head), etag.as_deref())
+                .await?;
+            Ok((written == Written::Yes).then_some(()))
+        })
+        .await
     }
 
     /// Records a run: the full record once (never overwritten), then its
@@ -336,15 +345,6 @@ impl Store {
             Err(StoreError::Exists { .. }) => self.index(record).await,
             other => other,
         }
-    }
-
-    /// The latest deployment recorded for `branch` (any branch when unknown).
-    pub async fn last_deployment(
-        &self,
-        branch: Option<&str>,
-    ) -> Result<Option<Deployment>, StoreError> {
-        let (head, _) = self.head().await?;
-        Ok(head.last_deployment(branch).cloned())
     }
 
     /// Records a deployment and makes it the branch's latest.
@@ -399,12 +399,15 @@ impl Store {
         }
     }
 
-    /// Every summary in the index, newest first.
-    async fn all_summaries(&self) -> Result<(Vec<RunRecord>, Vec<String>), StoreError> {
-        let (head, _) = self.head().await?;
-        let mut runs = head.runs;
+    /// The head with its tag, every summary it reaches (newest first) and
+    /// the keys of its segments.
+    async fn whole_index(
+        &self,
+    ) -> Result<(Head, Option<String>, Vec<RunRecord>, Vec<String>), StoreError> {
+        let (mut head, etag) = self.head().await?;
+        let mut runs = std::mem::take(&mut head.runs);
         let mut segments = Vec::new();
-        let mut older = head.older;
+        let mut older = head.older.clone();
         while let Some(key) = older {
             let (segment, _) =
                 self.read::<Segment>(&key)
@@ -418,18 +421,19 @@ impl Store {
             segments.push(key);
             older = segment.older;
         }
-        Ok((runs, segments))
+        Ok((head, etag, runs, segments))
     }
 
     /// Replaces the whole index with `runs` (summaries, any order): sealed
     /// segments written first, then the head swapped in if `expect` still
-    /// holds. Returns `false` when the head changed meanwhile.
+    /// holds. Returns the keys of the new index's segments, or `None` when
+    /// the head changed meanwhile.
     async fn write_index(
         &self,
         mut runs: Vec<RunRecord>,
         deployments: Vec<index::IndexedDeployment>,
         expect: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<String>>, StoreError> {
         runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
         runs.dedup_by(|a, b| a.run_id == b.run_id);
         let mut head = Head {
@@ -440,6 +444,7 @@ impl Store {
         // Seal from the oldest end so each segment points at the one before.
         let keep_in_head = runs.len().min(index::HEAD_MAX - index::SEGMENT_SIZE);
         let (newest, sealed) = runs.split_at(keep_in_head);
+        let mut keys = Vec::new();
         for chunk in sealed.rchunks(index::SEGMENT_SIZE) {
             let segment = Segment {
                 index_version: 1,
@@ -449,10 +454,12 @@ impl Store {
             let key = index::segment_key(&segment);
             self.backend.put(&key, to_line(&segment), None).await?;
             head.sealed_runs += segment.runs.len() as u64;
+            keys.push(key.clone());
             head.older = Some(key);
         }
         head.runs = newest.to_vec();
-        Ok(self.backend.put(HEAD_KEY, to_line(&head), expect).await? == Written::Yes)
+        let written = self.backend.put(HEAD_KEY, to_line(&head), expect).await?;
+        Ok((written == Written::Yes).then_some(keys))
     }
 
     /// Adds many runs at once, newest last or in any order: each record is
@@ -465,29 +472,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         if with_records {
             for r in &records {
-                if self.backend.put(&record_key(r), to_line(r), None).await? == Written::Conflict {
-                    // Already there: imported before.
-                }
+                // A record that is there already was imported before.
+                self.backend.put(&record_key(r), to_line(r), None).await?;
             }
         }
-        let mut summaries: Vec<RunRecord> = records.iter().map(index::summary).collect();
-        for attempt in 0..CAS_ATTEMPTS {
-            let (head, etag) = self.head().await?;
-            let (existing, _) = self.all_summaries().await?;
-            summaries.extend(existing);
-            if self
-                .write_index(summaries.clone(), head.deployments, etag.as_deref())
+        let summaries: Vec<RunRecord> = records.iter().map(index::summary).collect();
+        self.with_retries(async || {
+            let (head, etag, mut runs, _) = self.whole_index().await?;
+            runs.extend(summaries.iter().cloned());
+            Ok(self
+                .write_index(runs, head.deployments, etag.as_deref())
                 .await?
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(7)))).await;
-        }
-        Err(StoreError::Contended {
-            location: self.location(),
-            key: HEAD_KEY.into(),
-            attempts: CAS_ATTEMPTS,
+                .map(|_| ()))
         })
+        .await
     }
 
     /// Rebuilds the index from the run records themselves: repairs a
@@ -499,7 +497,7 @@ impl Store {
             summaries.push(index::summary(&self.read_record(&key).await?));
         }
         let n = summaries.len();
-        for attempt in 0..CAS_ATTEMPTS {
+        self.with_retries(async || {
             // A damaged head loses only its deployments list.
             let (deployments, etag) = match self.backend.get(HEAD_KEY).await? {
                 Some(blob) => (
@@ -510,19 +508,12 @@ impl Store {
                 ),
                 None => (Vec::new(), None),
             };
-            if self
+            Ok(self
                 .write_index(summaries.clone(), deployments, etag.as_deref())
                 .await?
-            {
-                return Ok(n);
-            }
-            tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(7)))).await;
-        }
-        Err(StoreError::Contended {
-            location: self.location(),
-            key: HEAD_KEY.into(),
-            attempts: CAS_ATTEMPTS,
+                .map(|_| n))
         })
+        .await
     }
 
     /// Removes old runs: their records, and their entries in the index.
@@ -533,52 +524,42 @@ impl Store {
         keep: Keep,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<PruneReport, StoreError> {
-        for attempt in 0..CAS_ATTEMPTS {
-            let (head, etag) = self.head().await?;
-            let (runs, old_segments) = self.all_summaries().await?;
-            let (kept, removed): (Vec<RunRecord>, Vec<RunRecord>) = match keep {
-                Keep::Newest(n) => {
-                    let mut runs = runs;
-                    runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-                    let removed = runs.split_off(n.min(runs.len()));
-                    (runs, removed)
+        let (removed, kept, old_segments, new_segments) = self
+            .with_retries(async || {
+                let (head, etag, runs, old_segments) = self.whole_index().await?;
+                let (kept, removed): (Vec<RunRecord>, Vec<RunRecord>) = match keep {
+                    Keep::Newest(n) => {
+                        let mut runs = runs;
+                        runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+                        let removed = runs.split_off(n.min(runs.len()));
+                        (runs, removed)
+                    }
+                    Keep::Days(d) => {
+                        let cutoff =
+                            crate::time::rfc3339(now - chrono::Duration::days(i64::from(d)));
+                        runs.into_iter().partition(|r| r.started_at >= cutoff)
+                    }
+                };
+                if removed.is_empty() {
+                    return Ok(Some((removed, kept, Vec::new(), Vec::new())));
                 }
-                Keep::Days(d) => {
-                    let cutoff = crate::time::rfc3339(now - chrono::Duration::days(i64::from(d)));
-                    runs.into_iter().partition(|r| r.started_at >= cutoff)
-                }
-            };
-            if removed.is_empty() {
-                return Ok(PruneReport {
-                    removed_runs: 0,
-                    kept_runs: kept.len(),
-                });
-            }
-            if !self
-                .write_index(kept.clone(), head.deployments, etag.as_deref())
-                .await?
-            {
-                tokio::time::sleep(jitter(Duration::from_millis(10 << attempt.min(7)))).await;
-                continue;
-            }
-            // The new index no longer names them: the old segments and the
-            // removed records can go.
-            let (_, new_segments) = self.all_summaries().await?;
-            for key in old_segments.iter().filter(|k| !new_segments.contains(k)) {
-                self.backend.delete(key).await?;
-            }
-            for r in &removed {
-                self.backend.delete(&record_key(r)).await?;
-            }
-            return Ok(PruneReport {
-                removed_runs: removed.len(),
-                kept_runs: kept.len(),
-            });
+                let swapped = self
+                    .write_index(kept.clone(), head.deployments, etag.as_deref())
+                    .await?;
+                Ok(swapped.map(|new| (removed, kept, old_segments, new)))
+            })
+            .await?;
+        // The new index no longer names them: the old segments and the
+        // removed records can go.
+        for key in old_segments.iter().filter(|k| !new_segments.contains(k)) {
+            self.backend.delete(key).await?;
         }
-        Err(StoreError::Contended {
-            location: self.location(),
-            key: HEAD_KEY.into(),
-            attempts: CAS_ATTEMPTS,
+        for r in &removed {
+            self.backend.delete(&record_key(r)).await?;
+        }
+        Ok(PruneReport {
+            removed_runs: removed.len(),
+            kept_runs: kept.len(),
         })
     }
 }
