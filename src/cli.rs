@@ -62,6 +62,14 @@ enum Command {
         #[command(subcommand)]
         command: CodepipelineCommand,
     },
+    /// Run a first-party plugin's program: a context on stdin, a result on
+    /// stdout (what `plugins/<name>/plugin.json` starts).
+    #[command(hide = true)]
+    Builtin {
+        /// The first-party plugin.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::builtin::names().collect::<Vec<_>>()))]
+        name: String,
+    },
     /// Maintain the history store.
     Store {
         #[command(subcommand)]
@@ -330,6 +338,7 @@ fn dispatch(cli: Cli) -> u8 {
             args.since.as_deref(),
         )),
         Command::Codepipeline { command } => codepipeline(command),
+        Command::Builtin { name } => crate::builtin::exec(&name),
         Command::Store { command } => match command {
             StoreCommand::Prune {
                 store,

@@ -6,6 +6,7 @@
 //! [`decision`] → [`store`]. [`gate`] ties them together; [`cli`] is thin.
 
 pub mod aws;
+pub mod builtin;
 pub mod ci;
 pub mod cli;
 pub mod decision;

@@ -140,6 +140,10 @@ impl Discovery {
                 looked.push(format!("`{}`", dir.display()));
             }
         }
+        if let Some(found) = built_in(name) {
+            return found;
+        }
+        looked.push("the plugins built into qod".to_owned());
         let exe_name = format!("qod-plugin-{name}");
         for dir in &self.path_dirs {
             let exe = dir.join(&exe_name);
@@ -191,6 +195,9 @@ impl Discovery {
             found.sort();
             found.into_iter().for_each(&mut push);
         }
+        crate::builtin::names()
+            .map(str::to_owned)
+            .for_each(&mut push);
         for dir in &self.path_dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
@@ -263,14 +270,42 @@ fn from_manifest_file(
     })
 }
 
+/// A first-party plugin's manifest as built into the binary, for a `qod`
+/// installed without its `share/qod/plugins` folder.
+fn built_in(name: &str) -> Option<Result<ResolvedPlugin, DiscoveryError>> {
+    let (_, text) = crate::builtin::MANIFESTS.iter().find(|(n, _)| *n == name)?;
+    let source = PathBuf::from(format!("<built into qod>/{name}/{MANIFEST}"));
+    Some(match parse_manifest(&source, text) {
+        Ok(manifest) => {
+            let argv = resolve_command(&manifest.command, Path::new("."));
+            Ok(ResolvedPlugin {
+                manifest,
+                source,
+                origin: Origin::FirstParty,
+                argv,
+            })
+        }
+        Err(diagnostics) => Err(DiscoveryError::Manifest {
+            name: name.to_owned(),
+            diagnostics,
+        }),
+    })
+}
+
 /// Makes the manifest's relative paths absolute: the program when it
 /// contains a `/`, and arguments written as `./…` or `../…`. Bare program
-/// names are looked up on `PATH`.
+/// names are looked up on `PATH`, except `qod`, which is the running qod
+/// (so a plugin built on `qod` uses the same version as the gate).
 pub fn resolve_command(command: &[String], dir: &Path) -> Vec<String> {
     command
         .iter()
         .enumerate()
         .map(|(i, arg)| {
+            if i == 0 && arg == "qod" {
+                if let Ok(exe) = std::env::current_exe() {
+                    return exe.to_string_lossy().into_owned();
+                }
+            }
             let explicit = arg.starts_with("./") || arg.starts_with("../");
             if explicit || (i == 0 && arg.contains('/') && Path::new(arg).is_relative()) {
                 dir.join(arg).to_string_lossy().into_owned()

@@ -27,7 +27,8 @@ pub struct Manifest {
     /// The argv to start the plugin (no shell). Relative paths resolve
     /// against the manifest's folder: the program when it contains a `/`,
     /// and arguments written as `./…` or `../…`. A bare program name is
-    /// looked up on `PATH`. The plugin runs in the workspace.
+    /// looked up on `PATH`; `qod` is the qod binary running the gate. The
+    /// plugin runs in the workspace.
     #[schemars(length(min = 1))]
     pub command: Vec<String>,
     /// How long one run may take before it is stopped (policy `timeout:` overrides).

@@ -1,0 +1,333 @@
+//! `command-bench`: times a command the way hyperfine does. Warm-up runs,
+//! then timed runs until both a minimum count and a minimum measured time
+//! are reached; user and system time and peak RSS come from `wait4`.
+
+use super::{Failure, Measured};
+use crate::duration::HumanDuration;
+use crate::protocol::Context;
+use serde::Deserialize;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CommandLine {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    command: CommandLine,
+    #[serde(default = "default_shell")]
+    shell: String,
+    #[serde(default = "one")]
+    warmup: u64,
+    #[serde(default = "ten")]
+    min_runs: u64,
+    #[serde(default)]
+    max_runs: Option<u64>,
+    #[serde(default = "three_s")]
+    min_time: HumanDuration,
+    #[serde(default)]
+    prepare: Option<String>,
+    #[serde(default)]
+    cleanup: Option<String>,
+    #[serde(default)]
+    ignore_failure: bool,
+    #[serde(default = "dot")]
+    cwd: String,
+}
+
+fn default_shell() -> String {
+    "sh".into()
+}
+fn one() -> u64 {
+    1
+}
+fn ten() -> u64 {
+    10
+}
+fn three_s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3))
+}
+fn dot() -> String {
+    ".".into()
+}
+
+/// One timed run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: f64,
+    user: f64,
+    system: f64,
+    max_rss: u64,
+    status: i32,
+}
+
+/// Kept from a failing run's stderr.
+const STDERR_TAIL: u64 = 2048;
+
+pub fn run(ctx: &Context) -> Result<Measured, Failure> {
+    let config: Config = super::config(ctx)?;
+    if let Some(max) = config.max_runs {
+        if max < config.min_runs {
+            return Err(Failure::config(format!(
+                "`with.max_runs` ({max}) is below `with.min_runs` ({}); raise it or lower `min_runs`",
+                config.min_runs
+            )));
+        }
+    }
+    let argv: Vec<String> = match &config.command {
+        CommandLine::Shell(s) if s.trim().is_empty() => {
+            return Err(Failure::config("`with.command` is empty"))
+        }
+        CommandLine::Shell(s) => vec![config.shell.clone(), "-c".into(), s.clone()],
+        CommandLine::Argv(a) if a.is_empty() => {
+            return Err(Failure::config("`with.command` is an empty list"))
+        }
+        CommandLine::Argv(a) => a.clone(),
+    };
+    let cwd = super::workspace(ctx).join(&config.cwd);
+    if !cwd.is_dir() {
+        return Err(Failure::config(format!(
+            "`with.cwd`: `{}` is not a folder",
+            cwd.display()
+        )));
+    }
+    let deadline = ctx
+        .run
+        .deadline
+        .as_deref()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&chrono::Utc));
+    let mut stderr = tempfile::tempfile()
+        .map_err(|e| Failure::new("io", format!("cannot create a file for stderr: {e}")))?;
+
+    let shell = |cmd: &str| vec![config.shell.clone(), "-c".into(), cmd.to_owned()];
+    let result = (|| {
+        for _ in 0..config.warmup {
+            prepare(&config, &cwd, &shell)?;
+            let r = time_once(&argv, &cwd, &mut stderr)?;
+            check(&config, &argv, &r, &mut stderr, "warm-up run")?;
+        }
+        let mut runs: Vec<Run> = Vec::new();
+        let mut measured = Duration::ZERO;
+        let mut stopped_early = false;
+        loop {
+            let enough = runs.len() as u64 >= config.min_runs && measured >= config.min_time.get();
+            if enough || config.max_runs.is_some_and(|m| runs.len() as u64 >= m) {
+                break;
+            }
+            // Leave time to report before the engine's deadline.
+            if let (Some(d), Some(last)) = (deadline, runs.last()) {
+                let left = (d - chrono::Utc::now()).num_milliseconds() as f64 / 1000.0;
+                if left < last.wall * 2.0 + 1.0 {
+                    stopped_early = true;
+                    break;
+                }
+            }
+            prepare(&config, &cwd, &shell)?;
+            let r = time_once(&argv, &cwd, &mut stderr)?;
+            check(&config, &argv, &r, &mut stderr, "timed run")?;
+            measured += Duration::from_secs_f64(r.wall);
+            runs.push(r);
+        }
+        Ok((runs, stopped_early))
+    })();
+    if let Some(c) = &config.cleanup {
+        let r = time_once(&shell(c), &cwd, &mut stderr)?;
+        if r.status != 0 && result.is_ok() {
+            return Err(failed("`with.cleanup`", &r, &mut stderr));
+        }
+    }
+    let (runs, stopped_early) = result?;
+    Ok(summarize(&runs, stopped_early, &argv))
+}
+
+fn prepare(
+    config: &Config,
+    cwd: &Path,
+    shell: &dyn Fn(&str) -> Vec<String>,
+) -> Result<(), Failure> {
+    let Some(p) = &config.prepare else {
+        return Ok(());
+    };
+    let mut sink = tempfile::tempfile()
+        .map_err(|e| Failure::new("io", format!("cannot create a file for stderr: {e}")))?;
+    let r = time_once(&shell(p), cwd, &mut sink)?;
+    if r.status != 0 {
+        return Err(failed("`with.prepare`", &r, &mut sink));
+    }
+    Ok(())
+}
+
+fn check(
+    config: &Config,
+    argv: &[String],
+    r: &Run,
+    stderr: &mut std::fs::File,
+    what: &str,
+) -> Result<(), Failure> {
+    if r.status != 0 && !config.ignore_failure {
+        let mut f = failed(&format!("a {what} of `{}`", argv.join(" ")), r, stderr);
+        f.message
+            .push_str("; fix the command, or set `with.ignore_failure: true` to time it anyway");
+        return Err(f);
+    }
+    Ok(())
+}
+
+fn failed(what: &str, r: &Run, stderr: &mut std::fs::File) -> Failure {
+    let tail = tail(stderr);
+    let how = if r.status >= 0 {
+        format!("exited with status {}", r.status)
+    } else {
+        format!("was killed by signal {}", -r.status)
+    };
+    Failure::new(
+        "command-failed",
+        if tail.is_empty() {
+            format!("{what} {how}")
+        } else {
+            format!("{what} {how}; its stderr ends: {tail}")
+        },
+    )
+}
+
+fn tail(f: &mut std::fs::File) -> String {
+    let len = f.seek(SeekFrom::End(0)).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(STDERR_TAIL)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).trim().to_owned()
+}
+
+/// Runs `argv` once, stdout discarded and stderr into `stderr` (emptied
+/// first), and reads its resource usage with `wait4`.
+fn time_once(argv: &[String], cwd: &Path, stderr: &mut std::fs::File) -> Result<Run, Failure> {
+    stderr
+        .set_len(0)
+        .and_then(|_| stderr.seek(SeekFrom::Start(0)).map(|_| ()))
+        .map_err(|e| Failure::new("io", format!("cannot reset the stderr file: {e}")))?;
+    let err = stderr
+        .try_clone()
+        .map_err(|e| Failure::new("io", format!("cannot share the stderr file: {e}")))?;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err);
+    // A hook makes std fork instead of vfork-like spawning. With vfork the
+    // child shares qod's memory until exec, and Linux counts that memory
+    // into the child's peak RSS; a forked child copies only qod's few
+    // anonymous pages.
+    // SAFETY: the hook does nothing, so it is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| Ok(()));
+    }
+    let start = Instant::now();
+    let child = cmd.spawn().map_err(|e| {
+        Failure::new(
+            "command-failed",
+            format!(
+                "cannot start `{}`: {e}; check the program exists and is executable",
+                argv[0]
+            ),
+        )
+    })?;
+    let (status, usage) = wait4(child.id() as libc::pid_t)
+        .map_err(|e| Failure::new("io", format!("cannot wait for `{}`: {e}", argv[0])))?;
+    let wall = start.elapsed().as_secs_f64();
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Run {
+        wall,
+        user: secs(usage.ru_utime),
+        system: secs(usage.ru_stime),
+        // Linux reports kilobytes.
+        max_rss: (usage.ru_maxrss.max(0) as u64) * 1024,
+        status,
+    })
+}
+
+/// Waits for `pid` and returns its exit status (negative: the signal that
+/// killed it) with its resource usage.
+fn wait4(pid: libc::pid_t) -> std::io::Result<(i32, libc::rusage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data that wait4 fills in; zeroed is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live locals of the right types.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        -libc::WTERMSIG(status)
+    } else {
+        -1
+    };
+    Ok((code, usage))
+}
+
+fn summarize(runs: &[Run], stopped_early: bool, argv: &[String]) -> Measured {
+    let walls: Vec<f64> = runs.iter().map(|r| r.wall).collect();
+    let n = walls.len() as f64;
+    let mean = walls.iter().sum::<f64>() / n;
+    let mut sorted = walls.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+    };
+    // Sample standard deviation, as hyperfine reports it.
+    let stddev = if walls.len() > 1 {
+        (walls.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    let users: Vec<f64> = runs.iter().map(|r| r.user).collect();
+    let systems: Vec<f64> = runs.iter().map(|r| r.system).collect();
+    let mut m = Measured::default();
+    m.push("mean", mean, Some("s")).samples = Some(walls.clone());
+    m.push("median", median, Some("s")).samples = Some(walls);
+    m.push("min", sorted[0], Some("s"));
+    m.push("max", sorted[sorted.len() - 1], Some("s"));
+    m.push("stddev", stddev, Some("s"));
+    let (user, system) = (
+        users.iter().sum::<f64>() / n,
+        systems.iter().sum::<f64>() / n,
+    );
+    m.push("user", user, Some("s")).samples = Some(users);
+    m.push("system", system, Some("s")).samples = Some(systems);
+    let peak = runs.iter().map(|r| r.max_rss).max().unwrap_or(0);
+    m.push("peak_rss", peak as f64, Some("B"));
+    let ms = |s: f64| crate::units::format_with_unit(s * 1000.0, "ms");
+    m.summary = format!(
+        "`{}`: {} ± {} over {} run{}{}",
+        argv.join(" "),
+        ms(mean),
+        ms(stddev),
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        if stopped_early {
+            " (stopped early to finish before the deadline)"
+        } else {
+            ""
+        }
+    );
+    m
+}

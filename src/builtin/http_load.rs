@@ -1,0 +1,571 @@
+//! `http-load`: loads an HTTP endpoint from `concurrency` connections, each
+//! with one request in flight (as wrk does), and reports latency
+//! percentiles from an HDR histogram, throughput and the error rate.
+//! HTTP/1.1 with keep-alive; HTTP/2 when a TLS server offers it by ALPN.
+
+use super::{Failure, Measured};
+use crate::duration::HumanDuration;
+use crate::protocol::Context;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper::{Request, Uri};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    url: String,
+    #[serde(default = "get")]
+    method: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default = "ten")]
+    concurrency: u64,
+    #[serde(default)]
+    requests: Option<u64>,
+    #[serde(default)]
+    duration: Option<HumanDuration>,
+    #[serde(default)]
+    rate: Option<f64>,
+    #[serde(default = "one_s")]
+    warmup: HumanDuration,
+    #[serde(default = "ten_s")]
+    timeout: HumanDuration,
+    #[serde(default)]
+    status: Vec<u16>,
+    #[serde(default)]
+    ca_cert: Option<String>,
+    #[serde(default = "thousand")]
+    max_samples: usize,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+fn ten() -> u64 {
+    10
+}
+fn one_s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn ten_s() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn thousand() -> usize {
+    1000
+}
+
+/// Where and what to send.
+struct Target {
+    host: String,
+    port: u16,
+    authority: String,
+    uri: Uri,
+    path: Uri,
+    method: hyper::Method,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+    tls: Option<tokio_rustls::TlsConnector>,
+    server_name: Option<rustls_pki_types::ServerName<'static>>,
+}
+
+/// What stops the load.
+#[derive(Clone, Copy)]
+enum Stop {
+    Requests(u64),
+    At(Instant),
+}
+
+struct Shared {
+    target: Target,
+    stop: Stop,
+    warm_end: Instant,
+    timeout: Duration,
+    accepted: Vec<u16>,
+    /// Measured requests handed out (the budget in `Stop::Requests`).
+    issued: AtomicU64,
+    /// Rate slots handed out, when `rate` is set.
+    slots: AtomicU64,
+    rate: Option<f64>,
+    start: Instant,
+    samples_per_worker: usize,
+}
+
+/// One connection's results.
+struct Tally {
+    hist: Histogram<u64>,
+    ok: u64,
+    rejected: u64,
+    failed: u64,
+    sent: u64,
+    statuses: BTreeMap<u16, u64>,
+    first_error: Option<String>,
+    samples: Vec<f64>,
+    seen: u64,
+    rng: u64,
+    http2: bool,
+}
+
+enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+pub fn run(ctx: &Context) -> Result<Measured, Failure> {
+    let config: Config = super::config(ctx)?;
+    let target = target(&config, ctx)?;
+    if config.requests.is_some() && config.duration.is_some() {
+        return Err(Failure::config(
+            "`with.requests` and `with.duration` both given; keep one",
+        ));
+    }
+    let mut accepted = config.status.clone();
+    accepted.sort_unstable();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new("io", format!("cannot start the load generator: {e}")))?;
+    rt.block_on(async move {
+        let start = Instant::now();
+        let warm_end = start + config.warmup.get();
+        let stop = match (config.requests, config.duration) {
+            (Some(n), _) => Stop::Requests(n),
+            (None, Some(d)) => Stop::At(warm_end + d.get()),
+            (None, None) => Stop::At(warm_end + Duration::from_secs(10)),
+        };
+        let shared = Arc::new(Shared {
+            target,
+            stop,
+            warm_end,
+            timeout: config.timeout.get(),
+            accepted,
+            issued: AtomicU64::new(0),
+            slots: AtomicU64::new(0),
+            rate: config.rate,
+            start,
+            samples_per_worker: config.max_samples.div_ceil(config.concurrency as usize),
+        });
+        let mut tasks = Vec::new();
+        for i in 0..config.concurrency {
+            tasks.push(tokio::spawn(worker(shared.clone(), i)));
+        }
+        let mut tallies = Vec::new();
+        for t in tasks {
+            tallies.push(
+                t.await
+                    .map_err(|e| Failure::new("io", format!("a load task failed: {e}")))?,
+            );
+        }
+        let elapsed = Instant::now().saturating_duration_since(warm_end);
+        summarize(&config, tallies, elapsed)
+    })
+}
+
+fn target(config: &Config, ctx: &Context) -> Result<Target, Failure> {
+    let uri: Uri = config
+        .url
+        .parse()
+        .map_err(|e| Failure::config(format!("`with.url`: `{}` is not a URL: {e}", config.url)))?;
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => {
+            return Err(Failure::config(format!(
+                "`with.url`: `{}` must start with `http://` or `https://`",
+                config.url
+            )))
+        }
+    };
+    let Some(host) = uri.host().map(|h| h.trim_matches(['[', ']']).to_owned()) else {
+        return Err(Failure::config(format!(
+            "`with.url`: `{}` has no host",
+            config.url
+        )));
+    };
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let path: Uri = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .parse()
+        .map_err(|e| Failure::config(format!("`with.url`: bad path: {e}")))?;
+    let method = hyper::Method::from_bytes(config.method.as_bytes()).map_err(|_| {
+        Failure::config(format!(
+            "`with.method`: `{}` is not an HTTP method",
+            config.method
+        ))
+    })?;
+    let mut headers = hyper::HeaderMap::new();
+    for (k, v) in &config.headers {
+        let name = hyper::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| Failure::config(format!("`with.headers`: `{k}` is not a header name")))?;
+        let value = hyper::header::HeaderValue::from_str(v).map_err(|_| {
+            Failure::config(format!(
+                "`with.headers.{k}`: the value is not a valid header value"
+            ))
+        })?;
+        headers.insert(name, value);
+    }
+    let (tls, server_name) = if https {
+        let cfg = tls_config(config, ctx)?;
+        let name = rustls_pki_types::ServerName::try_from(host.clone()).map_err(|e| {
+            Failure::config(format!(
+                "`with.url`: `{host}` is not a TLS server name: {e}"
+            ))
+        })?;
+        (
+            Some(tokio_rustls::TlsConnector::from(Arc::new(cfg))),
+            Some(name),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Target {
+        host,
+        port,
+        authority,
+        uri,
+        path,
+        method,
+        headers,
+        body: Bytes::from(config.body.clone().unwrap_or_default()),
+        tls,
+        server_name,
+    })
+}
+
+fn tls_config(config: &Config, ctx: &Context) -> Result<rustls::ClientConfig, Failure> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    let mut extra = 0;
+    if let Some(file) = &config.ca_cert {
+        use rustls_pki_types::pem::PemObject;
+        let path = super::workspace(ctx).join(file);
+        let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_file_iter(&path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                Failure::config(format!(
+                    "`with.ca_cert`: cannot read PEM certificates from `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+        let (ok, _) = roots.add_parsable_certificates(certs);
+        if ok == 0 {
+            return Err(Failure::config(format!(
+                "`with.ca_cert`: `{}` holds no usable certificate",
+                path.display()
+            )));
+        }
+        extra = ok;
+    }
+    if added == 0 && extra == 0 {
+        return Err(Failure::new(
+            "no-root-certificates",
+            "found no system root certificates for `https://`; install the CA bundle (`ca-certificates`), point `SSL_CERT_FILE` at one, or give `with.ca_cert`",
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure::new("io", format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+async fn connect(t: &Target, timeout: Duration) -> Result<Sender, String> {
+    let fut = async {
+        let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
+            .await
+            .map_err(|e| format!("cannot connect to {}:{}: {e}", t.host, t.port))?;
+        let _ = tcp.set_nodelay(true);
+        match (&t.tls, &t.server_name) {
+            (Some(tls), Some(name)) => {
+                let stream = tls
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| format!("TLS with {} failed: {e}", t.host))?;
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                let io = TokioIo::new(stream);
+                if h2 {
+                    let (s, conn) = http2::handshake(TokioExecutor::new(), io)
+                        .await
+                        .map_err(|e| format!("HTTP/2 handshake failed: {e}"))?;
+                    tokio::spawn(conn);
+                    Ok(Sender::H2(s))
+                } else {
+                    let (s, conn) = http1::handshake(io)
+                        .await
+                        .map_err(|e| format!("HTTP/1.1 handshake failed: {e}"))?;
+                    tokio::spawn(conn);
+                    Ok(Sender::H1(s))
+                }
+            }
+            _ => {
+                let (s, conn) = http1::handshake(TokioIo::new(tcp))
+                    .await
+                    .map_err(|e| format!("HTTP/1.1 handshake failed: {e}"))?;
+                tokio::spawn(conn);
+                Ok(Sender::H1(s))
+            }
+        }
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| format!("connecting to {}:{} timed out", t.host, t.port))?
+}
+
+/// Sends one request and reads the whole response; its status.
+async fn send(sender: &mut Sender, t: &Target) -> Result<u16, String> {
+    let mut req = Request::builder().method(t.method.clone());
+    let h2 = matches!(sender, Sender::H2(_));
+    req = if h2 {
+        req.uri(t.uri.clone())
+    } else {
+        req.uri(t.path.clone())
+            .header(hyper::header::HOST, t.authority.as_str())
+    };
+    let mut req = req
+        .body(Full::new(t.body.clone()))
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    req.headers_mut()
+        .extend(t.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let resp = match sender {
+        Sender::H1(s) => {
+            s.ready()
+                .await
+                .map_err(|e| format!("connection closed: {e}"))?;
+            s.send_request(req).await
+        }
+        Sender::H2(s) => {
+            s.ready()
+                .await
+                .map_err(|e| format!("connection closed: {e}"))?;
+            s.send_request(req).await
+        }
+    }
+    .map_err(|e| format!("request failed: {e}"))?;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        frame.map_err(|e| format!("reading the response failed: {e}"))?;
+    }
+    Ok(status)
+}
+
+async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
+    let mut tally = Tally {
+        hist: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+        ok: 0,
+        rejected: 0,
+        failed: 0,
+        sent: 0,
+        statuses: BTreeMap::new(),
+        first_error: None,
+        samples: Vec::new(),
+        seen: 0,
+        rng: 0x9E37_79B9_7F4A_7C15 ^ (id + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        http2: false,
+    };
+    let mut sender: Option<Sender> = None;
+    loop {
+        let now = Instant::now();
+        let warm = now < shared.warm_end;
+        if !warm {
+            match shared.stop {
+                Stop::At(end) if now >= end => break,
+                Stop::Requests(n) if shared.issued.fetch_add(1, Ordering::Relaxed) >= n => break,
+                _ => {}
+            }
+        }
+        if let Some(rate) = shared.rate {
+            let slot = shared.slots.fetch_add(1, Ordering::Relaxed);
+            let at = shared.start + Duration::from_secs_f64(slot as f64 / rate);
+            tokio::time::sleep_until(at).await;
+            if let Stop::At(end) = shared.stop {
+                if Instant::now() >= end {
+                    break;
+                }
+            }
+        }
+        if sender.is_none() {
+            match connect(&shared.target, shared.timeout).await {
+                Ok(s) => {
+                    tally.http2 = matches!(s, Sender::H2(_));
+                    sender = Some(s)
+                }
+                Err(e) => {
+                    if !warm {
+                        tally.sent += 1;
+                        tally.failed += 1;
+                    }
+                    tally.first_error.get_or_insert(e);
+                    // Do not spin on a refused connection.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            }
+        }
+        let s = sender.as_mut().expect("connected above");
+        let t0 = Instant::now();
+        let r = tokio::time::timeout(shared.timeout, send(s, &shared.target)).await;
+        let latency = t0.elapsed();
+        // Requests sent during the warm-up are not measured, even if they end after it.
+        if warm {
+            if !matches!(r, Ok(Ok(_))) {
+                sender = None;
+            }
+            continue;
+        }
+        tally.sent += 1;
+        match r {
+            Ok(Ok(status)) => {
+                let us = (latency.as_micros() as u64).max(1);
+                let _ = tally.hist.record(us);
+                *tally.statuses.entry(status).or_default() += 1;
+                let accepted = if shared.accepted.is_empty() {
+                    (200..400).contains(&status)
+                } else {
+                    shared.accepted.binary_search(&status).is_ok()
+                };
+                if accepted {
+                    tally.ok += 1;
+                } else {
+                    tally.rejected += 1;
+                }
+                keep_sample(&mut tally, us as f64 / 1000.0, shared.samples_per_worker);
+            }
+            Ok(Err(e)) => {
+                tally.failed += 1;
+                tally.first_error.get_or_insert(e);
+                sender = None;
+            }
+            Err(_) => {
+                tally.failed += 1;
+                tally.first_error.get_or_insert(format!(
+                    "a request took longer than the {} timeout",
+                    HumanDuration(shared.timeout)
+                ));
+                sender = None;
+            }
+        }
+    }
+    tally
+}
+
+/// Reservoir sampling (algorithm R) with a xorshift generator.
+fn keep_sample(t: &mut Tally, ms: f64, cap: usize) {
+    t.seen += 1;
+    if t.samples.len() < cap {
+        t.samples.push(ms);
+        return;
+    }
+    t.rng ^= t.rng << 13;
+    t.rng ^= t.rng >> 7;
+    t.rng ^= t.rng << 17;
+    let j = t.rng % t.seen;
+    if (j as usize) < cap {
+        t.samples[j as usize] = ms;
+    }
+}
+
+fn summarize(config: &Config, tallies: Vec<Tally>, elapsed: Duration) -> Result<Measured, Failure> {
+    let mut hist: Histogram<u64> =
+        Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    let (mut ok, mut rejected, mut failed, mut sent) = (0u64, 0u64, 0u64, 0u64);
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+    let mut first_error = None;
+    let mut samples = Vec::new();
+    let mut http2 = false;
+    for t in tallies {
+        let _ = hist.add(&t.hist);
+        ok += t.ok;
+        rejected += t.rejected;
+        failed += t.failed;
+        sent += t.sent;
+        for (s, n) in t.statuses {
+            *statuses.entry(s).or_default() += n;
+        }
+        if first_error.is_none() {
+            first_error = t.first_error;
+        }
+        samples.extend(t.samples);
+        http2 |= t.http2;
+    }
+    samples.truncate(config.max_samples);
+    let status_text = || {
+        statuses
+            .iter()
+            .map(|(s, n)| format!("{n}× {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if ok == 0 {
+        let why = if rejected > 0 {
+            format!(
+                "no response had an accepted status (got {}); set `with.status` to the codes that mean success",
+                status_text()
+            )
+        } else {
+            format!(
+                "no request to `{}` succeeded: {}",
+                config.url,
+                first_error.unwrap_or_else(|| "no request was sent".into())
+            )
+        };
+        return Err(Failure::new("no-successful-response", why));
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut m = Measured::default();
+    for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)] {
+        m.push(name, ms(hist.value_at_quantile(q)), Some("ms"));
+    }
+    m.push("max", ms(hist.max()), Some("ms"));
+    let mean = hist.mean() / 1000.0;
+    let metric = m.push("mean", mean, Some("ms"));
+    if !samples.is_empty() {
+        metric.samples = Some(samples);
+    }
+    let throughput = ok as f64 / secs;
+    m.push("throughput", throughput, Some("req/s"));
+    let error_rate = (failed + rejected) as f64 / sent.max(1) as f64;
+    m.push("error_rate", error_rate, Some("ratio"));
+    m.push("requests", sent as f64, None);
+    m.summary = format!(
+        "{} {}: p50 {} ms, p95 {} ms, p99 {} ms, {:.0} req/s over {} connection{} ({}), {:.2}% errors{}",
+        config.method,
+        config.url,
+        crate::units::format_value(ms(hist.value_at_quantile(0.5))),
+        crate::units::format_value(ms(hist.value_at_quantile(0.95))),
+        crate::units::format_value(ms(hist.value_at_quantile(0.99))),
+        throughput,
+        config.concurrency,
+        if config.concurrency == 1 { "" } else { "s" },
+        if http2 { "HTTP/2" } else { "HTTP/1.1" },
+        error_rate * 100.0,
+        match &first_error {
+            Some(e) if failed > 0 => format!(" (first: {e})"),
+            _ if rejected > 0 => format!(" (statuses: {})", status_text()),
+            _ => String::new(),
+        }
+    );
+    Ok(m)
+}
