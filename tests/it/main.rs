@@ -7,6 +7,7 @@ mod common;
 mod docs;
 mod examples;
 mod examples_ci;
+mod first_party;
 mod gate;
 mod hostile;
 mod reports;

@@ -233,10 +233,13 @@ pub fn google_benchmark(text: &str) -> Result<Vec<Bench>, ParseError> {
         }
         for (key, unit) in [("bytes_per_second", "B/s"), ("items_per_second", "items/s")] {
             if let Some(x) = num(b, key) {
-                out.push(with(
-                    Bench::new(&name, x, unit, Better::Higher),
-                    &format!("{key}_"),
-                ));
+                // A rate is higher-is-better; its spread is not.
+                let better = if measure.as_deref() == Some("stddev") {
+                    Better::Lower
+                } else {
+                    Better::Higher
+                };
+                out.push(with(Bench::new(&name, x, unit, better), &format!("{key}_")));
             }
         }
     }

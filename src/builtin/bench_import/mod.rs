@@ -217,6 +217,14 @@ pub fn parse(
 ) -> Result<(Format, Vec<Bench>), ParseError> {
     let format = match format {
         Format::Auto => detect(text).ok_or_else(|| {
+            let json = text.trim_start();
+            if json.starts_with('{') || json.starts_with('[') {
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(json) {
+                    return ParseError(format!(
+                        "looks like JSON but does not parse ({e}); was the file cut short?"
+                    ));
+                }
+            }
             ParseError(
                 "is in no format qod recognises (criterion, libtest, hyperfine, google-benchmark, pytest-benchmark, go-test, jmh, k6, bmf, custom); set `with.format` to get a precise error".into(),
             )

@@ -58,9 +58,12 @@ pub fn libtest(text: &str) -> Result<Vec<Bench>, ParseError> {
     Ok(out)
 }
 
+/// A benchmark's values with their units (`ns/op`, `B/op`, custom units).
+type Pairs = Vec<(f64, String)>;
+
 /// `BenchmarkName-8   1000   1234 ns/op   56 B/op   2 allocs/op   7.5 custom/op`:
 /// the name (GOMAXPROCS suffix removed), iterations, then value-unit pairs.
-fn go_line(line: &str) -> Option<(String, Vec<(f64, String)>)> {
+fn go_line(line: &str) -> Option<(String, Pairs)> {
     let line = line.trim();
     if !line.starts_with("Benchmark") {
         return None;
@@ -93,7 +96,7 @@ fn strip_procs(name: &str) -> &str {
 
 pub fn go_test(text: &str) -> Result<Vec<Bench>, ParseError> {
     // Names repeat across packages; qualify them with the package then.
-    let mut rows: Vec<(Option<String>, String, Vec<(f64, String)>)> = Vec::new();
+    let mut rows: Vec<(Option<String>, String, Pairs)> = Vec::new();
     let mut pkg: Option<String> = None;
     for line in text.lines() {
         if let Some(p) = line.trim().strip_prefix("pkg:") {
