@@ -140,12 +140,18 @@ pub fn parse_quantity(s: &str) -> Option<Quantity> {
     })
 }
 
-/// Formats a value for people: at most two decimals, no trailing zeros.
+/// Formats a value for people: two decimals from 1 up, three significant
+/// digits below, no trailing zeros.
 pub fn format_value(value: f64) -> String {
-    if value.abs() >= 1e15 || (value != 0.0 && value.abs() < 1e-3) {
+    if value.abs() >= 1e15 || (value != 0.0 && value.abs() < 1e-6) {
         return format!("{value:.3e}");
     }
-    let s = format!("{value:.2}");
+    let decimals = if value.abs() >= 1.0 || value == 0.0 {
+        2
+    } else {
+        (-value.abs().log10().floor()) as usize + 2
+    };
+    let s = format!("{value:.decimals$}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {
         "0".to_owned()
@@ -154,8 +160,20 @@ pub fn format_value(value: f64) -> String {
     }
 }
 
-/// Formats a value with its unit (`47.5 s`, `3`, `12%`).
+/// Formats a value with its unit (`47.5 s`, `3`, `12%`). A time below one
+/// of its unit is shown in a smaller one (`0.0032 s` as `3.2 ms`).
 pub fn format_with_unit(value: f64, unit: &str) -> String {
+    const SMALLER: &[(&str, &str, f64)] = &[("s", "ms", 1e3), ("ms", "us", 1e3), ("us", "ns", 1e3)];
+    let (mut value, mut unit) = (value, unit);
+    while value != 0.0 && value.abs() < 1.0 {
+        match SMALLER.iter().find(|(from, _, _)| *from == unit) {
+            Some((_, to, factor)) => {
+                value *= factor;
+                unit = to;
+            }
+            None => break,
+        }
+    }
     match unit {
         "" => format_value(value),
         "%" => format!("{}%", format_value(value)),
@@ -166,6 +184,20 @@ pub fn format_with_unit(value: f64, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_values_keep_their_digits() {
+        assert_eq!(format_value(47.5), "47.5");
+        assert_eq!(format_value(31.666666), "31.67");
+        assert_eq!(format_value(0.0032), "0.0032");
+        assert_eq!(format_value(0.123456), "0.123");
+        assert_eq!(format_value(0.0), "0");
+        assert_eq!(format_with_unit(0.0032, "s"), "3.2 ms");
+        assert_eq!(format_with_unit(0.5, "s"), "500 ms");
+        assert_eq!(format_with_unit(0.0000004, "s"), "400 ns");
+        assert_eq!(format_with_unit(0.25, "ratio"), "0.25 ratio");
+        assert_eq!(format_with_unit(12.0, "%"), "12%");
+    }
 
     #[test]
     fn quantities() {
