@@ -90,10 +90,71 @@ fn quickstart_second_run_has_a_baseline() {
     let second = run();
     assert_eq!(second.code, 0, "{}", second.stderr);
     let d = second.json();
-    assert_eq!(d["decision"], "pass", "{d:#}");
+    // A shallow checkout has no ten commits for `merged-changes` to count:
+    // that objective then warns, and says why.
+    let deep = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet", "HEAD~10^{commit}"])
+        .current_dir(repo())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if deep {
+        assert_eq!(d["decision"], "pass", "{d:#}");
+    } else {
+        assert_eq!(d["objectives"][1]["status"], "no_data", "{d:#}");
+        assert_eq!(
+            d["plugins"][1]["error"]["kind"], "unknown-revision",
+            "{d:#}"
+        );
+    }
+    assert_eq!(d["objectives"][0]["status"], "pass", "{d:#}");
     assert_eq!(crate::common::baseline_runs(&d), 1);
     assert!(!repo().join("examples/quickstart/.qod").exists());
-    let _ = std::fs::remove_dir_all(repo().join(".qod/artifacts/source"));
+    for instance in ["status", "changes"] {
+        let _ = std::fs::remove_dir_all(repo().join(".qod/artifacts").join(instance));
+    }
+}
+
+/// The prototype's two gates, end to end, by the example's own script.
+#[test]
+fn prototype_scenario_fails_and_passes_where_the_prototype_did() {
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("examples/prototype/scenario.sh"))
+        .env("QOD", env!("CARGO_BIN_EXE_qod"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let headlines: Vec<String> = stdout
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| match l.strip_prefix("deployed ") {
+            Some(rest) => format!("deployed [sha]{}", &rest[rest.find(' ').unwrap_or(0)..]),
+            None => l.to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        headlines,
+        [
+            "build 1, took 30 s: warn (exit 0)",
+            "build 2, took 32 s: pass (exit 0)",
+            "build 3, took 33 s: pass (exit 0)",
+            "deployed [sha] to production",
+            "build 4, took 48 s: fail (exit 1)",
+            "build 5, took 31 s: pass (exit 0)",
+            "release after 2 merged pull requests: fail (exit 1)",
+            "build 6, took 32 s: pass (exit 0)",
+            "release after 3 merged pull requests: pass (exit 0)",
+        ],
+        "{stdout}"
+    );
+    // The slow build is held to 1.5 × the mean of the three before it
+    // (about 31.7 s: each build also pays for starting qod).
+    assert!(stdout.contains("(1.5 × mean of last 3 = 31."), "{stdout}");
+    assert!(stdout.contains("release-criteria: fail: 2 < 3"), "{stdout}");
 }
 
 #[test]
