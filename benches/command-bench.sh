@@ -38,7 +38,7 @@ plugins:
 objectives:
   - { id: mean, metric: cmd.mean, pass: "< 10s" }
 EOF
-    (cd "$work" && QOD_STORE="$work/store" "$qod" run --policy qod.yaml > decision.json) || true
+    (cd "$work" && QOD_STORE="$work/store" "$qod" run --policy qod.yaml > decision.json 2>/dev/null) || true
     python3 - "$work/decision.json" "$name" "$r" >> "$work/rows.txt" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))["plugins"][0]

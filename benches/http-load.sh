@@ -75,7 +75,7 @@ lat = {p: ms(v, u) for p, v, u in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 print(f"{sys.argv[2]} wrk {rps:.0f} {lat['50']:.3f} {lat['90']:.3f} {lat['99']:.3f}")
 PY
-  (cd "$work" && QOD_STORE="$work/store" "$qod" run --policy qod.yaml > decision.json) || true
+  (cd "$work" && QOD_STORE="$work/store" "$qod" run --policy qod.yaml > decision.json 2>/dev/null) || true
   python3 - "$work/decision.json" "$r" >> "$work/rows.txt" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

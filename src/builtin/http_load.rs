@@ -69,11 +69,12 @@ fn thousand() -> usize {
 struct Target {
     host: String,
     port: u16,
-    authority: String,
     uri: Uri,
     path: Uri,
     method: hyper::Method,
     headers: hyper::HeaderMap,
+    /// `headers` with `Host`, which HTTP/1.1 needs.
+    h1_headers: hyper::HeaderMap,
     body: Bytes,
     tls: Option<tokio_rustls::TlsConnector>,
     server_name: Option<rustls_pki_types::ServerName<'static>>,
@@ -121,6 +122,19 @@ enum Sender {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
+/// The future that drives a connection's I/O. It runs in the worker's own
+/// task, next to the requests, rather than as a task of its own.
+type Driver = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn driver<F, E>(conn: F) -> Driver
+where
+    F: std::future::Future<Output = Result<(), E>> + Send + 'static,
+{
+    Box::pin(async move {
+        let _ = conn.await;
+    })
+}
+
 pub fn run(ctx: &Context) -> Result<Measured, Failure> {
     let config: Config = super::config(ctx)?;
     let target = target(&config, ctx)?;
@@ -131,48 +145,69 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
     }
     let mut accepted = config.status.clone();
     accepted.sort_unstable();
+    // One single-threaded event loop per core, each with its share of the
+    // connections, as wrk has: no work stealing, no cross-thread wake-ups.
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(2);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new("io", format!("cannot start the load generator: {e}")))?;
-    rt.block_on(async move {
-        let start = Instant::now();
-        let warm_end = start + config.warmup.get();
-        let stop = match (config.requests, config.duration) {
-            (Some(n), _) => Stop::Requests(n),
-            (None, Some(d)) => Stop::At(warm_end + d.get()),
-            (None, None) => Stop::At(warm_end + Duration::from_secs(10)),
-        };
-        let shared = Arc::new(Shared {
-            target,
-            stop,
-            warm_end,
-            timeout: config.timeout.get(),
-            accepted,
-            issued: AtomicU64::new(0),
-            slots: AtomicU64::new(0),
-            rate: config.rate,
-            start,
-            samples_per_worker: config.max_samples.div_ceil(config.concurrency as usize),
-        });
-        let mut tasks = Vec::new();
-        for i in 0..config.concurrency {
-            tasks.push(tokio::spawn(worker(shared.clone(), i)));
-        }
-        let mut tallies = Vec::new();
-        for t in tasks {
-            tallies.push(
-                t.await
-                    .map_err(|e| Failure::new("io", format!("a load task failed: {e}")))?,
-            );
-        }
-        let elapsed = Instant::now().saturating_duration_since(warm_end);
-        summarize(&config, tallies, elapsed)
-    })
+        .unwrap_or(2)
+        .min(config.concurrency as usize);
+    let start = Instant::now();
+    let warm_end = start + config.warmup.get();
+    let stop = match (config.requests, config.duration) {
+        (Some(n), _) => Stop::Requests(n),
+        (None, Some(d)) => Stop::At(warm_end + d.get()),
+        (None, None) => Stop::At(warm_end + Duration::from_secs(10)),
+    };
+    let shared = Arc::new(Shared {
+        target,
+        stop,
+        warm_end,
+        timeout: config.timeout.get(),
+        accepted,
+        issued: AtomicU64::new(0),
+        slots: AtomicU64::new(0),
+        rate: config.rate,
+        start,
+        samples_per_worker: config.max_samples.div_ceil(config.concurrency as usize),
+    });
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let shared = shared.clone();
+        let ids: Vec<u64> = (0..config.concurrency)
+            .filter(|i| *i as usize % threads == t)
+            .collect();
+        let handle = std::thread::Builder::new()
+            .name(format!("http-load-{t}"))
+            .spawn(move || -> Result<Vec<Tally>, String> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the load generator: {e}"))?;
+                rt.block_on(async move {
+                    let tasks: Vec<_> = ids
+                        .into_iter()
+                        .map(|i| tokio::spawn(worker(shared.clone(), i)))
+                        .collect();
+                    let mut tallies = Vec::new();
+                    for task in tasks {
+                        tallies.push(task.await.map_err(|e| format!("a load task failed: {e}"))?);
+                    }
+                    Ok(tallies)
+                })
+            })
+            .map_err(|e| Failure::new("io", format!("cannot start a load thread: {e}")))?;
+        handles.push(handle);
+    }
+    let mut tallies = Vec::new();
+    for h in handles {
+        let part = h
+            .join()
+            .map_err(|_| Failure::new("io", "a load thread panicked"))?
+            .map_err(|e| Failure::new("io", e))?;
+        tallies.extend(part);
+    }
+    let elapsed = Instant::now().saturating_duration_since(warm_end);
+    summarize(&config, tallies, elapsed)
 }
 
 fn target(config: &Config, ctx: &Context) -> Result<Target, Failure> {
@@ -235,10 +270,17 @@ fn target(config: &Config, ctx: &Context) -> Result<Target, Failure> {
     } else {
         (None, None)
     };
+    let mut h1_headers = headers.clone();
+    if !h1_headers.contains_key(hyper::header::HOST) {
+        let host = hyper::header::HeaderValue::from_str(&authority).map_err(|_| {
+            Failure::config(format!("`with.url`: `{authority}` is not a valid host"))
+        })?;
+        h1_headers.insert(hyper::header::HOST, host);
+    }
     Ok(Target {
+        h1_headers,
         host,
         port,
-        authority,
         uri,
         path,
         method,
@@ -290,7 +332,7 @@ fn tls_config(config: &Config, ctx: &Context) -> Result<rustls::ClientConfig, Fa
     Ok(cfg)
 }
 
-async fn connect(t: &Target, timeout: Duration) -> Result<Sender, String> {
+async fn connect(t: &Target, timeout: Duration) -> Result<(Sender, Driver), String> {
     let fut = async {
         let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
             .await
@@ -308,22 +350,19 @@ async fn connect(t: &Target, timeout: Duration) -> Result<Sender, String> {
                     let (s, conn) = http2::handshake(TokioExecutor::new(), io)
                         .await
                         .map_err(|e| format!("HTTP/2 handshake failed: {e}"))?;
-                    tokio::spawn(conn);
-                    Ok(Sender::H2(s))
+                    Ok((Sender::H2(s), driver(conn)))
                 } else {
                     let (s, conn) = http1::handshake(io)
                         .await
                         .map_err(|e| format!("HTTP/1.1 handshake failed: {e}"))?;
-                    tokio::spawn(conn);
-                    Ok(Sender::H1(s))
+                    Ok((Sender::H1(s), driver(conn)))
                 }
             }
             _ => {
                 let (s, conn) = http1::handshake(TokioIo::new(tcp))
                     .await
                     .map_err(|e| format!("HTTP/1.1 handshake failed: {e}"))?;
-                tokio::spawn(conn);
-                Ok(Sender::H1(s))
+                Ok((Sender::H1(s), driver(conn)))
             }
         }
     };
@@ -334,19 +373,15 @@ async fn connect(t: &Target, timeout: Duration) -> Result<Sender, String> {
 
 /// Sends one request and reads the whole response; its status.
 async fn send(sender: &mut Sender, t: &Target) -> Result<u16, String> {
-    let mut req = Request::builder().method(t.method.clone());
     let h2 = matches!(sender, Sender::H2(_));
-    req = if h2 {
-        req.uri(t.uri.clone())
+    let mut req = Request::new(Full::new(t.body.clone()));
+    *req.method_mut() = t.method.clone();
+    *req.uri_mut() = if h2 { t.uri.clone() } else { t.path.clone() };
+    *req.headers_mut() = if h2 {
+        t.headers.clone()
     } else {
-        req.uri(t.path.clone())
-            .header(hyper::header::HOST, t.authority.as_str())
+        t.h1_headers.clone()
     };
-    let mut req = req
-        .body(Full::new(t.body.clone()))
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    req.headers_mut()
-        .extend(t.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
     let resp = match sender {
         Sender::H1(s) => {
             s.ready()
@@ -384,7 +419,7 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
         rng: 0x9E37_79B9_7F4A_7C15 ^ (id + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         http2: false,
     };
-    let mut sender: Option<Sender> = None;
+    let mut conn: Option<(Sender, Driver)> = None;
     loop {
         let now = Instant::now();
         let warm = now < shared.warm_end;
@@ -405,11 +440,11 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
                 }
             }
         }
-        if sender.is_none() {
+        if conn.is_none() {
             match connect(&shared.target, shared.timeout).await {
-                Ok(s) => {
-                    tally.http2 = matches!(s, Sender::H2(_));
-                    sender = Some(s)
+                Ok(c) => {
+                    tally.http2 = matches!(c.0, Sender::H2(_));
+                    conn = Some(c)
                 }
                 Err(e) => {
                     if !warm {
@@ -423,14 +458,21 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
                 }
             }
         }
-        let s = sender.as_mut().expect("connected above");
+        let (sender, io) = conn.as_mut().expect("connected above");
         let t0 = Instant::now();
-        let r = tokio::time::timeout(shared.timeout, send(s, &shared.target)).await;
+        let exchange = async {
+            tokio::select! {
+                biased;
+                r = send(sender, &shared.target) => r,
+                _ = io.as_mut() => Err("the server closed the connection".to_owned()),
+            }
+        };
+        let r = tokio::time::timeout(shared.timeout, exchange).await;
         let latency = t0.elapsed();
         // Requests sent during the warm-up are not measured, even if they end after it.
         if warm {
             if !matches!(r, Ok(Ok(_))) {
-                sender = None;
+                conn = None;
             }
             continue;
         }
@@ -455,7 +497,7 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
             Ok(Err(e)) => {
                 tally.failed += 1;
                 tally.first_error.get_or_insert(e);
-                sender = None;
+                conn = None;
             }
             Err(_) => {
                 tally.failed += 1;
@@ -463,7 +505,7 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
                     "a request took longer than the {} timeout",
                     HumanDuration(shared.timeout)
                 ));
-                sender = None;
+                conn = None;
             }
         }
     }
