@@ -57,6 +57,9 @@ enum Command {
     History(HistoryArgs),
     /// Write the whole history for spreadsheets, Athena or QuickSight.
     Export(ExportArgs),
+    /// Write an HTML report of the history: the latest decision, a chart per
+    /// metric, the recent runs.
+    Report(ReportArgs),
     /// Report the gate to CodePipeline as a job result.
     Codepipeline {
         #[command(subcommand)]
@@ -117,6 +120,24 @@ struct HistoryArgs {
     last: usize,
     #[arg(long, value_enum, default_value = "table")]
     format: HistoryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// The HTML file to write (self-contained: open it anywhere, offline).
+    #[arg(long, default_value = "qod-report.html")]
+    out: PathBuf,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 500)]
+    last: usize,
+    /// Only these metrics (`<instance>.<metric>`, or a glob such as `latency.p*`); repeatable.
+    #[arg(long)]
+    metric: Vec<String>,
+    /// Also write each chart as a standalone SVG file into this folder.
+    #[arg(long, value_name = "DIR")]
+    svg_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -336,6 +357,13 @@ fn dispatch(cli: Cli) -> u8 {
             &args.store.store,
             matches!(args.format, ExportFormat::Csv),
             args.since.as_deref(),
+        )),
+        Command::Report(args) => block_on(crate::history::report(
+            &args.store.store,
+            &args.out,
+            args.last.max(1),
+            &args.metric,
+            args.svg_dir.as_deref(),
         )),
         Command::Codepipeline { command } => codepipeline(command),
         Command::Builtin { name } => crate::builtin::exec(&name),

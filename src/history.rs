@@ -21,6 +21,12 @@ pub enum CommandError {
     Csv(#[from] csv::Error),
     #[error("invalid `--since` `{0}`: write a date as `YYYY-MM-DD`")]
     Since(String),
+    #[error(
+        "invalid `--metric` `{0}`: {1}; write a metric (`build.duration`) or a glob (`latency.p*`)"
+    )]
+    MetricPattern(String, glob::PatternError),
+    #[error("cannot write `{}`", .0.display())]
+    Write(std::path::PathBuf, #[source] std::io::Error),
 }
 
 fn env() -> BTreeMap<String, String> {
@@ -63,6 +69,77 @@ pub async fn deployed(
         store.location()
     );
     println!("{}", serde_json::to_string(&record).expect("serializes"));
+    Ok(())
+}
+
+/// `qod report`: the HTML report of the newest `last` runs (and their
+/// charts as SVG files in `svg_dir`).
+pub async fn report(
+    location: &str,
+    out: &Path,
+    last: usize,
+    metrics: &[String],
+    svg_dir: Option<&Path>,
+) -> Result<(), CommandError> {
+    let only = metrics
+        .iter()
+        .map(|m| glob::Pattern::new(m).map_err(|e| CommandError::MetricPattern(m.clone(), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = Store::open(location, &env()).await?;
+    let mut runs: Vec<RunRecord> = Vec::new();
+    let mut warnings = Vec::new();
+    store
+        .scan(
+            |r| {
+                runs.push(r);
+                if runs.len() >= last {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |w| warnings.push(w),
+        )
+        .await?;
+    let deployments: Vec<(String, String)> = store
+        .deployments(crate::report::html::DEPLOYMENTS_MAX)
+        .await?
+        .into_iter()
+        .map(|d| (d.at, d.revision.unwrap_or_default()))
+        .collect();
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let oldest_first: Vec<RunRecord> = runs.iter().rev().cloned().collect();
+    let series = crate::report::html::series(&oldest_first, &deployments, &only);
+    let html = crate::report::html::page(&runs, &series, &store.location());
+    std::fs::write(out, html).map_err(|e| CommandError::Write(out.to_owned(), e))?;
+    let mut written = 0;
+    if let Some(dir) = svg_dir {
+        std::fs::create_dir_all(dir).map_err(|e| CommandError::Write(dir.to_owned(), e))?;
+        for s in &series {
+            let file = dir.join(format!("{}.svg", crate::report::html::file_stem(&s.key)));
+            let (w, h) = crate::report::html::CHART_SIZE;
+            std::fs::write(&file, crate::report::chart::svg(s, w, h))
+                .map_err(|e| CommandError::Write(file.clone(), e))?;
+            written += 1;
+        }
+    }
+    eprintln!(
+        "qod: wrote `{}`: {} run{}, {} metric{}{}",
+        out.display(),
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        series.len(),
+        if series.len() == 1 { "" } else { "s" },
+        svg_dir
+            .map(|d| format!(
+                ", and {written} SVG chart{} in `{}`",
+                if written == 1 { "" } else { "s" },
+                d.display()
+            ))
+            .unwrap_or_default()
+    );
     Ok(())
 }
 

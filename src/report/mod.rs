@@ -3,7 +3,9 @@
 //! pull request comments), GitHub Actions outputs and annotations, and a
 //! `KEY=value` file for exported variables.
 
+pub mod chart;
 pub mod github;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 

@@ -373,6 +373,22 @@ impl Store {
         .await
     }
 
+    /// The newest `max` recorded deployments, oldest first.
+    pub async fn deployments(&self, max: usize) -> Result<Vec<DeploymentRecord>, StoreError> {
+        let mut keys = self.backend.list("deployments/").await?;
+        keys.retain(|k| k.ends_with(".json"));
+        keys.sort();
+        let skip = keys.len().saturating_sub(max);
+        let mut out = Vec::new();
+        for key in &keys[skip..] {
+            if let Some((d, _)) = self.read::<DeploymentRecord>(key).await? {
+                out.push(d);
+            }
+        }
+        out.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(out)
+    }
+
     /// Keys of every run record, oldest first; with `since` (`YYYY-MM-DD`),
     /// only those of that day and later.
     pub async fn run_keys(&self, since: Option<&str>) -> Result<Vec<String>, StoreError> {

@@ -13,6 +13,18 @@ pub const RECORD_VERSION: u32 = 1;
 /// The most samples kept per metric, so one chatty plugin cannot bloat the store.
 pub const MAX_SAMPLES_PER_METRIC: usize = 1000;
 
+/// Bytes of a failed plugin's stderr a record keeps.
+pub const STDERR_KEPT: usize = 2048;
+
+/// The end of `text`, at most `max` bytes, cut at a character boundary.
+fn tail_chars(text: &str, max: usize) -> String {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
 /// One recorded run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(title = "qod run record")]
@@ -67,6 +79,12 @@ pub struct RecordedObjective {
     pub value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<f64>,
+    /// The baseline value the objective was compared with, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    /// Why the objective ended as it did, as the decision said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One plugin instance of a recorded run.
@@ -76,6 +94,12 @@ pub struct RecordedPlugin {
     pub name: String,
     pub status: PluginStatus,
     pub duration_ms: u64,
+    /// What went wrong (`kind: message`), when the plugin did not measure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The end of the plugin's stderr (at most 2 KiB), when it did not measure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
 }
 
 impl RunRecord {
@@ -121,6 +145,8 @@ impl RunRecord {
                     effect: o.effect,
                     value: o.value,
                     target: o.target,
+                    baseline: o.baseline.as_ref().and_then(|b| b.value),
+                    reason: Some(o.reason.clone()),
                 })
                 .collect(),
             plugins: d
@@ -131,6 +157,15 @@ impl RunRecord {
                     name: p.name.clone(),
                     status: p.status,
                     duration_ms: p.duration_ms,
+                    error: p
+                        .error
+                        .as_ref()
+                        .map(|e| format!("{}: {}", e.kind, e.message)),
+                    stderr_tail: p
+                        .stderr_tail
+                        .as_deref()
+                        .filter(|_| p.status != PluginStatus::Ok)
+                        .map(|t| tail_chars(t, STDERR_KEPT)),
                 })
                 .collect(),
         }

@@ -1,0 +1,363 @@
+//! One metric's history as an SVG chart, drawn with plotters: the value of
+//! each run, the band between the baseline and the target the policy
+//! computed, pass/warn/fail markers, deployments and change points. Every
+//! drawn point carries a `<title>` (run, revision, value), which browsers
+//! show on hover. Long histories are downsampled for drawing (largest
+//! triangle three buckets), keeping every warn and fail marker that fits.
+
+use crate::decision::ObjectiveStatus;
+use crate::units::format_with_unit;
+use plotters::prelude::*;
+
+/// Points drawn at most per chart, whatever the history's length.
+pub const MAX_DRAWN: usize = 400;
+
+/// One run's value of the metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPoint {
+    pub run_id: String,
+    pub at: String,
+    pub revision: Option<String>,
+    pub value: f64,
+    /// The worst status of the objectives on this metric in that run.
+    pub status: Option<ObjectiveStatus>,
+    pub baseline: Option<f64>,
+    pub target: Option<f64>,
+}
+
+/// A metric's history, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartSeries {
+    pub key: String,
+    pub unit: Option<String>,
+    pub points: Vec<ChartPoint>,
+    /// Deployments, as the position (in runs) where they happened: a
+    /// deployment between runs 3 and 4 is at 3.5.
+    pub deployments: Vec<(f64, String)>,
+    /// Change points, as the index of the first run after the change.
+    pub change_points: Vec<usize>,
+}
+
+fn status_class(s: Option<ObjectiveStatus>) -> &'static str {
+    match s {
+        Some(ObjectiveStatus::Pass) => "pass",
+        Some(ObjectiveStatus::Warn) => "warn",
+        Some(ObjectiveStatus::Fail) => "fail",
+        Some(ObjectiveStatus::NoData) => "no-data",
+        Some(ObjectiveStatus::NoBaseline) => "no-baseline",
+        None => "none",
+    }
+}
+
+/// XML text and attribute escaping.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The indices to draw: all of them when they fit, else a downsample that
+/// keeps the shape (LTTB) plus the warn and fail markers (newest first when
+/// even those do not fit). Sorted.
+pub fn drawn_indices(points: &[ChartPoint], max: usize) -> Vec<usize> {
+    let n = points.len();
+    if n <= max {
+        return (0..n).collect();
+    }
+    let marked: Vec<usize> = (0..n)
+        .rev()
+        .filter(|&i| {
+            matches!(
+                points[i].status,
+                Some(ObjectiveStatus::Warn | ObjectiveStatus::Fail)
+            )
+        })
+        .take(max / 2)
+        .collect();
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    let mut keep = lttb(&values, max - marked.len());
+    keep.extend(marked);
+    keep.sort_unstable();
+    keep.dedup();
+    keep
+}
+
+/// Largest triangle three buckets: `threshold` indices of `y` (x is the
+/// index) that keep the line's visual shape.
+fn lttb(y: &[f64], threshold: usize) -> Vec<usize> {
+    let n = y.len();
+    if threshold >= n || threshold < 3 {
+        return (0..n).step_by((n / threshold.max(1)).max(1)).collect();
+    }
+    let mut out = Vec::with_capacity(threshold);
+    out.push(0);
+    let every = (n - 2) as f64 / (threshold - 2) as f64;
+    let mut a = 0usize;
+    for i in 0..threshold - 2 {
+        let start = ((i + 1) as f64 * every) as usize + 1;
+        let end = (((i + 2) as f64 * every) as usize + 1).min(n);
+        let (avg_x, avg_y) = if start < end {
+            let len = (end - start) as f64;
+            (
+                (start..end).sum::<usize>() as f64 / len,
+                y[start..end].iter().sum::<f64>() / len,
+            )
+        } else {
+            ((n - 1) as f64, y[n - 1])
+        };
+        let lo = (i as f64 * every) as usize + 1;
+        let hi = (((i + 1) as f64 * every) as usize + 1).min(n - 1);
+        let mut best = lo;
+        let mut best_area = -1.0;
+        for j in lo..hi.max(lo + 1) {
+            let area =
+                ((a as f64 - avg_x) * (y[j] - y[a]) - (a as f64 - j as f64) * (avg_y - y[a])).abs();
+            if area > best_area {
+                best_area = area;
+                best = j;
+            }
+        }
+        out.push(best);
+        a = best;
+    }
+    out.push(n - 1);
+    out
+}
+
+/// The chart of `series` as a standalone SVG document.
+pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
+    let unit = series.unit.as_deref().unwrap_or("");
+    let drawn = drawn_indices(&series.points, MAX_DRAWN);
+    let n = series.points.len();
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for p in &series.points {
+        for v in [Some(p.value), p.baseline, p.target].into_iter().flatten() {
+            if v.is_finite() {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    let pad = if hi > lo {
+        (hi - lo) * 0.08
+    } else {
+        lo.abs().max(1.0) * 0.1
+    };
+    let (y0, y1) = (lo - pad, hi + pad);
+    let x1 = (n.max(2) - 1) as f64;
+
+    let mut buf = String::new();
+    let mut coords: Vec<(usize, (i32, i32))> = Vec::with_capacity(drawn.len());
+    {
+        let root = SVGBackend::with_string(&mut buf, (width, height)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let caption = if unit.is_empty() {
+            series.key.clone()
+        } else {
+            format!("{} ({unit})", series.key)
+        };
+        let built = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(28)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..x1, y0..y1);
+        let Ok(mut chart) = built else {
+            return String::new();
+        };
+        let _ = chart
+            .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
+            .x_desc("run")
+            .x_label_formatter(&|x| format!("{}", x.round() as i64 + 1))
+            .y_label_formatter(&|y| crate::units::format_value(*y))
+            .draw();
+        // The band the policy allowed: from the baseline to the target.
+        let band = RGBColor(66, 133, 244).mix(0.15);
+        let mut run: Vec<usize> = Vec::new();
+        let flush = |run: &mut Vec<usize>, chart: &mut ChartContext<_, _>| {
+            if run.len() >= 2 {
+                let upper = run.iter().map(|&i| {
+                    let p: &ChartPoint = &series.points[i];
+                    (i as f64, p.target.unwrap_or(p.value))
+                });
+                let lower = run.iter().rev().map(|&i| {
+                    let p: &ChartPoint = &series.points[i];
+                    (i as f64, p.baseline.unwrap_or(p.value))
+                });
+                let _ = chart.draw_series(std::iter::once(Polygon::new(
+                    upper.chain(lower).collect::<Vec<_>>(),
+                    band.filled(),
+                )));
+            }
+            run.clear();
+        };
+        for &i in &drawn {
+            let p = &series.points[i];
+            if p.baseline.is_some() && p.target.is_some() {
+                run.push(i);
+            } else {
+                flush(&mut run, &mut chart);
+            }
+        }
+        flush(&mut run, &mut chart);
+        let target_line: Vec<(f64, f64)> = drawn
+            .iter()
+            .filter_map(|&i| series.points[i].target.map(|t| (i as f64, t)))
+            .collect();
+        let _ = chart.draw_series(DashedLineSeries::new(
+            target_line,
+            4,
+            3,
+            RGBColor(66, 133, 244).stroke_width(1),
+        ));
+        for (x, _) in &series.deployments {
+            let _ = chart.draw_series(std::iter::once(PathElement::new(
+                vec![(*x, y0), (*x, y1)],
+                RGBColor(120, 80, 200).stroke_width(2),
+            )));
+        }
+        for &c in &series.change_points {
+            let x = c as f64 - 0.5;
+            let _ = chart.draw_series(DashedLineSeries::new(
+                vec![(x, y0), (x, y1)],
+                6,
+                4,
+                RGBColor(230, 120, 0).stroke_width(2),
+            ));
+        }
+        let _ = chart.draw_series(LineSeries::new(
+            drawn.iter().map(|&i| (i as f64, series.points[i].value)),
+            RGBColor(60, 60, 60).stroke_width(1),
+        ));
+        for &i in &drawn {
+            coords.push((i, chart.backend_coord(&(i as f64, series.points[i].value))));
+        }
+        let _ = root.present();
+    }
+    // Markers with their hover text, in qod's own group so a page can find them.
+    let mut marks = String::from("<g class=\"points\">");
+    let mut markers = 0usize;
+    for (i, (cx, cy)) in &coords {
+        let p = &series.points[*i];
+        let class = status_class(p.status);
+        if matches!(
+            p.status,
+            Some(ObjectiveStatus::Warn | ObjectiveStatus::Fail)
+        ) {
+            markers += 1;
+        }
+        let mut title = format!(
+            "run {} ({})\n{}\nvalue {}",
+            i + 1,
+            p.run_id,
+            p.at,
+            format_with_unit(p.value, unit)
+        );
+        if let Some(r) = &p.revision {
+            title.push_str(&format!("\nrevision {}", &r[..r.len().min(12)]));
+        }
+        if let Some(t) = p.target {
+            title.push_str(&format!("\ntarget {}", format_with_unit(t, unit)));
+        }
+        if let Some(s) = p.status {
+            title.push_str(&format!("\nstatus {}", status_class(Some(s))));
+        }
+        marks.push_str(&format!(
+            "<circle class=\"point {class}\" cx=\"{cx}\" cy=\"{cy}\" r=\"{}\" data-run=\"{}\"><title>{}</title></circle>",
+            if matches!(class, "warn" | "fail") { 4.0 } else { 2.5 },
+            escape(&p.run_id),
+            escape(&title)
+        ));
+    }
+    marks.push_str("</g>");
+    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}</style>";
+    let attrs = format!(
+        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" ",
+        escape(&series.key),
+        coords.len(),
+        series.deployments.len()
+    );
+    let mut out = buf.replacen("<svg ", &attrs, 1);
+    match out.rfind("</svg>") {
+        Some(end) => out.insert_str(end, &format!("{style}{marks}")),
+        None => out.push_str(&marks),
+    }
+    out
+}
+
+/// A text sparkline of `values` (`▁▂▃▅▇`), oldest first.
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (lo, hi) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    finite
+        .iter()
+        .map(|v| {
+            if hi > lo {
+                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+            } else {
+                BARS[3]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(i: usize, value: f64, status: Option<ObjectiveStatus>) -> ChartPoint {
+        ChartPoint {
+            run_id: format!("r{i}"),
+            at: "2026-11-23T10:00:00Z".into(),
+            revision: None,
+            value,
+            status,
+            baseline: None,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn downsampling_keeps_ends_and_marked_runs() {
+        let points: Vec<ChartPoint> = (0..10_000)
+            .map(|i| {
+                let s = (i % 997 == 0).then_some(ObjectiveStatus::Fail);
+                point(i, (i as f64).sin(), s)
+            })
+            .collect();
+        let d = drawn_indices(&points, MAX_DRAWN);
+        assert!(d.len() <= MAX_DRAWN, "{}", d.len());
+        assert_eq!(d[0], 0);
+        assert_eq!(*d.last().unwrap(), 9_999);
+        for i in (0..10_000).filter(|i| i % 997 == 0) {
+            assert!(d.contains(&i), "fail marker {i} dropped");
+        }
+        assert!(d.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn sparklines() {
+        assert_eq!(sparkline(&[1.0, 2.0, 3.0, 8.0]), "▁▂▃█");
+        assert_eq!(sparkline(&[5.0, 5.0]), "▄▄");
+        assert_eq!(sparkline(&[]), "");
+    }
+}

@@ -1,0 +1,251 @@
+//! `qod report`: one self-contained HTML file (styles, script and data
+//! inline; nothing fetched) with the latest decision, one chart per metric
+//! and the recent runs, and the same charts as standalone SVG files.
+
+use super::chart::{self, escape, ChartPoint, ChartSeries};
+use crate::decision::{ObjectiveStatus, PluginStatus, Verdict};
+use crate::store::RunRecord;
+use crate::units::format_with_unit;
+
+/// Chart size in pixels.
+pub const CHART_SIZE: (u32, u32) = (640, 300);
+
+/// Deployments read at most (the newest).
+pub const DEPLOYMENTS_MAX: usize = 200;
+
+/// A metric key as a file name: letters, digits, `.`, `_` and `-` kept,
+/// anything else as `_`.
+pub fn file_stem(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Failed plugins listed at most, newest first.
+const FAILED_PLUGINS_MAX: usize = 20;
+
+fn rank(s: ObjectiveStatus) -> u8 {
+    match s {
+        ObjectiveStatus::Pass => 0,
+        ObjectiveStatus::NoBaseline => 1,
+        ObjectiveStatus::NoData => 2,
+        ObjectiveStatus::Warn => 3,
+        ObjectiveStatus::Fail => 4,
+    }
+}
+
+/// One series per metric (those matching `only`, when given), in the order
+/// the newest run lists them, then older ones. `runs` is oldest first;
+/// `deployments` are `(at, revision)`.
+pub fn series(
+    runs: &[RunRecord],
+    deployments: &[(String, String)],
+    only: &[glob::Pattern],
+) -> Vec<ChartSeries> {
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    for r in runs.iter().rev() {
+        for m in &r.metrics {
+            if !keys.iter().any(|(k, _)| *k == m.key)
+                && (only.is_empty() || only.iter().any(|p| p.matches(&m.key)))
+            {
+                keys.push((m.key.clone(), m.unit.clone()));
+            }
+        }
+    }
+    keys.into_iter()
+        .map(|(key, unit)| {
+            let points: Vec<ChartPoint> = runs
+                .iter()
+                .filter_map(|r| {
+                    let m = r.metric(&key)?;
+                    let objectives: Vec<_> =
+                        r.objectives.iter().filter(|o| o.metric == key).collect();
+                    Some(ChartPoint {
+                        run_id: r.run_id.to_string(),
+                        at: r.started_at.clone(),
+                        revision: r.source.revision.clone(),
+                        value: m.value,
+                        status: objectives.iter().map(|o| o.status).max_by_key(|s| rank(*s)),
+                        baseline: objectives.iter().find_map(|o| o.baseline),
+                        target: objectives.iter().find_map(|o| o.target),
+                    })
+                })
+                .collect();
+            // A deployment sits between the last run before it and the next
+            // (RFC 3339 times in UTC compare as strings).
+            let deployments = deployments
+                .iter()
+                .filter_map(|(at, rev)| {
+                    let before = points
+                        .iter()
+                        .filter(|p| p.at.as_str() <= at.as_str())
+                        .count();
+                    (before > 0 && before < points.len())
+                        .then(|| (before as f64 - 0.5, rev.clone()))
+                })
+                .collect();
+            ChartSeries {
+                key,
+                unit,
+                points,
+                deployments,
+                change_points: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// The page.
+pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str) -> String {
+    let mut html = String::with_capacity(64 * 1024);
+    html.push_str(concat!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        "<title>qod report</title><style>",
+        include_str!("report.css"),
+        "</style></head>\n<body data-ready=\"0\" data-errors=\"0\">\n"
+    ));
+    html.push_str(&format!(
+        "<header><h1>qod report</h1><p class=\"meta\">{} run{} from <code>{}</code></p></header>\n",
+        runs_newest_first.len(),
+        if runs_newest_first.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        escape(store)
+    ));
+    match runs_newest_first.first() {
+        Some(latest) => html.push_str(&latest_decision(latest)),
+        None => html.push_str("<section id=\"latest\"><p>The store holds no runs yet: run <code>qod run</code> first.</p></section>\n"),
+    }
+    html.push_str("<section id=\"charts\"><h2>Metrics</h2><div class=\"grid\">\n");
+    for s in series {
+        html.push_str(&format!(
+            "<figure class=\"chart\" id=\"chart-{}\">{}</figure>\n",
+            escape(&s.key),
+            chart::svg(s, CHART_SIZE.0, CHART_SIZE.1)
+        ));
+    }
+    html.push_str("</div><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · shaded: from the baseline to the target · dashed: the target · purple: a deployment · hover a point for its run</p></section>\n");
+    html.push_str(&runs_table(runs_newest_first));
+    html.push_str(&failed_plugins(runs_newest_first));
+    html.push_str("<script>");
+    html.push_str(include_str!("report.js"));
+    html.push_str("</script>\n</body></html>\n");
+    html
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Warn => "warn",
+        Verdict::Fail => "fail",
+    }
+}
+
+fn latest_decision(r: &RunRecord) -> String {
+    let mut s = format!(
+        "<section id=\"latest\"><h2>Latest decision: <span class=\"badge {c}\">{c}</span> <span class=\"score\">score {}</span></h2><p class=\"meta\">run <code>{}</code> at {}{}{}</p>\n",
+        crate::units::format_value(r.score),
+        escape(&r.run_id.0),
+        escape(&r.started_at),
+        r.source.branch.as_deref().map(|b| format!(" on <code>{}</code>", escape(b))).unwrap_or_default(),
+        r.source.revision.as_deref().map(|v| format!(", revision <code>{}</code>", escape(&v[..v.len().min(12)]))).unwrap_or_default(),
+        c = verdict_class(r.decision),
+    );
+    s.push_str("<table class=\"objectives\"><thead><tr><th>objective</th><th>status</th><th>value</th><th>target</th><th>reason</th></tr></thead><tbody>\n");
+    for o in &r.objectives {
+        let unit = r
+            .metric(&o.metric)
+            .and_then(|m| m.unit.clone())
+            .unwrap_or_default();
+        let status = serde_json::to_value(o.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "<tr class=\"{status}\"><td><code>{}</code></td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&o.id),
+            o.value.map(|v| format_with_unit(v, &unit)).unwrap_or_else(|| "–".into()),
+            o.target.map(|v| format_with_unit(v, &unit)).unwrap_or_else(|| "–".into()),
+            escape(o.reason.as_deref().unwrap_or("")),
+        ));
+    }
+    s.push_str("</tbody></table></section>\n");
+    s
+}
+
+/// The runs as JSON for the paged table the script draws.
+fn runs_table(runs: &[RunRecord]) -> String {
+    let rows: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            let failed: Vec<&str> = r
+                .objectives
+                .iter()
+                .filter(|o| matches!(o.status, ObjectiveStatus::Fail | ObjectiveStatus::Warn))
+                .map(|o| o.id.as_str())
+                .collect();
+            serde_json::json!({
+                "id": r.run_id.to_string(),
+                "at": r.started_at,
+                "branch": r.source.branch,
+                "revision": r.source.revision.as_deref().map(|v| &v[..v.len().min(12)]),
+                "decision": verdict_class(r.decision),
+                "score": r.score,
+                "flagged": failed.join(", "),
+            })
+        })
+        .collect();
+    // `</` cannot end the script element early.
+    let data = serde_json::to_string(&rows)
+        .expect("serializes")
+        .replace("</", "<\\/");
+    format!(
+        "<section id=\"runs\"><h2>Runs</h2><table class=\"runs\"><thead><tr><th>run</th><th>started</th><th>branch</th><th>revision</th><th>decision</th><th>score</th><th>warned or failed</th></tr></thead><tbody></tbody></table>\
+<nav class=\"pager\"><button type=\"button\" data-page=\"prev\">newer</button> <span class=\"page\"></span> <button type=\"button\" data-page=\"next\">older</button></nav>\
+<script type=\"application/json\" id=\"runs-data\">{data}</script></section>\n"
+    )
+}
+
+fn failed_plugins(runs: &[RunRecord]) -> String {
+    let mut s = String::from("<section id=\"failed-plugins\"><h2>Failed plugins</h2>\n");
+    let mut n = 0;
+    for r in runs {
+        for p in r.plugins.iter().filter(|p| p.status != PluginStatus::Ok) {
+            if n == FAILED_PLUGINS_MAX {
+                break;
+            }
+            n += 1;
+            let status = serde_json::to_value(p.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "<details class=\"failed-plugin\"><summary><code>{}</code> (<code>{}</code>) in run <code>{}</code>: {}{}</summary>{}</details>\n",
+                escape(&p.instance.0),
+                escape(&p.name),
+                escape(&r.run_id.0),
+                escape(&status),
+                p.error.as_deref().map(|e| format!(" — {}", escape(e))).unwrap_or_default(),
+                p.stderr_tail
+                    .as_deref()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| format!("<pre>{}</pre>", escape(t)))
+                    .unwrap_or_else(|| "<p>(no stderr)</p>".into()),
+            ));
+        }
+    }
+    if n == 0 {
+        s.push_str("<p>None in these runs.</p>\n");
+    }
+    s.push_str("</section>\n");
+    s
+}
