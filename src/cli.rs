@@ -483,7 +483,7 @@ fn finish(
     }
     let github = crate::ci::provider_of(&opts.env) == "github";
     eprint(&human_summary(&outcome.decision, github));
-    match crate::report::publish(&outcome.decision, outputs, &opts.env) {
+    match crate::report::publish(&outcome.decision, &outcome.trends, outputs, &opts.env) {
         Ok(annotations) => {
             for a in annotations {
                 eprint(&a);
@@ -555,7 +555,9 @@ fn codepipeline(command: CodepipelineCommand) -> u8 {
                     Ok(o) => {
                         println!("{}", o.json);
                         eprint(&human_summary(&o.decision, false));
-                        if let Err(e) = crate::report::publish(&o.decision, &outputs, &opts.env) {
+                        if let Err(e) =
+                            crate::report::publish(&o.decision, &o.trends, &outputs, &opts.env)
+                        {
                             eprint(&format!("error: {}", gate::error_chain(&e)));
                         }
                     }

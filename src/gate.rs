@@ -60,6 +60,32 @@ pub struct GateOutcome {
     pub exit: u8,
     /// Things to tell the user on stderr (records skipped…).
     pub warnings: Vec<String>,
+    /// Each objective metric's recent values, oldest first, ending with
+    /// this run's (for sparklines).
+    pub trends: Vec<(String, Vec<f64>)>,
+}
+
+/// Values a trend holds at most, this run's included.
+pub const TREND_RUNS: usize = 20;
+
+/// The recent values of each objective's metric on `branch`, oldest first.
+fn trends(history: &[RunRecord], d: &Decision, branch: Option<&str>) -> Vec<(String, Vec<f64>)> {
+    let mut out: Vec<(String, Vec<f64>)> = Vec::new();
+    for o in &d.objectives {
+        if out.iter().any(|(k, _)| *k == o.metric) {
+            continue;
+        }
+        let mut values: Vec<f64> = history
+            .iter()
+            .filter(|r| branch.is_none() || r.source.branch.as_deref() == branch)
+            .filter_map(|r| r.metric(&o.metric).map(|m| m.value))
+            .take(TREND_RUNS - 1)
+            .collect();
+        values.reverse();
+        values.extend(o.value);
+        out.push((o.metric.clone(), values));
+    }
+    out
 }
 
 /// Why no decision could be made.
@@ -283,11 +309,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             Verdict::Fail => EXIT_FAIL,
         }
     };
+    let trends = trends(&history, &decision, branch.as_deref());
     Ok(GateOutcome {
         decision,
         json,
         exit,
         warnings,
+        trends,
     })
 }
 
@@ -319,7 +347,10 @@ pub async fn read_history(
                 history.push(run);
                 // The last passing run stands in for a deployment only when
                 // it is recent: looking for it never reads past the head.
+                // The runs of a trend come from the head too (it holds more
+                // than `TREND_RUNS` once there are segments).
                 let done = (seen_pass || history.len() >= crate::store::index::HEAD_MAX)
+                    && (history.len() >= TREND_RUNS)
                     && relative
                         .iter()
                         .zip(&found)

@@ -180,7 +180,10 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         };
         let _ = chart
             .configure_mesh()
-            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(235, 235, 235))
+            .x_labels(n.clamp(2, 10))
+            .y_labels(6)
             .x_desc("run")
             .x_label_formatter(&|x| format!("{}", x.round() as i64 + 1))
             .y_label_formatter(&|y| crate::units::format_value(*y))

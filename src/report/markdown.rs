@@ -29,8 +29,9 @@ fn fence(text: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// The summary for `d`.
-pub fn render(d: &Decision) -> String {
+/// The summary for `d`, with a sparkline of each metric's recent values
+/// from `trends` (`(metric, values oldest first)`).
+pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
     let verdict = match d.decision {
         Verdict::Pass => "✅ pass",
         Verdict::Warn => "⚠️ warn",
@@ -42,7 +43,7 @@ pub fn render(d: &Decision) -> String {
         cell(&d.summary)
     );
     s.push_str(
-        "| | Objective | Value | Target | vs baseline | Reason |\n|---|---|--:|--:|--:|---|\n",
+        "| | Objective | Value | Trend | Target | vs baseline | Reason |\n|---|---|--:|---|--:|--:|---|\n",
     );
     for o in &d.objectives {
         let unit = o.unit.as_deref().unwrap_or("");
@@ -55,11 +56,18 @@ pub fn render(d: &Decision) -> String {
             .change_pct
             .map(|c| format!("{}{}%", if c > 0.0 { "+" } else { "" }, format_value(c)))
             .unwrap_or_else(|| "–".into());
+        let trend = trends
+            .iter()
+            .find(|(k, _)| *k == o.metric)
+            .filter(|(_, v)| v.len() >= 2)
+            .map(|(_, v)| super::chart::sparkline(v))
+            .unwrap_or_else(|| "–".into());
         s.push_str(&format!(
-            "| {} | `{}` | {} | {} | {} | {} |\n",
+            "| {} | `{}` | {} | {} | {} | {} | {} |\n",
             mark(o),
             cell(&o.id),
             cell(&value),
+            trend,
             cell(&target),
             change,
             cell(&o.reason)

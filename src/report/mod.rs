@@ -67,13 +67,14 @@ fn write(
 /// Returns the lines to print on stderr (GitHub annotations).
 pub fn publish(
     d: &Decision,
+    trends: &[(String, Vec<f64>)],
     outputs: &Outputs,
     env: &std::collections::BTreeMap<String, String>,
 ) -> Result<Vec<String>, ReportError> {
     if let Some(p) = &outputs.junit {
         write("JUnit report", p, &junit::render(d), false)?;
     }
-    let markdown = markdown::render(d);
+    let markdown = markdown::render(d, trends);
     if let Some(p) = &outputs.markdown {
         write("Markdown summary", p, &markdown, false)?;
     }

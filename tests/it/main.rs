@@ -15,3 +15,4 @@ mod s3;
 mod schemas;
 mod store;
 mod validate;
+mod visual;
