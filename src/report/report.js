@@ -41,4 +41,8 @@
   });
   render();
   body.dataset.ready = "1";
+  // How long the page took to load, for the benchmark of large histories.
+  window.addEventListener("load", function () {
+    body.dataset.loadMs = String(Math.round(performance.now()));
+  });
 })();
