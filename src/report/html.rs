@@ -238,7 +238,7 @@ fn failed_plugins(runs: &[RunRecord]) -> String {
                 p.stderr_tail
                     .as_deref()
                     .filter(|t| !t.is_empty())
-                    .map(|t| format!("<pre>{}</pre>", escape(t)))
+                    .map(|t| format!("<pre>{}</pre>", escape(t.trim_end())))
                     .unwrap_or_else(|| "<p>(no stderr)</p>".into()),
             ));
         }

@@ -298,3 +298,22 @@ fn markdown_summary_has_a_sparkline_per_metric() {
         "{row}"
     );
 }
+
+#[test]
+fn report_lists_failed_plugins_with_their_stderr() {
+    let s = Scratch::new();
+    s.policy("version: 1\nplugins:\n  api: { uses: exit-3 }\nobjectives:\n  - { id: latency, metric: api.value, pass: \"< 1s\" }\n");
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = s.qod(&["report", "--out", "r.html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = std::fs::read_to_string(s.path().join("r.html")).unwrap();
+    let section = &page[page.find("<section id=\"failed-plugins\">").unwrap()..];
+    assert!(
+        section.contains("<code>api</code> (<code>exit-3</code>)")
+            && section.contains("exit_nonzero")
+            && section.contains("<pre>cannot reach the endpoint</pre>"),
+        "{section}"
+    );
+    assert!(page.contains("Latest decision: <span class=\"badge fail\">fail</span>"));
+}
