@@ -60,6 +60,9 @@ enum Command {
     /// Write an HTML report of the history: the latest decision, a chart per
     /// metric, the recent runs.
     Report(ReportArgs),
+    /// Find change points in each metric's history (E-divisive means, as
+    /// Apache Otava does).
+    Trend(TrendArgs),
     /// Report the gate to CodePipeline as a job result.
     Codepipeline {
         #[command(subcommand)]
@@ -120,6 +123,33 @@ struct HistoryArgs {
     last: usize,
     #[arg(long, value_enum, default_value = "table")]
     format: HistoryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct TrendArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Only these metrics (`<instance>.<metric>`, or a glob); repeatable.
+    #[arg(long)]
+    metric: Vec<String>,
+    /// How many runs to analyse, newest first.
+    #[arg(long, default_value_t = 1000)]
+    last: usize,
+    /// Only runs of this branch.
+    #[arg(long)]
+    branch: Option<String>,
+    /// Runs per sliding window of the split step.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..))]
+    window: u32,
+    /// Largest p-value of a change point (two-sided Student's t-test).
+    #[arg(long, default_value_t = 0.001)]
+    max_pvalue: f64,
+    /// Smallest relative change of a change point (0.05 = 5%).
+    #[arg(long, default_value_t = 0.05)]
+    min_magnitude: f64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,6 +387,18 @@ fn dispatch(cli: Cli) -> u8 {
             &args.store.store,
             matches!(args.format, ExportFormat::Csv),
             args.since.as_deref(),
+        )),
+        Command::Trend(args) => block_on(crate::history::trend(
+            &args.store.store,
+            &args.metric,
+            args.last.max(1),
+            args.branch.as_deref(),
+            crate::changepoint::Params {
+                window: args.window as usize,
+                max_pvalue: args.max_pvalue,
+                min_magnitude: args.min_magnitude,
+            },
+            args.json,
         )),
         Command::Report(args) => block_on(crate::history::report(
             &args.store.store,

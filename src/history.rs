@@ -86,31 +86,14 @@ pub async fn report(
         .map(|m| glob::Pattern::new(m).map_err(|e| CommandError::MetricPattern(m.clone(), e)))
         .collect::<Result<Vec<_>, _>>()?;
     let store = Store::open(location, &env()).await?;
-    let mut runs: Vec<RunRecord> = Vec::new();
-    let mut warnings = Vec::new();
-    store
-        .scan(
-            |r| {
-                runs.push(r);
-                if runs.len() >= last {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-            |w| warnings.push(w),
-        )
-        .await?;
+    let oldest_first = newest_runs(&store, last).await?;
+    let runs: Vec<RunRecord> = oldest_first.iter().rev().cloned().collect();
     let deployments: Vec<(String, String)> = store
         .deployments(crate::report::html::DEPLOYMENTS_MAX)
         .await?
         .into_iter()
         .map(|d| (d.at, d.revision.unwrap_or_default()))
         .collect();
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    let oldest_first: Vec<RunRecord> = runs.iter().rev().cloned().collect();
     let series = crate::report::html::series(&oldest_first, &deployments, &only);
     let html = crate::report::html::page(&runs, &series, &store.location());
     std::fs::write(out, html).map_err(|e| CommandError::Write(out.to_owned(), e))?;
@@ -140,6 +123,152 @@ pub async fn report(
             ))
             .unwrap_or_default()
     );
+    Ok(())
+}
+
+/// The runs of the newest `last`, oldest first.
+async fn newest_runs(store: &Store, last: usize) -> Result<Vec<RunRecord>, CommandError> {
+    let mut runs: Vec<RunRecord> = Vec::new();
+    let mut warnings = Vec::new();
+    store
+        .scan(
+            |r| {
+                runs.push(r);
+                if runs.len() >= last {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |w| warnings.push(w),
+        )
+        .await?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    runs.reverse();
+    Ok(runs)
+}
+
+/// One change point of one metric, as `qod trend` prints it.
+#[derive(Debug, serde::Serialize)]
+struct TrendPoint<'a> {
+    /// The first run after the change, counted from 1 in the runs read.
+    run_number: usize,
+    run_id: &'a str,
+    at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_revision: Option<&'a str>,
+    mean_before: f64,
+    mean_after: f64,
+    change_pct: f64,
+    magnitude: f64,
+    pvalue: f64,
+}
+
+/// `qod trend`: change points in each metric's history.
+pub async fn trend(
+    location: &str,
+    metrics: &[String],
+    last: usize,
+    branch: Option<&str>,
+    params: crate::changepoint::Params,
+    json: bool,
+) -> Result<(), CommandError> {
+    let only = metrics
+        .iter()
+        .map(|m| glob::Pattern::new(m).map_err(|e| CommandError::MetricPattern(m.clone(), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = Store::open(location, &env()).await?;
+    let mut runs = newest_runs(&store, last).await?;
+    if let Some(b) = branch {
+        runs.retain(|r| r.source.branch.as_deref() == Some(b));
+    }
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    for r in runs.iter().rev() {
+        for m in &r.metrics {
+            if !keys.iter().any(|(k, _)| *k == m.key)
+                && (only.is_empty() || only.iter().any(|p| p.matches(&m.key)))
+            {
+                keys.push((m.key.clone(), m.unit.clone()));
+            }
+        }
+    }
+    let mut report = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for (key, unit) in &keys {
+        let measured: Vec<(&RunRecord, f64)> = runs
+            .iter()
+            .filter_map(|r| r.metric(key).map(|m| (r, m.value)))
+            .collect();
+        let values: Vec<f64> = measured.iter().map(|(_, v)| *v).collect();
+        let cps = crate::changepoint::detect(&values, params);
+        let points: Vec<TrendPoint> = cps
+            .iter()
+            .map(|c| {
+                let (r, _) = measured[c.index];
+                TrendPoint {
+                    run_number: c.index + 1,
+                    run_id: &r.run_id.0,
+                    at: &r.started_at,
+                    revision: r.source.revision.as_deref(),
+                    previous_revision: measured[c.index - 1].0.source.revision.as_deref(),
+                    mean_before: c.stats.mean_before,
+                    mean_after: c.stats.mean_after,
+                    change_pct: c.stats.forward_change() * 100.0,
+                    magnitude: c.stats.magnitude(),
+                    pvalue: c.stats.pvalue,
+                }
+            })
+            .collect();
+        if json {
+            report.push(serde_json::json!({
+                "metric": key, "unit": unit, "runs": values.len(), "change_points": points,
+            }));
+            continue;
+        }
+        let u = unit.as_deref().unwrap_or("");
+        writeln!(
+            out,
+            "{key}: {} run{}, {} change point{}",
+            values.len(),
+            if values.len() == 1 { "" } else { "s" },
+            points.len(),
+            if points.len() == 1 { "" } else { "s" }
+        )?;
+        for p in &points {
+            writeln!(
+                out,
+                "  run {:>5}  {}  {}  {} → {} ({}{:.1}%, p {}){}",
+                p.run_number,
+                p.at,
+                p.run_id,
+                format_with_unit(p.mean_before, u),
+                format_with_unit(p.mean_after, u),
+                if p.change_pct > 0.0 { "+" } else { "" },
+                p.change_pct,
+                if p.pvalue < 1e-12 {
+                    "< 1e-12".to_owned()
+                } else {
+                    format!("= {:.2e}", p.pvalue)
+                },
+                p.revision
+                    .map(|r| format!("  at {}", &r[..r.len().min(12)]))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serializes")
+        )?;
+    } else if keys.is_empty() {
+        eprintln!("qod: no runs with metrics in `{}`", store.location());
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod builtin;
+pub mod changepoint;
 pub mod ci;
 pub mod cli;
 pub mod decision;

@@ -10,6 +10,10 @@ use crate::units::format_with_unit;
 /// Chart size in pixels.
 pub const CHART_SIZE: (u32, u32) = (640, 300);
 
+/// Runs searched for change points at most (the newest), to keep a report
+/// of a long history fast.
+pub const CHANGE_POINT_RUNS: usize = 1000;
+
 /// Deployments read at most (the newest).
 pub const DEPLOYMENTS_MAX: usize = 200;
 
@@ -90,12 +94,20 @@ pub fn series(
                         .then(|| (before as f64 - 0.5, rev.clone()))
                 })
                 .collect();
+            // Change points of the newest runs (E-divisive; see `qod trend`).
+            let from = points.len().saturating_sub(CHANGE_POINT_RUNS);
+            let values: Vec<f64> = points[from..].iter().map(|p| p.value).collect();
+            let change_points =
+                crate::changepoint::detect(&values, crate::changepoint::Params::default())
+                    .iter()
+                    .map(|c| c.index + from)
+                    .collect();
             ChartSeries {
                 key,
                 unit,
                 points,
                 deployments,
-                change_points: Vec::new(),
+                change_points,
             }
         })
         .collect()
@@ -133,7 +145,7 @@ pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str
             chart::svg(s, CHART_SIZE.0, CHART_SIZE.1)
         ));
     }
-    html.push_str("</div><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · shaded: from the baseline to the target · dashed: the target · purple: a deployment · hover a point for its run</p></section>\n");
+    html.push_str("</div><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run</p></section>\n");
     html.push_str(&runs_table(runs_newest_first));
     html.push_str(&failed_plugins(runs_newest_first));
     html.push_str("<script>");

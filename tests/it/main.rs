@@ -14,5 +14,6 @@ mod reports;
 mod s3;
 mod schemas;
 mod store;
+mod trend;
 mod validate;
 mod visual;

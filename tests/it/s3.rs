@@ -86,14 +86,14 @@ pub fn aws_env(endpoint: &str) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
 }
 
-fn create_bucket(endpoint: &str, bucket: &str) {
+pub fn create_bucket(endpoint: &str, bucket: &str) {
     rt().block_on(async {
         let env = aws_env(endpoint);
         let conf = aws_sdk_s3::config::Builder::new()
@@ -118,7 +118,7 @@ fn create_bucket(endpoint: &str, bucket: &str) {
     });
 }
 
-fn scratch_for(endpoint: &str) -> Scratch {
+pub fn scratch_for(endpoint: &str) -> Scratch {
     let mut s = Scratch::new();
     for (k, v) in aws_env(endpoint) {
         s = s.env(&k, &v);

@@ -1,0 +1,132 @@
+//! `qod trend`: change points in stored histories, on the directory store
+//! and on S3 (a real moto server on 127.0.0.1), and marked in the report.
+
+use crate::common::Scratch;
+use crate::s3::{aws_env, create_bucket, rt, scratch_for, Moto};
+use qod::store::{RunRecord, Store};
+use serde_json::Value;
+
+/// 80 builds a minute apart: about 100 s, then about 120 s from build 41
+/// (revision `rev0040`), with a little deterministic noise; and a steady
+/// second metric.
+fn step_records() -> Vec<RunRecord> {
+    let base = chrono::DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    (0..80)
+        .map(|i| {
+            let at = base + chrono::Duration::minutes(i as i64);
+            let ts = qod::time::rfc3339(at);
+            let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, at.timestamp() as u64, 0));
+            let noise = ((i * 7919) % 13) as f64 / 10.0;
+            let duration = if i < 40 { 100.0 } else { 120.0 } + noise;
+            serde_json::from_value(serde_json::json!({
+                "record_version": 1, "run_id": id.to_string(), "started_at": ts, "finished_at": ts,
+                "pipeline": {"provider": "local"}, "source": {"branch": "main", "revision": format!("rev{i:04}")},
+                "decision": "pass", "score": 100.0,
+                "metrics": [
+                    {"key": "build.duration", "instance": "build", "name": "duration", "value": duration, "unit": "s"},
+                    {"key": "build.size", "instance": "build", "name": "size", "value": 5000.0 + noise, "unit": "B"}
+                ],
+                "objectives": [{"id": "t", "metric": "build.duration", "status": "pass", "effect": "pass", "value": duration}],
+                "plugins": [{"instance": "build", "name": "emit", "status": "ok", "duration_ms": 3}]
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn check_trend(out: &Value) {
+    let metrics = out.as_array().unwrap();
+    assert_eq!(metrics.len(), 2, "{out:#}");
+    let duration = metrics
+        .iter()
+        .find(|m| m["metric"] == "build.duration")
+        .unwrap();
+    assert_eq!(duration["runs"], 80);
+    let cps = duration["change_points"].as_array().unwrap();
+    assert_eq!(cps.len(), 1, "{out:#}");
+    let cp = &cps[0];
+    assert_eq!(cp["run_number"], 41);
+    assert_eq!(cp["revision"], "rev0040");
+    assert_eq!(cp["previous_revision"], "rev0039");
+    let pct = cp["change_pct"].as_f64().unwrap();
+    assert!((19.0..21.0).contains(&pct), "{pct}");
+    assert!(cp["pvalue"].as_f64().unwrap() < 1e-10);
+    let size = metrics
+        .iter()
+        .find(|m| m["metric"] == "build.size")
+        .unwrap();
+    assert_eq!(
+        size["change_points"].as_array().unwrap().len(),
+        0,
+        "{out:#}"
+    );
+}
+
+#[test]
+fn trend_finds_the_step_in_a_directory_store() {
+    let s = Scratch::new();
+    let store = s.path().join("store");
+    rt().block_on(Store::dir(&store).import(step_records(), false))
+        .unwrap();
+    let store = store.to_string_lossy().into_owned();
+    let r = s.qod(&["trend", "--store", &store, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_trend(&serde_json::from_str(&r.stdout).unwrap());
+
+    let r = s.qod(&["trend", "--store", &store, "--metric", "build.dur*"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "build.duration: 80 runs, 1 change point");
+    assert!(
+        lines[1].starts_with("  run    41  2025-03-01T00:40:00.000Z  "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[1].contains("100.58 s → 120.59 s (+19.9%, p < 1e-12)")
+            && lines[1].ends_with("at rev0040"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+
+    // Fewer runs than a change needs on each side: nothing to report.
+    let r = s.qod(&["trend", "--store", &store, "--last", "2", "--json"]);
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(out
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["change_points"].as_array().unwrap().is_empty()));
+
+    let r = s.qod(&["trend", "--store", &store, "--window", "1"]);
+    assert_eq!(r.code, 2, "a window of one run is refused");
+
+    // The report marks the change point on the chart.
+    let r = s.qod(&["report", "--store", &store, "--out", "r.html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = std::fs::read_to_string(s.path().join("r.html")).unwrap();
+    assert!(page.contains("data-metric=\"build.duration\" data-runs=\"80\" data-drawn=\"80\" data-markers=\"0\" data-deployments=\"0\" data-change-points=\"1\""), "{}", &page[..2000]);
+    assert!(page.contains("data-metric=\"build.size\" data-runs=\"80\" data-drawn=\"80\" data-markers=\"0\" data-deployments=\"0\" data-change-points=\"0\""));
+}
+
+#[test]
+fn trend_finds_the_step_in_an_s3_store() {
+    let moto = Moto::start();
+    create_bucket(&moto.endpoint(), "trend");
+    let env = aws_env(&moto.endpoint());
+    rt().block_on(async {
+        Store::open("s3://trend/qod", &env)
+            .await
+            .unwrap()
+            .import(step_records(), false)
+            .await
+            .unwrap()
+    });
+    let s = scratch_for(&moto.endpoint());
+    let r = s.qod(&["trend", "--store", "s3://trend/qod", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    check_trend(&serde_json::from_str(&r.stdout).unwrap());
+}
