@@ -203,6 +203,7 @@ fn svg_structure(svg: &str) -> String {
         "data-drawn",
         "data-markers",
         "data-deployments",
+        "data-change-points",
     ] {
         out.push(format!("{a}={}", attr(open, a).unwrap_or("-")));
     }
