@@ -63,6 +63,9 @@ enum Command {
     /// Find change points in each metric's history (E-divisive means, as
     /// Apache Otava does).
     Trend(TrendArgs),
+    /// Replay the policy over the stored history: how often each objective
+    /// would have passed, warned and failed, and which runs it would have stopped.
+    Backtest(BacktestArgs),
     /// Report the gate to CodePipeline as a job result.
     Codepipeline {
         #[command(subcommand)]
@@ -123,6 +126,21 @@ struct HistoryArgs {
     last: usize,
     #[arg(long, value_enum, default_value = "table")]
     format: HistoryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct BacktestArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    policy: Option<PathBuf>,
+    /// How many runs to replay, newest first.
+    #[arg(long, default_value_t = 1000)]
+    last: usize,
+    /// Print JSON (every replayed run) instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -387,6 +405,13 @@ fn dispatch(cli: Cli) -> u8 {
             &args.store.store,
             matches!(args.format, ExportFormat::Csv),
             args.since.as_deref(),
+        )),
+        Command::Backtest(args) => block_on(crate::history::backtest(
+            &args.store.store,
+            args.policy.as_deref(),
+            &cwd(),
+            args.last.max(1),
+            args.json,
         )),
         Command::Trend(args) => block_on(crate::history::trend(
             &args.store.store,

@@ -25,6 +25,8 @@ pub enum CommandError {
         "invalid `--metric` `{0}`: {1}; write a metric (`build.duration`) or a glob (`latency.p*`)"
     )]
     MetricPattern(String, glob::PatternError),
+    #[error("{0}")]
+    Policy(String),
     #[error("cannot write `{}`", .0.display())]
     Write(std::path::PathBuf, #[source] std::io::Error),
 }
@@ -268,6 +270,110 @@ pub async fn trend(
         )?;
     } else if keys.is_empty() {
         eprintln!("qod: no runs with metrics in `{}`", store.location());
+    }
+    Ok(())
+}
+
+/// `qod backtest`: the policy replayed over the newest `last` runs.
+pub async fn backtest(
+    location: &str,
+    policy: Option<&Path>,
+    cwd: &Path,
+    last: usize,
+    json: bool,
+) -> Result<(), CommandError> {
+    let plan =
+        crate::gate::prepare(policy, cwd).map_err(|d| CommandError::Policy(d.to_string()))?;
+    let store = Store::open(location, &env()).await?;
+    let runs = newest_runs(&store, last).await?;
+    let result = crate::backtest::replay(&plan.objectives, &plan.policy.policy.decision, &runs);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&result).expect("serializes")
+        )?;
+        return Ok(());
+    }
+    let count = |v: &str| result.gate.get(v).copied().unwrap_or(0);
+    writeln!(
+        out,
+        "backtest of `{}` over {} run{} of `{}`: {} pass, {} warn, {} fail ({} differ from the recorded decision)",
+        plan.policy.file.display(),
+        result.runs,
+        if result.runs == 1 { "" } else { "s" },
+        store.location(),
+        count("pass"),
+        count("warn"),
+        count("fail"),
+        result.changed
+    )?;
+    let width = plan
+        .objectives
+        .iter()
+        .map(|o| o.spec.id.len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    writeln!(
+        out,
+        "\n{:width$}  {:>5} {:>5} {:>5} {:>8} {:>12}  would have stopped",
+        "objective", "pass", "warn", "fail", "no data", "no baseline"
+    )?;
+    for o in &plan.objectives {
+        let Some(t) = result.objectives.get(&o.spec.id) else {
+            continue;
+        };
+        let stopped = if t.stopped.is_empty() {
+            "–".to_owned()
+        } else {
+            let mut s: Vec<String> = t.stopped.iter().take(12).map(|n| format!("#{n}")).collect();
+            if t.stopped.len() > 12 {
+                s.push(format!("… ({} runs)", t.stopped.len()));
+            }
+            s.join(" ")
+        };
+        writeln!(
+            out,
+            "{:width$}  {:>5} {:>5} {:>5} {:>8} {:>12}  {stopped}",
+            o.spec.id, t.pass, t.warn, t.fail, t.no_data, t.no_baseline
+        )?;
+    }
+    let failed: Vec<_> = result
+        .replayed
+        .iter()
+        .filter(|r| r.decision == crate::decision::Verdict::Fail)
+        .collect();
+    if !failed.is_empty() {
+        writeln!(out, "\nruns the gate would have stopped:")?;
+        for r in failed.iter().rev().take(20) {
+            let why: Vec<String> = r
+                .objectives
+                .iter()
+                .filter(|o| o.effect == crate::decision::OutcomeEffect::Fail)
+                .map(|o| format!("{}: {}", o.id, o.reason))
+                .collect();
+            writeln!(
+                out,
+                "  #{:<5} {}  {}{}  {}",
+                r.run_number,
+                r.started_at,
+                r.run_id,
+                r.revision
+                    .as_deref()
+                    .map(|v| format!("  {}", &v[..v.len().min(12)]))
+                    .unwrap_or_default(),
+                why.join("; ")
+            )?;
+        }
+        if failed.len() > 20 {
+            writeln!(
+                out,
+                "  … and {} older (`--json` lists them all)",
+                failed.len() - 20
+            )?;
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! [`decision`] → [`store`]. [`gate`] ties them together; [`cli`] is thin.
 
 pub mod aws;
+pub mod backtest;
 pub mod builtin;
 pub mod changepoint;
 pub mod ci;

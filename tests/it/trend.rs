@@ -1,5 +1,6 @@
-//! `qod trend`: change points in stored histories, on the directory store
-//! and on S3 (a real moto server on 127.0.0.1), and marked in the report.
+//! `qod trend` (change points) and `qod backtest` (a policy replayed) on
+//! stored histories, on the directory store and on S3 (a real moto server
+//! on 127.0.0.1); change points marked in the report.
 
 use crate::common::Scratch;
 use crate::s3::{aws_env, create_bucket, rt, scratch_for, Moto};
@@ -129,4 +130,107 @@ fn trend_finds_the_step_in_an_s3_store() {
     let r = s.qod(&["trend", "--store", "s3://trend/qod", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     check_trend(&serde_json::from_str(&r.stdout).unwrap());
+}
+
+fn backtest_policy(include: &str) -> String {
+    format!(
+        "version: 1\nplugins:\n  build: {{ uses: emit, with: {{ result: {{ protocol: 1, status: ok, metrics: [{{ name: duration, value: 1 }}] }} }} }}\nbaseline: {{ last: 3, aggregate: mean, include: {include} }}\nobjectives:\n  - {{ id: build-time, metric: build.duration, pass: \"<= baseline * 1.1\" }}\n"
+    )
+}
+
+fn stopped(out: &Value) -> Vec<u64> {
+    out["objectives"]["build-time"]["stopped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn backtest_replays_a_policy_over_the_history() {
+    let s = Scratch::new();
+    let store = s.path().join("store");
+    rt().block_on(Store::dir(&store).import(step_records(), false))
+        .unwrap();
+    let store = store.to_string_lossy().into_owned();
+
+    // Baselines of passing runs only: after the 20% step every build is
+    // held to the old level, so the gate stops all 40 of them.
+    s.policy(&backtest_policy("pass"));
+    let r = s.qod(&["backtest", "--store", &store, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["runs"], 80);
+    let t = &out["objectives"]["build-time"];
+    assert_eq!(
+        (
+            t["pass"].as_u64(),
+            t["fail"].as_u64(),
+            t["no_baseline"].as_u64()
+        ),
+        (Some(39), Some(40), Some(1)),
+        "{t:#}"
+    );
+    assert_eq!(stopped(&out), (41..=80).collect::<Vec<_>>());
+    assert_eq!(out["gate"]["fail"], 40);
+    // Every run was recorded as a pass; 40 would have failed and 1 warned.
+    assert_eq!(out["changed"], 41);
+    let first = &out["replayed"][40];
+    assert_eq!(first["revision"], "rev0040");
+    assert!(
+        first["objectives"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1.1 × mean of last 3"),
+        "{first:#}"
+    );
+
+    // With every run in the baseline it adapts: two builds stopped.
+    s.policy(&backtest_policy("all"));
+    let r = s.qod(&["backtest", "--store", &store]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = &r.stdout;
+    assert!(
+        text.starts_with("backtest of `qod.yaml` over 80 runs of `"),
+        "{text}"
+    );
+    assert!(
+        text.contains(": 77 pass, 1 warn, 2 fail (3 differ from the recorded decision)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("build-time     77     0     2        0            1  #41 #42"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  #42    2025-03-01T00:41:00.000Z  "),
+        "{text}"
+    );
+
+    // A policy that does not load is reported as such.
+    s.policy("version: 1\nplugins: {}\nobjectives: []\n");
+    let r = s.qod(&["backtest", "--store", &store]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+}
+
+#[test]
+fn backtest_reads_an_s3_store() {
+    let moto = Moto::start();
+    create_bucket(&moto.endpoint(), "replay");
+    let env = aws_env(&moto.endpoint());
+    rt().block_on(async {
+        Store::open("s3://replay/qod", &env)
+            .await
+            .unwrap()
+            .import(step_records(), false)
+            .await
+            .unwrap()
+    });
+    let s = scratch_for(&moto.endpoint());
+    s.policy(&backtest_policy("all"));
+    let r = s.qod(&["backtest", "--store", "s3://replay/qod", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(stopped(&out), [41, 42]);
 }
