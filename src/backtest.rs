@@ -48,6 +48,7 @@ pub struct Tally {
     pub fail: usize,
     pub no_data: usize,
     pub no_baseline: usize,
+    pub inconclusive: usize,
     /// Runs the objective would have failed the gate in (its effect was `fail`).
     pub stopped: Vec<usize>,
 }
@@ -158,6 +159,7 @@ pub fn replay(
                 ObjectiveStatus::Fail => t.fail += 1,
                 ObjectiveStatus::NoData => t.no_data += 1,
                 ObjectiveStatus::NoBaseline => t.no_baseline += 1,
+                ObjectiveStatus::Inconclusive => t.inconclusive += 1,
             }
             if o.effect == OutcomeEffect::Fail {
                 t.stopped.push(i + 1);

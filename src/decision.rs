@@ -72,6 +72,9 @@ pub enum ObjectiveStatus {
     NoData,
     /// A relative criterion had too little history to compare with.
     NoBaseline,
+    /// The change is beyond the tolerance, but the significance test had
+    /// too few samples to tell it from noise.
+    Inconclusive,
 }
 
 impl ObjectiveStatus {
@@ -82,6 +85,7 @@ impl ObjectiveStatus {
             ObjectiveStatus::Fail => "fail",
             ObjectiveStatus::NoData => "no_data",
             ObjectiveStatus::NoBaseline => "no_baseline",
+            ObjectiveStatus::Inconclusive => "inconclusive",
         }
     }
 }
@@ -142,6 +146,9 @@ pub struct ObjectiveOutcome {
     /// The baseline, when a criterion is relative.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineOutcome>,
+    /// The significance test, when the objective asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestOutcome>,
     /// Change from the baseline in percent (positive: the value went up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_pct: Option<f64>,
@@ -157,6 +164,41 @@ pub struct ObjectiveOutcome {
 }
 
 /// The baseline an objective was compared with.
+/// The significance test behind a relative objective's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TestOutcome {
+    /// `mann-whitney`, `welch-t` or `bootstrap`.
+    pub method: String,
+    /// The significance level.
+    pub alpha: f64,
+    /// Samples in the baseline runs (pooled) and in this run.
+    pub n_baseline: usize,
+    pub n_current: usize,
+    /// Fewest samples a side needs.
+    pub min_samples: u32,
+    /// Two-sided p-value (absent when there were too few samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// Whether p <= alpha.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub significant: Option<bool>,
+    /// The estimated change (this run minus the baseline) in the metric's unit,
+    /// with its confidence interval at `1 - alpha`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_high: Option<f64>,
+    /// The same, in percent of the baseline samples' mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_pct: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_pct_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_pct_high: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct BaselineOutcome {
     /// The aggregated value, when there was enough history.

@@ -190,6 +190,14 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             Ok((h, d)) => (h, d, None),
             Err(e) => (Vec::new(), Vec::new(), Some(error_chain(&e))),
         };
+    let history = with_samples(
+        &store,
+        &plan.objectives,
+        history,
+        branch.as_deref(),
+        &mut warnings,
+    )
+    .await;
     let recorded_deployment =
         crate::store::index::last_deployment(&deployments, branch.as_deref()).cloned();
     // Without a recorded deployment, the last passing run stands in for it;
@@ -365,6 +373,44 @@ pub async fn read_history(
         )
         .await?;
     Ok((history, deployments))
+}
+
+/// The index keeps no samples. For objectives with a significance test,
+/// replaces the summaries of the runs their baselines use with the full
+/// records: a few reads, only for those objectives.
+pub async fn with_samples(
+    store: &Store,
+    objectives: &[crate::plan::PlannedObjective],
+    mut history: Vec<RunRecord>,
+    branch: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Vec<RunRecord> {
+    let mut wanted: Vec<crate::ids::RunId> = Vec::new();
+    for o in objectives
+        .iter()
+        .filter(|o| o.spec.test.is_some() && o.is_relative())
+    {
+        let unit =
+            crate::units::Unit::of_metric(o.declared_unit.as_ref().map(|u| u.symbol.as_str()));
+        let sel =
+            evaluate::baseline::select(&history, &o.spec.id, o.key(), &unit, &o.baseline, branch);
+        for id in sel.runs {
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+    }
+    for run in history.iter_mut().filter(|r| wanted.contains(&r.run_id)) {
+        match store.full_record(run).await {
+            Ok(full) => *run = full,
+            Err(e) => warnings.push(format!(
+                "the samples of run `{}` could not be read, so its value stands in for them: {}",
+                run.run_id,
+                error_chain(&e)
+            )),
+        }
+    }
+    history
 }
 
 /// Keeps a record that the store could not take.

@@ -285,7 +285,13 @@ pub async fn backtest(
     let plan =
         crate::gate::prepare(policy, cwd).map_err(|d| CommandError::Policy(d.to_string()))?;
     let store = Store::open(location, &env()).await?;
-    let runs = newest_runs(&store, last).await?;
+    let mut runs = newest_runs(&store, last).await?;
+    // Significance tests need the samples the index leaves out.
+    if plan.objectives.iter().any(|o| o.spec.test.is_some()) {
+        for run in runs.iter_mut() {
+            *run = store.full_record(run).await?;
+        }
+    }
     let result = crate::backtest::replay(&plan.objectives, &plan.policy.policy.decision, &runs);
     let mut out = std::io::stdout().lock();
     if json {

@@ -26,6 +26,7 @@ pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod schema;
+pub mod stats;
 pub mod store;
 pub mod time;
 pub mod units;

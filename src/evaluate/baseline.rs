@@ -12,6 +12,8 @@ use crate::units::Unit;
 pub struct Selection {
     pub runs: Vec<RunId>,
     pub values: Vec<f64>,
+    /// The runs' samples pooled (a run without samples gives its value).
+    pub samples: Vec<f64>,
     /// The branch the runs were restricted to.
     pub branch: Option<String>,
 }
@@ -72,6 +74,7 @@ pub fn select(
     let mut sel = Selection {
         runs: Vec::new(),
         values: Vec::new(),
+        samples: Vec::new(),
         branch: scope(spec, branch).map(str::to_owned),
     };
     for run in history {
@@ -89,6 +92,12 @@ pub fn select(
         };
         sel.runs.push(run.run_id.clone());
         sel.values.push(v);
+        if m.samples.is_empty() {
+            sel.samples.push(v);
+        } else {
+            sel.samples
+                .extend(m.samples.iter().filter_map(|s| recorded.convert(*s, unit)));
+        }
     }
     sel
 }

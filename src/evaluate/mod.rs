@@ -5,12 +5,14 @@ pub mod baseline;
 
 use crate::decision::{
     BaselineOutcome, ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, PluginStatus,
-    Verdict,
+    TestOutcome, Verdict,
 };
 use crate::plan::PlannedObjective;
 use crate::policy::criterion::{Criterion, Parsed};
 use crate::policy::{DecisionSpec, Effect, Mode};
+use crate::policy::{SignificanceTest, TestMethod};
 use crate::protocol::{Better, Metric};
+use crate::stats;
 use crate::store::RunRecord;
 use crate::units::{format_value, format_with_unit, Unit};
 
@@ -91,6 +93,7 @@ fn effect_of(status: ObjectiveStatus, o: &PlannedObjective) -> OutcomeEffect {
         ObjectiveStatus::Fail => Effect::Fail,
         ObjectiveStatus::NoData => o.spec.on_no_data,
         ObjectiveStatus::NoBaseline => o.spec.on_no_baseline,
+        ObjectiveStatus::Inconclusive => o.spec.on_inconclusive,
     };
     match o.spec.mode {
         Mode::Enforce => base.into(),
@@ -120,6 +123,7 @@ fn evaluate_objective(
         warn_criteria: o.warn.iter().map(|p| p.text.clone()).collect(),
         target: None,
         baseline: None,
+        test: None,
         change_pct: None,
         improved: None,
         reason: String::new(),
@@ -168,8 +172,10 @@ fn evaluate_objective(
     let fmt = |v: f64| format_with_unit(v, &unit_symbol);
 
     let mut baseline_value = None;
+    let mut pooled: Vec<f64> = Vec::new();
     if o.is_relative() {
         let sel = baseline::select(history, &o.spec.id, o.key(), &unit, &o.baseline, branch);
+        pooled = sel.samples.clone();
         if sel.values.len() >= o.baseline.min_runs as usize && !sel.values.is_empty() {
             baseline_value = Some(baseline::aggregate(&sel.values, o.baseline.aggregate));
         }
@@ -224,6 +230,67 @@ fn evaluate_objective(
         Some(false) if warned == Some(true) => ObjectiveStatus::Warn,
         Some(false) => ObjectiveStatus::Fail,
     };
+    // A significance test can only excuse relative criteria: a broken
+    // absolute limit fails whatever the noise.
+    let mut test_note = String::new();
+    if let (Some(spec), Some(_)) = (&o.spec.test, baseline_value) {
+        let current: Vec<f64> = metric
+            .samples
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| vec![metric.value]);
+        let t = significance(spec, &pooled, &current);
+        let only_relative_failed = pass_checks
+            .iter()
+            .filter(|c| c.holds == Some(false))
+            .all(|c| c.criterion.is_relative());
+        let estimate = |t: &TestOutcome| -> String {
+            match (t.change_pct, t.change_pct_low, t.change_pct_high) {
+                (Some(c), Some(l), Some(h)) => format!(
+                    "change {:+.1}% [{:+.1}%, {:+.1}%] at {}% confidence, ",
+                    c,
+                    l,
+                    h,
+                    format_value((1.0 - t.alpha) * 100.0)
+                ),
+                _ => String::new(),
+            }
+        };
+        let sizes = format!("n = {} vs {}", t.n_current, t.n_baseline);
+        if matches!(out.status, ObjectiveStatus::Fail | ObjectiveStatus::Warn)
+            && only_relative_failed
+        {
+            match t.significant {
+                None => {
+                    out.status = ObjectiveStatus::Inconclusive;
+                    test_note = format!(
+                        "; inconclusive: the {} test needs {} samples on each side, and there are {} in this run and {} in the baseline",
+                        t.method, t.min_samples, t.n_current, t.n_baseline
+                    );
+                }
+                Some(false) => {
+                    out.status = ObjectiveStatus::Pass;
+                    test_note = format!(
+                        ", but not significant: {} p = {} > α {} ({}{sizes})",
+                        t.method,
+                        format_p(t.p_value.unwrap_or(1.0)),
+                        format_value(t.alpha),
+                        estimate(&t)
+                    );
+                }
+                Some(true) => {
+                    test_note = format!(
+                        "; significant: {} p = {} <= α {} ({}{sizes})",
+                        t.method,
+                        format_p(t.p_value.unwrap_or(0.0)),
+                        format_value(t.alpha),
+                        estimate(&t)
+                    );
+                }
+            }
+        }
+        out.test = Some(t);
+    }
     let deciding = pass_checks
         .iter()
         .find(|c| c.holds == Some(false))
@@ -254,6 +321,14 @@ fn evaluate_objective(
         )
     };
     out.reason = match out.status {
+        ObjectiveStatus::Pass | ObjectiveStatus::Inconclusive if !test_note.is_empty() => {
+            let failed: Vec<String> = pass_checks
+                .iter()
+                .filter(|c| c.holds == Some(false))
+                .map(|c| describe(c, false))
+                .collect();
+            format!("{}{test_note}", failed.join(", "))
+        }
         ObjectiveStatus::Pass => pass_checks
             .iter()
             .map(|c| describe(c, true))
@@ -272,6 +347,7 @@ fn evaluate_objective(
             } else if !warn.is_empty() && warned.is_none() {
                 r.push_str("; the warn criteria need a baseline, which there is not yet");
             }
+            r.push_str(&test_note);
             r
         }
         ObjectiveStatus::NoBaseline => {
@@ -301,10 +377,64 @@ fn evaluate_objective(
                 }
             )
         }
-        ObjectiveStatus::NoData => unreachable!("a value is present"),
+        ObjectiveStatus::NoData | ObjectiveStatus::Inconclusive => {
+            unreachable!("a value is present; inconclusive comes with a note")
+        }
     };
     out.effect = effect_of(out.status, o);
     out
+}
+
+/// Runs the objective's test on the baseline's pooled samples and this run's.
+fn significance(spec: &SignificanceTest, base: &[f64], cur: &[f64]) -> TestOutcome {
+    let mut t = TestOutcome {
+        method: spec.method.as_str().to_owned(),
+        alpha: spec.alpha,
+        n_baseline: base.len(),
+        n_current: cur.len(),
+        min_samples: spec.min_samples,
+        p_value: None,
+        significant: None,
+        change: None,
+        change_low: None,
+        change_high: None,
+        change_pct: None,
+        change_pct_low: None,
+        change_pct_high: None,
+    };
+    let enough = spec.min_samples.max(2) as usize;
+    if base.len() < enough || cur.len() < enough {
+        return t;
+    }
+    let result = match spec.method {
+        TestMethod::WelchT => stats::welch_t(base, cur, spec.alpha),
+        TestMethod::MannWhitney => stats::mann_whitney(base, cur, spec.alpha),
+        TestMethod::Bootstrap => stats::bootstrap(base, cur, spec.alpha),
+    };
+    let Some(r) = result else {
+        return t;
+    };
+    t.p_value = Some(r.p_value);
+    t.significant = Some(r.p_value <= spec.alpha);
+    t.change = Some(r.estimate);
+    t.change_low = Some(r.ci_low);
+    t.change_high = Some(r.ci_high);
+    let mean = base.iter().sum::<f64>() / base.len() as f64;
+    if mean != 0.0 {
+        let pct = |x: f64| x / mean.abs() * 100.0;
+        t.change_pct = Some(pct(r.estimate));
+        t.change_pct_low = Some(pct(r.ci_low));
+        t.change_pct_high = Some(pct(r.ci_high));
+    }
+    t
+}
+
+fn format_p(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format_value(p)
+    }
 }
 
 fn first_line(s: &str) -> &str {

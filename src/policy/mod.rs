@@ -197,6 +197,50 @@ pub enum BranchScope {
     Any,
 }
 
+/// A significance test on an objective's relative criteria.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignificanceTest {
+    /// `mann-whitney` (no assumption on the distribution), `welch-t` (means,
+    /// unequal variances) or `bootstrap` (difference of means, resampled).
+    pub method: TestMethod,
+    /// Significance level: the change counts when p <= alpha.
+    #[serde(default = "default_alpha")]
+    #[schemars(range(min = 0.0, max = 0.5))]
+    pub alpha: f64,
+    /// Fewest samples on each side; with fewer the objective is `inconclusive`.
+    #[serde(default = "default_min_samples")]
+    #[schemars(range(min = 2, max = 100000))]
+    pub min_samples: u32,
+}
+
+fn default_alpha() -> f64 {
+    0.01
+}
+fn default_min_samples() -> u32 {
+    5
+}
+
+/// The two-sample tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum TestMethod {
+    MannWhitney,
+    WelchT,
+    Bootstrap,
+}
+
+impl TestMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestMethod::MannWhitney => "mann-whitney",
+            TestMethod::WelchT => "welch-t",
+            TestMethod::Bootstrap => "bootstrap",
+        }
+    }
+}
+
 /// One goal a metric is held to.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +268,15 @@ pub struct Objective {
     /// Effect when a relative criterion has not enough history.
     #[serde(default = "effect_warn")]
     pub on_no_baseline: Effect,
+    /// Fail a relative criterion only when the change is also significant:
+    /// a two-sample test between the baseline runs' pooled samples and this
+    /// run's. The decision carries the p-value and the estimated change with
+    /// its confidence interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<SignificanceTest>,
+    /// Effect when a test has too few samples to decide (`inconclusive`).
+    #[serde(default = "effect_warn")]
+    pub on_inconclusive: Effect,
     /// `enforce` (default), `warn` (a fail only warns), `shadow` (reported, no effect).
     #[serde(default)]
     pub mode: Mode,

@@ -45,6 +45,7 @@ fn status_class(s: Option<ObjectiveStatus>) -> &'static str {
         Some(ObjectiveStatus::Fail) => "fail",
         Some(ObjectiveStatus::NoData) => "no-data",
         Some(ObjectiveStatus::NoBaseline) => "no-baseline",
+        Some(ObjectiveStatus::Inconclusive) => "inconclusive",
         None => "none",
     }
 }
@@ -287,7 +288,7 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         ));
     }
     marks.push_str("</g>");
-    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}</style>";
+    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline,.point.inconclusive{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}</style>";
     let attrs = format!(
         "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" ",
         escape(&series.key),

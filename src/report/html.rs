@@ -38,6 +38,7 @@ fn rank(s: ObjectiveStatus) -> u8 {
     match s {
         ObjectiveStatus::Pass => 0,
         ObjectiveStatus::NoBaseline => 1,
+        ObjectiveStatus::Inconclusive => 2,
         ObjectiveStatus::NoData => 2,
         ObjectiveStatus::Warn => 3,
         ObjectiveStatus::Fail => 4,

@@ -20,6 +20,7 @@ fn mark(o: &ObjectiveOutcome) -> &'static str {
         (_, ObjectiveStatus::Fail) => "❌ fail",
         (_, ObjectiveStatus::NoData) => "❔ no data",
         (_, ObjectiveStatus::NoBaseline) => "🆕 no baseline",
+        (_, ObjectiveStatus::Inconclusive) => "❓ inconclusive",
     }
 }
 

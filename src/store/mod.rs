@@ -404,6 +404,11 @@ impl Store {
     }
 
     /// The full record at `key`.
+    /// The full record (with samples) of a run the index summarised.
+    pub async fn full_record(&self, summary: &RunRecord) -> Result<RunRecord, StoreError> {
+        self.read_record(&record_key(summary)).await
+    }
+
     pub async fn read_record(&self, key: &str) -> Result<RunRecord, StoreError> {
         match self.read::<RunRecord>(key).await? {
             Some((r, _)) => Ok(r),

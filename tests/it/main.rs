@@ -10,6 +10,7 @@ mod examples_ci;
 mod first_party;
 mod gate;
 mod hostile;
+mod quality;
 mod reports;
 mod s3;
 mod schemas;
