@@ -131,6 +131,9 @@ pub fn replay(
             &plugins,
             &history,
             run.source.branch.as_deref(),
+            chrono::DateTime::parse_from_rfc3339(&run.started_at)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_else(|_| crate::time::now()),
         );
         let mut as_replayed = run.clone();
         as_replayed.decision = eval.verdict;

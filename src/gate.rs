@@ -247,6 +247,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         &plugins,
         &history,
         branch.as_deref(),
+        crate::time::now(),
     );
 
     let mut decision = Decision {
@@ -392,8 +393,15 @@ pub async fn with_samples(
     {
         let unit =
             crate::units::Unit::of_metric(o.declared_unit.as_ref().map(|u| u.symbol.as_str()));
-        let sel =
-            evaluate::baseline::select(&history, &o.spec.id, o.key(), &unit, &o.baseline, branch);
+        let sel = evaluate::baseline::select(
+            &history,
+            &o.spec.id,
+            o.key(),
+            &unit,
+            &o.baseline,
+            branch,
+            None,
+        );
         for id in sel.runs {
             if !wanted.contains(&id) {
                 wanted.push(id);

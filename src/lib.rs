@@ -28,5 +28,6 @@ pub mod runner;
 pub mod schema;
 pub mod stats;
 pub mod store;
+pub mod threshold;
 pub mod time;
 pub mod units;

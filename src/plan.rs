@@ -60,10 +60,12 @@ impl PlannedObjective {
     }
 
     pub fn is_relative(&self) -> bool {
-        self.pass
-            .iter()
-            .chain(&self.warn)
-            .any(|p| matches!(p.rhs, criterion::ParsedRhs::Baseline { .. }))
+        self.pass.iter().chain(&self.warn).any(|p| {
+            matches!(
+                p.rhs,
+                criterion::ParsedRhs::Baseline { .. } | criterion::ParsedRhs::Limit(_)
+            )
+        })
     }
 }
 
@@ -237,6 +239,53 @@ impl Plan {
                     }
                 }
             }
+            let baseline = o
+                .baseline
+                .clone()
+                .or_else(|| p.baseline.clone())
+                .unwrap_or_default();
+            let base_ptr = if o.baseline.is_some() {
+                at("baseline")
+            } else {
+                "/baseline".to_owned()
+            };
+            for (field, problem) in crate::threshold::check(&baseline) {
+                diags.push(
+                    diag(problem)
+                        .at(format!("{base_ptr}/{field}"))
+                        .hint("models: percentage, z-score, t-test, log-normal, iqr, delta-iqr; see `qod schema policy`"),
+                );
+            }
+            for (field, list) in [("pass", &pass), ("warn", &warn)] {
+                for c in list.iter() {
+                    let criterion::ParsedRhs::Limit(side) = c.rhs else {
+                        continue;
+                    };
+                    let boundary = match side {
+                        criterion::Side::Upper => baseline.upper_boundary,
+                        criterion::Side::Lower => baseline.lower_boundary,
+                    };
+                    if baseline.model.is_none() || boundary.is_none() {
+                        diags.push(
+                            diag(format!(
+                                "`{}` compares with the threshold model's {} limit, but the baseline has no {}",
+                                c.text,
+                                side.as_str(),
+                                if baseline.model.is_none() {
+                                    "`model`".to_owned()
+                                } else {
+                                    format!("`{}_boundary`", side.as_str())
+                                }
+                            ))
+                            .at(at(field))
+                            .hint(format!(
+                                "give the objective `baseline: {{ model: t-test, {}_boundary: 0.99 }}` (or another model)",
+                                side.as_str()
+                            )),
+                        );
+                    }
+                }
+            }
             objectives.push(PlannedObjective {
                 spec: o.clone(),
                 instance: instance_id,
@@ -245,11 +294,7 @@ impl Plan {
                 better: decl.better,
                 pass,
                 warn,
-                baseline: o
-                    .baseline
-                    .clone()
-                    .or_else(|| p.baseline.clone())
-                    .unwrap_or_default(),
+                baseline,
             });
         }
         if let DecisionSpec::Score { pass, warn } = &p.decision {
@@ -282,4 +327,4 @@ impl Plan {
 }
 
 const CRITERION_HINT: &str =
-    "write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%` or `<= baseline * 1.5`";
+    "write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%`, `<= baseline * 1.5`, or `<= upper` with a threshold model";

@@ -70,6 +70,7 @@ pub fn select(
     unit: &Unit,
     spec: &BaselineSpec,
     branch: Option<&str>,
+    since: Option<&str>,
 ) -> Selection {
     let mut sel = Selection {
         runs: Vec::new(),
@@ -82,6 +83,10 @@ pub fn select(
             break;
         }
         if !admits(run, objective_id, key, spec, branch) {
+            continue;
+        }
+        // RFC 3339 times in UTC compare as strings.
+        if since.is_some_and(|s| run.started_at.as_str() < s) {
             continue;
         }
         let m = run.metric(key).expect("admitted runs have the metric");

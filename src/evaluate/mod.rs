@@ -8,7 +8,7 @@ use crate::decision::{
     TestOutcome, Verdict,
 };
 use crate::plan::PlannedObjective;
-use crate::policy::criterion::{Criterion, Parsed};
+use crate::policy::criterion::{Criterion, Parsed, Reference, Rhs, Side};
 use crate::policy::{DecisionSpec, Effect, Mode};
 use crate::policy::{SignificanceTest, TestMethod};
 use crate::protocol::{Better, Metric};
@@ -33,6 +33,7 @@ pub fn evaluate(
     plugins: &[PluginOutcome],
     history: &[RunRecord],
     branch: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Evaluation {
     let outcomes: Vec<ObjectiveOutcome> = objectives
         .iter()
@@ -40,7 +41,7 @@ pub fn evaluate(
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
             let metric =
                 plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
-            evaluate_objective(o, metric, plugin, history, branch)
+            evaluate_objective(o, metric, plugin, history, branch, now)
         })
         .collect();
     let (verdict, score) = combine(&outcomes, strategy);
@@ -61,11 +62,11 @@ struct Check<'a> {
     holds: Option<bool>,
 }
 
-fn check_all<'a>(criteria: &'a [Criterion], value: f64, baseline: Option<f64>) -> Vec<Check<'a>> {
+fn check_all<'a>(criteria: &'a [Criterion], value: f64, reference: &Reference) -> Vec<Check<'a>> {
     criteria
         .iter()
         .map(|c| {
-            let target = c.target(baseline);
+            let target = c.target(reference);
             Check {
                 criterion: c,
                 target,
@@ -108,6 +109,7 @@ fn evaluate_objective(
     plugin: Option<&PluginOutcome>,
     history: &[RunRecord],
     branch: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> ObjectiveOutcome {
     let mut out = ObjectiveOutcome {
         id: o.spec.id.clone(),
@@ -172,16 +174,52 @@ fn evaluate_objective(
     let fmt = |v: f64| format_with_unit(v, &unit_symbol);
 
     let mut baseline_value = None;
+    let mut reference = Reference::default();
+    let mut model_problem: Option<String> = None;
     let mut pooled: Vec<f64> = Vec::new();
     if o.is_relative() {
-        let sel = baseline::select(history, &o.spec.id, o.key(), &unit, &o.baseline, branch);
+        let since = o
+            .baseline
+            .window
+            .and_then(|w| chrono::Duration::from_std(w.get()).ok())
+            .map(|w| crate::time::rfc3339(now - w));
+        let sel = baseline::select(
+            history,
+            &o.spec.id,
+            o.key(),
+            &unit,
+            &o.baseline,
+            branch,
+            since.as_deref(),
+        );
         pooled = sel.samples.clone();
         if sel.values.len() >= o.baseline.min_runs as usize && !sel.values.is_empty() {
-            baseline_value = Some(baseline::aggregate(&sel.values, o.baseline.aggregate));
+            match o.baseline.model {
+                None => {
+                    baseline_value = Some(baseline::aggregate(&sel.values, o.baseline.aggregate))
+                }
+                Some(model) => match crate::threshold::limits(
+                    model,
+                    &sel.values,
+                    o.baseline.upper_boundary,
+                    o.baseline.lower_boundary,
+                ) {
+                    Ok(l) => {
+                        baseline_value = Some(l.centre);
+                        reference.upper = l.upper;
+                        reference.lower = l.lower;
+                    }
+                    Err(e) => model_problem = Some(e.to_string()),
+                },
+            }
         }
+        reference.baseline = baseline_value;
         out.baseline = Some(BaselineOutcome {
             value: baseline_value,
-            aggregate: o.baseline.aggregate.name(),
+            aggregate: match o.baseline.model {
+                Some(m) => m.as_str().to_owned(),
+                None => o.baseline.aggregate.name(),
+            },
             runs: sel.runs,
             last: o.baseline.last,
             min_runs: o.baseline.min_runs,
@@ -203,6 +241,19 @@ fn evaluate_objective(
     }
     let baseline_text = |c: &Criterion| -> String {
         match (&out.baseline, baseline_value) {
+            (Some(b), Some(v)) if matches!(c.rhs, Rhs::Limit(_)) => {
+                let (side, boundary) = match c.rhs {
+                    Rhs::Limit(Side::Upper) => ("upper", o.baseline.upper_boundary),
+                    _ => ("lower", o.baseline.lower_boundary),
+                };
+                format!(
+                    " ({} {side} limit at {} of last {}, centre {})",
+                    b.aggregate,
+                    format_value(boundary.unwrap_or(f64::NAN)),
+                    b.runs.len(),
+                    fmt(v)
+                )
+            }
             (Some(b), Some(v)) if c.is_relative() => {
                 let (factor, offset) = c.baseline_factor_text(&unit_symbol);
                 format!(
@@ -216,8 +267,8 @@ fn evaluate_objective(
         }
     };
 
-    let pass_checks = check_all(&pass, metric.value, baseline_value);
-    let warn_checks = check_all(&warn, metric.value, baseline_value);
+    let pass_checks = check_all(&pass, metric.value, &reference);
+    let warn_checks = check_all(&warn, metric.value, &reference);
     let passed = all_hold(&pass_checks);
     let warned = if warn.is_empty() {
         Some(false)
@@ -355,15 +406,21 @@ fn evaluate_objective(
                 .baseline
                 .as_ref()
                 .expect("relative objectives have a baseline section");
+            let problem = model_problem
+                .as_ref()
+                .map(|p| format!("{p} ({} runs)", b.runs.len()));
             format!(
-                "no baseline: {} earlier qualifying run{}{}, {} needed; value {}{}",
-                b.runs.len(),
-                if b.runs.len() == 1 { "" } else { "s" },
-                b.branch
-                    .as_ref()
-                    .map(|br| format!(" on branch `{br}`"))
-                    .unwrap_or_default(),
-                b.min_runs,
+                "no baseline: {}; value {}{}",
+                problem.unwrap_or_else(|| format!(
+                    "{} earlier qualifying run{}{}, {} needed",
+                    b.runs.len(),
+                    if b.runs.len() == 1 { "" } else { "s" },
+                    b.branch
+                        .as_ref()
+                        .map(|br| format!(" on branch `{br}`"))
+                        .unwrap_or_default(),
+                    b.min_runs
+                )),
                 fmt(metric.value),
                 if pass_checks.iter().any(|c| c.holds == Some(true)) {
                     let abs: Vec<String> = pass_checks

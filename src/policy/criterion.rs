@@ -81,6 +81,33 @@ pub enum ParsedRhs {
         mul: f64,
         add: Option<(f64, Quantity)>,
     },
+    /// `upper` or `lower`: a limit of the baseline's threshold model.
+    Limit(Side),
+}
+
+/// Which limit of a threshold model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Upper,
+    Lower,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Upper => "upper",
+            Side::Lower => "lower",
+        }
+    }
+}
+
+/// What relative criteria are measured against: the baseline value and,
+/// with a threshold model, its limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reference {
+    pub baseline: Option<f64>,
+    pub upper: Option<f64>,
+    pub lower: Option<f64>,
 }
 
 /// A criterion ready to evaluate, every quantity in the metric's unit.
@@ -100,18 +127,21 @@ pub enum Rhs {
         mul: f64,
         add: f64,
     },
+    Limit(Side),
 }
 
 impl Criterion {
     pub fn is_relative(&self) -> bool {
-        matches!(self.rhs, Rhs::Baseline { .. })
+        matches!(self.rhs, Rhs::Baseline { .. } | Rhs::Limit(_))
     }
 
     /// The value the metric is compared with, given the baseline.
-    pub fn target(&self, baseline: Option<f64>) -> Option<f64> {
+    pub fn target(&self, reference: &Reference) -> Option<f64> {
         match self.rhs {
             Rhs::Absolute(v) => Some(v),
-            Rhs::Baseline { mul, add } => baseline.map(|b| b * mul + add),
+            Rhs::Baseline { mul, add } => reference.baseline.map(|b| b * mul + add),
+            Rhs::Limit(Side::Upper) => reference.upper,
+            Rhs::Limit(Side::Lower) => reference.lower,
         }
     }
 
@@ -119,7 +149,7 @@ impl Criterion {
     /// `("1.5 × ", "")` or `("", ", plus 5 s")`.
     pub fn baseline_factor_text(&self, unit: &str) -> (String, String) {
         match self.rhs {
-            Rhs::Absolute(_) => (String::new(), String::new()),
+            Rhs::Absolute(_) | Rhs::Limit(_) => (String::new(), String::new()),
             Rhs::Baseline { mul, add } => {
                 let factor = if (mul - 1.0).abs() > 1e-12 {
                     format!("{} × ", crate::units::format_value(mul))
@@ -185,7 +215,11 @@ pub fn parse(text: &str) -> Result<Parsed, CriterionError> {
         text: t.to_owned(),
         part: part.to_owned(),
     };
-    let rhs = if rest.contains("baseline") {
+    let rhs = if rest == "upper" {
+        ParsedRhs::Limit(Side::Upper)
+    } else if rest == "lower" {
+        ParsedRhs::Limit(Side::Lower)
+    } else if rest.contains("baseline") {
         parse_expression(t, rest)?
     } else if let Some(sign) = rest.strip_prefix(['+', '-']).map(|_| &rest[..1]) {
         let q = parse_quantity(rest[1..].trim()).ok_or_else(|| bad_value(rest))?;
@@ -319,6 +353,7 @@ impl Parsed {
         };
         let rhs = match &self.rhs {
             ParsedRhs::Absolute(q) => Rhs::Absolute(convert(q)?),
+            ParsedRhs::Limit(side) => Rhs::Limit(*side),
             ParsedRhs::Baseline { mul, add } => match add {
                 None => Rhs::Baseline {
                     mul: *mul,

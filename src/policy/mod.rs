@@ -81,6 +81,57 @@ pub struct BaselineSpec {
     #[serde(default = "default_min_runs")]
     #[schemars(range(min = 1, max = 10000))]
     pub min_runs: u32,
+    /// Only runs this recent (`30d`, `12h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::duration::HumanDuration>,
+    /// A threshold model, computed from the baseline runs' values as Bencher
+    /// does; criteria then compare with its limits: `<= upper`, `>= lower`.
+    /// `last` is the model's maximum sample size and `min_runs` its minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ThresholdModel>,
+    /// The upper limit's boundary: a percentile for `z-score`, `t-test` and
+    /// `log-normal` (0.5 to 1, e.g. 0.977), a fraction for `percentage`
+    /// (0.1 = 10% above the mean), a multiplier of the IQR for `iqr` and `delta-iqr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub upper_boundary: Option<f64>,
+    /// The lower limit's boundary, as `upper_boundary` on the other side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub lower_boundary: Option<f64>,
+}
+
+/// Bencher's threshold models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ThresholdModel {
+    /// The mean plus or minus a fraction of it.
+    Percentage,
+    /// A percentile of the normal distribution of the values.
+    ZScore,
+    /// A percentile of Student's t distribution (n - 1 degrees of freedom).
+    TTest,
+    /// A percentile of the log-normal distribution of the values.
+    LogNormal,
+    /// The median plus or minus a multiple of the interquartile range.
+    Iqr,
+    /// The median plus or minus a multiple of the IQR of the relative
+    /// changes between consecutive values.
+    DeltaIqr,
+}
+
+impl ThresholdModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThresholdModel::Percentage => "percentage",
+            ThresholdModel::ZScore => "z-score",
+            ThresholdModel::TTest => "t-test",
+            ThresholdModel::LogNormal => "log-normal",
+            ThresholdModel::Iqr => "iqr",
+            ThresholdModel::DeltaIqr => "delta-iqr",
+        }
+    }
 }
 
 fn default_last() -> u32 {
@@ -98,6 +149,10 @@ impl Default for BaselineSpec {
             include: Include::default(),
             branch: BranchScope::default(),
             min_runs: default_min_runs(),
+            window: None,
+            model: None,
+            upper_boundary: None,
+            lower_boundary: None,
         }
     }
 }

@@ -124,3 +124,98 @@ fn an_absolute_limit_is_not_excused_by_noise() {
     assert_eq!(o["status"], "fail", "{o:#}");
     assert_eq!(o["test"]["significant"], false);
 }
+
+fn model_policy(value: f64, baseline: &str) -> String {
+    format!(
+        r#"version: 1
+plugins:
+  api: {{ uses: emit, with: {{ result: {{ protocol: 1, status: ok, metrics: [{{ name: p95, value: {value}, unit: ms }}] }} }} }}
+objectives:
+  - id: latency
+    metric: api.p95
+    pass: "<= upper"
+    baseline: {baseline}
+"#
+    )
+}
+
+#[test]
+fn threshold_models_set_limits_from_the_history() {
+    let s = Scratch::new();
+    let z = "{ model: z-score, upper_boundary: 0.977, last: 30, include: all }";
+    // Ten runs at 90 and 110 ms: mean 100 ms, σ 10 ms.
+    for i in 0..10 {
+        s.policy(&model_policy(if i % 2 == 0 { 90.0 } else { 110.0 }, z));
+        assert!(s.qod(&["run"]).code <= 1);
+    }
+    s.policy(&model_policy(119.0, z));
+    let d = s.qod(&["run", "--no-record"]).json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "pass", "{o:#}");
+    assert_eq!(
+        o["reason"],
+        "119 ms <= 119.95 ms (z-score upper limit at 0.977 of last 10, centre 100 ms)"
+    );
+    assert_eq!(o["baseline"]["aggregate"], "z-score");
+    s.policy(&model_policy(121.0, z));
+    let d = s.qod(&["run", "--no-record"]).json();
+    assert_eq!(d["objectives"][0]["status"], "fail", "{d:#}");
+
+    // IQR: median 100 ms, IQR 20 ms (Q1 90, Q3 110) × 2.
+    let iqr = "{ model: iqr, upper_boundary: 2, lower_boundary: 2, last: 30, include: all }";
+    s.policy(
+        &model_policy(139.0, iqr)
+            .replace("pass: \"<= upper\"", "pass: [\"<= upper\", \">= lower\"]"),
+    );
+    let d = s.qod(&["run", "--no-record"]).json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "pass", "{o:#}");
+    assert!(
+        o["reason"].as_str().unwrap().contains(
+            "139 ms <= 140 ms (iqr upper limit at 2 of last 10, centre 100 ms), 139 ms >= 60 ms"
+        ),
+        "{o:#}"
+    );
+}
+
+#[test]
+fn a_model_without_spread_is_reported_not_passed() {
+    let s = Scratch::new();
+    let t = "{ model: t-test, upper_boundary: 0.99, include: all, last: 10 }";
+    for _ in 0..4 {
+        s.policy(&model_policy(100.0, t));
+        s.qod(&["run"]);
+    }
+    s.policy(&model_policy(500.0, t));
+    let d = s.qod(&["run", "--no-record"]).json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "no_baseline", "{o:#}");
+    assert_eq!(o["effect"], "warn");
+    assert!(o["reason"].as_str().unwrap().starts_with(
+        "no baseline: the baseline's values do not vary (zero variance), so the t-test model has no spread to set a limit with (4 runs); value 500 ms"
+    ), "{o:#}");
+}
+
+#[test]
+fn threshold_model_settings_are_checked_before_running() {
+    let s = Scratch::new();
+    s.policy(&model_policy(
+        1.0,
+        "{ model: z-score, upper_boundary: 1.5 }",
+    ));
+    let r = s.qod(&["validate"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("`upper_boundary` is 1.5, but the z-score model takes a percentile from 0.5 up to (not including) 1"), "{}", r.stderr);
+    s.policy(&model_policy(1.0, "{ last: 3 }"));
+    let r = s.qod(&["validate"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("`<= upper` compares with the threshold model's upper limit, but the baseline has no `model`"), "{}", r.stderr);
+    s.policy(&model_policy(1.0, "{ model: iqr, lower_boundary: 2 }"));
+    let r = s.qod(&["validate"]);
+    assert!(
+        r.stderr
+            .contains("but the baseline has no `upper_boundary`"),
+        "{}",
+        r.stderr
+    );
+}
