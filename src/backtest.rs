@@ -86,6 +86,7 @@ fn plugins_of(r: &RunRecord) -> Vec<PluginOutcome> {
                     error: None,
                     notes: Vec::new(),
                     stderr_tail: None,
+                    repeats: None,
                 });
                 out.len() - 1
             }

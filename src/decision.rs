@@ -146,6 +146,9 @@ pub struct ObjectiveOutcome {
     /// The baseline, when a criterion is relative.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineOutcome>,
+    /// Each evaluation before the final one, when `confirm:` re-ran the plugin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
     /// The significance test, when the objective asks for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestOutcome>,
@@ -266,6 +269,30 @@ impl PluginStatus {
     }
 }
 
+/// One evaluation of an objective that `confirm:` then re-checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Attempt {
+    /// 1 for the first evaluation.
+    pub attempt: u32,
+    /// The plugin runs pooled in it.
+    pub runs: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    pub status: ObjectiveStatus,
+    pub reason: String,
+}
+
+/// How a plugin's runs were pooled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Repeats {
+    /// Runs pooled.
+    pub runs: u32,
+    /// The aggregate of the runs' values each metric's value is (`median`, `mean`, …).
+    pub aggregate: String,
+    /// Each run's values, in the order they ran: metric name to values.
+    pub values: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
 /// One plugin instance's outcome.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PluginOutcome {
@@ -296,6 +323,10 @@ pub struct PluginOutcome {
     /// Things qod noticed that did not change the outcome (processes left running…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// When the plugin ran more than once (`repeat:`, or `confirm:` re-runs):
+    /// how often, and how the runs' values were combined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
     /// The end of its stderr, when not `ok` (secrets redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr_tail: Option<String>,

@@ -240,15 +240,83 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             last_deployment: last_deployment.clone(),
         },
     };
-    let plugins = run_all(&plan, &shared, &settings).await;
-    let eval = evaluate::evaluate(
-        &plan.objectives,
-        &plan.policy.policy.decision,
-        &plugins,
-        &history,
-        branch.as_deref(),
-        crate::time::now(),
-    );
+    let mut plugins = run_all(&plan, &shared, &settings).await;
+    let evaluate_now = |plugins: &[crate::decision::PluginOutcome]| {
+        evaluate::evaluate(
+            &plan.objectives,
+            &plan.policy.policy.decision,
+            plugins,
+            &history,
+            branch.as_deref(),
+            crate::time::now(),
+        )
+    };
+    let mut eval = evaluate_now(&plugins);
+    // `confirm:`: re-run the plugins behind failing objectives and decide on
+    // the pooled runs, keeping every earlier evaluation.
+    let mut runs: Vec<Vec<crate::decision::PluginOutcome>> =
+        plugins.iter().map(|p| vec![p.clone()]).collect();
+    let mut attempts: BTreeMap<String, Vec<crate::decision::Attempt>> = BTreeMap::new();
+    for attempt in 1..=plan
+        .objectives
+        .iter()
+        .map(|o| o.spec.confirm)
+        .max()
+        .unwrap_or(0)
+    {
+        let failing: Vec<&crate::plan::PlannedObjective> = plan
+            .objectives
+            .iter()
+            .zip(&eval.objectives)
+            .filter(|(o, out)| {
+                out.status == crate::decision::ObjectiveStatus::Fail && o.spec.confirm >= attempt
+            })
+            .map(|(o, _)| o)
+            .collect();
+        if failing.is_empty() {
+            break;
+        }
+        for o in &failing {
+            let out = eval
+                .objectives
+                .iter()
+                .find(|x| x.id == o.spec.id)
+                .expect("evaluated");
+            let i = plan
+                .instances
+                .iter()
+                .position(|x| x.id == o.instance)
+                .expect("planned");
+            attempts
+                .entry(o.spec.id.clone())
+                .or_default()
+                .push(crate::decision::Attempt {
+                    attempt,
+                    runs: runs[i].len() as u32,
+                    value: out.value,
+                    status: out.status,
+                    reason: out.reason.clone(),
+                });
+        }
+        let mut rerun: Vec<usize> = failing
+            .iter()
+            .filter_map(|o| plan.instances.iter().position(|x| x.id == o.instance))
+            .collect();
+        rerun.sort_unstable();
+        rerun.dedup();
+        for i in rerun {
+            let inst = &plan.instances[i];
+            runs[i].push(crate::runner::run_again(inst, &shared, &settings).await);
+            plugins[i] =
+                crate::runner::pool(runs[i].clone(), runs[i].len() as u32, inst.repeat_aggregate);
+        }
+        eval = evaluate_now(&plugins);
+    }
+    for o in &mut eval.objectives {
+        if let Some(a) = attempts.remove(&o.id) {
+            o.attempts = a;
+        }
+    }
 
     let mut decision = Decision {
         schema_version: DECISION_SCHEMA_VERSION,

@@ -36,6 +36,9 @@ pub struct PlannedInstance {
     pub timeout: Duration,
     /// Names (or `PREFIX*`) of variables passed through: the manifest's and the policy's.
     pub env: Vec<String>,
+    /// Runs per gate, pooled (`repeat:`), and how their values combine.
+    pub repeat: u32,
+    pub repeat_aggregate: crate::policy::Aggregate,
 }
 
 /// One objective, with its metric resolved and criteria parsed.
@@ -134,12 +137,17 @@ impl Plan {
             }
             let mut env = plugin.manifest.env.clone();
             env.extend(inst.env.iter().cloned());
+            if inst.repeat == 0 {
+                diags.push(diag("`repeat` must be 1 or more".into()).at(format!("{at}/repeat")));
+            }
             instances.push(PlannedInstance {
                 id: id.clone(),
                 plugin,
                 config,
                 timeout,
                 env,
+                repeat: inst.repeat.max(1),
+                repeat_aggregate: inst.repeat_aggregate,
             });
         }
 

@@ -125,6 +125,7 @@ fn evaluate_objective(
         warn_criteria: o.warn.iter().map(|p| p.text.clone()).collect(),
         target: None,
         baseline: None,
+        attempts: Vec::new(),
         test: None,
         change_pct: None,
         improved: None,

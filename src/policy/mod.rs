@@ -57,6 +57,22 @@ pub struct PluginInstance {
     /// ending in `*`). Their values are redacted from qod's output.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// Run the plugin this many times, one after another, and pool what it
+    /// measured: each metric's samples are all the runs' samples (or values),
+    /// and its value is their `repeat_aggregate`.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub repeat: u32,
+    /// How the repeated runs' values make one value (default `median`).
+    #[serde(default = "median")]
+    pub repeat_aggregate: Aggregate,
+}
+
+fn one() -> u32 {
+    1
+}
+fn median() -> Aggregate {
+    Aggregate::Median
 }
 
 /// Which earlier runs make a baseline, and how they are summarised.
@@ -332,6 +348,12 @@ pub struct Objective {
     /// Effect when a test has too few samples to decide (`inconclusive`).
     #[serde(default = "effect_warn")]
     pub on_inconclusive: Effect,
+    /// When the objective fails, run its plugin up to this many more times
+    /// and decide on all the runs pooled, so one noisy run cannot fail the
+    /// gate. The decision lists every attempt.
+    #[serde(default)]
+    #[schemars(range(max = 20))]
+    pub confirm: u32,
     /// `enforce` (default), `warn` (a fail only warns), `shadow` (reported, no effect).
     #[serde(default)]
     pub mode: Mode,

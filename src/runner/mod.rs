@@ -63,9 +63,26 @@ pub async fn run_all(
         let inst = inst.clone();
         let settings = settings.clone();
         let sem = sem.clone();
+        let shared = shared.clone();
         handles.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closes");
-            run_one(&inst, input, &settings).await
+            let first = run_one(&inst, input, &settings).await;
+            let mut runs = vec![first];
+            // Repeats run one after another, each with a fresh deadline, and
+            // stop at the first run that fails.
+            while runs.len() < inst.repeat as usize
+                && runs.last().is_some_and(|r| r.status == PluginStatus::Ok)
+            {
+                let mut again = shared.clone();
+                again.started_at = crate::time::now();
+                let input = context_for(&inst, &again, &settings);
+                runs.push(run_one(&inst, input, &settings).await);
+            }
+            if inst.repeat > 1 {
+                pool(runs, inst.repeat, inst.repeat_aggregate)
+            } else {
+                runs.pop().expect("one run at least")
+            }
         }));
     }
     let mut outcomes = Vec::with_capacity(total);
@@ -86,10 +103,68 @@ pub async fn run_all(
             }),
             notes: Vec::new(),
             stderr_tail: None,
+            repeats: None,
         });
         outcomes.push(outcome);
     }
     outcomes
+}
+
+/// Runs one instance once more (for `confirm:`), with a fresh deadline.
+pub async fn run_again(
+    inst: &PlannedInstance,
+    shared: &SharedContext,
+    settings: &RunSettings,
+) -> PluginOutcome {
+    let mut again = shared.clone();
+    again.started_at = crate::time::now();
+    let input = context_for(inst, &again, settings);
+    run_one(inst, input, settings).await
+}
+
+/// Pools the outcomes of runs of one instance: the last failing run if
+/// one failed, else each metric's samples pooled (a run without samples
+/// gives its value) and its value the `aggregate` of the runs' values.
+pub fn pool(
+    runs: Vec<PluginOutcome>,
+    planned: u32,
+    aggregate: crate::policy::Aggregate,
+) -> PluginOutcome {
+    let n = runs.len() as u32;
+    let total_ms: u64 = runs.iter().map(|r| r.duration_ms).sum();
+    if let Some(failed) = runs.iter().position(|r| r.status != PluginStatus::Ok) {
+        let mut out = runs[failed].clone();
+        out.notes.push(format!(
+            "run {} of {planned} failed, so the gate has no pooled value for this plugin",
+            failed + 1
+        ));
+        out.duration_ms = total_ms;
+        return out;
+    }
+    let mut out = runs[0].clone();
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for m in &mut out.metrics {
+        let per_run: Vec<&crate::protocol::Metric> = runs
+            .iter()
+            .filter_map(|r| r.metrics.iter().find(|x| x.name == m.name))
+            .collect();
+        let vals: Vec<f64> = per_run.iter().map(|x| x.value).collect();
+        m.value = crate::evaluate::baseline::aggregate(&vals, aggregate);
+        let pooled: Vec<f64> = per_run
+            .iter()
+            .flat_map(|x| x.samples.clone().unwrap_or_else(|| vec![x.value]))
+            .collect();
+        m.samples = Some(pooled);
+        values.insert(m.name.clone(), vals);
+    }
+    out.duration_ms = total_ms;
+    out.summary = runs.last().and_then(|r| r.summary.clone());
+    out.repeats = Some(crate::decision::Repeats {
+        runs: n,
+        aggregate: aggregate.name(),
+        values,
+    });
+    out
 }
 
 fn context_for(

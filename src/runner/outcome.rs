@@ -34,6 +34,7 @@ pub fn interpret(
         error: None,
         notes: raw.notes,
         stderr_tail: None,
+        repeats: None,
     };
     let verdict = judge(
         manifest,

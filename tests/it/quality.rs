@@ -219,3 +219,80 @@ fn threshold_model_settings_are_checked_before_running() {
         r.stderr
     );
 }
+
+fn sequence_policy(values: &[f64], instance_extra: &str, objective_extra: &str) -> String {
+    let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    format!(
+        "version: 1\nplugins:\n  seq: {{ uses: sequence, with: {{ values: [{}] }}{instance_extra} }}\nobjectives:\n  - {{ id: fast, metric: seq.value, pass: \"< 200ms\"{objective_extra} }}\n",
+        values.join(", ")
+    )
+}
+
+#[test]
+fn repeat_pools_the_runs_of_a_plugin() {
+    let s = Scratch::new();
+    s.policy(&sequence_policy(
+        &[100.0, 300.0, 105.0, 95.0, 110.0],
+        ", repeat: 5",
+        "",
+    ));
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let p = &d["plugins"][0];
+    assert_eq!(p["repeats"]["runs"], 5);
+    assert_eq!(p["repeats"]["aggregate"], "median");
+    assert_eq!(
+        p["repeats"]["values"]["value"],
+        serde_json::json!([100.0, 300.0, 105.0, 95.0, 110.0])
+    );
+    assert_eq!(p["metrics"][0]["value"], 105.0);
+    assert_eq!(p["metrics"][0]["samples"].as_array().unwrap().len(), 15);
+    // The record keeps the pooled samples for later significance tests.
+    assert_eq!(d["objectives"][0]["status"], "pass");
+}
+
+#[test]
+fn confirm_reruns_a_failing_objective_and_records_every_attempt() {
+    let s = Scratch::new();
+    // One slow run among fast ones: confirmation clears it.
+    s.policy(&sequence_policy(&[300.0, 100.0, 102.0], "", ", confirm: 2"));
+    let r = s.qod(&["run", "--no-record"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "pass", "{o:#}");
+    assert_eq!(o["value"], 102.0, "the median of 300, 100 and 102");
+    let attempts = o["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{o:#}");
+    assert_eq!(
+        (
+            attempts[0]["attempt"].as_u64(),
+            attempts[0]["runs"].as_u64(),
+            attempts[0]["value"].as_f64()
+        ),
+        (Some(1), Some(1), Some(300.0))
+    );
+    assert_eq!(
+        (
+            attempts[1]["attempt"].as_u64(),
+            attempts[1]["runs"].as_u64(),
+            attempts[1]["value"].as_f64()
+        ),
+        (Some(2), Some(2), Some(200.0))
+    );
+    assert_eq!(attempts[1]["status"], "fail");
+    assert_eq!(d["plugins"][0]["repeats"]["runs"], 3);
+
+    // A real regression stays failed after every confirmation.
+    let s = Scratch::new();
+    s.policy(&sequence_policy(&[300.0], "", ", confirm: 2"));
+    let r = s.qod(&["run", "--no-record"]);
+    assert_eq!(r.code, 1);
+    let d = r.json();
+    assert_eq!(d["objectives"][0]["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        d["plugins"][0]["repeats"]["values"]["value"],
+        serde_json::json!([300.0, 300.0, 300.0])
+    );
+}
