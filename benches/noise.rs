@@ -1,0 +1,197 @@
+//! Decision quality under real noise: how often each gating rule catches a
+//! regression of a known size, and how often it cries wolf.
+//!
+//! 1. Noise: `qod builtin command-bench` times a fixed command on this
+//!    machine (10 timed runs per gate run) `RUNS` times: real wall-time
+//!    noise, with its outliers and drifts.
+//! 2. Trials: a history of 30 gate runs and one current run are drawn from
+//!    that pool (without replacement within a trial); the current run's
+//!    samples are multiplied by 1 + r for a regression of r (0 for the
+//!    false-alarm rate).
+//! 3. Rules, each on the same trials:
+//!    - the prototype's: fail when the value > 1.5 × the mean of the last 3;
+//!    - github-action-benchmark's default: value > 200% of the previous one;
+//!    - Bencher's t-test model, upper boundary 0.99, last 30 values;
+//!    - qod: `<= +5%` on the mean of the last 5, failing only when a
+//!      Mann-Whitney test on the pooled samples is significant at 0.01;
+//!    - the same with `confirm: 1` (a fresh run pooled in on a failure).
+//!
+//! Run: `cargo bench --bench noise` (`-- --runs N --trials N` to change sizes).
+
+use qod::policy::ThresholdModel;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const SIZES: [f64; 5] = [0.0, 0.05, 0.10, 0.20, 0.50];
+const HISTORY: usize = 30;
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One gate run of command-bench: its 10 wall times in seconds.
+fn gate_run() -> Vec<f64> {
+    let context = serde_json::json!({
+        "protocol": 1,
+        "plugin": {"name": "command-bench", "instance": "noise"},
+        "config": {"command": ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done"],
+                   "warmup": 1, "min_runs": 10, "max_runs": 10, "min_time": "0s"},
+        "run": {"id": "noise", "started_at": "2026-01-01T00:00:00Z"},
+        "pipeline": {"provider": "local"}, "source": {}, "history": {"last_deployment": null},
+        "paths": {"workspace": ".", "artifacts": "."}
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qod"))
+        .args(["builtin", "command-bench"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("qod runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(context.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a result");
+    result["metrics"][0]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
+}
+
+/// A deterministic generator for drawing trials.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// One trial: history runs (oldest first), the current run, and a fresh
+/// run for confirmation, all as sample sets.
+struct Trial<'a> {
+    history: Vec<&'a [f64]>,
+    current: Vec<f64>,
+    fresh: Vec<f64>,
+}
+
+type Rule = fn(&Trial) -> bool;
+
+fn prototype(t: &Trial) -> bool {
+    let last3: Vec<f64> = t.history[HISTORY - 3..].iter().map(|r| mean(r)).collect();
+    mean(&t.current) > 1.5 * mean(&last3)
+}
+
+fn previous_200(t: &Trial) -> bool {
+    mean(&t.current) > 2.0 * mean(t.history[HISTORY - 1])
+}
+
+fn bencher_t_test(t: &Trial) -> bool {
+    let values: Vec<f64> = t.history.iter().map(|r| mean(r)).collect();
+    match qod::threshold::limits(ThresholdModel::TTest, &values, Some(0.99), None) {
+        Ok(l) => mean(&t.current) > l.upper.unwrap(),
+        Err(_) => false,
+    }
+}
+
+/// `<= +5%` against the mean of the last 5, excused unless significant.
+fn qod_test(history: &[&[f64]], current: &[f64]) -> bool {
+    let last5 = &history[history.len() - 5..];
+    let baseline = mean(&last5.iter().map(|r| mean(r)).collect::<Vec<_>>());
+    if mean(current) <= baseline * 1.05 {
+        return false;
+    }
+    let pooled: Vec<f64> = last5.iter().flat_map(|r| r.iter().copied()).collect();
+    qod::stats::mann_whitney(&pooled, current, 0.01).is_some_and(|r| r.p_value <= 0.01)
+}
+
+fn qod_default(t: &Trial) -> bool {
+    qod_test(&t.history, &t.current)
+}
+
+fn qod_confirm(t: &Trial) -> bool {
+    if !qod_test(&t.history, &t.current) {
+        return false;
+    }
+    let pooled: Vec<f64> = t.current.iter().chain(&t.fresh).copied().collect();
+    qod_test(&t.history, &pooled)
+}
+
+fn main() {
+    let runs = arg("--runs", 300);
+    let trials = arg("--trials", 4000);
+    eprintln!("noise: {runs} gate runs of command-bench (10 timed runs each)…");
+    let pool: Vec<Vec<f64>> = (0..runs).map(|_| gate_run()).collect();
+    let all: Vec<f64> = pool.iter().flatten().copied().collect();
+    let m = mean(&all);
+    let sd = (all.iter().map(|v| (v - m).powi(2)).sum::<f64>() / all.len() as f64).sqrt();
+    let means: Vec<f64> = pool.iter().map(|r| mean(r)).collect();
+    let mm = mean(&means);
+    let msd = (means.iter().map(|v| (v - mm).powi(2)).sum::<f64>() / means.len() as f64).sqrt();
+    println!(
+        "noise: {} samples, mean {:.3} ms, CV {:.1}% per sample, {:.1}% per gate run (mean of 10); max/min gate run {:.2}",
+        all.len(),
+        m * 1e3,
+        sd / m * 100.0,
+        msd / mm * 100.0,
+        means.iter().cloned().fold(f64::MIN, f64::max) / means.iter().cloned().fold(f64::MAX, f64::min)
+    );
+    let rules: [(&str, Rule); 5] = [
+        ("prototype: > 1.5 × mean of last 3", prototype),
+        ("github-action-benchmark: > 200% of previous", previous_200),
+        (
+            "Bencher t-test, upper boundary 0.99, last 30",
+            bencher_t_test,
+        ),
+        ("qod: <= +5% of last 5, Mann-Whitney α 0.01", qod_default),
+        ("qod: the same with confirm: 1", qod_confirm),
+    ];
+    println!("\n| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");
+    for (name, rule) in rules {
+        let mut row = format!("| {name} |");
+        for r in SIZES {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+            let mut hits = 0;
+            for _ in 0..trials {
+                let mut picked: Vec<usize> = Vec::with_capacity(HISTORY + 2);
+                while picked.len() < HISTORY + 2 {
+                    let i = rng.below(pool.len());
+                    if !picked.contains(&i) {
+                        picked.push(i);
+                    }
+                }
+                let history: Vec<&[f64]> = picked[..HISTORY]
+                    .iter()
+                    .map(|&i| pool[i].as_slice())
+                    .collect();
+                let scale = |i: usize| pool[i].iter().map(|v| v * (1.0 + r)).collect::<Vec<f64>>();
+                let trial = Trial {
+                    history,
+                    current: scale(picked[HISTORY]),
+                    fresh: scale(picked[HISTORY + 1]),
+                };
+                if rule(&trial) {
+                    hits += 1;
+                }
+            }
+            row.push_str(&format!(" {:.1}% |", hits as f64 / trials as f64 * 100.0));
+        }
+        println!("{row}");
+    }
+    println!("\n(first column: alarms on runs with no regression; others: detection rate of a regression of that size; {trials} trials each)");
+}
