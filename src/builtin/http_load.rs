@@ -438,10 +438,14 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
                 _ => {}
             }
         }
+        // Under a rate, a request's latency counts from when it was due, not
+        // from when a busy connection got to send it (no coordinated omission).
+        let mut due = None;
         if let Some(rate) = shared.rate {
             let slot = shared.slots.fetch_add(1, Ordering::Relaxed);
             let at = shared.start + Duration::from_secs_f64(slot as f64 / rate);
             tokio::time::sleep_until(at).await;
+            due = Some(at);
             if let Stop::At(end) = shared.stop {
                 if Instant::now() >= end {
                     break;
@@ -467,9 +471,10 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
             }
         }
         let (sender, io) = conn.as_mut().expect("connected above");
-        let t0 = Instant::now();
+        let sent = Instant::now();
+        let t0 = due.map_or(sent, |d| d.min(sent));
         // One timer per connection, moved for each request: cheaper than a new one.
-        timer.as_mut().reset(t0 + shared.timeout);
+        timer.as_mut().reset(sent + shared.timeout);
         let r = tokio::select! {
             biased;
             r = send(sender, &shared.target) => Ok(r),

@@ -638,6 +638,7 @@ plugins:
   count: {{ uses: http-load, with: {{ url: "http://127.0.0.1:{port}/", requests: 300, concurrency: 4, warmup: 0s, max_samples: 100 }} }}
   slow: {{ uses: http-load, with: {{ url: "http://127.0.0.1:{port}/slow", duration: 300ms, concurrency: 2, warmup: 0s }} }}
   paced: {{ uses: http-load, with: {{ url: "http://127.0.0.1:{port}/", duration: 500ms, rate: 40, concurrency: 4, warmup: 0s, method: POST, body: "x=1", headers: {{ x-test: "1" }} }} }}
+  behind: {{ uses: http-load, with: {{ url: "http://127.0.0.1:{port}/slow", duration: 300ms, rate: 100, concurrency: 1, warmup: 0s }} }}
 objectives:
   - {{ id: p95, metric: count.p95, pass: "< 1s" }}
   - {{ id: errors, metric: count.error_rate, pass: "== 0" }}
@@ -671,8 +672,15 @@ objectives:
     // 40 requests/s for half a second is about 20, whatever the connections.
     let n = metric(plugin(&d, "paced"), "requests");
     assert!((15.0..=22.0).contains(&n), "{n}");
+    // 100 requests/s on one connection to a 20 ms endpoint fall behind:
+    // latencies count from when each request was due, so they grow.
+    let behind = plugin(&d, "behind");
+    assert!(metric(behind, "p90") > 50.0, "{behind:#}");
     let served = server.hits.load(std::sync::atomic::Ordering::Relaxed) as f64;
-    let sent = metric(plugin(&d, "count"), "requests") + metric(plugin(&d, "slow"), "requests") + n;
+    let sent = metric(plugin(&d, "count"), "requests")
+        + metric(plugin(&d, "slow"), "requests")
+        + n
+        + metric(behind, "requests");
     assert_eq!(
         served, sent,
         "the server saw every request the plugin counted"
