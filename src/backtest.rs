@@ -142,16 +142,7 @@ pub fn replay(
         as_replayed.objectives = eval
             .objectives
             .iter()
-            .map(|o| RecordedObjective {
-                id: o.id.clone(),
-                metric: o.metric.clone(),
-                status: o.status,
-                effect: o.effect,
-                value: o.value,
-                target: o.target,
-                baseline: o.baseline.as_ref().and_then(|b| b.value),
-                reason: Some(o.reason.clone()),
-            })
+            .map(RecordedObjective::from_outcome)
             .collect();
         history.insert(0, as_replayed);
         history.truncate(window);

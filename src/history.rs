@@ -83,20 +83,16 @@ pub async fn report(
     metrics: &[String],
     svg_dir: Option<&Path>,
 ) -> Result<(), CommandError> {
-    let only = metrics
-        .iter()
-        .map(|m| glob::Pattern::new(m).map_err(|e| CommandError::MetricPattern(m.clone(), e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let only = metric_patterns(metrics)?;
     let store = Store::open(location, &env()).await?;
-    let oldest_first = newest_runs(&store, last).await?;
-    let runs: Vec<RunRecord> = oldest_first.iter().rev().cloned().collect();
+    let runs = scan_newest(&store, last, |_| true).await?;
     let deployments: Vec<(String, String)> = store
         .deployments(crate::report::html::DEPLOYMENTS_MAX)
         .await?
         .into_iter()
         .map(|d| (d.at, d.revision.unwrap_or_default()))
         .collect();
-    let series = crate::report::html::series(&oldest_first, &deployments, &only);
+    let series = crate::report::html::series(&runs, &deployments, &only);
     let html = crate::report::html::page(&runs, &series, &store.location());
     std::fs::write(out, html).map_err(|e| CommandError::Write(out.to_owned(), e))?;
     let mut written = 0;
@@ -128,14 +124,20 @@ pub async fn report(
     Ok(())
 }
 
-/// The runs of the newest `last`, oldest first.
-async fn newest_runs(store: &Store, last: usize) -> Result<Vec<RunRecord>, CommandError> {
+/// Up to `last` of the newest runs that `keep` accepts, newest first.
+async fn scan_newest(
+    store: &Store,
+    last: usize,
+    keep: impl Fn(&RunRecord) -> bool,
+) -> Result<Vec<RunRecord>, CommandError> {
     let mut runs: Vec<RunRecord> = Vec::new();
     let mut warnings = Vec::new();
     store
         .scan(
             |r| {
-                runs.push(r);
+                if keep(&r) {
+                    runs.push(r);
+                }
                 if runs.len() >= last {
                     ControlFlow::Break(())
                 } else {
@@ -148,8 +150,15 @@ async fn newest_runs(store: &Store, last: usize) -> Result<Vec<RunRecord>, Comma
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    runs.reverse();
     Ok(runs)
+}
+
+/// The `--metric` arguments as globs.
+fn metric_patterns(metrics: &[String]) -> Result<Vec<glob::Pattern>, CommandError> {
+    metrics
+        .iter()
+        .map(|m| glob::Pattern::new(m).map_err(|e| CommandError::MetricPattern(m.clone(), e)))
+        .collect()
 }
 
 /// One change point of one metric, as `qod trend` prints it.
@@ -179,25 +188,14 @@ pub async fn trend(
     params: crate::changepoint::Params,
     json: bool,
 ) -> Result<(), CommandError> {
-    let only = metrics
-        .iter()
-        .map(|m| glob::Pattern::new(m).map_err(|e| CommandError::MetricPattern(m.clone(), e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let only = metric_patterns(metrics)?;
     let store = Store::open(location, &env()).await?;
-    let mut runs = newest_runs(&store, last).await?;
-    if let Some(b) = branch {
-        runs.retain(|r| r.source.branch.as_deref() == Some(b));
-    }
-    let mut keys: Vec<(String, Option<String>)> = Vec::new();
-    for r in runs.iter().rev() {
-        for m in &r.metrics {
-            if !keys.iter().any(|(k, _)| *k == m.key)
-                && (only.is_empty() || only.iter().any(|p| p.matches(&m.key)))
-            {
-                keys.push((m.key.clone(), m.unit.clone()));
-            }
-        }
-    }
+    let mut runs = scan_newest(&store, last, |r| {
+        branch.is_none() || r.source.branch.as_deref() == branch
+    })
+    .await?;
+    let keys = crate::report::html::metric_keys(&runs, &only);
+    runs.reverse();
     let mut report = Vec::new();
     let mut out = std::io::stdout().lock();
     for (key, unit) in &keys {
@@ -285,7 +283,8 @@ pub async fn backtest(
     let plan =
         crate::gate::prepare(policy, cwd).map_err(|d| CommandError::Policy(d.to_string()))?;
     let store = Store::open(location, &env()).await?;
-    let mut runs = newest_runs(&store, last).await?;
+    let mut runs = scan_newest(&store, last, |_| true).await?;
+    runs.reverse();
     // Significance tests need the samples the index leaves out.
     if plan.objectives.iter().any(|o| o.spec.test.is_some()) {
         for run in runs.iter_mut() {
@@ -392,26 +391,10 @@ pub async fn history(
     json: bool,
 ) -> Result<(), CommandError> {
     let store = Store::open(location, &env()).await?;
-    let mut runs: Vec<RunRecord> = Vec::new();
-    let mut warnings = Vec::new();
-    store
-        .scan(
-            |r| {
-                if metric.is_none_or(|m| r.metric(m).is_some()) {
-                    runs.push(r);
-                }
-                if runs.len() >= last {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-            |w| warnings.push(w),
-        )
-        .await?;
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
+    let runs = scan_newest(&store, last, |r| {
+        metric.is_none_or(|m| r.metric(m).is_some())
+    })
+    .await?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(

@@ -320,21 +320,17 @@ fn evaluate_objective(
                         t.method, t.min_samples, t.n_current, t.n_baseline
                     );
                 }
-                Some(false) => {
-                    out.status = ObjectiveStatus::Pass;
+                Some(significant) => {
+                    let (lead, op) = if significant {
+                        ("; significant", "<=")
+                    } else {
+                        out.status = ObjectiveStatus::Pass;
+                        (", but not significant", ">")
+                    };
                     test_note = format!(
-                        ", but not significant: {} p = {} > α {} ({}{sizes})",
+                        "{lead}: {} p = {} {op} α {} ({}{sizes})",
                         t.method,
-                        format_p(t.p_value.unwrap_or(1.0)),
-                        format_value(t.alpha),
-                        estimate(&t)
-                    );
-                }
-                Some(true) => {
-                    test_note = format!(
-                        "; significant: {} p = {} <= α {} ({}{sizes})",
-                        t.method,
-                        format_p(t.p_value.unwrap_or(0.0)),
+                        format_p(t.p_value.unwrap_or(f64::NAN)),
                         format_value(t.alpha),
                         estimate(&t)
                     );

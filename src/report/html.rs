@@ -45,16 +45,12 @@ fn rank(s: ObjectiveStatus) -> u8 {
     }
 }
 
-/// One series per metric (those matching `only`, when given), in the order
-/// the newest run lists them, then older ones. `runs` is oldest first;
-/// `deployments` are `(at, revision)`.
-pub fn series(
-    runs: &[RunRecord],
-    deployments: &[(String, String)],
-    only: &[glob::Pattern],
-) -> Vec<ChartSeries> {
+/// The metrics of `runs` (newest first) that match `only` (all when it is
+/// empty), with their units: in the order the newest run lists them, then
+/// those only older runs have.
+pub fn metric_keys(runs: &[RunRecord], only: &[glob::Pattern]) -> Vec<(String, Option<String>)> {
     let mut keys: Vec<(String, Option<String>)> = Vec::new();
-    for r in runs.iter().rev() {
+    for r in runs {
         for m in &r.metrics {
             if !keys.iter().any(|(k, _)| *k == m.key)
                 && (only.is_empty() || only.iter().any(|p| p.matches(&m.key)))
@@ -63,10 +59,22 @@ pub fn series(
             }
         }
     }
-    keys.into_iter()
+    keys
+}
+
+/// One series per metric of [`metric_keys`], points oldest first. `runs` is
+/// newest first; `deployments` are `(at, revision)`.
+pub fn series(
+    runs: &[RunRecord],
+    deployments: &[(String, String)],
+    only: &[glob::Pattern],
+) -> Vec<ChartSeries> {
+    metric_keys(runs, only)
+        .into_iter()
         .map(|(key, unit)| {
             let points: Vec<ChartPoint> = runs
                 .iter()
+                .rev()
                 .filter_map(|r| {
                     let m = r.metric(&key)?;
                     let objectives: Vec<_> =

@@ -102,6 +102,22 @@ pub struct RecordedPlugin {
     pub stderr_tail: Option<String>,
 }
 
+impl RecordedObjective {
+    /// What a record keeps of an objective's outcome.
+    pub fn from_outcome(o: &crate::decision::ObjectiveOutcome) -> RecordedObjective {
+        RecordedObjective {
+            id: o.id.clone(),
+            metric: o.metric.clone(),
+            status: o.status,
+            effect: o.effect,
+            value: o.value,
+            target: o.target,
+            baseline: o.baseline.as_ref().and_then(|b| b.value),
+            reason: Some(o.reason.clone()),
+        }
+    }
+}
+
 impl RunRecord {
     /// The record of a decided run.
     pub fn from_decision(d: &Decision, pipeline: &Pipeline, source: &Source) -> RunRecord {
@@ -138,16 +154,7 @@ impl RunRecord {
             objectives: d
                 .objectives
                 .iter()
-                .map(|o| RecordedObjective {
-                    id: o.id.clone(),
-                    metric: o.metric.clone(),
-                    status: o.status,
-                    effect: o.effect,
-                    value: o.value,
-                    target: o.target,
-                    baseline: o.baseline.as_ref().and_then(|b| b.value),
-                    reason: Some(o.reason.clone()),
-                })
+                .map(RecordedObjective::from_outcome)
                 .collect(),
             plugins: d
                 .plugins

@@ -28,6 +28,13 @@ fn metric(p: &Value, name: &str) -> f64 {
         .unwrap()
 }
 
+/// Checks that `p` ended with an error result of `kind`; its message.
+fn expect_error(p: &Value, kind: &str) -> String {
+    let (got, message) = error_of(p);
+    assert_eq!(got, kind, "{message}");
+    message
+}
+
 fn error_of(p: &Value) -> (String, String) {
     assert_eq!(p["status"], "plugin_error", "{p:#}");
     (
@@ -103,11 +110,9 @@ fn build_time_without_a_start_says_how_to_give_one() {
     let r = s.qod(&["run"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let d = r.json();
-    let (kind, message) = error_of(plugin(&d, "build"));
-    assert_eq!(kind, "no-start-time");
+    let message = expect_error(plugin(&d, "build"), "no-start-time");
     assert!(message.contains("`with.start`"), "{message}");
-    let (kind, message) = error_of(plugin(&d, "bad"));
-    assert_eq!(kind, "bad-config");
+    let message = expect_error(plugin(&d, "bad"), "bad-config");
     assert!(
         message.contains("`with.start`") && message.contains("yesterday"),
         "{message}"
@@ -210,8 +215,7 @@ fn merged_changes_counts_pull_requests_since_the_recorded_deployment() {
     // No deployment recorded: an error that says how to record one.
     let r = s.qod(&["run"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let (kind, message) = error_of(plugin(&r.json(), "changes"));
-    assert_eq!(kind, "no-reference");
+    let message = expect_error(plugin(&r.json(), "changes"), "no-reference");
     assert!(message.contains("qod deployed"), "{message}");
 
     let r = s.qod(&["deployed", "--revision", &deployed]);
@@ -251,14 +255,11 @@ fn merged_changes_names_a_revision_it_cannot_find() {
         "version: 1\nplugins:\n  a: { uses: merged-changes, with: { since: v9.9.9 } }\n  b: { uses: merged-changes, with: { since: HEAD~1, repository: nowhere } }\n  c: { uses: merged-changes, with: { since: HEAD~1, squash_pattern: \"(\" } }\nobjectives:\n  - { id: a, metric: a.merged, pass: \">= 3\" }\n  - { id: b, metric: b.merged, pass: \">= 3\" }\n  - { id: c, metric: c.merged, pass: \">= 3\" }\n",
     );
     let d = s.qod(&["run"]).json();
-    let (kind, message) = error_of(plugin(&d, "a"));
-    assert_eq!(kind, "unknown-revision");
+    let message = expect_error(plugin(&d, "a"), "unknown-revision");
     assert!(message.contains("`v9.9.9`"), "{message}");
-    let (kind, message) = error_of(plugin(&d, "b"));
-    assert_eq!(kind, "not-a-repository");
+    let message = expect_error(plugin(&d, "b"), "not-a-repository");
     assert!(message.contains("with.repository"), "{message}");
-    let (kind, message) = error_of(plugin(&d, "c"));
-    assert_eq!(kind, "bad-config");
+    let message = expect_error(plugin(&d, "c"), "bad-config");
     assert!(message.contains("with.squash_pattern"), "{message}");
 }
 
@@ -322,8 +323,7 @@ objectives:
 "#,
     );
     let d = s.qod(&["run"]).json();
-    let (kind, message) = error_of(plugin(&d, "fails"));
-    assert_eq!(kind, "command-failed");
+    let message = expect_error(plugin(&d, "fails"), "command-failed");
     assert!(
         message.contains("exited with status 3")
             && message.contains("boom")
@@ -331,17 +331,14 @@ objectives:
         "{message}"
     );
     assert_eq!(plugin(&d, "ignored")["status"], "ok");
-    let (kind, message) = error_of(plugin(&d, "prepare"));
-    assert_eq!(kind, "command-failed");
+    let message = expect_error(plugin(&d, "prepare"), "command-failed");
     assert!(
         message.contains("`with.prepare` exited with status 4"),
         "{message}"
     );
-    let (kind, message) = error_of(plugin(&d, "limits"));
-    assert_eq!(kind, "bad-config");
+    let message = expect_error(plugin(&d, "limits"), "bad-config");
     assert!(message.contains("`with.max_runs`"), "{message}");
-    let (kind, message) = error_of(plugin(&d, "missing"));
-    assert_eq!(kind, "command-failed");
+    let message = expect_error(plugin(&d, "missing"), "command-failed");
     assert!(message.contains("no-such-program-here"), "{message}");
 }
 
@@ -708,21 +705,17 @@ objectives:
         port = server.port
     ));
     let d = s.qod(&["run"]).json();
-    let (kind, message) = error_of(plugin(&d, "fail"));
-    assert_eq!(kind, "no-successful-response");
+    let message = expect_error(plugin(&d, "fail"), "no-successful-response");
     assert!(
         message.contains("20× 503") && message.contains("with.status"),
         "{message}"
     );
     assert_eq!(metric(plugin(&d, "accepted"), "error_rate"), 0.0);
-    let (kind, message) = error_of(plugin(&d, "down"));
-    assert_eq!(kind, "no-successful-response");
+    let message = expect_error(plugin(&d, "down"), "no-successful-response");
     assert!(message.contains("cannot connect"), "{message}");
-    let (kind, message) = error_of(plugin(&d, "timeout"));
-    assert_eq!(kind, "no-successful-response");
+    let message = expect_error(plugin(&d, "timeout"), "no-successful-response");
     assert!(message.contains("5ms timeout"), "{message}");
-    let (kind, message) = error_of(plugin(&d, "badurl"));
-    assert_eq!(kind, "bad-config");
+    let message = expect_error(plugin(&d, "badurl"), "bad-config");
     assert!(message.contains("`with.url`"), "{message}");
 }
 
@@ -777,7 +770,6 @@ objectives:
     let p = plugin(&d, "tls");
     assert_eq!(metric(p, "requests"), 50.0, "{p:#}");
     assert!(p["summary"].as_str().unwrap().contains("HTTP/2"), "{p:#}");
-    let (kind, message) = error_of(plugin(&d, "untrusted"));
-    assert_eq!(kind, "no-successful-response");
+    let message = expect_error(plugin(&d, "untrusted"), "no-successful-response");
     assert!(message.contains("TLS"), "{message}");
 }

@@ -37,6 +37,24 @@ fn step_records() -> Vec<RunRecord> {
         .collect()
 }
 
+/// A moto server whose bucket holds [`step_records`] under `s3://BUCKET/qod`,
+/// and a scratch folder with the credentials to reach it.
+fn s3_with_steps(bucket: &str) -> (Moto, Scratch) {
+    let moto = Moto::start();
+    create_bucket(&moto.endpoint(), bucket);
+    let env = aws_env(&moto.endpoint());
+    rt().block_on(async {
+        Store::open(&format!("s3://{bucket}/qod"), &env)
+            .await
+            .unwrap()
+            .import(step_records(), false)
+            .await
+            .unwrap()
+    });
+    let s = scratch_for(&moto.endpoint());
+    (moto, s)
+}
+
 fn check_trend(out: &Value) {
     let metrics = out.as_array().unwrap();
     assert_eq!(metrics.len(), 2, "{out:#}");
@@ -115,18 +133,7 @@ fn trend_finds_the_step_in_a_directory_store() {
 
 #[test]
 fn trend_finds_the_step_in_an_s3_store() {
-    let moto = Moto::start();
-    create_bucket(&moto.endpoint(), "trend");
-    let env = aws_env(&moto.endpoint());
-    rt().block_on(async {
-        Store::open("s3://trend/qod", &env)
-            .await
-            .unwrap()
-            .import(step_records(), false)
-            .await
-            .unwrap()
-    });
-    let s = scratch_for(&moto.endpoint());
+    let (_moto, s) = s3_with_steps("trend");
     let r = s.qod(&["trend", "--store", "s3://trend/qod", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     check_trend(&serde_json::from_str(&r.stdout).unwrap());
@@ -216,18 +223,7 @@ fn backtest_replays_a_policy_over_the_history() {
 
 #[test]
 fn backtest_reads_an_s3_store() {
-    let moto = Moto::start();
-    create_bucket(&moto.endpoint(), "replay");
-    let env = aws_env(&moto.endpoint());
-    rt().block_on(async {
-        Store::open("s3://replay/qod", &env)
-            .await
-            .unwrap()
-            .import(step_records(), false)
-            .await
-            .unwrap()
-    });
-    let s = scratch_for(&moto.endpoint());
+    let (_moto, s) = s3_with_steps("replay");
     s.policy(&backtest_policy("all"));
     let r = s.qod(&["backtest", "--store", "s3://replay/qod", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
