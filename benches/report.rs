@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo bench --bench report`
 
-use qod::store::{RunRecord, Store};
+use qod::record::RunRecord;
+use qod::store::Store;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -101,7 +102,7 @@ fn main() {
         rt.block_on(store.import(records(n), false)).unwrap();
         let out = work.path().join(format!("report-{n}.html"));
         let start = Instant::now();
-        rt.block_on(qod::history::report(
+        rt.block_on(qod::commands::history::report(
             &dir.to_string_lossy(),
             &out,
             n,

@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench store` (add `-- --quick` for fewer rounds).
 
-use qod::store::{RunRecord, Store};
+use qod::record::RunRecord;
+use qod::store::Store;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -51,10 +52,10 @@ objectives:
 /// One evaluation's reads: the baseline runs and the last deployment.
 async fn evaluate_reads(store: &Store, plan: &qod::plan::Plan) -> usize {
     let mut warnings = Vec::new();
-    let (h, _deployments) = qod::gate::read_history(store, plan, Some("main"), &mut warnings)
-        .await
-        .unwrap();
-    h.len()
+    let h =
+        qod::gate::history::read(store, plan, Some("main"), qod::time::now(), &mut warnings).await;
+    assert!(h.error.is_none(), "{:?}", h.error);
+    h.baselines.of(0).map_or(0, |b| b.runs.len())
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -75,7 +76,7 @@ fn main() {
         "QOD_PLUGIN_PATH",
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plugins"),
     );
-    let plan = qod::gate::prepare(Some(Path::new("qod.yaml")), work.path()).unwrap();
+    let plan = qod::plan::load(Some(Path::new("qod.yaml")), work.path()).unwrap();
 
     // Directory store.
     let small = Store::dir(work.path().join("small"));

@@ -8,7 +8,7 @@ use crate::evaluate;
 use crate::plan::PlannedObjective;
 use crate::policy::DecisionSpec;
 use crate::protocol::Metric;
-use crate::store::{RecordedObjective, RunRecord};
+use crate::record::{RecordedObjective, RunRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -115,7 +115,7 @@ pub fn replay(
         .map(|o| o.baseline.last as usize * 8)
         .max()
         .unwrap_or(0)
-        .clamp(HISTORY_MIN, crate::gate::MAX_SCAN);
+        .clamp(HISTORY_MIN, crate::evaluate::baseline::MAX_SCAN);
     let mut history: Vec<RunRecord> = Vec::with_capacity(window + 1);
     let mut replayed = Vec::with_capacity(runs.len());
     let mut tallies: BTreeMap<String, Tally> = objectives
@@ -126,16 +126,13 @@ pub fn replay(
     let mut changed = 0;
     for (i, run) in runs.iter().enumerate() {
         let plugins = plugins_of(run);
-        let eval = evaluate::evaluate(
-            objectives,
-            strategy,
-            &plugins,
-            &history,
-            run.source.branch.as_deref(),
-            chrono::DateTime::parse_from_rfc3339(&run.started_at)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or_else(|_| crate::time::now()),
-        );
+        let at = chrono::DateTime::parse_from_rfc3339(&run.started_at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|_| crate::time::now());
+        let baselines = evaluate::Chooser::new(objectives, run.source.branch.as_deref(), at)
+            .offer_all(&history)
+            .finish();
+        let eval = evaluate::evaluate(objectives, strategy, &plugins, &baselines);
         let mut as_replayed = run.clone();
         as_replayed.decision = eval.verdict;
         as_replayed.score = eval.score;

@@ -1,10 +1,11 @@
 //! The command line: parse arguments, call the library, print, exit with a
 //! named code. Nothing here decides anything.
 
-use crate::gate::{self, RunOptions, EXIT_NO_DECISION, EXIT_PASS};
+use crate::exit::Exit;
+use crate::gate::{self, RunOptions};
 use crate::plugin::Discovery;
-use crate::schema::SchemaKind;
 use crate::units::format_with_unit;
+use crate::validate::SchemaKind;
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -337,8 +338,20 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Runs the CLI with the process's arguments.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    ExitCode::from(dispatch(cli))
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are not mistakes; everything else
+            // clap rejects is a usage error, with its own exit code.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                Exit::Pass.code()
+            });
+        }
+    };
+    ExitCode::from(dispatch(cli).code())
 }
 
 fn eprint(s: &str) {
@@ -349,10 +362,10 @@ fn cwd() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
-fn dispatch(cli: Cli) -> u8 {
+fn dispatch(cli: Cli) -> Exit {
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Validate { policy } => match gate::prepare(policy.as_deref(), &cwd()) {
+        Command::Validate { policy } => match crate::plan::load(policy.as_deref(), &cwd()) {
             Ok(plan) => {
                 eprint(&format!(
                     "qod: `{}` is valid: {} plugin instance{}, {} objective{}",
@@ -362,11 +375,11 @@ fn dispatch(cli: Cli) -> u8 {
                     plan.objectives.len(),
                     if plan.objectives.len() == 1 { "" } else { "s" },
                 ));
-                EXIT_PASS
+                Exit::Pass
             }
             Err(d) => {
                 eprint(&d.to_string());
-                EXIT_NO_DECISION
+                Exit::NoDecision
             }
         },
         Command::Schema { kind, write } => schema(kind, write.as_deref()),
@@ -374,46 +387,44 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Context { context } => {
             let cwd = cwd();
             let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-            match gate::pipeline_context(&env, &cwd, context.as_deref(), || {
-                crate::ci::git_info(&cwd)
-            }) {
+            match crate::ci::context(&env, &cwd, context.as_deref(), || crate::ci::git_info(&cwd)) {
                 Ok((pipeline, source)) => {
                     let v = serde_json::json!({"pipeline": pipeline, "source": source});
                     println!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
-                    EXIT_PASS
+                    Exit::Pass
                 }
                 Err(e) => {
-                    eprint(&format!("error: {}", gate::error_chain(&e)));
-                    EXIT_NO_DECISION
+                    eprint(&format!("error: {}", crate::diag::error_chain(&e)));
+                    Exit::NoDecision
                 }
             }
         }
-        Command::Deployed(args) => block_on(crate::history::deployed(
+        Command::Deployed(args) => block_on(crate::commands::history::deployed(
             &args.store.store,
             args.revision,
             args.run_id,
             args.branch,
             &cwd(),
         )),
-        Command::History(args) => block_on(crate::history::history(
+        Command::History(args) => block_on(crate::commands::history::history(
             &args.store.store,
             args.metric.as_deref(),
             args.last,
             matches!(args.format, HistoryFormat::Json),
         )),
-        Command::Export(args) => block_on(crate::history::export(
+        Command::Export(args) => block_on(crate::commands::history::export(
             &args.store.store,
             matches!(args.format, ExportFormat::Csv),
             args.since.as_deref(),
         )),
-        Command::Backtest(args) => block_on(crate::history::backtest(
+        Command::Backtest(args) => block_on(crate::commands::history::backtest(
             &args.store.store,
             args.policy.as_deref(),
             &cwd(),
             args.last.max(1),
             args.json,
         )),
-        Command::Trend(args) => block_on(crate::history::trend(
+        Command::Trend(args) => block_on(crate::commands::history::trend(
             &args.store.store,
             &args.metric,
             args.last.max(1),
@@ -425,7 +436,7 @@ fn dispatch(cli: Cli) -> u8 {
             },
             args.json,
         )),
-        Command::Report(args) => block_on(crate::history::report(
+        Command::Report(args) => block_on(crate::commands::history::report(
             &args.store.store,
             &args.out,
             args.last.max(1),
@@ -433,7 +444,11 @@ fn dispatch(cli: Cli) -> u8 {
             args.svg_dir.as_deref(),
         )),
         Command::Codepipeline { command } => codepipeline(command),
-        Command::Builtin { name } => crate::builtin::exec(&name),
+        // A plugin's exit code is the plugin protocol's, not qod's.
+        Command::Builtin { name } => match crate::builtin::exec(&name) {
+            0 => Exit::Pass,
+            _ => Exit::Fail,
+        },
         Command::Store { command } => match command {
             StoreCommand::Prune {
                 store,
@@ -445,30 +460,34 @@ fn dispatch(cli: Cli) -> u8 {
                     (None, Some(n)) => crate::store::Keep::Newest(n),
                     (None, None) => unreachable!("clap requires one"),
                 };
-                block_on(crate::history::prune(&store.store, keep))
+                block_on(crate::commands::history::prune(&store.store, keep))
             }
-            StoreCommand::Reindex { store } => block_on(crate::history::reindex(&store.store)),
+            StoreCommand::Reindex { store } => {
+                block_on(crate::commands::history::reindex(&store.store))
+            }
         },
     }
 }
 
 /// Runs a store command; its error goes to stderr with exit code 2.
-fn block_on(f: impl std::future::Future<Output = Result<(), crate::history::CommandError>>) -> u8 {
+fn block_on(
+    f: impl std::future::Future<Output = Result<(), crate::commands::history::CommandError>>,
+) -> Exit {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
     match rt.block_on(f) {
-        Ok(()) => EXIT_PASS,
+        Ok(()) => Exit::Pass,
         Err(e) => {
-            eprint(&format!("error: {}", gate::error_chain(&e)));
-            EXIT_NO_DECISION
+            eprint(&format!("error: {}", crate::diag::error_chain(&e)));
+            Exit::NoDecision
         }
     }
 }
 
-fn outputs_of(args: &RunArgs) -> crate::report::Outputs {
-    crate::report::Outputs {
+fn outputs_of(args: &RunArgs) -> crate::outputs::Outputs {
+    crate::outputs::Outputs {
         junit: args.junit.clone(),
         markdown: args.markdown.clone(),
         env_file: args.env_file.clone(),
@@ -507,7 +526,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime starts")
 }
 
-fn run(args: RunArgs) -> u8 {
+fn run(args: RunArgs) -> Exit {
     let outputs = outputs_of(&args);
     let out = args.out.clone();
     let opts = options_of(args);
@@ -520,51 +539,52 @@ fn run(args: RunArgs) -> u8 {
 fn finish(
     outcome: Result<gate::GateOutcome, gate::GateError>,
     opts: &RunOptions,
-    outputs: &crate::report::Outputs,
+    outputs: &crate::outputs::Outputs,
     out: Option<&Path>,
-) -> u8 {
+) -> Exit {
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
             match &e {
                 gate::GateError::Invalid(d) => eprint(&d.to_string()),
-                other => eprint(&format!("error: {}", gate::error_chain(other))),
+                other => eprint(&format!("error: {}", crate::diag::error_chain(other))),
             }
-            return EXIT_NO_DECISION;
+            return Exit::NoDecision;
         }
     };
     for w in &outcome.warnings {
         eprint(&format!("warning: {w}"));
     }
+    let json = serde_json::to_string_pretty(&outcome.decision).expect("decisions serialize");
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", outcome.json);
+    let _ = writeln!(stdout, "{json}");
     let _ = stdout.flush();
     if let Some(out) = out {
-        if let Err(e) = std::fs::write(out, format!("{}\n", outcome.json)) {
+        if let Err(e) = std::fs::write(out, format!("{json}\n")) {
             eprint(&format!(
                 "error: cannot write the decision to `{}`: {e}",
                 out.display()
             ));
-            return EXIT_NO_DECISION;
+            return Exit::NoDecision;
         }
     }
     let github = crate::ci::provider_of(&opts.env) == "github";
     eprint(&human_summary(&outcome.decision, github));
-    match crate::report::publish(&outcome.decision, &outcome.trends, outputs, &opts.env) {
+    match crate::outputs::publish(&outcome.decision, &outcome.trends, outputs, &opts.env) {
         Ok(annotations) => {
             for a in annotations {
                 eprint(&a);
             }
         }
         Err(e) => {
-            eprint(&format!("error: {}", gate::error_chain(&e)));
-            return EXIT_NO_DECISION;
+            eprint(&format!("error: {}", crate::diag::error_chain(&e)));
+            return Exit::NoDecision;
         }
     }
     outcome.exit
 }
 
-fn codepipeline(command: CodepipelineCommand) -> u8 {
+fn codepipeline(command: CodepipelineCommand) -> Exit {
     use crate::ci::codepipeline as cp;
     match command {
         CodepipelineCommand::LambdaEvent { event, run } => {
@@ -579,7 +599,7 @@ fn codepipeline(command: CodepipelineCommand) -> u8 {
                 Ok(t) => t,
                 Err(e) => {
                     eprint(&format!("error: cannot read the Lambda event: {e}"));
-                    return EXIT_NO_DECISION;
+                    return Exit::NoDecision;
                 }
             };
             let outputs = outputs_of(&run);
@@ -590,13 +610,13 @@ fn codepipeline(command: CodepipelineCommand) -> u8 {
                     let code = cp::exit_code(&outcome, &sent);
                     let shown = finish(outcome, &opts, &outputs, out.as_deref());
                     if let Err(e) = &sent {
-                        eprint(&format!("error: {}", gate::error_chain(e)));
+                        eprint(&format!("error: {}", crate::diag::error_chain(e)));
                     }
                     code.max(shown)
                 }
                 Err(e) => {
-                    eprint(&format!("error: {}", gate::error_chain(&e)));
-                    EXIT_NO_DECISION
+                    eprint(&format!("error: {}", crate::diag::error_chain(&e)));
+                    Exit::NoDecision
                 }
             }
         }
@@ -620,26 +640,29 @@ fn codepipeline(command: CodepipelineCommand) -> u8 {
             let result = runtime().block_on(cp::worker(&w, &opts, |outcome, sent| {
                 match outcome {
                     Ok(o) => {
-                        println!("{}", o.json);
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&o.decision).expect("decisions serialize")
+                        );
                         eprint(&human_summary(&o.decision, false));
                         if let Err(e) =
-                            crate::report::publish(&o.decision, &o.trends, &outputs, &opts.env)
+                            crate::outputs::publish(&o.decision, &o.trends, &outputs, &opts.env)
                         {
-                            eprint(&format!("error: {}", gate::error_chain(&e)));
+                            eprint(&format!("error: {}", crate::diag::error_chain(&e)));
                         }
                     }
                     Err(gate::GateError::Invalid(d)) => eprint(&d.to_string()),
-                    Err(e) => eprint(&format!("error: {}", gate::error_chain(e))),
+                    Err(e) => eprint(&format!("error: {}", crate::diag::error_chain(e))),
                 }
                 if let Err(e) = sent {
-                    eprint(&format!("error: {}", gate::error_chain(e)));
+                    eprint(&format!("error: {}", crate::diag::error_chain(e)));
                 }
             }));
             match result {
                 Ok(code) => code,
                 Err(e) => {
-                    eprint(&format!("error: {}", gate::error_chain(&e)));
-                    EXIT_NO_DECISION
+                    eprint(&format!("error: {}", crate::diag::error_chain(&e)));
+                    Exit::NoDecision
                 }
             }
         }
@@ -695,7 +718,7 @@ pub fn human_summary(d: &crate::decision::Decision, github: bool) -> String {
             // A plugin's stderr must not issue workflow commands on GitHub; the
             // token is fresh, so a plugin cannot guess it to resume them.
             s.push_str(&if github {
-                crate::report::github::verbatim(&shown, &uuid::Uuid::now_v7().simple().to_string())
+                crate::outputs::github::verbatim(&shown, &uuid::Uuid::now_v7().simple().to_string())
             } else {
                 shown
             });
@@ -710,30 +733,32 @@ pub fn human_summary(d: &crate::decision::Decision, github: bool) -> String {
     s
 }
 
-fn schema(kind: Option<SchemaKind>, write: Option<&Path>) -> u8 {
+fn schema(kind: Option<SchemaKind>, write: Option<&Path>) -> Exit {
     if let Some(dir) = write {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprint(&format!("error: cannot create `{}`: {e}", dir.display()));
-            return EXIT_NO_DECISION;
-        }
-        for k in SchemaKind::ALL {
-            let path = dir.join(k.file_name());
-            if let Err(e) = std::fs::write(&path, k.render()) {
-                eprint(&format!("error: cannot write `{}`: {e}", path.display()));
-                return EXIT_NO_DECISION;
-            }
-        }
-        return EXIT_PASS;
+        return match crate::commands::schema::write_all(dir) {
+            Ok(_) => Exit::Pass,
+            Err(e) => fail(&e),
+        };
     }
     let Some(kind) = kind else {
         eprint("error: name a schema: policy, manifest, context, result, decision or record");
-        return EXIT_NO_DECISION;
+        return Exit::Usage;
     };
-    print!("{}", kind.render());
-    EXIT_PASS
+    print!("{}", crate::commands::schema::render(kind));
+    Exit::Pass
 }
 
-fn plugins(command: PluginsCommand) -> u8 {
+/// The one way an error is shown: `error:` and its cause chain, or the
+/// diagnostics of a policy or manifest as they render themselves.
+fn fail(e: &(dyn std::error::Error + 'static)) -> Exit {
+    match e.downcast_ref::<crate::diag::Diagnostics>() {
+        Some(d) => eprint(&d.to_string()),
+        None => eprint(&format!("error: {}", crate::diag::error_chain(e))),
+    }
+    Exit::NoDecision
+}
+
+fn plugins(command: PluginsCommand) -> Exit {
     let cwd = cwd();
     let discovery = Discovery::standard(&cwd, &cwd);
     match command {
@@ -747,7 +772,7 @@ fn plugins(command: PluginsCommand) -> u8 {
                             "name": name, "version": p.manifest.version, "origin": p.origin.as_str(),
                             "source": p.source, "description": p.manifest.description,
                         }),
-                        Err(e) => serde_json::json!({"name": name, "error": gate::error_chain(e)}),
+                        Err(e) => serde_json::json!({"name": name, "error": crate::diag::error_chain(e)}),
                     })
                     .collect();
                 println!(
@@ -765,11 +790,11 @@ fn plugins(command: PluginsCommand) -> u8 {
                             p.origin.as_str(),
                             p.manifest.description.as_deref().unwrap_or("")
                         ),
-                        Err(e) => println!("{name:<20} error: {}", gate::error_chain(e)),
+                        Err(e) => println!("{name:<20} error: {}", crate::diag::error_chain(e)),
                     }
                 }
             }
-            EXIT_PASS
+            Exit::Pass
         }
         PluginsCommand::Describe { name } => match discovery.find(&name, None, &cwd) {
             Ok(p) => {
@@ -777,15 +802,15 @@ fn plugins(command: PluginsCommand) -> u8 {
                 v["source"] = serde_json::json!(p.source);
                 v["origin"] = serde_json::json!(p.origin.as_str());
                 println!("{}", serde_json::to_string_pretty(&v).expect("serializes"));
-                EXIT_PASS
+                Exit::Pass
             }
             Err(crate::plugin::DiscoveryError::Manifest { diagnostics, .. }) => {
                 eprint(&crate::diag::Diagnostics(diagnostics).to_string());
-                EXIT_NO_DECISION
+                Exit::NoDecision
             }
             Err(e) => {
-                eprint(&format!("error: {}", gate::error_chain(&e)));
-                EXIT_NO_DECISION
+                eprint(&format!("error: {}", crate::diag::error_chain(&e)));
+                Exit::NoDecision
             }
         },
     }

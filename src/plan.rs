@@ -12,7 +12,7 @@ use crate::protocol::Better;
 use crate::units::Unit;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long a plugin may run when neither the policy nor its manifest says.
@@ -72,7 +72,45 @@ impl PlannedObjective {
     }
 }
 
+/// Loads and checks everything `run` would, without running anything.
+pub fn load(policy: Option<&std::path::Path>, cwd: &std::path::Path) -> Result<Plan, Diagnostics> {
+    let file = crate::policy::find_policy(policy, cwd)?;
+    let file = if file.is_relative() {
+        cwd.join(&file)
+    } else {
+        file
+    };
+    // Shown relative to the working directory when qod runs there, which
+    // is how users name it; absolute when a caller passes another folder.
+    let file = if std::env::current_dir().ok().as_deref() == Some(cwd) {
+        pathdiff(&file, cwd)
+    } else {
+        file
+    };
+    let policy_dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let discovery = Discovery::standard(&cwd.join(policy_dir), cwd);
+    Plan::prepare(&file, &discovery)
+}
+
+/// Shows `file` relative to `cwd` when it is inside it, for shorter messages.
+fn pathdiff(file: &std::path::Path, cwd: &std::path::Path) -> PathBuf {
+    file.strip_prefix(cwd)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| file.to_owned())
+}
+
 impl Plan {
+    /// The position of instance `id` in [`Plan::instances`].
+    pub fn instance_index(&self, id: &InstanceId) -> usize {
+        self.instances
+            .iter()
+            .position(|i| i.id == *id)
+            .expect("objectives name planned instances")
+    }
+
     /// Loads `policy_file` and checks everything, reporting all problems.
     pub fn prepare(policy_file: &Path, discovery: &Discovery) -> Result<Plan, Diagnostics> {
         let policy = load_policy(policy_file)?;

@@ -4,6 +4,7 @@
 //! gives a two-sided p-value and the estimated change (current minus
 //! baseline) with a confidence interval at `1 - alpha`. Pure functions.
 
+use crate::policy::Aggregate;
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// What a test found.
@@ -182,9 +183,44 @@ pub fn bootstrap(base: &[f64], cur: &[f64], alpha: f64) -> Option<TestResult> {
     })
 }
 
+/// Summarises `values` (not empty).
+pub fn aggregate(values: &[f64], how: Aggregate) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match how {
+        Aggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
+        Aggregate::Median => percentile(&sorted, 50.0),
+        Aggregate::Min => sorted[0],
+        Aggregate::Max => sorted[sorted.len() - 1],
+        Aggregate::Percentile(p) => percentile(&sorted, f64::from(p)),
+    }
+}
+
+/// Linear interpolation between closest ranks (the common "type 7" definition).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates() {
+        let v = [30.0, 33.0, 32.0];
+        assert!((aggregate(&v, Aggregate::Mean) - 31.666666666666668).abs() < 1e-12);
+        assert_eq!(aggregate(&v, Aggregate::Median), 32.0);
+        assert_eq!(aggregate(&v, Aggregate::Min), 30.0);
+        assert_eq!(aggregate(&v, Aggregate::Max), 33.0);
+        assert_eq!(
+            aggregate(&[1.0, 2.0, 3.0, 4.0, 5.0], Aggregate::Percentile(90)),
+            4.6
+        );
+        assert_eq!(aggregate(&[7.0], Aggregate::Percentile(99)), 7.0);
+    }
 
     /// Welch's worked example 1 (Wikipedia, "Welch's t-test"): t = -2.46,
     /// df = 24.99, p = 0.021.

@@ -7,7 +7,8 @@
 //! Only these commands call the job API: inside a CodeBuild or Commands
 //! action the exit code of `qod run` is the result.
 
-use crate::gate::{self, GateOutcome, RunOptions, EXIT_FAIL, EXIT_NO_DECISION, EXIT_PASS};
+use crate::exit::Exit;
+use crate::gate::{self, GateOutcome, RunOptions};
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionOwner, ActionTypeId, ExecutionDetails, FailureDetails, FailureType,
 };
@@ -115,7 +116,7 @@ fn truncate(s: &str, max: usize) -> String {
 /// The job result for a gate run (or for the reason it could not run).
 pub fn report_for(outcome: &Result<GateOutcome, gate::GateError>) -> Report {
     match outcome {
-        Ok(o) if o.exit == EXIT_PASS => Report::Success {
+        Ok(o) if o.exit == Exit::Pass => Report::Success {
             summary: truncate(
                 &format!(
                     "qod {}: {}",
@@ -141,7 +142,7 @@ pub fn report_for(outcome: &Result<GateOutcome, gate::GateError>) -> Report {
             kind: FailureType::JobFailed,
             message: truncate(
                 &match (&o.decision.store.error, o.exit) {
-                    (Some(e), EXIT_NO_DECISION) => format!(
+                    (Some(e), Exit::NoDecision) => format!(
                         "qod: the history store failed: {e}; decision was {}: {}",
                         o.decision.decision.as_str(),
                         o.decision.summary
@@ -158,7 +159,10 @@ pub fn report_for(outcome: &Result<GateOutcome, gate::GateError>) -> Report {
         Err(e) => Report::Failure {
             kind: FailureType::ConfigurationError,
             message: truncate(
-                &format!("qod could not make a decision: {}", gate::error_chain(e)),
+                &format!(
+                    "qod could not make a decision: {}",
+                    crate::diag::error_chain(e)
+                ),
                 MAX_FAILURE_MESSAGE,
             ),
         },
@@ -174,7 +178,7 @@ fn api_error<E: std::error::Error + 'static>(operation: &'static str, job: &str,
     JobError::Api {
         operation,
         job: job.to_owned(),
-        detail: gate::error_chain(&e),
+        detail: crate::diag::error_chain(&e),
     }
 }
 
@@ -273,9 +277,9 @@ async fn handle(
 pub fn exit_code(
     outcome: &Result<GateOutcome, gate::GateError>,
     sent: &Result<(), JobError>,
-) -> u8 {
+) -> Exit {
     match (outcome, sent) {
-        (_, Err(_)) | (Err(_), _) => EXIT_NO_DECISION,
+        (_, Err(_)) | (Err(_), _) => Exit::NoDecision,
         (Ok(o), Ok(())) => o.exit,
     }
 }
@@ -320,7 +324,7 @@ pub async fn worker(
     w: &Worker,
     base: &RunOptions,
     mut on_done: impl FnMut(&Result<GateOutcome, gate::GateError>, &Result<(), JobError>),
-) -> Result<u8, JobError> {
+) -> Result<Exit, JobError> {
     let client = client(&base.env).await;
     let stop = Arc::new(AtomicBool::new(false));
     for kind in [
@@ -342,7 +346,7 @@ pub async fn worker(
         .version(&w.version)
         .build()
         .expect("all fields are set");
-    let mut worst = EXIT_PASS;
+    let mut worst = Exit::Pass;
     while !stop.load(Ordering::SeqCst) {
         let polled = client
             .poll_for_jobs()
@@ -378,7 +382,7 @@ pub async fn worker(
             Err(e) => {
                 eprintln!(
                     "qod: job {id} was not claimed ({}); skipped",
-                    gate::error_chain(&e)
+                    crate::diag::error_chain(&e)
                 );
                 continue;
             }
@@ -392,7 +396,7 @@ pub async fn worker(
         let (outcome, sent) = handle(&client, &id, Ok(config), base).await;
         on_done(&outcome, &sent);
         worst = worst.max(match exit_code(&outcome, &sent) {
-            EXIT_FAIL => EXIT_FAIL,
+            Exit::Fail => Exit::Fail,
             other => other,
         });
         if w.once {

@@ -7,3 +7,30 @@ pub mod codepipeline;
 mod detect;
 
 pub use detect::{detect, git_info, merge_context, provider_of, ContextError, GitInfo};
+
+use std::collections::BTreeMap;
+
+/// The pipeline and source: detected from the CI environment, with
+/// `context` (a file, or `-` for stdin) merged over them.
+pub fn context(
+    env: &BTreeMap<String, String>,
+    cwd: &std::path::Path,
+    context: Option<&str>,
+    git: impl FnOnce() -> GitInfo,
+) -> Result<(crate::protocol::Pipeline, crate::protocol::Source), ContextError> {
+    let (mut pipeline, mut source) = detect(env, cwd, git);
+    if let Some(file) = context {
+        let text = if file == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+        } else {
+            std::fs::read_to_string(cwd.join(file))
+        }
+        .map_err(|source| ContextError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        merge_context(file, &text, &mut pipeline, &mut source)?;
+    }
+    Ok((pipeline, source))
+}

@@ -1,13 +1,54 @@
-//! Baselines: which earlier runs qualify, and how their values are summarised.
+//! Baselines: which earlier runs qualify for each relative objective,
+//! chosen once per evaluation by a [`Chooser`] fed the history newest
+//! first, and the values and samples they give in the metric's unit.
 
 use crate::decision::{ObjectiveStatus, Verdict};
 use crate::ids::RunId;
-use crate::policy::{Aggregate, BaselineSpec, BranchScope, Include};
-use crate::store::RunRecord;
+use crate::plan::PlannedObjective;
+use crate::policy::{BaselineSpec, BranchScope, Include};
+use crate::record::RunRecord;
 use crate::units::Unit;
 
-/// The runs chosen for a baseline, newest first, with their values in the
-/// metric's current unit.
+/// At most this many records are read to choose baselines, however sparse
+/// the matching runs are, so one evaluation's cost has a ceiling.
+pub const MAX_SCAN: usize = 10_000;
+
+/// The runs chosen for one objective's baseline, newest first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BaselineRuns {
+    pub runs: Vec<RunRecord>,
+    /// The branch the runs were restricted to.
+    pub branch: Option<String>,
+}
+
+/// The chosen runs of every objective, in the plan's order; `None` for an
+/// objective with no relative criterion.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Baselines(pub Vec<Option<BaselineRuns>>);
+
+impl Baselines {
+    /// The chosen runs of the objective at `index` in the plan.
+    pub fn of(&self, index: usize) -> Option<&BaselineRuns> {
+        self.0.get(index).and_then(Option::as_ref)
+    }
+
+    /// Every chosen run of the objectives `wanted` accepts, for replacing
+    /// index summaries with full records.
+    pub fn runs_mut<'a>(
+        &'a mut self,
+        objectives: &'a [PlannedObjective],
+        wanted: impl Fn(&PlannedObjective) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a mut RunRecord> + 'a {
+        self.0
+            .iter_mut()
+            .zip(objectives)
+            .filter(move |(_, o)| wanted(o))
+            .filter_map(|(b, _)| b.as_mut())
+            .flat_map(|b| b.runs.iter_mut())
+    }
+}
+
+/// The values of a baseline's runs in the metric's current unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
     pub runs: Vec<RunId>,
@@ -16,6 +57,36 @@ pub struct Selection {
     pub samples: Vec<f64>,
     /// The branch the runs were restricted to.
     pub branch: Option<String>,
+}
+
+impl BaselineRuns {
+    /// The values of metric `key` in `unit`; a run recorded in a unit that
+    /// does not convert is left out.
+    pub fn values(&self, key: &str, unit: &Unit) -> Selection {
+        let mut sel = Selection {
+            runs: Vec::new(),
+            values: Vec::new(),
+            samples: Vec::new(),
+            branch: self.branch.clone(),
+        };
+        for run in &self.runs {
+            let Some(m) = run.metric(key) else { continue };
+            // Values recorded in another unit of the same family still count.
+            let recorded = Unit::of_metric(m.unit.as_deref());
+            let Some(v) = recorded.convert(m.value, unit) else {
+                continue;
+            };
+            sel.runs.push(run.run_id.clone());
+            sel.values.push(v);
+            if m.samples.is_empty() {
+                sel.samples.push(v);
+            } else {
+                sel.samples
+                    .extend(m.samples.iter().filter_map(|s| recorded.convert(*s, unit)));
+            }
+        }
+        sel
+    }
 }
 
 /// Whether a run's outcome for objective `id` lets it into a baseline.
@@ -48,101 +119,117 @@ fn scope<'a>(spec: &BaselineSpec, branch: Option<&'a str>) -> Option<&'a str> {
     }
 }
 
-/// Whether `run` may contribute to the baseline of objective `objective_id`.
-pub fn admits(
-    run: &RunRecord,
-    objective_id: &str,
-    key: &str,
-    spec: &BaselineSpec,
-    branch: Option<&str>,
-) -> bool {
-    let branch = scope(spec, branch);
-    (branch.is_none() || run.source.branch.as_deref() == branch)
-        && run.metric(key).is_some()
-        && qualifies(run, objective_id, spec.include)
+/// One relative objective's choice in progress.
+#[derive(Debug)]
+struct Choice {
+    branch: Option<String>,
+    /// Runs that started before this (RFC 3339, UTC) are outside the window.
+    since: Option<String>,
+    /// The unit values must convert to, when the manifest declares one.
+    unit: Option<Unit>,
+    runs: Vec<RunRecord>,
+    /// A run older than the window was offered: the history is newest
+    /// first, so reading further is not worth it.
+    closed: bool,
 }
 
-/// Picks up to `spec.last` qualifying runs from `history` (newest first).
-pub fn select(
-    history: &[RunRecord],
-    objective_id: &str,
-    key: &str,
-    unit: &Unit,
-    spec: &BaselineSpec,
-    branch: Option<&str>,
-    since: Option<&str>,
-) -> Selection {
-    let mut sel = Selection {
-        runs: Vec::new(),
-        values: Vec::new(),
-        samples: Vec::new(),
-        branch: scope(spec, branch).map(str::to_owned),
+/// Chooses each relative objective's baseline runs from a history offered
+/// newest first: up to `baseline.last` runs of the right branch, inside the
+/// window, that measured the metric and qualify under `include`.
+#[derive(Debug)]
+pub struct Chooser<'p> {
+    objectives: &'p [PlannedObjective],
+    choices: Vec<Option<Choice>>,
+}
+
+impl<'p> Chooser<'p> {
+    /// A chooser for a run on `branch` evaluated at `now` (windows count back from it).
+    pub fn new(
+        objectives: &'p [PlannedObjective],
+        branch: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let choices = objectives
+            .iter()
+            .map(|o| {
+                o.is_relative().then(|| Choice {
+                    branch: scope(&o.baseline, branch).map(str::to_owned),
+                    since: o
+                        .baseline
+                        .window
+                        .and_then(|w| chrono::Duration::from_std(w.get()).ok())
+                        .map(|w| crate::time::rfc3339(now - w)),
+                    unit: o.declared_unit.clone(),
+                    runs: Vec::new(),
+                    closed: false,
+                })
+            })
+            .collect();
+        Chooser {
+            objectives,
+            choices,
+        }
+    }
+
+    /// Offers the next older run.
+    pub fn offer(&mut self, run: &RunRecord) {
+        for (o, c) in self.objectives.iter().zip(&mut self.choices) {
+            let Some(c) = c else { continue };
+            // RFC 3339 times in UTC compare as strings.
+            let outside = c
+                .since
+                .as_deref()
+                .is_some_and(|s| run.started_at.as_str() < s);
+            c.closed |= outside;
+            if !outside && c.runs.len() < o.baseline.last as usize && admits(c, o, run) {
+                c.runs.push(run.clone());
+            }
+        }
+    }
+
+    /// Whether every relative objective has all the runs it asks for.
+    pub fn complete(&self) -> bool {
+        self.objectives.iter().zip(&self.choices).all(|(o, c)| {
+            c.as_ref()
+                .is_none_or(|c| c.closed || c.runs.len() >= o.baseline.last as usize)
+        })
+    }
+
+    /// Offers `history` (newest first) until the choice is complete.
+    pub fn offer_all<'r>(mut self, history: impl IntoIterator<Item = &'r RunRecord>) -> Self {
+        for run in history {
+            if self.complete() {
+                break;
+            }
+            self.offer(run);
+        }
+        self
+    }
+
+    pub fn finish(self) -> Baselines {
+        Baselines(
+            self.choices
+                .into_iter()
+                .map(|c| {
+                    c.map(|c| BaselineRuns {
+                        runs: c.runs,
+                        branch: c.branch,
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+fn admits(c: &Choice, o: &PlannedObjective, run: &RunRecord) -> bool {
+    let Some(m) = run.metric(o.key()) else {
+        return false;
     };
-    for run in history {
-        if sel.runs.len() >= spec.last as usize {
-            break;
-        }
-        if !admits(run, objective_id, key, spec, branch) {
-            continue;
-        }
-        // RFC 3339 times in UTC compare as strings.
-        if since.is_some_and(|s| run.started_at.as_str() < s) {
-            continue;
-        }
-        let m = run.metric(key).expect("admitted runs have the metric");
-        // Values recorded in another unit of the same family still count.
-        let recorded = Unit::of_metric(m.unit.as_deref());
-        let Some(v) = recorded.convert(m.value, unit) else {
-            continue;
-        };
-        sel.runs.push(run.run_id.clone());
-        sel.values.push(v);
-        if m.samples.is_empty() {
-            sel.samples.push(v);
-        } else {
-            sel.samples
-                .extend(m.samples.iter().filter_map(|s| recorded.convert(*s, unit)));
-        }
-    }
-    sel
-}
-
-/// Summarises `values` (not empty).
-pub fn aggregate(values: &[f64], how: Aggregate) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match how {
-        Aggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
-        Aggregate::Median => percentile(&sorted, 50.0),
-        Aggregate::Min => sorted[0],
-        Aggregate::Max => sorted[sorted.len() - 1],
-        Aggregate::Percentile(p) => percentile(&sorted, f64::from(p)),
-    }
-}
-
-/// Linear interpolation between closest ranks (the common "type 7" definition).
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = p / 100.0 * (sorted.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aggregates() {
-        let v = [30.0, 33.0, 32.0];
-        assert!((aggregate(&v, Aggregate::Mean) - 31.666666666666668).abs() < 1e-12);
-        assert_eq!(aggregate(&v, Aggregate::Median), 32.0);
-        assert_eq!(aggregate(&v, Aggregate::Min), 30.0);
-        assert_eq!(aggregate(&v, Aggregate::Max), 33.0);
-        assert_eq!(
-            aggregate(&[1.0, 2.0, 3.0, 4.0, 5.0], Aggregate::Percentile(90)),
-            4.6
-        );
-        assert_eq!(aggregate(&[7.0], Aggregate::Percentile(99)), 7.0);
-    }
+    (c.branch.is_none() || run.source.branch == c.branch)
+        && c.unit.as_ref().is_none_or(|u| {
+            Unit::of_metric(m.unit.as_deref())
+                .convert(m.value, u)
+                .is_some()
+        })
+        && qualifies(run, &o.spec.id, o.baseline.include)
 }

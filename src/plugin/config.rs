@@ -1,7 +1,7 @@
 //! An instance's `with:` config against its manifest's `config_schema`.
 
 use crate::diag::{pointer, Diagnostic, FileKind};
-use crate::schema::violations;
+use crate::validate::violations;
 use serde_json::{Map, Value};
 use std::path::Path;
 

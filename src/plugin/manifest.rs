@@ -2,7 +2,7 @@
 
 use crate::diag::{pointer, Diagnostic, FileKind};
 use crate::protocol::{Manifest, PROTOCOL_VERSION};
-use crate::schema::SchemaKind;
+use crate::validate::SchemaKind;
 use std::collections::HashSet;
 use std::path::Path;
 

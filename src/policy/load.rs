@@ -3,7 +3,7 @@
 
 use super::Policy;
 use crate::diag::{Diagnostic, Diagnostics, FileKind};
-use crate::schema::SchemaKind;
+use crate::validate::SchemaKind;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

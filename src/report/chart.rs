@@ -304,27 +304,6 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
     out
 }
 
-/// A text sparkline of `values` (`▁▂▃▅▇`), oldest first.
-pub fn sparkline(values: &[f64]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let (lo, hi) = finite
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(*v), h.max(*v))
-        });
-    finite
-        .iter()
-        .map(|v| {
-            if hi > lo {
-                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
-            } else {
-                BARS[3]
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,12 +336,5 @@ mod tests {
             assert!(d.contains(&i), "fail marker {i} dropped");
         }
         assert!(d.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
-    fn sparklines() {
-        assert_eq!(sparkline(&[1.0, 2.0, 3.0, 8.0]), "▁▂▃█");
-        assert_eq!(sparkline(&[5.0, 5.0]), "▄▄");
-        assert_eq!(sparkline(&[]), "");
     }
 }

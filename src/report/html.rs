@@ -4,7 +4,7 @@
 
 use super::chart::{self, escape, ChartPoint, ChartSeries};
 use crate::decision::{ObjectiveStatus, PluginStatus, Verdict};
-use crate::store::RunRecord;
+use crate::record::RunRecord;
 use crate::units::format_with_unit;
 
 /// Chart size in pixels.

@@ -6,7 +6,7 @@ mod env;
 mod outcome;
 mod process;
 
-pub use env::{plugin_env, secret_values, Redactor, REDACTED};
+pub use env::plugin_env;
 pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
 
 use crate::decision::{PluginOutcome, PluginStatus};
@@ -15,6 +15,7 @@ use crate::plan::{Plan, PlannedInstance};
 use crate::protocol::{
     Context, HistoryInfo, Paths, Pipeline, PluginRef, RunInfo, Source, PROTOCOL_VERSION,
 };
+use crate::secrets::Redactor;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,7 +36,8 @@ pub struct RunSettings {
     pub artifacts: PathBuf,
     /// The environment plugins' environments are taken from.
     pub parent_env: BTreeMap<String, String>,
-    /// Hides secret values in progress lines.
+    /// Hides secret values in everything a plugin reports, so that none
+    /// reaches the decision, the outputs or the store.
     pub redactor: Redactor,
 }
 
@@ -149,7 +151,7 @@ pub fn pool(
             .filter_map(|r| r.metrics.iter().find(|x| x.name == m.name))
             .collect();
         let vals: Vec<f64> = per_run.iter().map(|x| x.value).collect();
-        m.value = crate::evaluate::baseline::aggregate(&vals, aggregate);
+        m.value = crate::stats::aggregate(&vals, aggregate);
         let pooled: Vec<f64> = per_run
             .iter()
             .flat_map(|x| x.samples.clone().unwrap_or_else(|| vec![x.value]))
@@ -241,6 +243,7 @@ async fn run_one(
     );
     notes.append(&mut out.notes);
     out.notes = notes;
+    redact(&mut out, &settings.redactor);
     if settings.progress {
         let detail = match (&out.status, &out.error) {
             (PluginStatus::Ok, _) => outcome::brief(&out),
@@ -254,8 +257,25 @@ async fn run_one(
             out.status.as_str(),
             out.duration_ms,
             if detail.is_empty() { "" } else { ": " },
-            settings.redactor.redact(&detail)
+            detail
         );
     }
     out
+}
+
+/// Hides secret values in every text of `out` that came from the plugin
+/// (its result, its stderr) or mentions what it printed.
+fn redact(out: &mut PluginOutcome, r: &Redactor) {
+    let fix = |s: &mut String| *s = r.redact(s);
+    out.summary.iter_mut().for_each(fix);
+    out.stderr_tail.iter_mut().for_each(fix);
+    out.notes.iter_mut().for_each(fix);
+    if let Some(e) = &mut out.error {
+        fix(&mut e.kind);
+        fix(&mut e.message);
+    }
+    for m in &mut out.metrics {
+        fix(&mut m.name);
+        m.unit.iter_mut().for_each(fix);
+    }
 }

@@ -9,8 +9,8 @@
 //! Summaries are run records without their samples; the full records stay
 //! under `runs/date=YYYY-MM-DD/`.
 
-use super::RunRecord;
 use crate::protocol::Deployment;
+use crate::record::RunRecord;
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
 

@@ -13,15 +13,15 @@
 pub mod blobs;
 mod dir;
 pub mod index;
-mod record;
 mod s3;
+pub mod spool;
 
 pub use blobs::{Blob, Blobs, Written};
 pub use dir::DirBlobs;
-pub use record::*;
 pub use s3::S3Blobs;
 
 use crate::protocol::Deployment;
+use crate::record::{DeploymentRecord, RunRecord};
 use index::{Head, Segment, HEAD_KEY};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -110,21 +110,6 @@ impl Blobs for Backend {
 
 /// How many times a compare-and-swap of the index is tried.
 const CAS_ATTEMPTS: u32 = 30;
-
-/// A deployment, as `qod deployed` records it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeploymentRecord {
-    pub record_version: u32,
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
-    pub at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<crate::ids::RunId>,
-    pub pipeline: crate::protocol::Pipeline,
-}
 
 /// What `prune` keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -100,7 +100,7 @@ impl S3Blobs {
             detail: match (status, code) {
                 (Some(s), Some(c)) => format!("HTTP {s} {c}"),
                 (Some(s), None) => format!("HTTP {s}"),
-                (None, _) => crate::gate::error_chain(&e),
+                (None, _) => crate::diag::error_chain(&e),
             },
         }
     }

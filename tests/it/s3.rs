@@ -3,7 +3,8 @@
 //! without it these tests fail rather than skip.
 
 use crate::common::{emit_policy, Scratch};
-use qod::store::{Blobs, RunRecord, S3Blobs, Store, Written};
+use qod::record::RunRecord;
+use qod::store::{Blobs, S3Blobs, Store, Written};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

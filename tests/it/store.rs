@@ -6,7 +6,7 @@ use qod::store::Store;
 use std::ops::ControlFlow;
 
 /// Every run summary in the store's index, newest first.
-pub fn records(store: &std::path::Path) -> Vec<qod::store::RunRecord> {
+pub fn records(store: &std::path::Path) -> Vec<qod::record::RunRecord> {
     let store = Store::dir(store);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

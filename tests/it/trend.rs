@@ -4,7 +4,8 @@
 
 use crate::common::Scratch;
 use crate::s3::{aws_env, create_bucket, rt, scratch_for, Moto};
-use qod::store::{RunRecord, Store};
+use qod::record::RunRecord;
+use qod::store::Store;
 use serde_json::Value;
 
 /// 80 builds a minute apart: about 100 s, then about 120 s from build 41
@@ -121,7 +122,7 @@ fn trend_finds_the_step_in_a_directory_store() {
         .all(|m| m["change_points"].as_array().unwrap().is_empty()));
 
     let r = s.qod(&["trend", "--store", &store, "--window", "1"]);
-    assert_eq!(r.code, 2, "a window of one run is refused");
+    assert_eq!(r.code, 64, "a window of one run is a usage error");
 
     // The report marks the change point on the chart.
     let r = s.qod(&["report", "--store", &store, "--out", "r.html"]);

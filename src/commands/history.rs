@@ -2,7 +2,8 @@
 //! `store reindex`. Each reads or changes the store and prints for people
 //! (stderr) or for programs (stdout).
 
-use crate::store::{DeploymentRecord, Keep, RunRecord, Store, StoreError};
+use crate::record::{DeploymentRecord, RunRecord};
+use crate::store::{Keep, Store, StoreError};
 use crate::units::format_with_unit;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -280,8 +281,7 @@ pub async fn backtest(
     last: usize,
     json: bool,
 ) -> Result<(), CommandError> {
-    let plan =
-        crate::gate::prepare(policy, cwd).map_err(|d| CommandError::Policy(d.to_string()))?;
+    let plan = crate::plan::load(policy, cwd).map_err(|d| CommandError::Policy(d.to_string()))?;
     let store = Store::open(location, &env()).await?;
     let mut runs = scan_newest(&store, last, |_| true).await?;
     runs.reverse();

@@ -61,7 +61,7 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
             .iter()
             .find(|(k, _)| *k == o.metric)
             .filter(|(_, v)| v.len() >= 2)
-            .map(|(_, v)| super::chart::sparkline(v))
+            .map(|(_, v)| sparkline(v))
             .unwrap_or_else(|| "–".into());
         s.push_str(&format!(
             "| {} | `{}` | {} | {} | {} | {} | {} |\n",
@@ -109,9 +109,37 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
     s
 }
 
+/// A text sparkline of `values` (`▁▂▃▅▇`), oldest first.
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (lo, hi) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(*v), h.max(*v))
+        });
+    finite
+        .iter()
+        .map(|v| {
+            if hi > lo {
+                BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+            } else {
+                BARS[3]
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparklines() {
+        assert_eq!(sparkline(&[1.0, 2.0, 3.0, 8.0]), "▁▂▃█");
+        assert_eq!(sparkline(&[5.0, 5.0]), "▄▄");
+        assert_eq!(sparkline(&[]), "");
+    }
 
     #[test]
     fn fences_outgrow_the_content() {

@@ -193,3 +193,18 @@ impl RunRecord {
         self.started_at.get(..10).unwrap_or("unknown")
     }
 }
+
+/// A deployment, as `qod deployed` records it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeploymentRecord {
+    pub record_version: u32,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<crate::ids::RunId>,
+    pub pipeline: crate::protocol::Pipeline,
+}

@@ -1,12 +1,9 @@
-//! The contracts' JSON Schemas: generated from the Rust types with
-//! schemars, printed by `qod schema`, checked in under `schema/`, and used
-//! with `jsonschema` to validate documents before they are trusted.
+//! Validation against the contracts' JSON Schemas: the files checked in
+//! under `schema/`, built into the binary and compiled once per process.
+//! Validation needs no Rust type: the schemas are generated from the types
+//! by `qod schema` ([`crate::commands::schema`]), and a test keeps the
+//! checked-in files identical to what the types generate.
 
-use crate::decision::Decision;
-use crate::policy::Policy;
-use crate::protocol::{Context, Manifest, PluginResult};
-use crate::store::RunRecord;
-use schemars::JsonSchema;
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -43,30 +40,8 @@ impl SchemaKind {
         }
     }
 
-    /// The schema as generated from the types.
-    pub fn generate(self) -> Value {
-        fn gen<T: JsonSchema>() -> Value {
-            serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialize")
-        }
-        match self {
-            SchemaKind::Policy => gen::<Policy>(),
-            SchemaKind::Manifest => gen::<Manifest>(),
-            SchemaKind::Context => gen::<Context>(),
-            SchemaKind::Result => gen::<PluginResult>(),
-            SchemaKind::Decision => gen::<Decision>(),
-            SchemaKind::Record => gen::<RunRecord>(),
-        }
-    }
-
-    /// The schema rendered as it is checked in: pretty JSON with a final newline.
-    pub fn render(self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.generate()).expect("schemas serialize");
-        s.push('\n');
-        s
-    }
-
     /// The schema as checked in under `schema/`, built into the binary. A
-    /// test keeps it identical to [`SchemaKind::generate`]; validating with
+    /// test keeps it identical to what the types generate; validating with
     /// it saves generating schemas on every run.
     pub fn checked_in(self) -> &'static str {
         match self {

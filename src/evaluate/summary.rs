@@ -1,0 +1,67 @@
+//! The one-line summary of an evaluation: what failed or warned, and why.
+
+use crate::decision::{ObjectiveOutcome, OutcomeEffect, PluginOutcome, PluginStatus, Verdict};
+use crate::policy::DecisionSpec;
+use crate::units::format_value;
+
+pub(super) fn summarize(
+    outcomes: &[ObjectiveOutcome],
+    plugins: &[PluginOutcome],
+    verdict: Verdict,
+    score: f64,
+    strategy: &DecisionSpec,
+) -> String {
+    let n = outcomes.len();
+    let plural = |k: usize, word: &str| format!("{k} {word}{}", if k == 1 { "" } else { "s" });
+    let listed = |effect: OutcomeEffect| -> Vec<String> {
+        outcomes
+            .iter()
+            .filter(|o| o.effect == effect)
+            .map(|o| format!("{} {}", o.id, o.reason))
+            .collect()
+    };
+    let fails = listed(OutcomeEffect::Fail);
+    let warns = listed(OutcomeEffect::Warn);
+    let shadow = outcomes
+        .iter()
+        .filter(|o| o.effect == OutcomeEffect::None)
+        .count();
+    let mut s = match verdict {
+        _ if shadow == n => format!(
+            "no objective is enforced ({} in shadow mode)",
+            plural(n, "objective")
+        ),
+        Verdict::Fail if fails.is_empty() => {
+            format!("score {} is below the pass threshold", format_value(score))
+        }
+        Verdict::Fail => format!(
+            "{} of {} failed: {}",
+            fails.len(),
+            plural(n, "objective"),
+            fails.join("; ")
+        ),
+        Verdict::Warn => format!(
+            "{} of {} warned: {}",
+            warns.len(),
+            plural(n, "objective"),
+            warns.join("; ")
+        ),
+        Verdict::Pass if n == 1 => "the objective passed".to_owned(),
+        Verdict::Pass => format!("all {} passed", plural(n - shadow, "objective")),
+    };
+    if let DecisionSpec::Score { .. } = strategy {
+        s = format!("score {}: {s}", format_value(score));
+    }
+    if verdict == Verdict::Pass && !warns.is_empty() {
+        s.push_str(&format!("; {} warned: {}", warns.len(), warns.join("; ")));
+    }
+    let broken: Vec<String> = plugins
+        .iter()
+        .filter(|p| p.status != PluginStatus::Ok)
+        .map(|p| format!("`{}` {}", p.instance, p.status.as_str()))
+        .collect();
+    if !broken.is_empty() {
+        s.push_str(&format!("; plugin problems: {}", broken.join(", ")));
+    }
+    s
+}

@@ -1,0 +1,169 @@
+//! The gate's history step, in one place: read the newest records until each
+//! relative objective has its baseline runs (chosen once, by
+//! [`Chooser`]) and a recent passing run is seen; load the full records of
+//! the runs whose samples a significance test needs; find the last
+//! deployment; keep the recent values for sparklines.
+
+use crate::decision::{Decision, Verdict};
+use crate::diag::error_chain;
+use crate::evaluate::baseline::MAX_SCAN;
+use crate::evaluate::{Baselines, Chooser};
+use crate::plan::Plan;
+use crate::protocol::Deployment;
+use crate::record::RunRecord;
+use crate::store::index::{last_deployment, IndexedDeployment, HEAD_MAX};
+use crate::store::{Store, StoreError};
+use std::ops::ControlFlow;
+
+/// Values a trend holds at most, this run's included.
+pub const TREND_RUNS: usize = 20;
+
+/// What the gate knows of the past.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The records read, newest first (index summaries).
+    pub runs: Vec<RunRecord>,
+    /// Each objective's baseline runs, with their samples where a test needs them.
+    pub baselines: Baselines,
+    /// The recorded deployment of this branch, or the last passing run.
+    pub last_deployment: Option<Deployment>,
+    /// Why the history could not be read; the gate then decides without it.
+    pub error: Option<String>,
+}
+
+/// Reads what the gate needs of `store` for a run of `plan` on `branch`
+/// started at `now`. A store that cannot be read gives an empty history
+/// with the reason; problems that lose nothing go to `warnings`.
+pub async fn read(
+    store: &Store,
+    plan: &Plan,
+    branch: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+    warnings: &mut Vec<String>,
+) -> History {
+    let mut chooser = Chooser::new(&plan.objectives, branch, now);
+    let (runs, deployments) = match scan(store, &mut chooser, branch, warnings).await {
+        Ok(read) => read,
+        Err(e) => {
+            return History {
+                baselines: Chooser::new(&plan.objectives, branch, now).finish(),
+                error: Some(error_chain(&e)),
+                ..History::default()
+            }
+        }
+    };
+    let mut baselines = chooser.finish();
+    with_samples(store, plan, &mut baselines, warnings).await;
+    // Without a recorded deployment, the last passing run stands in for it;
+    // `source` says which it is.
+    let last_deployment = last_deployment(&deployments, branch).cloned().or_else(|| {
+        runs.iter()
+            .find(|r| {
+                r.decision == Verdict::Pass
+                    && (branch.is_none() || r.source.branch.as_deref() == branch)
+            })
+            .map(|r| Deployment {
+                revision: r.source.revision.clone(),
+                at: r.finished_at.clone(),
+                run_id: Some(r.run_id.clone()),
+                source: "last_passing_run".into(),
+            })
+    });
+    History {
+        runs,
+        baselines,
+        last_deployment,
+        error: None,
+    }
+}
+
+/// Reads the newest records until the chooser is complete, a passing run
+/// (for `last_deployment`) is seen and a trend's runs are read, or
+/// [`MAX_SCAN`] records were read; also the latest deployments.
+pub async fn scan(
+    store: &Store,
+    chooser: &mut Chooser<'_>,
+    branch: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<RunRecord>, Vec<IndexedDeployment>), StoreError> {
+    let mut seen_pass = false;
+    let mut runs = Vec::new();
+    let deployments = store
+        .scan_with_deployments(
+            |run| {
+                chooser.offer(&run);
+                seen_pass |= run.decision == Verdict::Pass
+                    && (branch.is_none() || run.source.branch.as_deref() == branch);
+                runs.push(run);
+                // The last passing run stands in for a deployment only when
+                // it is recent: looking for it never reads past the head.
+                // The runs of a trend come from the head too (it holds more
+                // than `TREND_RUNS` once there are segments).
+                let done = (seen_pass || runs.len() >= HEAD_MAX)
+                    && runs.len() >= TREND_RUNS
+                    && chooser.complete();
+                if done || runs.len() >= MAX_SCAN {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |w| warnings.push(w),
+        )
+        .await?;
+    Ok((runs, deployments))
+}
+
+/// The index keeps no samples. For objectives with a significance test,
+/// replaces the summaries of their baseline runs with the full records: a
+/// few reads, only for those objectives.
+async fn with_samples(
+    store: &Store,
+    plan: &Plan,
+    baselines: &mut Baselines,
+    warnings: &mut Vec<String>,
+) {
+    let mut full: Vec<RunRecord> = Vec::new();
+    for run in baselines.runs_mut(&plan.objectives, |o| o.spec.test.is_some()) {
+        if let Some(f) = full.iter().find(|f| f.run_id == run.run_id) {
+            *run = f.clone();
+            continue;
+        }
+        match store.full_record(run).await {
+            Ok(f) => {
+                *run = f.clone();
+                full.push(f);
+            }
+            Err(e) => warnings.push(format!(
+                "the samples of run `{}` could not be read, so its value stands in for them: {}",
+                run.run_id,
+                error_chain(&e)
+            )),
+        }
+    }
+}
+
+/// The recent values of each objective's metric on `branch`, oldest first,
+/// ending with this run's.
+pub fn trends(
+    history: &[RunRecord],
+    d: &Decision,
+    branch: Option<&str>,
+) -> Vec<(String, Vec<f64>)> {
+    let mut out: Vec<(String, Vec<f64>)> = Vec::new();
+    for o in &d.objectives {
+        if out.iter().any(|(k, _)| *k == o.metric) {
+            continue;
+        }
+        let mut values: Vec<f64> = history
+            .iter()
+            .filter(|r| branch.is_none() || r.source.branch.as_deref() == branch)
+            .filter_map(|r| r.metric(&o.metric).map(|m| m.value))
+            .take(TREND_RUNS - 1)
+            .collect();
+        values.reverse();
+        values.extend(o.value);
+        out.push((o.metric.clone(), values));
+    }
+    out
+}

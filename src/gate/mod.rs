@@ -1,0 +1,240 @@
+//! One gate run, end to end, as DESIGN's six steps: plan → context →
+//! history → plugins (with confirmation) → evaluation → decision → record.
+//! Each step lives in the module that owns it; [`run`] only sequences them.
+//! This is what `qod run` and the CodePipeline commands call.
+
+mod confirm;
+pub mod history;
+
+use crate::decision::{
+    Decision, PipelineSummary, PluginOutcome, RunSummary, StoreOutcome, Verdict,
+    DECISION_SCHEMA_VERSION,
+};
+use crate::diag::{error_chain, Diagnostics};
+use crate::evaluate::Evaluation;
+use crate::exit::Exit;
+use crate::ids::RunId;
+use crate::plan::Plan;
+use crate::protocol::{HistoryInfo, Pipeline, Source};
+use crate::record::RunRecord;
+use crate::runner::{RunSettings, SharedContext};
+use crate::secrets::{secret_values, Redactor};
+use crate::store::{spool, Store, StoreError};
+use history::History;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `qod run` needs to know.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub policy: Option<PathBuf>,
+    pub store: String,
+    pub jobs: usize,
+    pub strict: bool,
+    /// Print progress (starts, heartbeats, ends) to stderr.
+    pub progress: bool,
+    pub grace: Duration,
+    /// Record the run in the store (off for dry runs).
+    pub record: bool,
+    /// Where a record goes when the store cannot take it; uploaded by the
+    /// next run that reaches the store.
+    pub spool: Option<PathBuf>,
+    /// A JSON document (`{"pipeline": …, "source": …}`) merged over what
+    /// was detected from the CI environment: a file, or `-` for stdin.
+    pub context: Option<String>,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+/// A decided run.
+#[derive(Debug, Clone)]
+pub struct GateOutcome {
+    /// The decision, secrets redacted.
+    pub decision: Decision,
+    pub exit: Exit,
+    /// Things to tell the user on stderr (records skipped…).
+    pub warnings: Vec<String>,
+    /// Each objective metric's recent values, oldest first, ending with
+    /// this run's (for sparklines).
+    pub trends: Vec<(String, Vec<f64>)>,
+}
+
+/// Why no decision could be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    #[error("{0}")]
+    Invalid(#[from] Diagnostics),
+    #[error("cannot use the history store")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Context(#[from] crate::ci::ContextError),
+}
+
+/// Runs the gate.
+pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
+    let started_at = crate::time::now();
+    // Asking git costs a process; it overlaps with checking the policy.
+    let cwd = opts.cwd.clone();
+    let git = std::thread::spawn(move || crate::ci::git_info(&cwd));
+    // Compiling the schema validators costs more than anything else before
+    // the plugins start; the second core does it while the policy is read.
+    let warm = std::thread::spawn(|| {
+        crate::validate::SchemaKind::Manifest.validator();
+        crate::validate::SchemaKind::Result.validator();
+    });
+    // 1. The plan: policy, manifests and configs, all checked.
+    let plan = crate::plan::load(opts.policy.as_deref(), &opts.cwd)?;
+    let _ = warm.join();
+    let store = Store::open(&opts.store, &opts.env).await?;
+    // 2. The context: the pipeline and source from the CI environment.
+    let (pipeline, source) =
+        crate::ci::context(&opts.env, &opts.cwd, opts.context.as_deref(), || {
+            git.join().unwrap_or_default()
+        })?;
+    let branch = source.branch.as_deref();
+    let mut warnings = Vec::new();
+    // 3. The history: what the spool kept, then the baselines.
+    let uploaded = match &opts.spool {
+        Some(dir) => spool::upload(&store, dir, &mut warnings).await,
+        None => 0,
+    };
+    let history = history::read(&store, &plan, branch, started_at, &mut warnings).await;
+    // 4 and 5. The plugins and the evaluation, failures confirmed.
+    let shared = SharedContext {
+        run_id: RunId::generate(),
+        started_at,
+        pipeline: pipeline.clone(),
+        source: source.clone(),
+        history: HistoryInfo {
+            last_deployment: history.last_deployment.clone(),
+        },
+    };
+    let settings = settings(opts, &plan);
+    let (plugins, eval) =
+        confirm::run_and_evaluate(&plan, &shared, &settings, &history.baselines).await;
+    // 6. The decision, then the record.
+    let mut decision = decide(&plan, &shared, &store, &history, uploaded, eval, plugins);
+    if opts.record {
+        record(
+            &store,
+            opts.spool.as_deref(),
+            &mut decision,
+            &pipeline,
+            &source,
+        )
+        .await;
+    }
+    decision.store.requests = store.requests();
+    let exit = exit_of(&decision, opts.strict);
+    let trends = history::trends(&history.runs, &decision, branch);
+    Ok(GateOutcome {
+        decision,
+        exit,
+        warnings,
+        trends,
+    })
+}
+
+/// How plugins run for `opts`. Secret values are what the redactor hides
+/// from every plugin outcome, so none reaches the decision or the store.
+fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
+    let passed: Vec<String> = plan
+        .instances
+        .iter()
+        .flat_map(|i| i.env.iter().cloned())
+        .collect();
+    RunSettings {
+        jobs: opts.jobs,
+        grace: opts.grace,
+        progress: opts.progress,
+        workspace: opts.cwd.clone(),
+        artifacts: opts.cwd.join(".qod").join("artifacts"),
+        parent_env: opts.env.clone(),
+        redactor: Redactor::new(secret_values(&opts.env, &passed)),
+    }
+}
+
+/// Composes the decision document from the evaluation and what the run saw.
+fn decide(
+    plan: &Plan,
+    shared: &SharedContext,
+    store: &Store,
+    history: &History,
+    uploaded: u32,
+    eval: Evaluation,
+    plugins: Vec<PluginOutcome>,
+) -> Decision {
+    Decision {
+        schema_version: DECISION_SCHEMA_VERSION,
+        decision: eval.verdict,
+        score: eval.score,
+        summary: eval.summary,
+        objectives: eval.objectives,
+        plugins,
+        pipeline: PipelineSummary {
+            provider: shared.pipeline.provider.clone(),
+            name: shared.pipeline.name.clone(),
+            build_id: shared.pipeline.build_id.clone(),
+            revision: shared.source.revision.clone(),
+            branch: shared.source.branch.clone(),
+        },
+        run: RunSummary {
+            id: shared.run_id.clone(),
+            started_at: crate::time::rfc3339(shared.started_at),
+            finished_at: crate::time::rfc3339(crate::time::now()),
+            policy: plan.policy.file.display().to_string(),
+        },
+        store: StoreOutcome {
+            location: store.location(),
+            history_read: history.error.is_none(),
+            recorded: false,
+            spooled: false,
+            uploaded_from_spool: uploaded,
+            last_deployment: history.last_deployment.clone(),
+            requests: 0,
+            error: history.error.clone(),
+        },
+    }
+}
+
+/// Records the run; when the store cannot take it, keeps it in the spool.
+async fn record(
+    store: &Store,
+    spool_dir: Option<&std::path::Path>,
+    decision: &mut Decision,
+    pipeline: &Pipeline,
+    source: &Source,
+) {
+    let record = RunRecord::from_decision(decision, pipeline, source);
+    let Err(e) = store.record(&record).await else {
+        decision.store.recorded = true;
+        return;
+    };
+    let mut msg = error_chain(&e);
+    if let Some(dir) = spool_dir {
+        match spool::keep(dir, &record).await {
+            Ok(()) => decision.store.spooled = true,
+            Err(e) => msg.push_str(&format!("; the spool failed too: {}", error_chain(&e))),
+        }
+    }
+    decision.store.error = Some(match decision.store.error.take() {
+        Some(prev) => format!("{prev}; {msg}"),
+        None => msg,
+    });
+}
+
+/// The exit code of a decided run: a store that failed means no decision
+/// can be trusted to have been kept.
+pub fn exit_of(d: &Decision, strict: bool) -> Exit {
+    if d.store.error.is_some() {
+        return Exit::NoDecision;
+    }
+    match d.decision {
+        Verdict::Pass => Exit::Pass,
+        Verdict::Warn if strict => Exit::Fail,
+        Verdict::Warn => Exit::Pass,
+        Verdict::Fail => Exit::Fail,
+    }
+}
