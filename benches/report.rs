@@ -102,7 +102,8 @@ fn main() {
         rt.block_on(store.import(records(n), false)).unwrap();
         let out = work.path().join(format!("report-{n}.html"));
         let start = Instant::now();
-        rt.block_on(qod::commands::history::report(
+        rt.block_on(qod::commands::report::report(
+            &Default::default(),
             &dir.to_string_lossy(),
             &out,
             n,

@@ -194,6 +194,9 @@ impl RunRecord {
     }
 }
 
+/// Version of the deployment record format.
+pub const DEPLOYMENT_VERSION: u32 = 1;
+
 /// A deployment, as `qod deployed` records it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeploymentRecord {

@@ -2,6 +2,9 @@
 //! with one request in flight (as wrk does), and reports latency
 //! percentiles from an HDR histogram, throughput and the error rate.
 //! HTTP/1.1 with keep-alive; HTTP/2 when a TLS server offers it by ALPN.
+//!
+//! Size: one plugin program (the connection loop, the rate schedule, the
+//! histogram and the result), run as a unit by `qod builtin http-load`.
 
 use super::{Failure, Measured};
 use crate::duration::HumanDuration;

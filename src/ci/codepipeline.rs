@@ -7,14 +7,12 @@
 //! Only these commands call the job API: inside a CodeBuild or Commands
 //! action the exit code of `qod run` is the result.
 
+use crate::decision::Decision;
 use crate::exit::Exit;
-use crate::gate::{self, GateOutcome, RunOptions};
 use aws_sdk_codepipeline::types::{
     ActionCategory, ActionOwner, ActionTypeId, ExecutionDetails, FailureDetails, FailureType,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// CodePipeline's limits on what a job result may carry.
@@ -67,7 +65,7 @@ impl JobConfig {
         match p.map(str::trim).filter(|p| !p.is_empty()) {
             None => Ok(JobConfig::default()),
             Some(p) if p.starts_with('{') => serde_json::from_str(p).map_err(|e| {
-                format!("UserParameters is not valid JSON ({e}); give a policy path, or {{\"policy\": \"qod.yaml\", \"store\": \"s3://bucket/prefix\"}}")
+                format!("not valid JSON ({e}); give a policy path, or {{\"policy\": \"qod.yaml\", \"store\": \"s3://bucket/prefix\"}}")
             }),
             Some(p) => Ok(JobConfig {
                 policy: Some(p.to_owned()),
@@ -113,45 +111,32 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// The job result for a gate run (or for the reason it could not run).
-pub fn report_for(outcome: &Result<GateOutcome, gate::GateError>) -> Report {
+/// The job result for a decision and the exit code it led to (or for the
+/// reason no decision was made).
+pub fn report_for(outcome: Result<(&Decision, Exit), &dyn std::error::Error>) -> Report {
     match outcome {
-        Ok(o) if o.exit == Exit::Pass => Report::Success {
+        Ok((d, Exit::Pass)) => Report::Success {
             summary: truncate(
-                &format!(
-                    "qod {}: {}",
-                    o.decision.decision.as_str(),
-                    o.decision.summary
-                ),
+                &format!("qod {}: {}", d.decision.as_str(), d.summary),
                 MAX_SUMMARY,
             ),
             variables: [
-                (
-                    "decision".to_owned(),
-                    o.decision.decision.as_str().to_owned(),
-                ),
-                (
-                    "score".to_owned(),
-                    crate::units::format_value(o.decision.score),
-                ),
-                ("run_id".to_owned(), o.decision.run.id.to_string()),
+                ("decision".to_owned(), d.decision.as_str().to_owned()),
+                ("score".to_owned(), crate::units::format_value(d.score)),
+                ("run_id".to_owned(), d.run.id.to_string()),
             ]
             .into(),
         },
-        Ok(o) => Report::Failure {
+        Ok((d, exit)) => Report::Failure {
             kind: FailureType::JobFailed,
             message: truncate(
-                &match (&o.decision.store.error, o.exit) {
+                &match (&d.store.error, exit) {
                     (Some(e), Exit::NoDecision) => format!(
                         "qod: the history store failed: {e}; decision was {}: {}",
-                        o.decision.decision.as_str(),
-                        o.decision.summary
+                        d.decision.as_str(),
+                        d.summary
                     ),
-                    _ => format!(
-                        "qod {}: {}",
-                        o.decision.decision.as_str(),
-                        o.decision.summary
-                    ),
+                    _ => format!("qod {}: {}", d.decision.as_str(), d.summary),
                 },
                 MAX_FAILURE_MESSAGE,
             ),
@@ -169,7 +154,8 @@ pub fn report_for(outcome: &Result<GateOutcome, gate::GateError>) -> Report {
     }
 }
 
-async fn client(env: &BTreeMap<String, String>) -> aws_sdk_codepipeline::Client {
+/// A CodePipeline client configured from `env` (endpoint overrides included).
+pub async fn client(env: &BTreeMap<String, String>) -> aws_sdk_codepipeline::Client {
     let (config, _) = crate::aws::sdk_config(env, "CODEPIPELINE").await;
     aws_sdk_codepipeline::Client::new(&config)
 }
@@ -227,69 +213,8 @@ pub async fn send_report(
     }
 }
 
-fn options_for(base: &RunOptions, config: &JobConfig) -> RunOptions {
-    let mut opts = base.clone();
-    if let Some(p) = &config.policy {
-        opts.policy = Some(p.into());
-    }
-    if let Some(s) = &config.store {
-        opts.store = s.clone();
-    }
-    opts.strict |= config.strict;
-    opts
-}
-
-/// Runs the gate for one job and reports it; returns the gate's outcome
-/// and the exit code the command should end with.
-async fn handle(
-    client: &aws_sdk_codepipeline::Client,
-    job: &str,
-    config: Result<JobConfig, String>,
-    base: &RunOptions,
-) -> (Result<GateOutcome, gate::GateError>, Result<(), JobError>) {
-    let outcome = match config {
-        Ok(config) => gate::run(&options_for(base, &config)).await,
-        Err(message) => {
-            let report = Report::Failure {
-                kind: FailureType::ConfigurationError,
-                message: truncate(&message, MAX_FAILURE_MESSAGE),
-            };
-            let sent = send_report(client, job, &report, None).await;
-            return (
-                Err(gate::GateError::Invalid(crate::diag::Diagnostics(vec![
-                    crate::diag::Diagnostic::new(
-                        crate::diag::FileKind::Policy,
-                        std::path::Path::new("UserParameters"),
-                        message,
-                    ),
-                ]))),
-                sent,
-            );
-        }
-    };
-    let report = report_for(&outcome);
-    let run_id = outcome.as_ref().ok().map(|o| o.decision.run.id.to_string());
-    let sent = send_report(client, job, &report, run_id.as_deref()).await;
-    (outcome, sent)
-}
-
-/// The exit code for a handled job: the gate's, or 2 when reporting failed.
-pub fn exit_code(
-    outcome: &Result<GateOutcome, gate::GateError>,
-    sent: &Result<(), JobError>,
-) -> Exit {
-    match (outcome, sent) {
-        (_, Err(_)) | (Err(_), _) => Exit::NoDecision,
-        (Ok(o), Ok(())) => o.exit,
-    }
-}
-
-/// `qod codepipeline lambda-event`: the job in `event` (the Lambda invoke
-/// event), run and reported.
-pub async fn lambda_event(
-    event: &str,
-    base: &RunOptions,
-) -> Result<(Result<GateOutcome, gate::GateError>, Result<(), JobError>), JobError> {
+/// The job id and `UserParameters` of a Lambda invoke event.
+pub fn parse_event(event: &str) -> Result<(String, Option<String>), JobError> {
     let v: serde_json::Value =
         serde_json::from_str(event).map_err(|e| JobError::Event(e.to_string()))?;
     let job = v
@@ -302,8 +227,7 @@ pub async fn lambda_event(
     let params = job
         .pointer("/data/actionConfiguration/configuration/UserParameters")
         .and_then(|p| p.as_str());
-    let client = client(&base.env).await;
-    Ok(handle(&client, id, JobConfig::from_user_parameters(params), base).await)
+    Ok((id.to_owned(), params.map(str::to_owned)))
 }
 
 /// Settings of `qod codepipeline worker`.
@@ -317,91 +241,73 @@ pub struct Worker {
     pub poll_interval: Duration,
 }
 
-/// `qod codepipeline worker`: polls for jobs of the custom action, claims
-/// each, runs the gate and reports. SIGTERM or SIGINT finish the current
-/// job, then end the loop. Prints each decision on stdout.
-pub async fn worker(
-    w: &Worker,
-    base: &RunOptions,
-    mut on_done: impl FnMut(&Result<GateOutcome, gate::GateError>, &Result<(), JobError>),
-) -> Result<Exit, JobError> {
-    let client = client(&base.env).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    for kind in [
-        tokio::signal::unix::SignalKind::terminate(),
-        tokio::signal::unix::SignalKind::interrupt(),
-    ] {
-        if let Ok(mut sig) = tokio::signal::unix::signal(kind) {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                sig.recv().await;
-                stop.store(true, Ordering::SeqCst);
-            });
+impl Worker {
+    /// The custom action this worker takes jobs of.
+    pub fn action(&self) -> ActionTypeId {
+        ActionTypeId::builder()
+            .category(ActionCategory::from(self.category.as_str()))
+            .owner(ActionOwner::Custom)
+            .provider(&self.provider)
+            .version(&self.version)
+            .build()
+            .expect("all fields are set")
+    }
+}
+
+/// What one poll for a job found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// No job is waiting.
+    None,
+    /// A job, claimed, with what it asks of the gate.
+    Job { id: String, config: JobConfig },
+    /// A job another worker claimed first (or that could not be claimed).
+    Skipped(String),
+}
+
+/// Polls once for a job of `action` and claims it.
+pub async fn claim(
+    client: &aws_sdk_codepipeline::Client,
+    action: &ActionTypeId,
+) -> Result<Claim, JobError> {
+    let polled = client
+        .poll_for_jobs()
+        .action_type_id(action.clone())
+        .max_batch_size(1)
+        .send()
+        .await
+        .map_err(|e| api_error("PollForJobs", "-", e))?;
+    let Some(job) = polled.jobs().first().cloned() else {
+        return Ok(Claim::None);
+    };
+    let id = job.id().unwrap_or_default().to_owned();
+    // Another worker may have claimed it since the poll: skip it then.
+    match client
+        .acknowledge_job()
+        .job_id(&id)
+        .nonce(job.nonce().unwrap_or_default())
+        .send()
+        .await
+    {
+        Ok(ack) if ack.status().is_none_or(|s| s.as_str() == "InProgress") => {}
+        Ok(ack) => {
+            return Ok(Claim::Skipped(format!(
+                "job {id} is {:?}; skipped",
+                ack.status()
+            )))
+        }
+        Err(e) => {
+            return Ok(Claim::Skipped(format!(
+                "job {id} was not claimed ({}); skipped",
+                crate::diag::error_chain(&e)
+            )))
         }
     }
-    let action = ActionTypeId::builder()
-        .category(ActionCategory::from(w.category.as_str()))
-        .owner(ActionOwner::Custom)
-        .provider(&w.provider)
-        .version(&w.version)
-        .build()
-        .expect("all fields are set");
-    let mut worst = Exit::Pass;
-    while !stop.load(Ordering::SeqCst) {
-        let polled = client
-            .poll_for_jobs()
-            .action_type_id(action.clone())
-            .max_batch_size(1)
-            .send()
-            .await
-            .map_err(|e| api_error("PollForJobs", "-", e))?;
-        let Some(job) = polled.jobs().first().cloned() else {
-            if w.once {
-                break;
-            }
-            let until = tokio::time::Instant::now() + w.poll_interval;
-            while tokio::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            continue;
-        };
-        let id = job.id().unwrap_or_default().to_owned();
-        // Another worker may have claimed it since the poll: skip it then.
-        match client
-            .acknowledge_job()
-            .job_id(&id)
-            .nonce(job.nonce().unwrap_or_default())
-            .send()
-            .await
-        {
-            Ok(ack) if ack.status().is_none_or(|s| s.as_str() == "InProgress") => {}
-            Ok(ack) => {
-                eprintln!("qod: job {id} is {:?}; skipped", ack.status());
-                continue;
-            }
-            Err(e) => {
-                eprintln!(
-                    "qod: job {id} was not claimed ({}); skipped",
-                    crate::diag::error_chain(&e)
-                );
-                continue;
-            }
-        }
-        let config = job
-            .data()
-            .and_then(|d| d.action_configuration())
-            .and_then(|c| c.configuration())
-            .map(JobConfig::from_configuration)
-            .unwrap_or_default();
-        let (outcome, sent) = handle(&client, &id, Ok(config), base).await;
-        on_done(&outcome, &sent);
-        worst = worst.max(match exit_code(&outcome, &sent) {
-            Exit::Fail => Exit::Fail,
-            other => other,
-        });
-        if w.once {
-            break;
-        }
-    }
-    Ok(worst)
+    let config = job
+        .data()
+        .and_then(|d| d.action_configuration())
+        .and_then(|c| c.configuration())
+        .map(JobConfig::from_configuration)
+        .unwrap_or_default();
+    Ok(Claim::Job { id, config })
 }

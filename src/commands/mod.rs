@@ -1,7 +1,83 @@
-//! The subcommands that read the store or print schemas: each takes its
-//! arguments and returns a result; the CLI prints errors once.
+//! The subcommands, one file each. A command takes its arguments and the
+//! environment, does its work and returns data (or a [`CommandError`]);
+//! `cli` renders both, in one way for all: a table or JSON on stdout,
+//! notes on stderr.
 
-pub mod history;
+pub(crate) mod backtest;
+pub(crate) mod codepipeline;
+pub(crate) mod context;
+pub(crate) mod deployed;
+mod error;
+pub(crate) mod export;
+pub(crate) mod history;
+pub(crate) mod plugins;
+pub mod report;
+pub(crate) mod run;
 pub mod schema;
+pub(crate) mod store;
+pub(crate) mod trend;
 
-pub use history::CommandError;
+pub use error::CommandError;
+
+use crate::record::RunRecord;
+use crate::store::Store;
+use std::ops::ControlFlow;
+
+/// The environment a command runs in (what `std::env::vars()` gives the
+/// CLI; tests pass their own).
+pub type Env = std::collections::BTreeMap<String, String>;
+
+/// Runs read from the store, and what went wrong reading some of them.
+#[derive(Debug, Clone)]
+pub struct Runs {
+    /// The store, as people should see it named.
+    pub location: String,
+    /// Newest first.
+    pub runs: Vec<RunRecord>,
+    /// Records that were skipped, and why.
+    pub warnings: Vec<String>,
+}
+
+/// Up to `last` of the newest runs that `keep` accepts, newest first.
+pub(crate) async fn scan_newest(
+    store: &Store,
+    last: usize,
+    keep: impl Fn(&RunRecord) -> bool,
+) -> Result<Runs, CommandError> {
+    let mut runs: Vec<RunRecord> = Vec::new();
+    let mut warnings = Vec::new();
+    store
+        .scan(
+            |r| {
+                if keep(&r) {
+                    runs.push(r);
+                }
+                if runs.len() >= last {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |w| warnings.push(w),
+        )
+        .await?;
+    Ok(Runs {
+        location: store.location(),
+        runs,
+        warnings,
+    })
+}
+
+/// The `--metric` arguments as globs.
+pub(crate) fn metric_patterns(metrics: &[String]) -> Result<Vec<glob::Pattern>, CommandError> {
+    metrics
+        .iter()
+        .map(|m| {
+            glob::Pattern::new(m).map_err(|e| {
+                CommandError::Usage(format!(
+                    "invalid `--metric` `{m}`: {e}; write a metric (`build.duration`) or a glob (`latency.p*`)"
+                ))
+            })
+        })
+        .collect()
+}

@@ -1,6 +1,9 @@
 //! One objective evaluated, in steps: the value (or why there is none),
 //! the criteria resolved in the metric's unit, the baseline and its limits,
 //! the checks, the significance test, and the reason in words.
+//!
+//! Size: the steps share one objective's state and are read top to bottom;
+//! split across files they would pass that state back and forth.
 
 use super::baseline::BaselineRuns;
 use super::{effect_of, significance};

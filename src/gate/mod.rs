@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub strict: bool,
     /// Print progress (starts, heartbeats, ends) to stderr.
     pub progress: bool,
+    /// Time between progress lines for a plugin still running.
+    pub heartbeat: Duration,
     pub grace: Duration,
     /// Record the run in the store (off for dry runs).
     pub record: bool,
@@ -149,6 +151,7 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
         jobs: opts.jobs,
         grace: opts.grace,
         progress: opts.progress,
+        heartbeat: opts.heartbeat,
         workspace: opts.cwd.clone(),
         artifacts: opts.cwd.join(".qod").join("artifacts"),
         parent_env: opts.env.clone(),

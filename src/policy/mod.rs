@@ -1,6 +1,9 @@
 //! The policy (`qod.yaml`): which plugins run, with what config, and the
 //! objectives their metrics are held to. This module holds the contract
 //! types; `load` reads and checks a file, `criterion` parses the criteria.
+//!
+//! Size: the contract types with their doc comments, which are the
+//! policy schema's descriptions; most of the lines are documentation.
 
 pub mod criterion;
 mod load;

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// Time between "still running" lines for a plugin, by default.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
 /// How plugins are run.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -30,6 +33,8 @@ pub struct RunSettings {
     pub grace: Duration,
     /// Print progress lines to stderr.
     pub progress: bool,
+    /// Time between progress lines for a plugin still running.
+    pub heartbeat: Duration,
     /// The plugins' working directory (`paths.workspace`).
     pub workspace: PathBuf,
     /// Each instance gets `<artifacts>/<instance>/` as `paths.artifacts`.
@@ -232,8 +237,13 @@ async fn run_one(
         stdout_cap: STDOUT_CAP,
         stderr_tail: STDERR_TAIL,
     };
-    let raw =
-        process::run_process(&inst.plugin.argv, &env, &settings.workspace, input, limits).await;
+    let running = process::run_process(&inst.plugin.argv, &env, &settings.workspace, input, limits);
+    let raw = if settings.progress {
+        let what = format!("`{}` ({})", inst.id, inst.plugin.manifest.name);
+        with_heartbeat(running, &what, settings.heartbeat).await
+    } else {
+        running.await
+    };
     let mut out = outcome::interpret(
         &inst.id,
         &inst.plugin.manifest,
@@ -261,6 +271,28 @@ async fn run_one(
         );
     }
     out
+}
+
+/// Awaits `f`, printing "qod: `<instance>` (<plugin>) running, N s" on
+/// stderr every `every` until it ends, so that a long plugin is not
+/// mistaken for a hung one.
+async fn with_heartbeat<F: std::future::Future>(f: F, what: &str, every: Duration) -> F::Output {
+    let started = tokio::time::Instant::now();
+    let every = every.max(Duration::from_millis(100));
+    let mut tick = tokio::time::interval_at(started + every, every);
+    tokio::pin!(f);
+    loop {
+        tokio::select! {
+            out = &mut f => return out,
+            _ = tick.tick() => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "qod: {what} running, {} s",
+                    started.elapsed().as_secs()
+                );
+            }
+        }
+    }
 }
 
 /// Hides secret values in every text of `out` that came from the plugin

@@ -23,6 +23,9 @@ pub const SEGMENT_SIZE: usize = 32;
 /// Deployments remembered in the head (the latest per branch).
 pub const DEPLOYMENTS_MAX: usize = 64;
 
+/// Version of the index format (`index/head.json` and its segments).
+pub const INDEX_VERSION: u32 = 1;
+
 /// `index/head.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Head {
@@ -73,7 +76,7 @@ impl Head {
             Ok(_) => false,
             Err(at) => {
                 self.runs.insert(at, run);
-                self.index_version = 1;
+                self.index_version = INDEX_VERSION;
                 true
             }
         }
@@ -89,7 +92,7 @@ impl Head {
         }
         let sealed: Vec<RunRecord> = self.runs.split_off(self.runs.len() - SEGMENT_SIZE);
         let segment = Segment {
-            index_version: 1,
+            index_version: INDEX_VERSION,
             runs: sealed,
             older: self.older.take(),
         };
@@ -105,7 +108,7 @@ impl Head {
         self.deployments
             .insert(0, IndexedDeployment { branch, deployment });
         self.deployments.truncate(DEPLOYMENTS_MAX);
-        self.index_version = 1;
+        self.index_version = INDEX_VERSION;
     }
 }
 
@@ -181,7 +184,7 @@ mod tests {
         }
         assert_eq!(
             segment_key(&Segment {
-                index_version: 1,
+                index_version: INDEX_VERSION,
                 runs: again.runs.clone(),
                 older: None
             }),
@@ -190,7 +193,7 @@ mod tests {
         again.runs.pop();
         assert_ne!(
             segment_key(&Segment {
-                index_version: 1,
+                index_version: INDEX_VERSION,
                 runs: again.runs,
                 older: None
             }),

@@ -9,6 +9,10 @@
 //! - `index/head.json` and `index/segments/` — summaries of the newest runs
 //!   and the latest deployments, so evaluating costs the same however long
 //!   the history is ([`index`]).
+//!
+//! Size: the store's write protocol (conditional writes, the index head
+//! and its segments, retries, prune and reindex) is kept in one file so
+//! that its invariants can be checked together.
 
 pub mod blobs;
 mod dir;
@@ -443,7 +447,7 @@ impl Store {
         runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
         runs.dedup_by(|a, b| a.run_id == b.run_id);
         let mut head = Head {
-            index_version: 1,
+            index_version: index::INDEX_VERSION,
             deployments,
             ..Head::default()
         };
@@ -453,7 +457,7 @@ impl Store {
         let mut keys = Vec::new();
         for chunk in sealed.rchunks(index::SEGMENT_SIZE) {
             let segment = Segment {
-                index_version: 1,
+                index_version: index::INDEX_VERSION,
                 runs: chunk.to_vec(),
                 older: head.older.take(),
             };

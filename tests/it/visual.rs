@@ -257,7 +257,7 @@ fn report_of_an_empty_store_and_bad_metric_patterns() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("The store holds no runs yet"));
     let r = s.qod(&["report", "--store", "empty", "--metric", "[oops"]);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, 64, "a bad argument is a usage error");
     assert!(
         r.stderr.contains("invalid `--metric` `[oops`"),
         "{}",

@@ -1,6 +1,9 @@
 //! JSON formats: criterion's `estimates.json`, hyperfine `--export-json`,
 //! Google Benchmark, pytest-benchmark, JMH, k6 `--summary-export`, Bencher
 //! Metric Format and a plain custom list.
+//!
+//! Size: eight small parsers, one per harness format, side by side so that
+//! their unit conversions can be compared.
 
 use super::{time_unit, Bench, Format, ParseError};
 use crate::protocol::Better;

@@ -1,0 +1,382 @@
+//! The command line's grammar: every subcommand, flag and default, as clap
+//! types. Nothing here runs anything.
+
+use crate::validate::SchemaKind;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// qod — a Quality-of-Deployment gate: runs benchmark plugins, compares what
+/// they measure with goals and history, and prints one explained decision.
+#[derive(Debug, Parser)]
+#[command(name = "qod", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only the data and the errors: no summary, no progress, no notes.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+/// How a command prints its data on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// `--format`, with `--json` kept as a hidden alias for one release.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FormatArg {
+    /// How to print the result.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// The same as `--format json` (deprecated).
+    #[arg(long, hide = true, conflicts_with = "format")]
+    pub json: bool,
+}
+
+impl FormatArg {
+    /// The chosen format, or this command's default.
+    pub fn or(&self, default: Format) -> Format {
+        match (self.format, self.json) {
+            (Some(f), _) => f,
+            (None, true) => Format::Json,
+            (None, false) => default,
+        }
+    }
+}
+
+/// A duration on the command line (`3s`, `500ms`, `1m 30s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl std::str::FromStr for Span {
+    type Err = humantime::DurationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s).map(Span)
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gate: plugins, evaluation, decision on stdout, run recorded.
+    Run(RunArgs),
+    /// Check the policy, manifests and configs without running anything.
+    Validate {
+        /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
+    },
+    /// Print a JSON Schema of one of qod's documents.
+    Schema {
+        /// Which document.
+        #[arg(value_enum)]
+        kind: Option<SchemaKind>,
+        /// Write every schema into this folder instead (how `schema/` is made).
+        #[arg(long, value_name = "DIR", conflicts_with = "kind")]
+        write: Option<PathBuf>,
+    },
+    /// What plugin discovery finds.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Print the pipeline and source qod detects from the CI environment
+    /// (JSON; `--format table` for people).
+    Context {
+        /// A JSON document (`{"pipeline": …, "source": …}`) to merge over
+        /// what was detected: a file, or `-` for stdin.
+        #[arg(long, value_name = "FILE|-")]
+        context: Option<String>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Record that a revision reached production (run it after a successful
+    /// deploy); prints the record (JSON; `--format table` for people).
+    Deployed(DeployedArgs),
+    /// Recent runs with their decisions and metric values.
+    History(HistoryArgs),
+    /// Write the whole history for spreadsheets, Athena or QuickSight.
+    Export(ExportArgs),
+    /// Write an HTML report of the history: the latest decision, a chart per
+    /// metric, the recent runs.
+    Report(ReportArgs),
+    /// Find change points in each metric's history (E-divisive means, as
+    /// Apache Otava does).
+    Trend(TrendArgs),
+    /// Replay the policy over the stored history: how often each objective
+    /// would have passed, warned and failed, and which runs it would have
+    /// stopped (`--format json` lists every replayed run).
+    Backtest(BacktestArgs),
+    /// Report the gate to CodePipeline as a job result.
+    Codepipeline {
+        #[command(subcommand)]
+        command: CodepipelineCommand,
+    },
+    /// Run a first-party plugin's program: a context on stdin, a result on
+    /// stdout (what `plugins/<name>/plugin.json` starts).
+    #[command(hide = true)]
+    Builtin {
+        /// The first-party plugin.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::builtin::names().collect::<Vec<_>>()))]
+        name: String,
+    },
+    /// Maintain the history store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArg {
+    /// History store: a directory, or `s3://bucket/prefix`.
+    #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
+    pub store: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployedArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The deployed commit (default: the one the CI or git reports).
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// The gate run that let it through.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// The branch it was deployed from (default: the one the CI or git reports).
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only runs that measured this metric (`<instance>.<metric>`), and show its value.
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    /// How many runs to replay, newest first.
+    #[arg(long, default_value_t = 1000)]
+    pub last: usize,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrendArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Only these metrics (`<instance>.<metric>`, or a glob); repeatable.
+    #[arg(long)]
+    pub metric: Vec<String>,
+    /// How many runs to analyse, newest first.
+    #[arg(long, default_value_t = 1000)]
+    pub last: usize,
+    /// Only runs of this branch.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Runs per sliding window of the split step.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(2..))]
+    pub window: u32,
+    /// Largest p-value of a change point (two-sided Student's t-test).
+    #[arg(long, default_value_t = 0.001)]
+    pub max_pvalue: f64,
+    /// Smallest relative change of a change point (0.05 = 5%).
+    #[arg(long, default_value_t = 0.05)]
+    pub min_magnitude: f64,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The HTML file to write (self-contained: open it anywhere, offline).
+    #[arg(long, default_value = "qod-report.html")]
+    pub out: PathBuf,
+    /// How many runs, newest first.
+    #[arg(long, default_value_t = 500)]
+    pub last: usize,
+    /// Only these metrics (`<instance>.<metric>`, or a glob such as `latency.p*`); repeatable.
+    #[arg(long)]
+    pub metric: Vec<String>,
+    /// Also write each chart as a standalone SVG file into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub svg_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One row per run and metric.
+    Csv,
+    /// The full run records, one per line.
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Only runs of this day (`YYYY-MM-DD`, UTC) and later.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodepipelineCommand {
+    /// Run the job in a Lambda invoke event (`{"CodePipeline.job": …}`, on
+    /// stdin or `--event`) and report it with PutJobSuccessResult or
+    /// PutJobFailureResult. `UserParameters` names the policy: a path, or
+    /// JSON with `policy`, `store`, `strict`.
+    LambdaEvent {
+        /// The event file (default: stdin).
+        #[arg(long, value_name = "FILE")]
+        event: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Poll for jobs of a custom action, claim each, run the gate, report.
+    /// SIGTERM finishes the current job, then exits.
+    Worker {
+        /// The custom action's category.
+        #[arg(long, default_value = "Test")]
+        category: String,
+        /// The custom action's provider name.
+        #[arg(long, default_value = "QoD")]
+        provider: String,
+        /// The custom action's version.
+        #[arg(long, default_value = "1")]
+        version: String,
+        /// Handle at most one job; exit when there is none.
+        #[arg(long)]
+        once: bool,
+        /// Time between polls when there is no job.
+        #[arg(long, value_name = "DURATION", default_value_t = Span(Duration::from_secs(10)))]
+        poll_interval: Span,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Remove old runs: their records and their index entries.
+    Prune {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Keep the runs of the last N days.
+        #[arg(
+            long,
+            value_name = "N",
+            conflicts_with = "keep",
+            required_unless_present = "keep"
+        )]
+        keep_days: Option<u32>,
+        /// Keep the newest N runs.
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+    },
+    /// Rebuild the index from the run records (after damage, or a writer
+    /// that died between recording a run and indexing it).
+    Reindex {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the plugins discovery finds, first match per name.
+    List {
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Show one plugin's manifest: config schema and metrics (JSON;
+    /// `--format table` for people).
+    Describe {
+        /// The plugin's name.
+        name: String,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    /// History store: a directory, or `s3://bucket/prefix`.
+    #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
+    pub store: String,
+    /// Also write the decision to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Plugins run at once (default: the number of CPUs).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Exit 1 on warn, not only on fail.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print progress to stderr even when it is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// Do not record this run in the store.
+    #[arg(long)]
+    pub no_record: bool,
+    /// A JSON document (`{"pipeline": …, "source": …}`) to merge over what
+    /// was detected from the CI environment: a file, or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub context: Option<String>,
+    /// Keep the record here when the store cannot take it; the next run
+    /// with the same spool uploads it.
+    #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
+    pub spool: Option<PathBuf>,
+    /// Also write a JUnit XML report (CodeBuild report groups, GitLab, Jenkins).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (on GitHub Actions it goes to the job
+    /// summary anyway).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also write `QOD_DECISION=…`, `QOD_SCORE=…`, `QOD_RUN_ID=…` lines, to
+    /// source before CodeBuild exports variables.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
+    #[arg(long, value_name = "DURATION", default_value_t = Span(crate::runner::DEFAULT_GRACE))]
+    pub kill_grace: Span,
+    /// Time between progress lines for a plugin that is still running.
+    #[arg(long, value_name = "DURATION", default_value_t = Span(crate::runner::HEARTBEAT))]
+    pub heartbeat: Span,
+}

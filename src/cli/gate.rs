@@ -1,0 +1,134 @@
+//! `qod run` and the CodePipeline commands on the command line: their
+//! options, and a decided run shown (the decision on stdout, the summary
+//! and annotations on stderr).
+
+use super::args::{CodepipelineCommand, RunArgs};
+use super::render::{self, Printer};
+use super::{block_on, cwd, summary};
+use crate::commands::{self, CommandError, Env};
+use crate::exit::Exit;
+use crate::gate::RunOptions;
+use std::io::IsTerminal;
+
+pub(super) fn options_of(
+    args: RunArgs,
+    p: &Printer,
+    env: Env,
+) -> (RunOptions, commands::run::Sinks) {
+    let sinks = commands::run::Sinks {
+        out: args.out,
+        outputs: crate::outputs::Outputs {
+            junit: args.junit,
+            markdown: args.markdown,
+            env_file: args.env_file,
+        },
+    };
+    let progress = !p.quiet && (args.progress || std::io::stderr().is_terminal());
+    let opts = RunOptions {
+        policy: args.policy,
+        store: args.store,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(1)
+            })
+            .max(1),
+        strict: args.strict,
+        progress,
+        heartbeat: args.heartbeat.0,
+        grace: args.kill_grace.0,
+        record: !args.no_record,
+        spool: args.spool,
+        context: args.context,
+        cwd: cwd(),
+        env,
+    };
+    (opts, sinks)
+}
+
+/// Shows a decided run: the decision on stdout, warnings, the summary and
+/// the annotations on stderr, then the output that failed; returns the
+/// exit code.
+pub(super) fn show_run(ran: &commands::run::Ran, opts: &RunOptions, p: &Printer) -> Exit {
+    p.warnings(&ran.outcome.warnings);
+    let _ = p.data(&commands::run::decision_json(&ran.outcome));
+    let github = crate::ci::provider_of(&opts.env) == "github";
+    p.note(&summary::human_summary(
+        &ran.outcome.decision,
+        github,
+        p.colour,
+    ));
+    for a in &ran.annotations {
+        render::eprint(a);
+    }
+    if let Some(e) = &ran.failed {
+        p.error(e);
+    }
+    ran.exit()
+}
+
+pub(super) fn codepipeline(
+    command: CodepipelineCommand,
+    p: &Printer,
+    env: Env,
+) -> Result<Exit, CommandError> {
+    match command {
+        CodepipelineCommand::LambdaEvent { event, run } => {
+            let text = match &event {
+                Some(f) => std::fs::read_to_string(f).map_err(|e| CommandError::Read(f.clone(), e)),
+                None => {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                        .map(|_| s)
+                        .map_err(|e| CommandError::Read("-".into(), e))
+                }
+            }?;
+            let (opts, sinks) = options_of(run, p, env);
+            let job = block_on(commands::codepipeline::lambda_event(&text, &opts, &sinks))?;
+            Ok(show_job(&job, &opts, p))
+        }
+        CodepipelineCommand::Worker {
+            category,
+            provider,
+            version,
+            once,
+            poll_interval,
+            run,
+        } => {
+            let (opts, sinks) = options_of(run, p, env);
+            let w = crate::ci::codepipeline::Worker {
+                category,
+                provider,
+                version,
+                once,
+                poll_interval: poll_interval.0,
+            };
+            block_on(commands::codepipeline::worker(
+                &w,
+                &opts,
+                &sinks,
+                |job| {
+                    show_job(job, &opts, p);
+                },
+                |note| p.note(&format!("qod: {note}")),
+            ))
+        }
+    }
+}
+
+/// Shows a handled CodePipeline job: its run (or why there was none),
+/// then whether reporting it failed.
+fn show_job(job: &commands::codepipeline::Job, opts: &RunOptions, p: &Printer) -> Exit {
+    match &job.ran {
+        Ok(ran) => {
+            show_run(ran, opts, p);
+        }
+        Err(e) => p.error(e),
+    }
+    if let Err(e) = &job.sent {
+        p.error(e);
+    }
+    job.exit()
+}

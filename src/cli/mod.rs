@@ -1,0 +1,302 @@
+//! The command line: parse the arguments ([`args`]), call the command
+//! ([`crate::commands`]), render what it returns ([`render`], [`tables`],
+//! [`summary`]) and exit with a named code. Nothing here decides anything;
+//! errors are printed in one place, [`main`].
+
+mod args;
+mod gate;
+mod render;
+mod summary;
+mod tables;
+
+use crate::commands::{self, CommandError, Env};
+use crate::exit::Exit;
+use args::{Cli, Command, ExportFormat, Format, PluginsCommand, StoreCommand};
+use clap::Parser;
+use gate::{codepipeline, options_of, show_run};
+use render::{count, Printer};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs the CLI with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are not mistakes; everything else
+            // clap rejects is a usage error, with its own exit code.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                Exit::Pass.code()
+            });
+        }
+    };
+    let env: Env = std::env::vars().collect();
+    let p = Printer {
+        quiet: cli.quiet,
+        colour: render::colour_wanted(&env, std::io::stderr().is_terminal()),
+    };
+    let exit = match dispatch(cli.command, &p, env) {
+        Ok(exit) => exit,
+        Err(e) => {
+            p.error(&e);
+            e.exit()
+        }
+    };
+    ExitCode::from(exit.code())
+}
+
+fn cwd() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// Plugins and the store are I/O-bound: one thread supervises them all.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+        .block_on(f)
+}
+
+fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandError> {
+    match command {
+        Command::Run(args) => {
+            let (opts, sinks) = options_of(args, p, env);
+            let ran = block_on(commands::run::run(&opts, &sinks))?;
+            Ok(show_run(&ran, &opts, p))
+        }
+        Command::Validate { policy } => {
+            let plan = commands::context::validate(policy.as_deref(), &cwd())?;
+            p.note(&format!(
+                "qod: `{}` is valid: {}, {}",
+                plan.policy.file.display(),
+                count(plan.instances.len(), "plugin instance"),
+                count(plan.objectives.len(), "objective"),
+            ));
+            Ok(Exit::Pass)
+        }
+        Command::Schema { kind, write } => {
+            if let Some(dir) = write {
+                let written = commands::schema::write_all(&dir)?;
+                p.note(&format!(
+                    "qod: wrote {} in `{}`",
+                    count(written.len(), "schema"),
+                    dir.display()
+                ));
+                return Ok(Exit::Pass);
+            }
+            let kind = kind.ok_or_else(|| {
+                CommandError::Usage(
+                    "name a schema: policy, manifest, context, result, decision or record".into(),
+                )
+            })?;
+            p.data(&commands::schema::render(kind))?;
+            Ok(Exit::Pass)
+        }
+        Command::Plugins { command } => plugins(command, p),
+        Command::Context { context, format } => {
+            let (pipeline, source) = commands::context::context(&env, &cwd(), context.as_deref())?;
+            match format.or(Format::Json) {
+                Format::Json => {
+                    p.json(&serde_json::json!({"pipeline": pipeline, "source": source}))?
+                }
+                Format::Table => p.data(&tables::context(&pipeline, &source))?,
+            }
+            Ok(Exit::Pass)
+        }
+        Command::Deployed(args) => {
+            let given = commands::deployed::Deployment {
+                revision: args.revision,
+                run_id: args.run_id,
+                branch: args.branch,
+            };
+            let (record, location) = block_on(commands::deployed::deployed(
+                &env,
+                &args.store.store,
+                given,
+                &cwd(),
+            ))?;
+            let line = tables::deployment(&record, &location);
+            match args.format.or(Format::Json) {
+                Format::Json => {
+                    p.note(&line);
+                    p.data(&serde_json::to_string(&record).expect("serializes"))?;
+                }
+                Format::Table => p.data(line.trim_start_matches("qod: "))?,
+            }
+            Ok(Exit::Pass)
+        }
+        Command::History(args) => {
+            let read = block_on(commands::history::history(
+                &env,
+                &args.store.store,
+                args.metric.as_deref(),
+                args.last,
+            ))?;
+            p.warnings(&read.warnings);
+            match args.format.or(Format::Table) {
+                Format::Json => p.json(&read.runs)?,
+                Format::Table if read.runs.is_empty() => {
+                    p.note(&format!("qod: no runs recorded in `{}`", read.location));
+                }
+                Format::Table => p.data(&tables::history(&read.runs, args.metric.as_deref()))?,
+            }
+            Ok(Exit::Pass)
+        }
+        Command::Export(args) => {
+            let stdout = std::io::stdout().lock();
+            match args.format {
+                ExportFormat::Csv => {
+                    let mut w = csv::Writer::from_writer(stdout);
+                    w.write_record(tables::CSV_HEADER)?;
+                    block_on(commands::export::export(
+                        &env,
+                        &args.store.store,
+                        args.since.as_deref(),
+                        |r| {
+                            for row in tables::csv_rows(&r) {
+                                w.write_record(&row)?;
+                            }
+                            Ok(())
+                        },
+                    ))?;
+                    w.flush()?;
+                }
+                ExportFormat::Jsonl => {
+                    let mut out = std::io::BufWriter::new(stdout);
+                    block_on(commands::export::export(
+                        &env,
+                        &args.store.store,
+                        args.since.as_deref(),
+                        |r| {
+                            use std::io::Write;
+                            writeln!(out, "{}", serde_json::to_string(&r).expect("serializes"))?;
+                            Ok(())
+                        },
+                    ))?;
+                    std::io::Write::flush(&mut out)?;
+                }
+            }
+            Ok(Exit::Pass)
+        }
+        Command::Backtest(args) => {
+            let b = block_on(commands::backtest::backtest(
+                &env,
+                &args.store.store,
+                args.policy.as_deref(),
+                &cwd(),
+                args.last,
+            ))?;
+            p.warnings(&b.warnings);
+            match args.format.or(Format::Table) {
+                Format::Json => p.json(&b.result)?,
+                Format::Table => p.data(&tables::backtest(&b))?,
+            }
+            Ok(Exit::Pass)
+        }
+        Command::Trend(args) => {
+            let query = commands::trend::TrendQuery {
+                metrics: &args.metric,
+                last: args.last,
+                branch: args.branch.as_deref(),
+                params: crate::changepoint::Params {
+                    window: args.window as usize,
+                    max_pvalue: args.max_pvalue,
+                    min_magnitude: args.min_magnitude,
+                },
+            };
+            let t = block_on(commands::trend::trend(&env, &args.store.store, query))?;
+            p.warnings(&t.warnings);
+            match args.format.or(Format::Table) {
+                Format::Json => p.json(&t.metrics)?,
+                Format::Table if t.metrics.is_empty() => {
+                    p.note(&format!("qod: no runs with metrics in `{}`", t.location));
+                }
+                Format::Table => p.data(&tables::trend(&t))?,
+            }
+            Ok(Exit::Pass)
+        }
+        Command::Report(args) => {
+            let w = block_on(commands::report::report(
+                &env,
+                &args.store.store,
+                &args.out,
+                args.last,
+                &args.metric,
+                args.svg_dir.as_deref(),
+            ))?;
+            p.warnings(&w.warnings);
+            p.note(&format!(
+                "qod: wrote `{}`: {}, {}{}",
+                w.out.display(),
+                count(w.runs, "run"),
+                count(w.metrics, "metric"),
+                w.svg
+                    .map(|(d, n)| format!(", and {} in `{}`", count(n, "SVG chart"), d.display()))
+                    .unwrap_or_default()
+            ));
+            Ok(Exit::Pass)
+        }
+        Command::Codepipeline { command } => codepipeline(command, p, env),
+        // A plugin's exit code is the plugin protocol's, not qod's.
+        Command::Builtin { name } => Ok(match crate::builtin::exec(&name) {
+            0 => Exit::Pass,
+            _ => Exit::Fail,
+        }),
+        Command::Store { command } => {
+            match command {
+                StoreCommand::Prune {
+                    store,
+                    keep_days,
+                    keep,
+                } => {
+                    let keep = match (keep_days, keep) {
+                        (Some(d), _) => crate::store::Keep::Days(d),
+                        (_, Some(n)) => crate::store::Keep::Newest(n),
+                        (None, None) => unreachable!("clap requires one"),
+                    };
+                    let (report, location) =
+                        block_on(commands::store::prune(&env, &store.store, keep))?;
+                    p.note(&format!(
+                        "qod: removed {}, kept {} in `{location}`",
+                        count(report.removed_runs, "run"),
+                        report.kept_runs,
+                    ));
+                }
+                StoreCommand::Reindex { store } => {
+                    let (n, location) = block_on(commands::store::reindex(&env, &store.store))?;
+                    p.note(&format!("qod: indexed {} in `{location}`", count(n, "run")));
+                }
+            }
+            Ok(Exit::Pass)
+        }
+    }
+}
+
+fn plugins(command: PluginsCommand, p: &Printer) -> Result<Exit, CommandError> {
+    let cwd = cwd();
+    match command {
+        PluginsCommand::List { format } => {
+            let found = commands::plugins::list(&cwd);
+            match format.or(Format::Table) {
+                Format::Json => p.json(&tables::plugins_json(&found))?,
+                Format::Table if found.is_empty() => p.note(
+                    "qod: no plugins found (looked in ./plugins, QOD_PLUGIN_PATH, the first-party plugins and PATH)",
+                ),
+                Format::Table => p.data(&tables::plugins(&found))?,
+            }
+        }
+        PluginsCommand::Describe { name, format } => {
+            let plugin = commands::plugins::describe(&cwd, &name)?;
+            match format.or(Format::Json) {
+                Format::Json => p.json(&tables::describe_json(&plugin))?,
+                Format::Table => p.data(&tables::describe(&plugin))?,
+            }
+        }
+    }
+    Ok(Exit::Pass)
+}

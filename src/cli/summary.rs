@@ -1,0 +1,84 @@
+//! The decision for people, on stderr: the verdict, one line per objective,
+//! the plugins that failed with the end of their stderr.
+
+use super::render::{paint, Tone};
+use crate::decision::{Decision, ObjectiveStatus as S, OutcomeEffect as E, Verdict};
+use crate::units::format_with_unit;
+
+/// Lines of a failed plugin's stderr the summary shows.
+const STDERR_SHOWN: usize = 5;
+
+/// The summary of `d`; `github` hides plugin stderr from GitHub's workflow
+/// commands, `colour` paints the verdict and the marks.
+pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
+    let verdict = d.decision.as_str().to_uppercase();
+    let tone = match d.decision {
+        Verdict::Pass => Tone::Good,
+        Verdict::Warn => Tone::Warn,
+        Verdict::Fail => Tone::Bad,
+    };
+    let mut s = format!(
+        "qod: {} (score {}) — {}",
+        paint(&verdict, tone, colour),
+        d.score,
+        d.summary
+    );
+    for o in &d.objectives {
+        let (mark, tone) = match (o.effect, o.status) {
+            (E::None, _) => ("shadow", Tone::Dim),
+            (_, S::Pass) => ("ok", Tone::Good),
+            (E::Fail, S::NoData) => ("NODATA", Tone::Bad),
+            (_, S::NoData) => ("nodata", Tone::Warn),
+            (_, S::NoBaseline) => ("new", Tone::Dim),
+            (E::Fail, _) => ("FAIL", Tone::Bad),
+            _ => ("warn", Tone::Warn),
+        };
+        let value = o
+            .value
+            .map(|v| format_with_unit(v, o.unit.as_deref().unwrap_or("")))
+            .unwrap_or_else(|| "-".into());
+        // Padding is counted without the colour codes.
+        let mark = format!("{mark:<6}");
+        s.push_str(&format!(
+            "\n  {} {:<24} {:>12}  {}",
+            paint(&mark, tone, colour),
+            o.id,
+            value,
+            o.reason
+        ));
+    }
+    for p in d.plugins.iter().filter(|p| p.error.is_some()) {
+        let e = p.error.as_ref().expect("filtered");
+        s.push_str(&format!(
+            "\n  plugin `{}` ({}): {}: {}",
+            p.instance,
+            p.name,
+            paint(p.status.as_str(), Tone::Bad, colour),
+            e.message
+        ));
+        if let Some(tail) = &p.stderr_tail {
+            let lines: Vec<&str> = tail.lines().collect();
+            let shown: Vec<String> = lines[lines.len().saturating_sub(STDERR_SHOWN)..]
+                .iter()
+                .map(|l| format!("    | {l}"))
+                .collect();
+            let shown = shown.join("\n");
+            s.push('\n');
+            // A plugin's stderr must not issue workflow commands on GitHub; the
+            // token is fresh, so a plugin cannot guess it to resume them.
+            s.push_str(&if github {
+                crate::outputs::github::verbatim(&shown, &uuid::Uuid::now_v7().simple().to_string())
+            } else {
+                shown
+            });
+        }
+    }
+    if let Some(e) = &d.store.error {
+        s.push_str(&format!(
+            "\n{}: history store `{}`: {e}",
+            paint("error", Tone::Bad, colour),
+            d.store.location
+        ));
+    }
+    s
+}

@@ -1,0 +1,135 @@
+//! `qod codepipeline lambda-event` and `qod codepipeline worker`: the gate
+//! run for a CodePipeline job, and its result reported with the job API
+//! (`ci::codepipeline` speaks the API; this runs the gate).
+
+use super::run::{Ran, Sinks};
+use super::CommandError;
+use crate::ci::codepipeline::{self as cp, Claim, JobConfig, JobError, Worker};
+use crate::exit::Exit;
+use crate::gate::RunOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One handled job: the run (or why there was none) and whether its result
+/// reached CodePipeline.
+#[derive(Debug)]
+pub struct Job {
+    pub ran: Result<Ran, CommandError>,
+    pub sent: Result<(), JobError>,
+}
+
+impl Job {
+    /// The run's exit code, or 2 when there was no decision or reporting failed.
+    pub fn exit(&self) -> Exit {
+        match (&self.ran, &self.sent) {
+            (Ok(r), Ok(())) => r.exit(),
+            _ => Exit::NoDecision,
+        }
+    }
+}
+
+fn options_for(base: &RunOptions, config: &JobConfig) -> RunOptions {
+    let mut opts = base.clone();
+    if let Some(p) = &config.policy {
+        opts.policy = Some(p.into());
+    }
+    if let Some(s) = &config.store {
+        opts.store = s.clone();
+    }
+    opts.strict |= config.strict;
+    opts
+}
+
+/// Runs the gate for one job and reports it.
+async fn handle(
+    client: &aws_sdk_codepipeline::Client,
+    job: &str,
+    config: Result<JobConfig, String>,
+    base: &RunOptions,
+    sinks: &Sinks,
+) -> Job {
+    let ran = match config {
+        Ok(config) => super::run::run(&options_for(base, &config), sinks).await,
+        Err(message) => Err(CommandError::UserParameters(message)),
+    };
+    let report = cp::report_for(match &ran {
+        // The job's result is the decision's; an output that could not
+        // be written shows in the exit code and on stderr.
+        Ok(r) => Ok((&r.outcome.decision, r.outcome.exit)),
+        Err(e) => Err(e),
+    });
+    let run_id = ran
+        .as_ref()
+        .ok()
+        .map(|r| r.outcome.decision.run.id.to_string());
+    let sent = cp::send_report(client, job, &report, run_id.as_deref()).await;
+    Job { ran, sent }
+}
+
+/// The job in `event` (a Lambda invoke event), run and reported.
+pub async fn lambda_event(
+    event: &str,
+    base: &RunOptions,
+    sinks: &Sinks,
+) -> Result<Job, CommandError> {
+    let (id, params) = cp::parse_event(event)?;
+    let client = cp::client(&base.env).await;
+    let config = JobConfig::from_user_parameters(params.as_deref());
+    Ok(handle(&client, &id, config, base, sinks).await)
+}
+
+/// Polls for jobs of the custom action, claims each, runs the gate and
+/// reports; `on_job` sees each handled job, `on_note` each skipped one.
+/// SIGTERM or SIGINT finish the current job, then end the loop. Ends with
+/// the worst exit code of the jobs (a failed gate is 1, not a failure of
+/// the worker).
+pub async fn worker(
+    w: &Worker,
+    base: &RunOptions,
+    sinks: &Sinks,
+    mut on_job: impl FnMut(&Job),
+    mut on_note: impl FnMut(&str),
+) -> Result<Exit, CommandError> {
+    let client = cp::client(&base.env).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    for kind in [
+        tokio::signal::unix::SignalKind::terminate(),
+        tokio::signal::unix::SignalKind::interrupt(),
+    ] {
+        if let Ok(mut sig) = tokio::signal::unix::signal(kind) {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                sig.recv().await;
+                stop.store(true, Ordering::SeqCst);
+            });
+        }
+    }
+    let action = w.action();
+    let mut worst = Exit::Pass;
+    while !stop.load(Ordering::SeqCst) {
+        match cp::claim(&client, &action).await? {
+            Claim::None if w.once => break,
+            Claim::None => {
+                let until = tokio::time::Instant::now() + w.poll_interval;
+                while tokio::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                continue;
+            }
+            Claim::Skipped(why) => {
+                on_note(&why);
+                continue;
+            }
+            Claim::Job { id, config } => {
+                let job = handle(&client, &id, Ok(config), base, sinks).await;
+                on_job(&job);
+                worst = worst.max(job.exit());
+            }
+        }
+        if w.once {
+            break;
+        }
+    }
+    Ok(worst)
+}

@@ -1,0 +1,86 @@
+//! The one error every command returns: rendered once by the CLI (its
+//! cause chain, or a policy's diagnostics as they render themselves), each
+//! kind with its exit code.
+
+use crate::diag::Diagnostics;
+use crate::exit::Exit;
+use std::path::PathBuf;
+
+/// Why a command could not do its work.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// A policy, manifest or config that is wrong; the diagnostics name
+    /// the file, the position and the fix.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("cannot use the history store")]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Context(#[from] crate::ci::ContextError),
+    #[error(transparent)]
+    Plugin(crate::plugin::DiscoveryError),
+    #[error(transparent)]
+    Report(#[from] crate::outputs::ReportError),
+    #[error(transparent)]
+    Job(#[from] crate::ci::codepipeline::JobError),
+    #[error("invalid `UserParameters` of the CodePipeline job: {0}")]
+    UserParameters(String),
+    #[error("cannot write the output")]
+    Output(#[from] std::io::Error),
+    #[error("cannot write CSV")]
+    Csv(#[from] csv::Error),
+    #[error("cannot read `{}`", .0.display())]
+    Read(PathBuf, #[source] std::io::Error),
+    #[error("cannot write `{}`", .0.display())]
+    Write(PathBuf, #[source] std::io::Error),
+    /// An argument clap accepted but the command cannot use.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CommandError {
+    /// The exit code the command ends with.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CommandError::Usage(_) => Exit::Usage,
+            _ => Exit::NoDecision,
+        }
+    }
+
+    /// The diagnostics, when the error is a document that is wrong.
+    pub fn diagnostics(&self) -> Option<&Diagnostics> {
+        match self {
+            CommandError::Invalid(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl From<Diagnostics> for CommandError {
+    fn from(d: Diagnostics) -> Self {
+        CommandError::Invalid(d)
+    }
+}
+
+impl From<crate::plugin::DiscoveryError> for CommandError {
+    fn from(e: crate::plugin::DiscoveryError) -> Self {
+        match e {
+            crate::plugin::DiscoveryError::Manifest { diagnostics, .. } => {
+                CommandError::Invalid(Diagnostics(diagnostics))
+            }
+            other => CommandError::Plugin(other),
+        }
+    }
+}
+
+impl From<crate::gate::GateError> for CommandError {
+    fn from(e: crate::gate::GateError) -> Self {
+        use crate::gate::GateError as G;
+        match e {
+            G::Invalid(d) => CommandError::Invalid(d),
+            G::Store(e) => CommandError::Store(e),
+            G::Context(e) => CommandError::Context(e),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `qod trend`: change points in each metric's history (E-divisive means).
+
+use super::{metric_patterns, scan_newest, CommandError, Env};
+use crate::record::RunRecord;
+use crate::store::Store;
+use serde::Serialize;
+
+/// One metric's history and the change points found in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricTrend {
+    pub metric: String,
+    pub unit: Option<String>,
+    /// Runs that measured it.
+    pub runs: usize,
+    pub change_points: Vec<TrendPoint>,
+}
+
+/// One change point of one metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrendPoint {
+    /// The first run after the change, counted from 1 in the runs read.
+    pub run_number: usize,
+    pub run_id: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_revision: Option<String>,
+    pub mean_before: f64,
+    pub mean_after: f64,
+    pub change_pct: f64,
+    pub magnitude: f64,
+    pub pvalue: f64,
+}
+
+/// What `qod trend` found.
+#[derive(Debug, Clone)]
+pub struct Trend {
+    pub location: String,
+    pub metrics: Vec<MetricTrend>,
+    pub warnings: Vec<String>,
+}
+
+/// What to analyse.
+#[derive(Debug, Clone)]
+pub struct TrendQuery<'a> {
+    pub metrics: &'a [String],
+    pub last: usize,
+    pub branch: Option<&'a str>,
+    pub params: crate::changepoint::Params,
+}
+
+/// The change points of each metric in the newest `q.last` runs.
+pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend, CommandError> {
+    let only = metric_patterns(q.metrics)?;
+    let store = Store::open(location, env).await?;
+    let mut read = scan_newest(&store, q.last.max(1), |r| {
+        q.branch.is_none() || r.source.branch.as_deref() == q.branch
+    })
+    .await?;
+    let keys = crate::report::html::metric_keys(&read.runs, &only);
+    read.runs.reverse();
+    let metrics = keys
+        .into_iter()
+        .map(|(key, unit)| {
+            let measured: Vec<(&RunRecord, f64)> = read
+                .runs
+                .iter()
+                .filter_map(|r| r.metric(&key).map(|m| (r, m.value)))
+                .collect();
+            let values: Vec<f64> = measured.iter().map(|(_, v)| *v).collect();
+            let change_points = crate::changepoint::detect(&values, q.params)
+                .iter()
+                .map(|c| {
+                    let (r, _) = measured[c.index];
+                    TrendPoint {
+                        run_number: c.index + 1,
+                        run_id: r.run_id.to_string(),
+                        at: r.started_at.clone(),
+                        revision: r.source.revision.clone(),
+                        previous_revision: measured[c.index - 1].0.source.revision.clone(),
+                        mean_before: c.stats.mean_before,
+                        mean_after: c.stats.mean_after,
+                        change_pct: c.stats.forward_change() * 100.0,
+                        magnitude: c.stats.magnitude(),
+                        pvalue: c.stats.pvalue,
+                    }
+                })
+                .collect();
+            MetricTrend {
+                metric: key,
+                unit,
+                runs: values.len(),
+                change_points,
+            }
+        })
+        .collect();
+    Ok(Trend {
+        location: read.location,
+        metrics,
+        warnings: read.warnings,
+    })
+}
