@@ -198,3 +198,148 @@ pub fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Fail => "fail",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Verdict;
+    use crate::ids::{InstanceId, RunId};
+    use crate::record::RecordedMetric;
+
+    /// A plan of `objectives` over a local plugin `emit` measuring `t` (ms).
+    fn plan(objectives: &str) -> (tempfile::TempDir, crate::plan::Plan) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("plugins/emit")).unwrap();
+        std::fs::write(
+            dir.path().join("plugins/emit/plugin.json"),
+            r#"{"manifest_version": 1, "name": "emit", "version": "1", "protocol_versions": [1],
+                "command": ["true"], "metrics": [{"name": "t", "unit": "ms", "better": "lower"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("qod.yaml"),
+            format!("version: 1\nplugins:\n  bench: {{uses: emit}}\nobjectives:\n{objectives}"),
+        )
+        .unwrap();
+        let plan = crate::plan::load(None, dir.path()).expect("a valid plan");
+        (dir, plan)
+    }
+
+    fn run(i: usize, t: Option<f64>, recorded: Verdict) -> RunRecord {
+        RunRecord {
+            record_version: 1,
+            run_id: RunId::new(format!("{i:08}")),
+            started_at: format!("2026-01-01T00:{:02}:{:02}.000Z", i / 60, i % 60),
+            finished_at: format!("2026-01-01T00:{:02}:{:02}.500Z", i / 60, i % 60),
+            pipeline: Default::default(),
+            source: Default::default(),
+            decision: recorded,
+            score: 100.0,
+            metrics: t
+                .map(|value| RecordedMetric {
+                    key: "bench.t".into(),
+                    instance: InstanceId::new("bench"),
+                    name: "t".into(),
+                    value,
+                    unit: Some("ms".into()),
+                    samples: vec![],
+                })
+                .into_iter()
+                .collect(),
+            objectives: vec![],
+            plugins: vec![],
+        }
+    }
+
+    /// Name, objectives, values, statuses, verdicts.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [Option<f64>],
+        &'a [ObjectiveStatus],
+        &'a [Verdict],
+    );
+
+    #[test]
+    fn replay_decides_each_run_against_the_runs_before_it() {
+        use ObjectiveStatus as S;
+        let absolute = "  - {id: fast, metric: bench.t, pass: '< 100 ms'}\n";
+        let relative =
+            "  - {id: steady, metric: bench.t, pass: '<= baseline * 1.2', baseline: {last: 3}}\n";
+        let warn_only = "  - {id: soft, metric: bench.t, pass: '< 100 ms', mode: warn}\n";
+        #[rustfmt::skip]
+        let table: &[Case] = &[
+            ("an absolute limit judges each value alone", absolute,
+             &[Some(50.0), Some(150.0), Some(90.0)],
+             &[S::Pass, S::Fail, S::Pass],
+             &[Verdict::Pass, Verdict::Fail, Verdict::Pass]),
+            ("a missing value is no data, which fails by default", absolute,
+             &[Some(50.0), None],
+             &[S::Pass, S::NoData],
+             &[Verdict::Pass, Verdict::Fail]),
+            ("the first run has no baseline; later ones compare with the ones before", relative,
+             &[Some(100.0), Some(110.0), Some(200.0), Some(105.0)],
+             &[S::NoBaseline, S::Pass, S::Fail, S::Pass],
+             &[Verdict::Warn, Verdict::Pass, Verdict::Fail, Verdict::Pass]),
+            ("mode warn never stops a run", warn_only,
+             &[Some(150.0)],
+             &[S::Fail],
+             &[Verdict::Warn]),
+        ];
+        for (name, objectives, values, statuses, verdicts) in table {
+            let (_dir, plan) = plan(objectives);
+            let runs: Vec<RunRecord> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| run(i, *v, Verdict::Pass))
+                .collect();
+            let b = replay(&plan.objectives, &plan.policy.policy.decision, &runs);
+            assert_eq!(b.runs, runs.len(), "{name}");
+            let got: Vec<S> = b.replayed.iter().map(|r| r.objectives[0].status).collect();
+            assert_eq!(&got, statuses, "{name}");
+            let got: Vec<Verdict> = b.replayed.iter().map(|r| r.decision).collect();
+            assert_eq!(&got, verdicts, "{name}");
+            let changed = verdicts.iter().filter(|v| **v != Verdict::Pass).count();
+            assert_eq!(b.changed, changed, "{name}: differ from the recorded pass");
+            let id = &plan.objectives[0].spec.id;
+            let stopped: Vec<usize> = b
+                .replayed
+                .iter()
+                .filter(|r| r.objectives[0].effect == OutcomeEffect::Fail)
+                .map(|r| r.run_number)
+                .collect();
+            assert_eq!(b.objectives[id].stopped, stopped, "{name}");
+            assert_eq!(
+                b.gate.values().sum::<usize>(),
+                runs.len(),
+                "{name}: every run counted once"
+            );
+        }
+    }
+
+    #[test]
+    fn an_include_pass_baseline_follows_the_replayed_decisions() {
+        // Run 2 is recorded as a pass but replays as a fail; with
+        // `include: pass`, run 3's baseline must leave it out.
+        let (_dir, plan) = plan(
+            "  - {id: steady, metric: bench.t, pass: '<= baseline * 1.2', baseline: {last: 1, include: pass}}\n",
+        );
+        let runs = vec![
+            run(0, Some(100.0), Verdict::Pass),
+            run(1, Some(200.0), Verdict::Pass),
+            run(2, Some(150.0), Verdict::Pass),
+        ];
+        let b = replay(&plan.objectives, &plan.policy.policy.decision, &runs);
+        let statuses: Vec<ObjectiveStatus> =
+            b.replayed.iter().map(|r| r.objectives[0].status).collect();
+        assert_eq!(
+            statuses,
+            [
+                ObjectiveStatus::NoBaseline,
+                ObjectiveStatus::Fail,
+                ObjectiveStatus::Fail
+            ],
+            "run 3 (150 ms) is compared with run 1 (100 ms), not run 2 (200 ms)"
+        );
+    }
+}

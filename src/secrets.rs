@@ -81,26 +81,6 @@ impl Redactor {
         }
         out
     }
-
-    /// Redacts every string in a JSON document, keys included.
-    pub fn redact_json(&self, v: &mut serde_json::Value) {
-        use serde_json::Value;
-        if self.secrets.is_empty() {
-            return;
-        }
-        match v {
-            Value::String(s) => *s = self.redact(s),
-            Value::Array(a) => a.iter_mut().for_each(|x| self.redact_json(x)),
-            Value::Object(o) => {
-                let entries = std::mem::take(o);
-                for (k, mut x) in entries {
-                    self.redact_json(&mut x);
-                    o.insert(self.redact(&k), x);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod objective;
 mod significance;
 mod summary;
 
-pub use baseline::{BaselineRuns, Baselines, Chooser};
+pub use baseline::{Baselines, Chooser};
 
 use crate::decision::{ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, Verdict};
 use crate::plan::PlannedObjective;
@@ -126,4 +126,115 @@ pub fn combine(outcomes: &[ObjectiveOutcome], strategy: &DecisionSpec) -> (Verdi
         }
     };
     (verdict, score)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use ObjectiveStatus as S;
+    use OutcomeEffect as E;
+
+    fn objective(mode: &str, on_no_data: &str, on_no_baseline: &str, on_inc: &str) -> Objective {
+        serde_json::from_value(json!({
+            "id": "o", "metric": "i.m", "pass": "< 1",
+            "mode": mode, "on_no_data": on_no_data,
+            "on_no_baseline": on_no_baseline, "on_inconclusive": on_inc,
+        }))
+        .expect("a valid objective")
+    }
+
+    /// Every status under every mode, with `on_*` set to each effect.
+    #[test]
+    fn effect_of_status_mode_and_on_settings() {
+        #[rustfmt::skip]
+        let table: &[(S, &str, &str, E)] = &[
+            // status            mode       on_* (all three)  effect
+            (S::Pass,            "enforce", "fail",           E::Pass),
+            (S::Warn,            "enforce", "fail",           E::Warn),
+            (S::Fail,            "enforce", "pass",           E::Fail),
+            (S::NoData,          "enforce", "fail",           E::Fail),
+            (S::NoData,          "enforce", "warn",           E::Warn),
+            (S::NoData,          "enforce", "pass",           E::Pass),
+            (S::NoBaseline,      "enforce", "fail",           E::Fail),
+            (S::NoBaseline,      "enforce", "pass",           E::Pass),
+            (S::Inconclusive,    "enforce", "warn",           E::Warn),
+            (S::Inconclusive,    "enforce", "fail",           E::Fail),
+            // `warn` caps every effect at warn.
+            (S::Pass,            "warn",    "fail",           E::Pass),
+            (S::Fail,            "warn",    "fail",           E::Warn),
+            (S::NoData,          "warn",    "fail",           E::Warn),
+            (S::NoData,          "warn",    "pass",           E::Pass),
+            (S::NoBaseline,      "warn",    "fail",           E::Warn),
+            (S::Inconclusive,    "warn",    "fail",           E::Warn),
+            // `shadow` never counts.
+            (S::Pass,            "shadow",  "fail",           E::None),
+            (S::Fail,            "shadow",  "fail",           E::None),
+            (S::NoData,          "shadow",  "fail",           E::None),
+        ];
+        for &(status, mode, on, want) in table {
+            let o = objective(mode, on, on, on);
+            assert_eq!(
+                effect_of(status, &o),
+                want,
+                "{status:?} in {mode} with on_*: {on}"
+            );
+        }
+        // Each `on_*` applies to its own status only.
+        let o = objective("enforce", "pass", "warn", "fail");
+        assert_eq!(effect_of(S::NoData, &o), E::Pass);
+        assert_eq!(effect_of(S::NoBaseline, &o), E::Warn);
+        assert_eq!(effect_of(S::Inconclusive, &o), E::Fail);
+    }
+
+    fn outcome(effect: E, weight: f64, key: bool) -> ObjectiveOutcome {
+        serde_json::from_value(json!({
+            "id": "o", "metric": "i.m", "status": "pass", "effect": effect,
+            "mode": "enforce", "key": key, "weight": weight, "criteria": [], "reason": "",
+        }))
+        .expect("a valid outcome")
+    }
+
+    /// Name, (effect, weight, key) per objective, strategy, verdict, score.
+    type Case = (
+        &'static str,
+        Vec<(E, f64, bool)>,
+        DecisionSpec,
+        Verdict,
+        f64,
+    );
+
+    #[test]
+    fn combine_under_each_strategy() {
+        let all = DecisionSpec::All;
+        let score = |pass, warn| DecisionSpec::Score { pass, warn };
+        let (p, w, f, n) = (E::Pass, E::Warn, E::Fail, E::None);
+        #[rustfmt::skip]
+        let table: Vec<Case> = vec![
+            ("all pass",                 vec![(p, 1.0, false), (p, 1.0, false)], all.clone(), Verdict::Pass, 100.0),
+            ("a warn warns",             vec![(p, 1.0, false), (w, 1.0, false)], all.clone(), Verdict::Warn, 75.0),
+            ("a fail fails",             vec![(p, 1.0, false), (f, 1.0, false)], all.clone(), Verdict::Fail, 50.0),
+            ("shadow does not count",    vec![(p, 1.0, false), (n, 1.0, false)], all.clone(), Verdict::Pass, 100.0),
+            ("only shadow warns",        vec![(n, 1.0, false)],                  all.clone(), Verdict::Warn, 100.0),
+            ("nothing at all warns",     vec![],                                 all.clone(), Verdict::Warn, 100.0),
+            ("score: weights count",     vec![(p, 3.0, false), (f, 1.0, false)], score(90.0, 75.0), Verdict::Warn, 75.0),
+            ("score: at pass passes",    vec![(p, 9.0, false), (f, 1.0, false)], score(90.0, 75.0), Verdict::Pass, 90.0),
+            ("score: below warn fails",  vec![(p, 1.0, false), (f, 1.0, false)], score(90.0, 75.0), Verdict::Fail, 50.0),
+            ("score: warn is half",      vec![(w, 1.0, false), (p, 1.0, false)], score(70.0, 50.0), Verdict::Pass, 75.0),
+            ("score: a key fail fails",  vec![(p, 99.0, false), (f, 1.0, true)], score(90.0, 75.0), Verdict::Fail, 99.0),
+            ("score: a key warn is fine",vec![(p, 99.0, false), (w, 1.0, true)], score(90.0, 75.0), Verdict::Pass, 99.5),
+            ("score: rounds to 0.01",    vec![(p, 2.0, false), (f, 1.0, false)], score(60.0, 50.0), Verdict::Pass, 66.67),
+        ];
+        for (name, effects, strategy, verdict, want_score) in table {
+            let outcomes: Vec<_> = effects
+                .iter()
+                .map(|&(e, wt, k)| outcome(e, wt, k))
+                .collect();
+            assert_eq!(
+                combine(&outcomes, &strategy),
+                (verdict, want_score),
+                "{name}"
+            );
+        }
+    }
 }

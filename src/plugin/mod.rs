@@ -6,6 +6,5 @@ mod config;
 mod discovery;
 mod manifest;
 
-pub use config::{check_config, fill_defaults};
-pub use discovery::{Discovery, DiscoveryError, Origin, ResolvedPlugin};
-pub use manifest::{load_manifest, parse_manifest};
+pub use config::check_config;
+pub use discovery::{Discovery, DiscoveryError, ResolvedPlugin};

@@ -311,3 +311,100 @@ fn redact(out: &mut PluginOutcome, r: &Redactor) {
         m.unit.iter_mut().for_each(fix);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Aggregate;
+    use crate::protocol::Metric;
+
+    fn run(
+        status: PluginStatus,
+        ms: u64,
+        metrics: &[(&str, f64, Option<Vec<f64>>)],
+    ) -> PluginOutcome {
+        serde_json::from_value::<PluginOutcome>(serde_json::json!({
+            "instance": "bench", "name": "emit", "version": "1", "status": status,
+            "duration_ms": ms, "metrics": [],
+        }))
+        .map(|mut o| {
+            o.metrics = metrics
+                .iter()
+                .map(|(name, value, samples)| Metric {
+                    name: (*name).into(),
+                    value: *value,
+                    unit: Some("ms".into()),
+                    better: None,
+                    samples: samples.clone(),
+                })
+                .collect();
+            o.summary = Some(format!("{ms} ms"));
+            o
+        })
+        .expect("a valid outcome")
+    }
+
+    /// Name, aggregate, runs, pooled value, pooled samples.
+    type Case = (&'static str, Aggregate, Vec<PluginOutcome>, f64, Vec<f64>);
+
+    #[test]
+    fn pool_aggregates_values_and_pools_samples() {
+        let ok = PluginStatus::Ok;
+        #[rustfmt::skip]
+        let table: &[Case] = &[
+            ("median of values, samples pooled in run order", Aggregate::Median,
+             vec![run(ok, 10, &[("t", 5.0, Some(vec![4.0, 6.0]))]),
+                  run(ok, 20, &[("t", 9.0, Some(vec![8.0, 10.0]))]),
+                  run(ok, 30, &[("t", 7.0, Some(vec![7.0]))])],
+             7.0, vec![4.0, 6.0, 8.0, 10.0, 7.0]),
+            ("a run without samples gives its value", Aggregate::Mean,
+             vec![run(ok, 10, &[("t", 2.0, None)]), run(ok, 10, &[("t", 4.0, Some(vec![3.0, 5.0]))])],
+             3.0, vec![2.0, 3.0, 5.0]),
+            ("min", Aggregate::Min,
+             vec![run(ok, 1, &[("t", 2.0, None)]), run(ok, 1, &[("t", 1.0, None)])],
+             1.0, vec![2.0, 1.0]),
+            ("max", Aggregate::Max,
+             vec![run(ok, 1, &[("t", 2.0, None)]), run(ok, 1, &[("t", 1.0, None)])],
+             2.0, vec![2.0, 1.0]),
+        ];
+        for (name, aggregate, runs, value, samples) in table {
+            let n = runs.len() as u32;
+            let total: u64 = runs.iter().map(|r| r.duration_ms).sum();
+            let last_summary = runs.last().unwrap().summary.clone();
+            let out = pool(runs.clone(), n, *aggregate);
+            assert_eq!(out.status, PluginStatus::Ok, "{name}");
+            assert_eq!(out.metrics[0].value, *value, "{name}");
+            assert_eq!(
+                out.metrics[0].samples.as_deref(),
+                Some(&samples[..]),
+                "{name}"
+            );
+            assert_eq!(out.duration_ms, total, "{name}: durations add up");
+            assert_eq!(out.summary, last_summary, "{name}: the last run's summary");
+            let repeats = out.repeats.expect("repeats are recorded");
+            assert_eq!(repeats.runs, n, "{name}");
+            assert_eq!(repeats.aggregate, aggregate.name(), "{name}");
+            let values: Vec<f64> = runs.iter().map(|r| r.metrics[0].value).collect();
+            assert_eq!(repeats.values["t"], values, "{name}: each run's value");
+        }
+    }
+
+    #[test]
+    fn pool_keeps_the_failing_run() {
+        let runs = vec![
+            run(PluginStatus::Ok, 10, &[("t", 1.0, None)]),
+            run(PluginStatus::Timeout, 20, &[]),
+            run(PluginStatus::Ok, 30, &[("t", 1.0, None)]),
+        ];
+        let out = pool(runs, 5, Aggregate::Median);
+        assert_eq!(out.status, PluginStatus::Timeout);
+        assert!(out.metrics.is_empty(), "no pooled value");
+        assert_eq!(out.duration_ms, 60);
+        assert!(
+            out.notes.iter().any(|n| n.contains("run 2 of 5 failed")),
+            "{:?}",
+            out.notes
+        );
+        assert!(out.repeats.is_none());
+    }
+}

@@ -435,3 +435,48 @@ fn worker_finishes_the_current_job_on_sigterm() {
     let d: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(d["decision"], "pass");
 }
+
+#[test]
+fn lambda_event_with_bad_user_parameters_is_a_configuration_error() {
+    let fake = FakeCodePipeline::start();
+    let s = fake.scratch();
+    s.policy(&emit_policy(&[("build", "duration", 40.0)], PASSING));
+    fake.state
+        .lock()
+        .unwrap()
+        .in_progress
+        .insert("11111111-abcd-1111-abcd-111111abcdef".into());
+    // The fixture's event with `UserParameters` cut short.
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
+    )
+    .unwrap();
+    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
+        json!("{\"policy\": ");
+    let file = s.write("event.json", &event.to_string());
+    let r = s.qod(&[
+        "codepipeline",
+        "lambda-event",
+        "--event",
+        &file.to_string_lossy(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stdout, "", "no gate ran");
+    assert_eq!(
+        r.stderr.trim_end().lines().collect::<Vec<_>>(),
+        [
+            "error: invalid `UserParameters` of the CodePipeline job: not valid JSON (EOF while parsing a value at line 1 column 10); give a policy path, or {\"policy\": \"qod.yaml\", \"store\": \"s3://bucket/prefix\"}"
+        ]
+    );
+    let reports = fake.reports();
+    let (op, body) = &reports[0];
+    assert_eq!(op, "PutJobFailureResult");
+    assert_eq!(body["failureDetails"]["type"], "ConfigurationError");
+    assert!(
+        body["failureDetails"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("qod could not make a decision: invalid `UserParameters`"),
+        "{body:#}"
+    );
+}

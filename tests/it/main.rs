@@ -11,6 +11,7 @@ mod examples_ci;
 mod first_party;
 mod gate;
 mod hostile;
+mod interface;
 mod quality;
 mod reports;
 mod s3;

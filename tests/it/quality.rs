@@ -248,8 +248,30 @@ fn repeat_pools_the_runs_of_a_plugin() {
     );
     assert_eq!(p["metrics"][0]["value"], 105.0);
     assert_eq!(p["metrics"][0]["samples"].as_array().unwrap().len(), 15);
-    // The record keeps the pooled samples for later significance tests.
     assert_eq!(d["objectives"][0]["status"], "pass");
+    // The record keeps the pooled samples for later significance tests.
+    let runs = s.path().join(".qod/store/runs");
+    let day = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let file = std::fs::read_dir(day)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(record["run_id"], d["run"]["id"]);
+    let m = &record["metrics"][0];
+    assert_eq!(
+        (&m["key"], &m["value"]),
+        (&serde_json::json!("seq.value"), &serde_json::json!(105.0))
+    );
+    assert_eq!(m["samples"], p["metrics"][0]["samples"], "{m:#}");
 }
 
 #[test]

@@ -31,9 +31,18 @@ fn concurrent_runs_lose_no_record() {
         &[("build", "duration", 10.0)],
         "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n",
     ));
-    let children: Vec<_> = (0..16).map(|_| s.command(&["run"]).output()).collect();
+    // All 16 start before any is waited for, so they race for the index.
+    let children: Vec<_> = (0..16)
+        .map(|_| {
+            s.command(&["run"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
     for c in children {
-        let out = c.unwrap();
+        let out = c.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "{}",
