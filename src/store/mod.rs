@@ -43,11 +43,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot {action} `{location}`: {detail}")]
+    #[error("cannot {action} `{location}`{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
     S3 {
         action: &'static str,
         location: String,
+        /// What S3 answered (`HTTP 403 AccessDenied: …`); empty when it
+        /// did not answer, and the cause is then in `source`.
         detail: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     #[error("`{key}` already exists in `{location}`; records are never overwritten")]
     Exists { location: String, key: String },

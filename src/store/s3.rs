@@ -92,16 +92,31 @@ impl S3Blobs {
         key: &str,
         e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> StoreError {
-        let status = e.raw_response().map(|r| r.status().as_u16());
-        let code = e.code().map(str::to_owned);
+        let location = format!("s3://{}/{}", self.bucket, self.key(key));
+        let Some(status) = e.raw_response().map(|r| r.status().as_u16()) else {
+            // No answer (a refused connection, a timeout): the cause chain
+            // says why.
+            return StoreError::S3 {
+                action,
+                location,
+                detail: String::new(),
+                source: Some(Box::new(e)),
+            };
+        };
+        let mut detail = format!("HTTP {status}");
+        if let Some(code) = e.code() {
+            detail.push(' ');
+            detail.push_str(code);
+        }
+        if let Some(message) = e.message() {
+            detail.push_str(": ");
+            detail.push_str(message);
+        }
         StoreError::S3 {
             action,
-            location: format!("s3://{}/{}", self.bucket, self.key(key)),
-            detail: match (status, code) {
-                (Some(s), Some(c)) => format!("HTTP {s} {c}"),
-                (Some(s), None) => format!("HTTP {s}"),
-                (None, _) => crate::diag::error_chain(&e),
-            },
+            location,
+            detail,
+            source: None,
         }
     }
 }
@@ -129,14 +144,18 @@ impl Blobs for S3Blobs {
             .await
         {
             Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Ok(None),
+            // A missing key is no record yet; a missing bucket is a mistake.
+            Err(e) if status(&e) == Some(404) && e.code() != Some("NoSuchBucket") => {
+                return Ok(None)
+            }
             Err(e) => return Err(self.error("read", key, e)),
         };
         let etag = out.e_tag().unwrap_or_default().to_owned();
         let bytes = out.body.collect().await.map_err(|e| StoreError::S3 {
             action: "read",
             location: format!("s3://{}/{}", self.bucket, self.key(key)),
-            detail: e.to_string(),
+            detail: String::new(),
+            source: Some(Box::new(e)),
         })?;
         Ok(Some(Blob {
             bytes: bytes.into_bytes().to_vec(),

@@ -504,3 +504,30 @@ fn requests_per_evaluation_do_not_grow_with_history() {
         "requests with 100 runs vs 100,000: {requests:?}"
     );
 }
+
+#[test]
+fn store_errors_say_what_s3_answered_or_why_it_did_not() {
+    // S3 answers with an error: its status, code and message.
+    let moto = Moto::start();
+    let s = scratch_for(&moto.endpoint());
+    let r = s.qod(&["history", "--store", "s3://no-such-bucket/x"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: cannot use the history store: cannot read `s3://no-such-bucket/x/index/head.json`: HTTP 404 NoSuchBucket: "
+        ),
+        "{}",
+        r.stderr
+    );
+    // Nothing answers: the cause chain says why.
+    let s = scratch_for(&format!("http://127.0.0.1:{}", free_port()));
+    let r = s.qod(&["history", "--store", "s3://any/x"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: cannot use the history store: cannot read `s3://any/x/index/head.json`: dispatch failure"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.to_lowercase().contains("connect"), "{}", r.stderr);
+}
