@@ -13,7 +13,7 @@ use std::time::Duration;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Print only the data and the errors: no summary, no progress, no notes.
+    /// Print only the data, the warnings and the errors: no summary, no progress, no notes.
     #[arg(long, short, global = true)]
     pub quiet: bool,
 }

@@ -70,7 +70,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             Ok(show_run(&ran, &opts, p))
         }
         Command::Validate { policy } => {
-            let plan = commands::context::validate(policy.as_deref(), &cwd())?;
+            let plan = commands::validate::validate(policy.as_deref(), &cwd())?;
             p.note(&format!(
                 "qod: `{}` is valid: {}, {}",
                 plan.policy.file.display(),

@@ -1,7 +1,6 @@
-//! `qod context` and `qod validate`: what a run would see, without running.
+//! `qod context`: the pipeline and source a run would see.
 
 use super::{CommandError, Env};
-use crate::plan::Plan;
 use crate::protocol::{Pipeline, Source};
 use std::path::Path;
 
@@ -15,9 +14,4 @@ pub fn context(
     Ok(crate::ci::context(env, cwd, context, || {
         crate::ci::git_info(cwd)
     })?)
-}
-
-/// The policy, manifests and configs, checked.
-pub fn validate(policy: Option<&Path>, cwd: &Path) -> Result<Plan, CommandError> {
-    Ok(crate::plan::load(policy, cwd)?)
 }

@@ -16,6 +16,7 @@ pub(crate) mod run;
 pub mod schema;
 pub(crate) mod store;
 pub(crate) mod trend;
+pub(crate) mod validate;
 
 pub use error::CommandError;
 

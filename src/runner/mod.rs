@@ -225,7 +225,7 @@ async fn run_one(
     if settings.progress {
         let _ = writeln!(
             std::io::stderr(),
-            "qod: {} ({}) started",
+            "qod: `{}` ({}) started",
             inst.id,
             inst.plugin.manifest.name
         );
@@ -262,7 +262,7 @@ async fn run_one(
         };
         let _ = writeln!(
             std::io::stderr(),
-            "qod: {} {} in {} ms{}{}",
+            "qod: `{}` {} in {} ms{}{}",
             inst.id,
             out.status.as_str(),
             out.duration_ms,

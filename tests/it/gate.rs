@@ -386,11 +386,15 @@ fn progress_goes_to_stderr_only_when_asked() {
     assert!(!quiet.stderr.contains("started"), "{}", quiet.stderr);
     let loud = s.qod(&["run", "--no-record", "--progress"]);
     assert!(
-        loud.stderr.contains("qod: build (emit) started"),
+        loud.stderr.contains("qod: `build` (emit) started"),
         "{}",
         loud.stderr
     );
-    assert!(loud.stderr.contains("qod: build ok in "), "{}", loud.stderr);
+    assert!(
+        loud.stderr.contains("qod: `build` ok in "),
+        "{}",
+        loud.stderr
+    );
     // stdout is the decision alone either way.
     assert_eq!(loud.json()["decision"], "warn");
 }
