@@ -102,6 +102,21 @@ fn plugins_of(r: &RunRecord) -> Vec<PluginOutcome> {
     out
 }
 
+/// What a recorded run was compared with: its base, for a change (only its
+/// merge-base itself is known to be an ancestor, without the repository).
+fn target_of(source: &crate::protocol::Source) -> evaluate::Target {
+    let base = crate::ci::is_change(source)
+        .then(|| source.base_branch.clone())
+        .flatten()
+        .map(|branch| crate::ci::Base {
+            branch,
+            merge_base: source.merge_base.clone(),
+            ancestors: source.merge_base.iter().cloned().collect(),
+            merge_base_time: None,
+        });
+    evaluate::Target::new(source, base)
+}
+
 /// Replays `objectives` over `runs` (oldest first).
 pub fn replay(
     objectives: &[PlannedObjective],
@@ -129,7 +144,7 @@ pub fn replay(
         let at = chrono::DateTime::parse_from_rfc3339(&run.started_at)
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or_else(|_| crate::time::now());
-        let baselines = evaluate::Chooser::new(objectives, run.source.branch.as_deref(), at)
+        let baselines = evaluate::Chooser::new(objectives, &target_of(&run.source), at)
             .offer_all(&history)
             .finish();
         let eval = evaluate::evaluate(objectives, strategy, &plugins, &baselines);

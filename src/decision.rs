@@ -1,5 +1,8 @@
 //! The decision: qod's output contract, one JSON document per run, pass or
 //! fail, with every objective's outcome and every plugin's outcome explained.
+//!
+//! Size: the contract types with their doc comments, which are the decision
+//! schema's descriptions.
 
 use crate::ids::{InstanceId, RunId};
 use crate::policy::{Effect, Mode};
@@ -220,6 +223,31 @@ pub struct BaselineOutcome {
     /// The branch the runs were taken from, if restricted to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// Where the runs came from: `branch` (the run's own branch), `any`,
+    /// or, for a pull (merge) request, `merge-base` (base-branch runs at
+    /// the merge-base or before it) or `base-branch` (base-branch runs
+    /// recorded before the merge-base was committed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BaselineSource>,
+    /// The merge-base the runs were chosen by, for a pull (merge) request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+/// Where a baseline's runs came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum BaselineSource {
+    /// Runs of the branch being gated.
+    Branch,
+    /// Runs of any branch.
+    Any,
+    /// Runs of the base branch at the merge-base or the commits before it.
+    MergeBase,
+    /// Runs of the base branch recorded before the merge-base was committed
+    /// (no run at the merge-base or its ancestors, or git could not tell).
+    BaseBranch,
 }
 
 /// How a plugin run ended.

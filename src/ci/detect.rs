@@ -153,6 +153,7 @@ fn codebuild(env: &Env) -> (Pipeline, Source) {
             pull_request: source_version
                 .and_then(pr_number)
                 .or_else(|| get(env, "CODEBUILD_WEBHOOK_TRIGGER").and_then(pr_number)),
+            merge_base: None,
             event: owned(env, "CODEBUILD_WEBHOOK_EVENT"),
         },
     )
@@ -199,6 +200,7 @@ fn github(env: &Env) -> (Pipeline, Source) {
             }),
             base_branch: owned(env, "GITHUB_BASE_REF"),
             pull_request,
+            merge_base: None,
             event: owned(env, "GITHUB_EVENT_NAME"),
         },
     )
@@ -230,6 +232,7 @@ fn gitlab(env: &Env) -> (Pipeline, Source) {
             ),
             base_branch: owned(env, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
             pull_request: number(env, "CI_MERGE_REQUEST_IID"),
+            merge_base: owned(env, "CI_MERGE_REQUEST_DIFF_BASE_SHA"),
             event: owned(env, "CI_PIPELINE_SOURCE"),
         },
     )
@@ -255,12 +258,13 @@ fn jenkins(env: &Env) -> (Pipeline, Source) {
                 .map(|b| b.strip_prefix("origin/").map(str::to_owned).unwrap_or(b)),
             base_branch: owned(env, "CHANGE_TARGET"),
             pull_request: number(env, "CHANGE_ID"),
+            merge_base: None,
             event: None,
         },
     )
 }
 
-fn git(cwd: &Path, args: &[&str]) -> Option<String> {
+pub(super) fn git(cwd: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .args(args)
         .current_dir(cwd)

@@ -3,19 +3,24 @@
 //! the provider leaves out comes from git where git knows it. The mapping
 //! is documented in docs/ci.md.
 
+mod base;
 pub mod codepipeline;
 mod detect;
+
+pub use base::{base_of, is_change, Base};
 
 pub use detect::{detect, git_info, merge_context, provider_of, ContextError, GitInfo};
 
 use std::collections::BTreeMap;
 
 /// The pipeline and source: detected from the CI environment, with
-/// `context` (a file, or `-` for stdin) merged over them.
+/// `context` (a file, or `-` for stdin) merged over them, `base` (`--base`)
+/// as the base branch, and the merge-base from git when the CI left it out.
 pub fn context(
     env: &BTreeMap<String, String>,
     cwd: &std::path::Path,
     context: Option<&str>,
+    base: Option<&str>,
     git: impl FnOnce() -> GitInfo,
 ) -> Result<(crate::protocol::Pipeline, crate::protocol::Source), ContextError> {
     let (mut pipeline, mut source) = detect(env, cwd, git);
@@ -32,5 +37,9 @@ pub fn context(
         })?;
         merge_context(file, &text, &mut pipeline, &mut source)?;
     }
+    let event = (pipeline.provider == "github")
+        .then(|| env.get("GITHUB_EVENT_PATH").map(std::path::Path::new))
+        .flatten();
+    base::complete(cwd, &mut source, base, event);
     Ok((pipeline, source))
 }

@@ -97,6 +97,10 @@ pub enum Command {
         /// what was detected: a file, or `-` for stdin.
         #[arg(long, value_name = "FILE|-")]
         context: Option<String>,
+        /// Compare with this branch, as a pull request would (a branch or
+        /// `origin/<branch>`; the merge-base comes from git).
+        #[arg(long, value_name = "BRANCH")]
+        base: Option<String>,
         #[command(flatten)]
         format: FormatArg,
     },
@@ -358,6 +362,10 @@ pub struct RunArgs {
     /// was detected from the CI environment: a file, or `-` for stdin.
     #[arg(long, value_name = "FILE|-")]
     pub context: Option<String>,
+    /// Compare this run with a base branch, as a pull request build is
+    /// (a branch or `origin/<branch>`; the merge-base comes from git).
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
     /// Keep the record here when the store cannot take it; the next run
     /// with the same spool uploads it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]

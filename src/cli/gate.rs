@@ -42,6 +42,7 @@ pub(super) fn options_of(
         record: !args.no_record,
         spool: args.spool,
         context: args.context,
+        base: args.base,
         cwd: cwd(),
         env,
     };

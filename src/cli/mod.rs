@@ -98,8 +98,13 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             Ok(Exit::Pass)
         }
         Command::Plugins { command } => plugins(command, p),
-        Command::Context { context, format } => {
-            let (pipeline, source) = commands::context::context(&env, &cwd(), context.as_deref())?;
+        Command::Context {
+            context,
+            base,
+            format,
+        } => {
+            let (pipeline, source) =
+                commands::context::context(&env, &cwd(), context.as_deref(), base.as_deref())?;
             match format.or(Format::Json) {
                 Format::Json => {
                     p.json(&serde_json::json!({"pipeline": pipeline, "source": source}))?

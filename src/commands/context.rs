@@ -10,8 +10,9 @@ pub fn context(
     env: &Env,
     cwd: &Path,
     context: Option<&str>,
+    base: Option<&str>,
 ) -> Result<(Pipeline, Source), CommandError> {
-    Ok(crate::ci::context(env, cwd, context, || {
+    Ok(crate::ci::context(env, cwd, context, base, || {
         crate::ci::git_info(cwd)
     })?)
 }

@@ -2,10 +2,12 @@
 //! chosen once per evaluation by a [`Chooser`] fed the history newest
 //! first, and the values and samples they give in the metric's unit.
 
-use crate::decision::{ObjectiveStatus, Verdict};
+use crate::ci::Base;
+use crate::decision::{BaselineSource, ObjectiveStatus, Verdict};
 use crate::ids::RunId;
 use crate::plan::PlannedObjective;
 use crate::policy::{BaselineSpec, BranchScope, Include};
+use crate::protocol::Source;
 use crate::record::RunRecord;
 use crate::units::Unit;
 
@@ -14,11 +16,51 @@ use crate::units::Unit;
 pub const MAX_SCAN: usize = 10_000;
 
 /// The runs chosen for one objective's baseline, newest first.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BaselineRuns {
     pub runs: Vec<RunRecord>,
     /// The branch the runs were restricted to.
     pub branch: Option<String>,
+    pub source: BaselineSource,
+    /// The merge-base the runs were chosen by.
+    pub revision: Option<String>,
+}
+
+impl Default for BaselineRuns {
+    fn default() -> Self {
+        BaselineRuns {
+            runs: Vec::new(),
+            branch: None,
+            source: BaselineSource::Branch,
+            revision: None,
+        }
+    }
+}
+
+/// The run baselines are chosen for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Target {
+    pub branch: Option<String>,
+    /// Its pull (merge) request, if it is one.
+    pub pull_request: Option<u64>,
+    /// Set when it is a change to compare with its base.
+    pub base: Option<Base>,
+}
+
+impl Target {
+    /// The target for a run of `source`, compared with `base` when it is a change.
+    pub fn new(source: &Source, base: Option<Base>) -> Target {
+        Target {
+            branch: source.branch.clone(),
+            pull_request: source.pull_request,
+            base,
+        }
+    }
+
+    /// Whether this run is a change (a request, or a run given a base).
+    fn is_change(&self) -> bool {
+        self.pull_request.is_some() || self.base.is_some()
+    }
 }
 
 /// The chosen runs of every objective, in the plan's order; `None` for an
@@ -57,6 +99,9 @@ pub struct Selection {
     pub samples: Vec<f64>,
     /// The branch the runs were restricted to.
     pub branch: Option<String>,
+    pub source: BaselineSource,
+    /// The merge-base the runs were chosen by.
+    pub revision: Option<String>,
 }
 
 impl BaselineRuns {
@@ -68,6 +113,8 @@ impl BaselineRuns {
             values: Vec::new(),
             samples: Vec::new(),
             branch: self.branch.clone(),
+            source: self.source,
+            revision: self.revision.clone(),
         };
         for run in &self.runs {
             let Some(m) = run.metric(key) else { continue };
@@ -111,26 +158,76 @@ fn qualifies(run: &RunRecord, id: &str, include: Include) -> bool {
     }
 }
 
-/// The branch baselines are restricted to under `spec`.
-fn scope<'a>(spec: &BaselineSpec, branch: Option<&'a str>) -> Option<&'a str> {
-    match spec.branch {
-        BranchScope::Same => branch,
-        BranchScope::Any => None,
+/// Which runs an objective's baseline is chosen from.
+#[derive(Debug, Clone)]
+enum Scope {
+    /// Runs of this branch (of every branch when it is unknown).
+    Branch(Option<String>),
+    /// Runs of every branch, but no other request's.
+    Any,
+    /// Runs of the base branch, preferring the merge-base and before.
+    Base(Base),
+}
+
+/// The scope of `spec` for a run of `target`.
+fn scope(spec: &BaselineSpec, target: &Target) -> Scope {
+    match (spec.branch, &target.base) {
+        (BranchScope::Same, _) => Scope::Branch(target.branch.clone()),
+        (BranchScope::Any, _) => Scope::Any,
+        (BranchScope::Auto | BranchScope::Base, Some(base)) => Scope::Base(base.clone()),
+        // A build that is no change is its own base.
+        (BranchScope::Auto | BranchScope::Base, None) => Scope::Branch(target.branch.clone()),
     }
+}
+
+/// Whether two revisions name the same commit (one may be abbreviated).
+fn same_commit(a: &str, b: &str) -> bool {
+    let n = a.len().min(b.len());
+    n >= 7 && a[..n].eq_ignore_ascii_case(&b[..n])
 }
 
 /// One relative objective's choice in progress.
 #[derive(Debug)]
 struct Choice {
-    branch: Option<String>,
+    scope: Scope,
     /// Runs that started before this (RFC 3339, UTC) are outside the window.
     since: Option<String>,
     /// The unit values must convert to, when the manifest declares one.
     unit: Option<Unit>,
+    /// The runs chosen: of the scope, or for a base, at the merge-base or
+    /// before it.
     runs: Vec<RunRecord>,
+    /// For a base: its branch's runs recorded before the merge-base was
+    /// committed, used when too few runs are at the merge-base or before.
+    fallback: Vec<RunRecord>,
     /// A run older than the window was offered: the history is newest
     /// first, so reading further is not worth it.
     closed: bool,
+}
+
+impl Choice {
+    /// Whether `run` may enter this baseline at all: requests' runs enter
+    /// only their own request's baseline (or, with `same`, their branch's).
+    fn admits_source(&self, run: &Source, target: &Target) -> bool {
+        let run_is_change = crate::ci::is_change(run);
+        match &self.scope {
+            Scope::Branch(b) => {
+                (b.is_none() || run.branch == *b) && (!run_is_change || target.is_change())
+            }
+            Scope::Any => !run_is_change || run.pull_request == target.pull_request,
+            Scope::Base(base) => {
+                run.branch.as_deref() == Some(base.branch.as_str()) && !run_is_change
+            }
+        }
+    }
+
+    /// Whether a base scope has all it can use.
+    fn full(&self, last: usize) -> bool {
+        match &self.scope {
+            Scope::Base(base) if base.ancestors.is_empty() => self.fallback.len() >= last,
+            _ => self.runs.len() >= last,
+        }
+    }
 }
 
 /// Chooses each relative objective's baseline runs from a history offered
@@ -140,20 +237,21 @@ struct Choice {
 pub struct Chooser<'p> {
     objectives: &'p [PlannedObjective],
     choices: Vec<Option<Choice>>,
+    target: Target,
 }
 
 impl<'p> Chooser<'p> {
     /// A chooser for a run on `branch` evaluated at `now` (windows count back from it).
     pub fn new(
         objectives: &'p [PlannedObjective],
-        branch: Option<&str>,
+        target: &Target,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Self {
         let choices = objectives
             .iter()
             .map(|o| {
                 o.is_relative().then(|| Choice {
-                    branch: scope(&o.baseline, branch).map(str::to_owned),
+                    scope: scope(&o.baseline, target),
                     since: o
                         .baseline
                         .window
@@ -161,6 +259,7 @@ impl<'p> Chooser<'p> {
                         .map(|w| crate::time::rfc3339(now - w)),
                     unit: o.declared_unit.clone(),
                     runs: Vec::new(),
+                    fallback: Vec::new(),
                     closed: false,
                 })
             })
@@ -168,6 +267,7 @@ impl<'p> Chooser<'p> {
         Chooser {
             objectives,
             choices,
+            target: target.clone(),
         }
     }
 
@@ -181,8 +281,32 @@ impl<'p> Chooser<'p> {
                 .as_deref()
                 .is_some_and(|s| run.started_at.as_str() < s);
             c.closed |= outside;
-            if !outside && c.runs.len() < o.baseline.last as usize && admits(c, o, run) {
-                c.runs.push(run.clone());
+            let last = o.baseline.last as usize;
+            if outside
+                || c.full(last)
+                || !c.admits_source(&run.source, &self.target)
+                || !admits(c, o, run)
+            {
+                continue;
+            }
+            match &c.scope {
+                Scope::Base(base) => {
+                    let at_or_before = run
+                        .source
+                        .revision
+                        .as_deref()
+                        .is_some_and(|r| base.ancestors.iter().any(|a| same_commit(a, r)));
+                    let before_time = base
+                        .merge_base_time
+                        .as_deref()
+                        .is_none_or(|t| run.started_at.as_str() <= t);
+                    if at_or_before && c.runs.len() < last {
+                        c.runs.push(run.clone());
+                    } else if !at_or_before && before_time && c.fallback.len() < last {
+                        c.fallback.push(run.clone());
+                    }
+                }
+                _ => c.runs.push(run.clone()),
             }
         }
     }
@@ -191,7 +315,7 @@ impl<'p> Chooser<'p> {
     pub fn complete(&self) -> bool {
         self.objectives.iter().zip(&self.choices).all(|(o, c)| {
             c.as_ref()
-                .is_none_or(|c| c.closed || c.runs.len() >= o.baseline.last as usize)
+                .is_none_or(|c| c.closed || c.full(o.baseline.last as usize))
         })
     }
 
@@ -210,14 +334,45 @@ impl<'p> Chooser<'p> {
         Baselines(
             self.choices
                 .into_iter()
-                .map(|c| {
-                    c.map(|c| BaselineRuns {
-                        runs: c.runs,
-                        branch: c.branch,
-                    })
-                })
+                .zip(self.objectives)
+                .map(|(c, o)| c.map(|c| c.finish(o.baseline.min_runs as usize)))
                 .collect(),
         )
+    }
+}
+
+impl Choice {
+    /// The chosen runs: for a base, those at the merge-base or before it
+    /// when there are enough, else the base branch's earlier runs.
+    fn finish(self, min_runs: usize) -> BaselineRuns {
+        match self.scope {
+            Scope::Branch(branch) => BaselineRuns {
+                runs: self.runs,
+                branch,
+                source: BaselineSource::Branch,
+                revision: None,
+            },
+            Scope::Any => BaselineRuns {
+                runs: self.runs,
+                branch: None,
+                source: BaselineSource::Any,
+                revision: None,
+            },
+            Scope::Base(base) => {
+                let at_merge_base = !self.runs.is_empty() && self.runs.len() >= min_runs.max(1);
+                let (runs, source) = if at_merge_base || self.fallback.is_empty() {
+                    (self.runs, BaselineSource::MergeBase)
+                } else {
+                    (self.fallback, BaselineSource::BaseBranch)
+                };
+                BaselineRuns {
+                    runs,
+                    branch: Some(base.branch),
+                    source,
+                    revision: base.merge_base,
+                }
+            }
+        }
     }
 }
 
@@ -225,11 +380,9 @@ fn admits(c: &Choice, o: &PlannedObjective, run: &RunRecord) -> bool {
     let Some(m) = run.metric(o.key()) else {
         return false;
     };
-    (c.branch.is_none() || run.source.branch == c.branch)
-        && c.unit.as_ref().is_none_or(|u| {
-            Unit::of_metric(m.unit.as_deref())
-                .convert(m.value, u)
-                .is_some()
-        })
-        && qualifies(run, &o.spec.id, o.baseline.include)
+    c.unit.as_ref().is_none_or(|u| {
+        Unit::of_metric(m.unit.as_deref())
+            .convert(m.value, u)
+            .is_some()
+    }) && qualifies(run, &o.spec.id, o.baseline.include)
 }

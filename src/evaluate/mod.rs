@@ -13,7 +13,7 @@ mod objective;
 mod significance;
 mod summary;
 
-pub use baseline::{Baselines, Chooser};
+pub use baseline::{Baselines, Chooser, Target};
 
 use crate::decision::{ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, Verdict};
 use crate::plan::PlannedObjective;

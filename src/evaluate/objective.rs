@@ -8,7 +8,8 @@
 use super::baseline::BaselineRuns;
 use super::{effect_of, significance};
 use crate::decision::{
-    BaselineOutcome, ObjectiveOutcome, ObjectiveStatus, PluginOutcome, PluginStatus, TestOutcome,
+    BaselineOutcome, BaselineSource, ObjectiveOutcome, ObjectiveStatus, PluginOutcome,
+    PluginStatus, TestOutcome,
 };
 use crate::plan::PlannedObjective;
 use crate::policy::criterion::{Criterion, Parsed, Reference, Rhs, Side};
@@ -143,6 +144,8 @@ fn baseline_of(o: &PlannedObjective, runs: &BaselineRuns, unit: &Unit) -> Based 
         min_runs: o.baseline.min_runs,
         include: o.baseline.include,
         branch: sel.branch,
+        source: Some(sel.source),
+        revision: sel.revision,
     };
     Based {
         reference,
@@ -270,6 +273,27 @@ pub(super) fn evaluate(
     out
 }
 
+/// "compared with `main` at `abc1234` (merge-base), 5 runs", for a
+/// baseline taken from a change's base.
+fn compared_with(b: &BaselineOutcome) -> Option<String> {
+    let how = match b.source? {
+        BaselineSource::MergeBase => "merge-base",
+        BaselineSource::BaseBranch => "runs before the merge-base",
+        _ => return None,
+    };
+    let branch = b.branch.as_deref()?;
+    let at = b
+        .revision
+        .as_deref()
+        .map(|r| format!(" at `{}`", &r[..r.len().min(7)]))
+        .unwrap_or_default();
+    let n = b.runs.len();
+    Some(format!(
+        "compared with `{branch}`{at} ({how}), {n} run{}",
+        if n == 1 { "" } else { "s" }
+    ))
+}
+
 /// Applies a significance test to `status`: a change beyond the tolerance
 /// fails only when significant. Returns the note for the reason.
 fn test_verdict(status: &mut ObjectiveStatus, pass_checks: &[Check], t: &TestOutcome) -> String {
@@ -394,6 +418,27 @@ impl Words<'_> {
         test_note: &str,
         based: Option<&Based>,
     ) -> String {
+        let mut reason =
+            self.verdict_words(status, pass_checks, warn_checks, warned, test_note, based);
+        // A change says what it was compared with.
+        if status != ObjectiveStatus::NoBaseline {
+            if let Some(b) = based.and_then(|b| compared_with(&b.outcome)) {
+                reason.push_str("; ");
+                reason.push_str(&b);
+            }
+        }
+        reason
+    }
+
+    fn verdict_words(
+        &self,
+        status: ObjectiveStatus,
+        pass_checks: &[Check],
+        warn_checks: &[Check],
+        warned: Option<bool>,
+        test_note: &str,
+        based: Option<&Based>,
+    ) -> String {
         match status {
             ObjectiveStatus::Pass | ObjectiveStatus::Inconclusive if !test_note.is_empty() => {
                 let failed = self.describe_all(pass_checks, Some(false));
@@ -419,15 +464,29 @@ impl Words<'_> {
                     .as_ref()
                     .map(|p| format!("{p} ({runs} runs)"));
                 let held = self.describe_all(pass_checks, Some(true));
+                let from_base = matches!(
+                    b.outcome.source,
+                    Some(BaselineSource::MergeBase | BaselineSource::BaseBranch)
+                );
+                let fix = match (&b.outcome.branch, from_base) {
+                    (Some(br), true) => format!(
+                        "; record runs on `{br}` (a build of `{br}` that runs the gate) to compare changes with it"
+                    ),
+                    _ => String::new(),
+                };
                 format!(
-                    "no baseline: {}; value {}{}",
+                    "no baseline: {}{fix}; value {}{}",
                     problem.unwrap_or_else(|| format!(
                         "{runs} earlier qualifying run{}{}, {} needed",
                         if runs == 1 { "" } else { "s" },
                         b.outcome
                             .branch
                             .as_ref()
-                            .map(|br| format!(" on branch `{br}`"))
+                            .map(|br| if from_base {
+                                format!(" on the base branch `{br}`")
+                            } else {
+                                format!(" on branch `{br}`")
+                            })
                             .unwrap_or_default(),
                         b.outcome.min_runs
                     )),

@@ -7,7 +7,7 @@
 use crate::decision::{Decision, Verdict};
 use crate::diag::error_chain;
 use crate::evaluate::baseline::MAX_SCAN;
-use crate::evaluate::{Baselines, Chooser};
+use crate::evaluate::{Baselines, Chooser, Target};
 use crate::plan::Plan;
 use crate::protocol::Deployment;
 use crate::record::RunRecord;
@@ -31,22 +31,23 @@ pub struct History {
     pub error: Option<String>,
 }
 
-/// Reads what the gate needs of `store` for a run of `plan` on `branch`
+/// Reads what the gate needs of `store` for a run of `plan` for `target`
 /// started at `now`. A store that cannot be read gives an empty history
 /// with the reason; problems that lose nothing go to `warnings`.
 pub async fn read(
     store: &Store,
     plan: &Plan,
-    branch: Option<&str>,
+    target: &Target,
     now: chrono::DateTime<chrono::Utc>,
     warnings: &mut Vec<String>,
 ) -> History {
-    let mut chooser = Chooser::new(&plan.objectives, branch, now);
+    let branch = target.branch.as_deref();
+    let mut chooser = Chooser::new(&plan.objectives, target, now);
     let (runs, deployments) = match scan(store, &mut chooser, branch, warnings).await {
         Ok(read) => read,
         Err(e) => {
             return History {
-                baselines: Chooser::new(&plan.objectives, branch, now).finish(),
+                baselines: Chooser::new(&plan.objectives, target, now).finish(),
                 error: Some(error_chain(&e)),
                 ..History::default()
             }

@@ -45,6 +45,9 @@ pub struct RunOptions {
     /// A JSON document (`{"pipeline": …, "source": …}`) merged over what
     /// was detected from the CI environment: a file, or `-` for stdin.
     pub context: Option<String>,
+    /// `--base`: the branch (or `origin/<branch>`) a local change is
+    /// compared with.
+    pub base: Option<String>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
 }
@@ -91,10 +94,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let _ = warm.join();
     let store = Store::open(&opts.store, &opts.env).await?;
     // 2. The context: the pipeline and source from the CI environment.
-    let (pipeline, source) =
-        crate::ci::context(&opts.env, &opts.cwd, opts.context.as_deref(), || {
-            git.join().unwrap_or_default()
-        })?;
+    let (pipeline, source) = crate::ci::context(
+        &opts.env,
+        &opts.cwd,
+        opts.context.as_deref(),
+        opts.base.as_deref(),
+        || git.join().unwrap_or_default(),
+    )?;
     let branch = source.branch.as_deref();
     let mut warnings = Vec::new();
     // 3. The history: what the spool kept, then the baselines.
@@ -102,7 +108,9 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         Some(dir) => spool::upload(&store, dir, &mut warnings).await,
         None => 0,
     };
-    let history = history::read(&store, &plan, branch, started_at, &mut warnings).await;
+    // A change is compared with its base branch, from the merge-base back.
+    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
+    let history = history::read(&store, &plan, &target, started_at, &mut warnings).await;
     // 4 and 5. The plugins and the evaluation, failures confirmed.
     let shared = SharedContext {
         run_id: RunId::generate(),

@@ -93,7 +93,8 @@ pub struct BaselineSpec {
     /// `pass` (passed, or had no baseline yet), `pass_or_warn`, or `all`.
     #[serde(default)]
     pub include: Include,
-    /// `same`: only runs of the same branch (when the branch is known); `any`: all runs.
+    /// `auto` (the default): the base branch on a pull (merge) request,
+    /// else the same branch; `same`, `base` or `any`.
     #[serde(default)]
     pub branch: BranchScope,
     /// Fewest runs that make a baseline; with fewer the objective is `no_baseline`.
@@ -259,14 +260,22 @@ pub enum Include {
     All,
 }
 
-/// Whether baselines come from the same branch only.
+/// Which branch's runs a baseline comes from. Runs of pull (merge) requests
+/// never enter the baseline of another branch or of another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BranchScope {
-    /// Only runs of the branch being gated (all runs when the branch is unknown).
+    /// `base` on a pull (merge) request build, `same` on any other build.
     #[default]
+    Auto,
+    /// Only runs of the branch being gated (all runs when the branch is unknown).
     Same,
+    /// Runs of the base branch a pull (merge) request targets: those at its
+    /// merge-base or the commits before it, else the base branch's runs
+    /// recorded before the merge-base was committed. On a build that is no
+    /// request, the same as `same`.
+    Base,
     /// Runs of any branch.
     Any,
 }

@@ -97,6 +97,10 @@ pub struct Source {
     /// The pull (merge) request number, when the build is for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<u64>,
+    /// The commit the change left its base branch at (the merge-base), when
+    /// the CI gives it or git can compute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_base: Option<String>,
     /// The event that triggered the build (`push`, `PULL_REQUEST_CREATED`, `merge_request_event`…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
