@@ -377,6 +377,15 @@ pub struct PipelineSummary {
     /// The branch gated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The pull (merge) request gated, if the run is for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
+    /// The branch the change targets, for a pull (merge) request or `--base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// Where the change left its base branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_base: Option<String>,
 }
 
 /// The run itself.

@@ -190,6 +190,9 @@ fn decide(
             build_id: shared.pipeline.build_id.clone(),
             revision: shared.source.revision.clone(),
             branch: shared.source.branch.clone(),
+            pull_request: shared.source.pull_request,
+            base_branch: shared.source.base_branch.clone(),
+            merge_base: shared.source.merge_base.clone(),
         },
         run: RunSummary {
             id: shared.run_id.clone(),

@@ -105,6 +105,15 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
     if let Some(b) = &d.pipeline.branch {
         footer.push(format!("branch `{b}`"));
     }
+    match (d.pipeline.pull_request, &d.pipeline.base_branch) {
+        (Some(n), Some(base)) => footer.push(format!("request #{n} into `{base}`")),
+        (None, Some(base)) => footer.push(format!("compared with `{base}`")),
+        (Some(n), None) => footer.push(format!("request #{n}")),
+        (None, None) => {}
+    }
+    if let Some(mb) = &d.pipeline.merge_base {
+        footer.push(format!("merge-base `{}`", &mb[..mb.len().min(12)]));
+    }
     s.push_str(&format!("\n<sub>{}</sub>\n", footer.join(" · ")));
     s
 }

@@ -2,6 +2,7 @@
 //! files. One test binary, so it links once.
 
 mod architecture;
+mod base;
 mod ci;
 mod codepipeline;
 mod common;
