@@ -52,8 +52,17 @@ objectives:
 /// One evaluation's reads: the baseline runs and the last deployment.
 async fn evaluate_reads(store: &Store, plan: &qod::plan::Plan) -> usize {
     let mut warnings = Vec::new();
-    let h =
-        qod::gate::history::read(store, plan, Some("main"), qod::time::now(), &mut warnings).await;
+    let h = qod::gate::history::read(
+        store,
+        plan,
+        &qod::gate::history::Target {
+            branch: Some("main".into()),
+            ..Default::default()
+        },
+        qod::time::now(),
+        &mut warnings,
+    )
+    .await;
     assert!(h.error.is_none(), "{:?}", h.error);
     h.baselines.of(0).map_or(0, |b| b.runs.len())
 }

@@ -7,7 +7,8 @@
 use crate::decision::{Decision, Verdict};
 use crate::diag::error_chain;
 use crate::evaluate::baseline::MAX_SCAN;
-use crate::evaluate::{Baselines, Chooser, Target};
+pub use crate::evaluate::Target;
+use crate::evaluate::{Baselines, Chooser};
 use crate::plan::Plan;
 use crate::protocol::Deployment;
 use crate::record::RunRecord;

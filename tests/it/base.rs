@@ -353,7 +353,7 @@ fn branch_same_compares_a_request_with_its_own_runs() {
 #[test]
 fn what_a_request_sees() {
     let (repo, _) = Repo::new().with_main_history();
-    let mut env = repo.request_env("gitlab", "main");
+    let env = repo.request_env("gitlab", "main");
     let md = repo.s.path().join("summary.md");
     repo.s
         .policy(&emit_policy(&[("bench", "duration", 20.0)], OBJECTIVE));
