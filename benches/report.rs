@@ -109,6 +109,7 @@ fn main() {
             n,
             &[],
             None,
+            None,
         ))
         .unwrap();
         let secs = start.elapsed().as_secs_f64();

@@ -172,6 +172,9 @@ pub struct HistoryArgs {
     /// Only runs that measured this metric (`<instance>.<metric>`), and show its value.
     #[arg(long)]
     pub metric: Option<String>,
+    /// Only runs of this branch.
+    #[arg(long)]
+    pub branch: Option<String>,
     /// How many runs, newest first.
     #[arg(long, default_value_t = 20)]
     pub last: usize,
@@ -203,7 +206,8 @@ pub struct TrendArgs {
     /// How many runs to analyse, newest first.
     #[arg(long, default_value_t = 1000)]
     pub last: usize,
-    /// Only runs of this branch.
+    /// Only runs of this branch (default: every run that is no pull or merge
+    /// request).
     #[arg(long)]
     pub branch: Option<String>,
     /// Runs per sliding window of the split step.
@@ -232,6 +236,10 @@ pub struct ReportArgs {
     /// Only these metrics (`<instance>.<metric>`, or a glob such as `latency.p*`); repeatable.
     #[arg(long)]
     pub metric: Vec<String>,
+    /// Only runs of this branch (default: every run that is no pull or merge
+    /// request).
+    #[arg(long)]
+    pub branch: Option<String>,
     /// Also write each chart as a standalone SVG file into this folder.
     #[arg(long, value_name = "DIR")]
     pub svg_dir: Option<PathBuf>,

@@ -140,6 +140,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                 &env,
                 &args.store.store,
                 args.metric.as_deref(),
+                args.branch.as_deref(),
                 args.last,
             ))?;
             p.warnings(&read.warnings);
@@ -232,6 +233,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                 &args.out,
                 args.last,
                 &args.metric,
+                args.branch.as_deref(),
                 args.svg_dir.as_deref(),
             ))?;
             p.warnings(&w.warnings);

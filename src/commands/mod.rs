@@ -69,6 +69,16 @@ pub(crate) async fn scan_newest(
     })
 }
 
+/// Whether a run belongs in a metric's series: of `branch` when one is
+/// given, else any run that is not a change under review (a pull or merge
+/// request's runs are judged against their base, and would blur its line).
+pub(crate) fn in_series(r: &RunRecord, branch: Option<&str>) -> bool {
+    match branch {
+        Some(b) => r.source.branch.as_deref() == Some(b),
+        None => !crate::ci::is_change(&r.source),
+    }
+}
+
 /// The `--metric` arguments as globs.
 pub(crate) fn metric_patterns(metrics: &[String]) -> Result<Vec<glob::Pattern>, CommandError> {
     metrics

@@ -16,18 +16,20 @@ pub struct Written {
 }
 
 /// Writes the report of the newest `last` runs to `out` (and their charts
-/// as SVG files in `svg_dir`).
+/// as SVG files in `svg_dir`): of `branch`, or every run that is no pull
+/// or merge request.
 pub async fn report(
     env: &Env,
     location: &str,
     out: &Path,
     last: usize,
     metrics: &[String],
+    branch: Option<&str>,
     svg_dir: Option<&Path>,
 ) -> Result<Written, CommandError> {
     let only = metric_patterns(metrics)?;
     let store = Store::open(location, env).await?;
-    let read = scan_newest(&store, last.max(1), |_| true).await?;
+    let read = scan_newest(&store, last.max(1), |r| super::in_series(r, branch)).await?;
     let deployments: Vec<(String, String)> = store
         .deployments(crate::report::html::DEPLOYMENTS_MAX)
         .await?

@@ -54,10 +54,7 @@ pub struct TrendQuery<'a> {
 pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend, CommandError> {
     let only = metric_patterns(q.metrics)?;
     let store = Store::open(location, env).await?;
-    let mut read = scan_newest(&store, q.last.max(1), |r| {
-        q.branch.is_none() || r.source.branch.as_deref() == q.branch
-    })
-    .await?;
+    let mut read = scan_newest(&store, q.last.max(1), |r| super::in_series(r, q.branch)).await?;
     let keys = crate::report::html::metric_keys(&read.runs, &only);
     read.runs.reverse();
     let metrics = keys

@@ -376,3 +376,25 @@ fn what_a_request_sees() {
     let run_id = r.json()["run"]["id"].as_str().unwrap().to_owned();
     insta::assert_snapshot!("request_markdown", markdown.replace(&run_id, "[run-id]"));
 }
+
+#[test]
+fn series_leave_requests_out_unless_their_branch_is_asked_for() {
+    let (repo, _) = Repo::new().with_main_history();
+    let env = repo.request_env("jenkins", "main");
+    for _ in 0..2 {
+        assert_eq!(repo.run(10.0, &env).code, 0);
+    }
+    let runs_of = |args: &[&str]| -> u64 {
+        let r = repo.s.qod(args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()[0]["runs"].as_u64().unwrap()
+    };
+    assert_eq!(runs_of(&["trend", "--format", "json"]), 4, "main's runs only");
+    assert_eq!(runs_of(&["trend", "--format", "json", "--branch", "feature"]), 2);
+    let r = repo.s.qod(&["report", "--out", "r.html"]);
+    assert!(r.stderr.contains(": 4 runs, 1 metric"), "{}", r.stderr);
+    let r = repo.s.qod(&["history", "--branch", "feature", "--format", "json"]);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    let r = repo.s.qod(&["history", "--format", "json"]);
+    assert_eq!(r.json().as_array().unwrap().len(), 6, "the list has every run");
+}

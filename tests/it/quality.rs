@@ -318,3 +318,60 @@ fn confirm_reruns_a_failing_objective_and_records_every_attempt() {
         serde_json::json!([300.0, 300.0, 300.0])
     );
 }
+
+#[test]
+fn imported_metrics_pool_their_baseline_samples() {
+    // pytest-benchmark's fixture keeps 413 samples of `test_fib`, Google
+    // Benchmark's 3 repetitions of `BM_Sort/1000`: each run records them,
+    // and the baseline pools them all (up to the cap per record).
+    let s = Scratch::new();
+    let dir = crate::common::fixture("bench-import");
+    s.policy(&format!(
+        "version: 1\nplugins:\n  py: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\n  gb: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\nobjectives:\n  - {{ id: fib, metric: \"py.test_bench.py::test_fib\", pass: \"<= +10%\", baseline: {{ last: 2 }}, test: {{ method: mann-whitney, min_samples: 3 }} }}\n  - {{ id: sort, metric: \"gb.BM_Sort/1000\", pass: \"<= +10%\", baseline: {{ last: 2 }}, test: {{ method: welch-t, min_samples: 3 }} }}\n",
+        dir.join("pytest-benchmark.json").display(),
+        dir.join("google-benchmark-repetitions.json").display(),
+    ));
+    for _ in 0..2 {
+        assert_eq!(s.qod(&["run"]).code, 0);
+    }
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    let stored = |run_id: &str, key: &str| -> usize {
+        let day = std::fs::read_dir(s.path().join(".qod/store/runs"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = std::fs::read_to_string(day.join(format!("{run_id}.json"))).unwrap();
+        let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+        rec["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["key"] == key)
+            .map(|m| m["samples"].as_array().map_or(1, |s| s.len()))
+            .unwrap()
+    };
+    for (o, key, per_run) in [
+        (&d["objectives"][0], "py.test_bench.py::test_fib", 413),
+        (&d["objectives"][1], "gb.BM_Sort/1000", 3),
+    ] {
+        let runs: Vec<&str> = o["baseline"]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 2, "{o:#}");
+        let in_store: usize = runs.iter().map(|id| stored(id, key)).sum();
+        assert_eq!(
+            in_store,
+            2 * per_run,
+            "{key}: the records keep every sample"
+        );
+        assert_eq!(o["test"]["n_baseline"], in_store, "{key}: {o:#}");
+        assert_eq!(o["test"]["n_current"], per_run, "{key}");
+    }
+}
