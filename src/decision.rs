@@ -410,6 +410,10 @@ pub struct StoreOutcome {
     pub history_read: bool,
     /// Whether this run was recorded.
     pub recorded: bool,
+    /// Whether this run's record created the store (nothing was recorded
+    /// there before: a new store, or a mistyped `--store`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
     /// Whether the record was kept in the spool (`--spool`) for a later run to upload.
     #[serde(default)]
     pub spooled: bool,

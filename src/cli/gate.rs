@@ -54,6 +54,9 @@ pub(super) fn options_of(
 /// exit code.
 pub(super) fn show_run(ran: &commands::run::Ran, opts: &RunOptions, p: &Printer) -> Exit {
     p.warnings(&ran.outcome.warnings);
+    for n in &ran.outcome.notes {
+        p.note(&format!("qod: {n}"));
+    }
     let _ = p.data(&commands::run::decision_json(&ran.outcome));
     let github = crate::ci::provider_of(&opts.env) == "github";
     p.note(&summary::human_summary(

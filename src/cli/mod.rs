@@ -41,6 +41,9 @@ pub fn main() -> ExitCode {
     };
     let exit = match dispatch(cli.command, &p, env) {
         Ok(exit) => exit,
+        // The reader of stdout left (`qod … | head`): stop quietly, as
+        // ripgrep does.
+        Err(e) if e.is_broken_pipe() => Exit::Pass,
         Err(e) => {
             p.error(&e);
             e.exit()

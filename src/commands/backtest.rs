@@ -1,7 +1,6 @@
 //! `qod backtest`: the policy replayed over the stored history.
 
 use super::{scan_newest, CommandError, Env};
-use crate::store::Store;
 use std::path::{Path, PathBuf};
 
 /// A replay and what it replayed.
@@ -24,7 +23,7 @@ pub async fn backtest(
     last: usize,
 ) -> Result<Backtested, CommandError> {
     let plan = crate::plan::load(policy, cwd)?;
-    let store = Store::open(location, env).await?;
+    let store = super::open_existing(location, env).await?;
     let mut read = scan_newest(&store, last.max(1), |_| true).await?;
     read.runs.reverse();
     // Significance tests need the samples the index leaves out.

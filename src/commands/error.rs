@@ -16,6 +16,8 @@ pub enum CommandError {
     Invalid(Diagnostics),
     #[error("cannot use the history store")]
     Store(#[from] crate::store::StoreError),
+    #[error("no store at `{0}`: nothing was ever recorded there; check `--store` (or `QOD_STORE`), or record a first run with `qod run`")]
+    NoStore(String),
     #[error(transparent)]
     Context(#[from] crate::ci::ContextError),
     #[error(transparent)]
@@ -46,6 +48,20 @@ impl CommandError {
             CommandError::Usage(_) => Exit::Usage,
             _ => Exit::NoDecision,
         }
+    }
+
+    /// Whether the reader of stdout went away (`qod … | head`): not an
+    /// error, the output is simply no longer wanted.
+    pub fn is_broken_pipe(&self) -> bool {
+        let io = match self {
+            CommandError::Output(e) => Some(e),
+            CommandError::Csv(e) => match e.kind() {
+                csv::ErrorKind::Io(e) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        };
+        io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     /// The diagnostics, when the error is a document that is wrong.

@@ -4,7 +4,6 @@
 
 use super::{CommandError, Env};
 use crate::record::RunRecord;
-use crate::store::Store;
 
 /// Streams the records of runs since `since` (`YYYY-MM-DD`, UTC) to `sink`.
 pub async fn export(
@@ -20,7 +19,7 @@ pub async fn export(
             )));
         }
     }
-    let store = Store::open(location, env).await?;
+    let store = super::open_existing(location, env).await?;
     for key in store.run_keys(since).await? {
         sink(store.read_record(&key).await?)?;
     }

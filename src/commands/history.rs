@@ -1,7 +1,6 @@
 //! `qod history`: recent runs, newest first.
 
 use super::{scan_newest, CommandError, Env, Runs};
-use crate::store::Store;
 
 /// The newest `last` runs (only those that measured `metric`, and only
 /// those of `branch`, if given).
@@ -12,7 +11,7 @@ pub async fn history(
     branch: Option<&str>,
     last: usize,
 ) -> Result<Runs, CommandError> {
-    let store = Store::open(location, env).await?;
+    let store = super::open_existing(location, env).await?;
     scan_newest(&store, last, |r| {
         metric.is_none_or(|m| r.metric(m).is_some())
             && branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))

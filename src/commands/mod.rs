@@ -39,6 +39,17 @@ pub struct Runs {
     pub warnings: Vec<String>,
 }
 
+/// Opens the store at `location` for reading: a store that was never
+/// written is a mistyped `--store` far more often than an empty history.
+pub(crate) async fn open_existing(location: &str, env: &Env) -> Result<Store, CommandError> {
+    let store = Store::open(location, env).await?;
+    if store.exists().await? {
+        Ok(store)
+    } else {
+        Err(CommandError::NoStore(store.location()))
+    }
+}
+
 /// Up to `last` of the newest runs that `keep` accepts, newest first.
 pub(crate) async fn scan_newest(
     store: &Store,

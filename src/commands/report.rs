@@ -1,7 +1,6 @@
 //! `qod report`: the HTML report of the history (and each chart as SVG).
 
 use super::{metric_patterns, scan_newest, CommandError, Env};
-use crate::store::Store;
 use std::path::{Path, PathBuf};
 
 /// What `qod report` wrote.
@@ -28,7 +27,7 @@ pub async fn report(
     svg_dir: Option<&Path>,
 ) -> Result<Written, CommandError> {
     let only = metric_patterns(metrics)?;
-    let store = Store::open(location, env).await?;
+    let store = super::open_existing(location, env).await?;
     let read = scan_newest(&store, last.max(1), |r| super::in_series(r, branch)).await?;
     let deployments: Vec<(String, String)> = store
         .deployments(crate::report::html::DEPLOYMENTS_MAX)

@@ -2,7 +2,6 @@
 
 use super::{metric_patterns, scan_newest, CommandError, Env};
 use crate::record::RunRecord;
-use crate::store::Store;
 use serde::Serialize;
 
 /// One metric's history and the change points found in it.
@@ -53,7 +52,7 @@ pub struct TrendQuery<'a> {
 /// The change points of each metric in the newest `q.last` runs.
 pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend, CommandError> {
     let only = metric_patterns(q.metrics)?;
-    let store = Store::open(location, env).await?;
+    let store = super::open_existing(location, env).await?;
     let mut read = scan_newest(&store, q.last.max(1), |r| super::in_series(r, q.branch)).await?;
     let keys = crate::report::html::metric_keys(&read.runs, &only);
     read.runs.reverse();

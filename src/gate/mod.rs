@@ -60,6 +60,8 @@ pub struct GateOutcome {
     pub exit: Exit,
     /// Things to tell the user on stderr (records skipped…).
     pub warnings: Vec<String>,
+    /// Things worth knowing that are not problems (a new store).
+    pub notes: Vec<String>,
     /// Each objective metric's recent values, oldest first, ending with
     /// this run's (for sparklines).
     pub trends: Vec<(String, Vec<f64>)>,
@@ -126,7 +128,12 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         confirm::run_and_evaluate(&plan, &shared, &settings, &history.baselines).await;
     // 6. The decision, then the record.
     let mut decision = decide(&plan, &shared, &store, &history, uploaded, eval, plugins);
+    let mut notes = Vec::new();
     if opts.record {
+        // Only an empty history can mean a new store; asking costs nothing else.
+        let new = history.error.is_none()
+            && history.runs.is_empty()
+            && matches!(store.exists().await, Ok(false));
         record(
             &store,
             opts.spool.as_deref(),
@@ -135,6 +142,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             &source,
         )
         .await;
+        if new && decision.store.recorded {
+            decision.store.created = true;
+            notes.push(format!(
+                "created a new history store at `{}` (if history was expected there, check `--store` or `QOD_STORE`)",
+                decision.store.location
+            ));
+        }
     }
     decision.store.requests = store.requests();
     let exit = exit_of(&decision, opts.strict);
@@ -143,6 +157,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         decision,
         exit,
         warnings,
+        notes,
         trends,
     })
 }
@@ -204,6 +219,7 @@ fn decide(
             location: store.location(),
             history_read: history.error.is_none(),
             recorded: false,
+            created: false,
             spooled: false,
             uploaded_from_spool: uploaded,
             last_deployment: history.last_deployment.clone(),

@@ -186,6 +186,23 @@ impl Store {
         }
     }
 
+    /// Whether anything was ever recorded here: an index, a run or a
+    /// deployment (for a directory, the directory itself).
+    pub async fn exists(&self) -> Result<bool, StoreError> {
+        if let Backend::Dir(d) = &self.backend {
+            return Ok(d.root().exists());
+        }
+        if self.backend.get(HEAD_KEY).await?.is_some() {
+            return Ok(true);
+        }
+        for prefix in ["runs/", "deployments/"] {
+            if !self.backend.list(prefix).await?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Where the history lives.
     pub fn location(&self) -> String {
         self.backend.location()

@@ -389,12 +389,25 @@ fn series_leave_requests_out_unless_their_branch_is_asked_for() {
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.json()[0]["runs"].as_u64().unwrap()
     };
-    assert_eq!(runs_of(&["trend", "--format", "json"]), 4, "main's runs only");
-    assert_eq!(runs_of(&["trend", "--format", "json", "--branch", "feature"]), 2);
+    assert_eq!(
+        runs_of(&["trend", "--format", "json"]),
+        4,
+        "main's runs only"
+    );
+    assert_eq!(
+        runs_of(&["trend", "--format", "json", "--branch", "feature"]),
+        2
+    );
     let r = repo.s.qod(&["report", "--out", "r.html"]);
     assert!(r.stderr.contains(": 4 runs, 1 metric"), "{}", r.stderr);
-    let r = repo.s.qod(&["history", "--branch", "feature", "--format", "json"]);
+    let r = repo
+        .s
+        .qod(&["history", "--branch", "feature", "--format", "json"]);
     assert_eq!(r.json().as_array().unwrap().len(), 2);
     let r = repo.s.qod(&["history", "--format", "json"]);
-    assert_eq!(r.json().as_array().unwrap().len(), 6, "the list has every run");
+    assert_eq!(
+        r.json().as_array().unwrap().len(),
+        6,
+        "the list has every run"
+    );
 }

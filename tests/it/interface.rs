@@ -98,6 +98,7 @@ fn quiet_prints_the_data_and_the_errors_only() {
     assert_eq!(quiet.code, 0);
     assert_eq!(quiet.json()["decision"], "pass");
     assert_eq!(quiet.stderr, "", "no summary, no progress");
+    std::fs::create_dir(s.path().join("empty")).unwrap();
     let r = s.qod(&["-q", "history", "--store", "empty"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "no note either");
     // Errors are still shown.

@@ -11,6 +11,7 @@ mod examples;
 mod examples_ci;
 mod first_party;
 mod gate;
+mod hardening;
 mod hostile;
 mod interface;
 mod quality;

@@ -245,6 +245,9 @@ fn svg_structure(svg: &str) -> String {
 #[test]
 fn report_of_an_empty_store_and_bad_metric_patterns() {
     let s = Scratch::new();
+    // A store that exists but holds no runs yet (a store that does not
+    // exist at all is an error: see hardening.rs).
+    std::fs::create_dir(s.path().join("empty")).unwrap();
     let html = s.path().join("r.html");
     let r = s.qod(&[
         "report",
