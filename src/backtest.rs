@@ -263,6 +263,7 @@ mod tests {
                 .collect(),
             objectives: vec![],
             plugins: vec![],
+            cancelled: false,
         }
     }
 

@@ -277,6 +277,9 @@ pub enum PluginStatus {
     UndeclaredMetric,
     /// It reported a value that is not a finite number.
     NonFinite,
+    /// The gate was cancelled (SIGTERM, SIGINT or SIGHUP) before it ended,
+    /// or before it started.
+    Cancelled,
 }
 
 impl PluginStatus {
@@ -293,6 +296,7 @@ impl PluginStatus {
             PluginStatus::WrongProtocol => "wrong_protocol",
             PluginStatus::UndeclaredMetric => "undeclared_metric",
             PluginStatus::NonFinite => "non_finite",
+            PluginStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -399,6 +403,11 @@ pub struct RunSummary {
     pub finished_at: String,
     /// The policy file used.
     pub policy: String,
+    /// The signal that cancelled the run (`SIGTERM`, `SIGINT`, `SIGHUP`):
+    /// the plugins were stopped, the decision was made on what they had
+    /// measured, and the run enters no baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<String>,
 }
 
 /// Whether the run reached the history store.

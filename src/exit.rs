@@ -15,6 +15,10 @@ pub enum Exit {
     /// 64: the command line itself is wrong (an unknown flag, a missing
     /// argument), as `EX_USAGE` in sysexits.h.
     Usage,
+    /// 128 + the signal: the gate was cancelled (130 SIGINT, 143 SIGTERM,
+    /// 129 SIGHUP), as a shell reports a job ended by that signal; the
+    /// decision was still printed and recorded.
+    Cancelled(u8),
 }
 
 impl Exit {
@@ -25,6 +29,7 @@ impl Exit {
             Exit::Fail => 1,
             Exit::NoDecision => 2,
             Exit::Usage => 64,
+            Exit::Cancelled(sig) => 128u8.saturating_add(sig),
         }
     }
 }

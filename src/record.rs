@@ -51,6 +51,10 @@ pub struct RunRecord {
     pub objectives: Vec<RecordedObjective>,
     /// Every plugin instance's outcome.
     pub plugins: Vec<RecordedPlugin>,
+    /// The run was cancelled (by a signal) before its plugins ended; it
+    /// enters no baseline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// One metric of a recorded run.
@@ -150,6 +154,7 @@ impl RunRecord {
             source: source.clone(),
             decision: d.decision,
             score: d.score,
+            cancelled: d.run.cancelled.is_some(),
             metrics,
             objectives: d
                 .objectives

@@ -37,6 +37,7 @@ pub(super) fn options_of(
             .max(1),
         strict: args.strict,
         progress,
+        cancel_on_signals: true,
         heartbeat: args.heartbeat.0,
         grace: args.kill_grace.0,
         record: !args.no_record,
@@ -101,7 +102,9 @@ pub(super) fn codepipeline(
             poll_interval,
             run,
         } => {
-            let (opts, sinks) = options_of(run, p, env);
+            let (mut opts, sinks) = options_of(run, p, env);
+            // The worker handles SIGTERM itself: it finishes the current job.
+            opts.cancel_on_signals = false;
             let w = crate::ci::codepipeline::Worker {
                 category,
                 provider,

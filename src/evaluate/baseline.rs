@@ -139,6 +139,10 @@ impl BaselineRuns {
 /// Whether a run's outcome for objective `id` lets it into a baseline.
 /// A run that did not have the objective is judged by its decision.
 fn qualifies(run: &RunRecord, id: &str, include: Include) -> bool {
+    // A cancelled run measured only part of what it should have.
+    if run.cancelled {
+        return false;
+    }
     let status = run.objective(id).map(|o| o.status);
     match (include, status) {
         (Include::All, _) => true,

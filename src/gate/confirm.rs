@@ -46,7 +46,7 @@ pub async fn run_and_evaluate(
             })
             .map(|(i, _)| i)
             .collect();
-        if failing.is_empty() {
+        if failing.is_empty() || settings.cancel.signal().is_some() {
             break;
         }
         let mut rerun: Vec<usize> = Vec::new();

@@ -17,7 +17,7 @@ use crate::ids::RunId;
 use crate::plan::Plan;
 use crate::protocol::{HistoryInfo, Pipeline, Source};
 use crate::record::RunRecord;
-use crate::runner::{RunSettings, SharedContext};
+use crate::runner::{Cancel, RunSettings, SharedContext};
 use crate::secrets::{secret_values, Redactor};
 use crate::store::{spool, Store, StoreError};
 use history::History;
@@ -34,6 +34,9 @@ pub struct RunOptions {
     pub strict: bool,
     /// Print progress (starts, heartbeats, ends) to stderr.
     pub progress: bool,
+    /// Cancel the gate on SIGTERM, SIGINT or SIGHUP (stop the plugins, then
+    /// decide and record); off where the caller handles signals itself.
+    pub cancel_on_signals: bool,
     /// Time between progress lines for a plugin still running.
     pub heartbeat: Duration,
     pub grace: Duration,
@@ -124,10 +127,24 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         },
     };
     let settings = settings(opts, &plan);
+    crate::runner::become_subreaper();
     let (plugins, eval) =
         confirm::run_and_evaluate(&plan, &shared, &settings, &history.baselines).await;
+    let orphans = crate::runner::kill_orphans();
+    if orphans > 0 {
+        warnings.push(format!(
+            "{orphans} process{} left by plugins outside their process groups (started with `setsid`?) were killed",
+            if orphans == 1 { "" } else { "es" }
+        ));
+    }
     // 6. The decision, then the record.
     let mut decision = decide(&plan, &shared, &store, &history, uploaded, eval, plugins);
+    let cancelled = settings.cancel.signal();
+    if let Some(sig) = cancelled {
+        let name = crate::runner::signal_name(sig);
+        decision.summary = format!("cancelled by {name}: {}", decision.summary);
+        decision.run.cancelled = Some(name);
+    }
     let mut notes = Vec::new();
     if opts.record {
         // Only an empty history can mean a new store; asking costs nothing else.
@@ -151,7 +168,10 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         }
     }
     decision.store.requests = store.requests();
-    let exit = exit_of(&decision, opts.strict);
+    let exit = match cancelled {
+        Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
+        None => exit_of(&decision, opts.strict),
+    };
     let trends = history::trends(&history.runs, &decision, branch);
     Ok(GateOutcome {
         decision,
@@ -179,6 +199,11 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
         artifacts: opts.cwd.join(".qod").join("artifacts"),
         parent_env: opts.env.clone(),
         redactor: Redactor::new(secret_values(&opts.env, &passed)),
+        cancel: if opts.cancel_on_signals {
+            Cancel::on_signals()
+        } else {
+            Cancel::never()
+        },
     }
 }
 
@@ -214,6 +239,7 @@ fn decide(
             started_at: crate::time::rfc3339(shared.started_at),
             finished_at: crate::time::rfc3339(crate::time::now()),
             policy: plan.policy.file.display().to_string(),
+            cancelled: None,
         },
         store: StoreOutcome {
             location: store.location(),

@@ -2,10 +2,12 @@
 //! most `jobs` at once, one outcome per instance whatever happens, in
 //! policy order.
 
+mod cancel;
 mod env;
 mod outcome;
 mod process;
 
+pub use cancel::{become_subreaper, kill_orphans, signal_name, Cancel};
 pub use env::plugin_env;
 pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
 
@@ -44,6 +46,8 @@ pub struct RunSettings {
     /// Hides secret values in everything a plugin reports, so that none
     /// reaches the decision, the outputs or the store.
     pub redactor: Redactor,
+    /// Stops every plugin when the gate is cancelled.
+    pub cancel: Cancel,
 }
 
 /// The part of the context every instance shares.
@@ -64,7 +68,7 @@ pub async fn run_all(
 ) -> Vec<PluginOutcome> {
     let sem = Arc::new(Semaphore::new(settings.jobs.max(1)));
     let total = plan.instances.len();
-    let mut handles = Vec::with_capacity(total);
+    let mut handles: Vec<tokio::task::JoinHandle<PluginOutcome>> = Vec::with_capacity(total);
     for inst in &plan.instances {
         let input = context_for(inst, shared, settings);
         let inst = inst.clone();
@@ -73,12 +77,16 @@ pub async fn run_all(
         let shared = shared.clone();
         handles.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closes");
+            if let Some(sig) = settings.cancel.signal() {
+                return not_started(&inst, sig);
+            }
             let first = run_one(&inst, input, &settings).await;
             let mut runs = vec![first];
             // Repeats run one after another, each with a fresh deadline, and
             // stop at the first run that fails.
             while runs.len() < inst.repeat as usize
                 && runs.last().is_some_and(|r| r.status == PluginStatus::Ok)
+                && settings.cancel.signal().is_none()
             {
                 let mut again = shared.clone();
                 again.started_at = crate::time::now();
@@ -115,6 +123,28 @@ pub async fn run_all(
         outcomes.push(outcome);
     }
     outcomes
+}
+
+/// The outcome of an instance the gate was cancelled before it could start.
+fn not_started(inst: &PlannedInstance, sig: i32) -> PluginOutcome {
+    PluginOutcome {
+        instance: inst.id.clone(),
+        name: inst.plugin.manifest.name.clone(),
+        version: inst.plugin.manifest.version.clone(),
+        status: PluginStatus::Cancelled,
+        duration_ms: 0,
+        exit_code: None,
+        signal: None,
+        metrics: Vec::new(),
+        summary: None,
+        error: Some(crate::protocol::ErrorInfo {
+            kind: "cancelled".into(),
+            message: format!("cancelled by {} before it started", signal_name(sig)),
+        }),
+        notes: Vec::new(),
+        stderr_tail: None,
+        repeats: None,
+    }
 }
 
 /// Runs one instance once more (for `confirm:`), with a fresh deadline.
@@ -237,7 +267,14 @@ async fn run_one(
         stdout_cap: STDOUT_CAP,
         stderr_tail: STDERR_TAIL,
     };
-    let running = process::run_process(&inst.plugin.argv, &env, &settings.workspace, input, limits);
+    let running = process::run_process(
+        &inst.plugin.argv,
+        &env,
+        &settings.workspace,
+        input,
+        limits,
+        &settings.cancel,
+    );
     let raw = if settings.progress {
         let what = format!("`{}` ({})", inst.id, inst.plugin.manifest.name);
         with_heartbeat(running, &what, settings.heartbeat).await

@@ -111,6 +111,17 @@ fn judge(
                 ),
             ))
         }
+        Ending::Cancelled(sig) => {
+            return Err(failure(
+                PluginStatus::Cancelled,
+                "cancelled",
+                format!(
+                    "cancelled by {}: qod passed the signal on to its process group (SIGKILL after {} if still running)",
+                    super::signal_name(*sig),
+                    humantime::format_duration(grace)
+                ),
+            ))
+        }
         Ending::Exited(s) => s,
     };
     if overflow {

@@ -41,6 +41,8 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
 pub enum Ending {
     Exited(ExitStatus),
     TimedOut,
+    /// The run was cancelled by this signal, forwarded to the plugin.
+    Cancelled(i32),
     SpawnFailed(std::io::Error),
 }
 
@@ -63,7 +65,9 @@ pub async fn run_process(
     cwd: &Path,
     input: Vec<u8>,
     limits: Limits,
+    cancel: &super::Cancel,
 ) -> RawRun {
+    let mut cancel = cancel.clone();
     let start = Instant::now();
     let deadline = tokio::time::Instant::from_std(start + limits.timeout);
     let mut notes = Vec::new();
@@ -116,25 +120,31 @@ pub async fn run_process(
             Err(e) => Ending::SpawnFailed(e),
         },
         _ = tokio::time::sleep_until(deadline) => Ending::TimedOut,
+        sig = cancel.cancelled() => Ending::Cancelled(sig),
     };
-    let ending = match ending {
-        Ending::TimedOut => {
-            let _ = killpg(pgid, Signal::SIGTERM);
-            match tokio::time::timeout(limits.grace, child.wait()).await {
-                Ok(_) => {}
-                Err(_) => {
-                    notes.push(format!(
-                        "did not stop within {:?} of SIGTERM and was killed with SIGKILL",
-                        limits.grace
-                    ));
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                    let _ = child.wait().await;
-                }
-            }
-            Ending::TimedOut
+    let stopped = matches!(ending, Ending::TimedOut | Ending::Cancelled(_));
+    if stopped {
+        // SIGTERM on a timeout; on a cancellation, the signal qod got.
+        let sig = match ending {
+            Ending::Cancelled(s) => Signal::try_from(s).unwrap_or(Signal::SIGTERM),
+            _ => Signal::SIGTERM,
+        };
+        let _ = killpg(pgid, sig);
+        let waited = tokio::select! {
+            w = tokio::time::timeout(limits.grace, child.wait()) => w.is_ok(),
+            // A second signal: no more grace.
+            _ = cancel.again() => false,
+        };
+        if !waited {
+            notes.push(format!(
+                "did not stop within {} of {} and was killed with SIGKILL",
+                humantime::format_duration(limits.grace),
+                sig.as_str()
+            ));
+            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = child.wait().await;
         }
-        other => other,
-    };
+    }
 
     // The plugin is done; its output ends when every process holding the
     // pipes is gone. Give stragglers a moment, then end the group.
@@ -143,21 +153,17 @@ pub async fn run_process(
         let err = (&mut stderr_task).await;
         (out, err)
     };
-    let linger = if matches!(ending, Ending::TimedOut) {
-        Duration::ZERO
-    } else {
-        LINGER
-    };
+    let linger = if stopped { Duration::ZERO } else { LINGER };
     let drained = tokio::time::timeout(linger, both).await;
     let (stdout, stderr_tail) = match drained {
         Ok((out, err)) => {
-            if killpg(pgid, Signal::SIGKILL).is_ok() && !matches!(ending, Ending::TimedOut) {
+            if killpg(pgid, Signal::SIGKILL).is_ok() && !stopped {
                 notes.push("left processes running after it exited; qod killed them".into());
             }
             (out.unwrap_or_default(), err.unwrap_or_default())
         }
         Err(_) => {
-            if killpg(pgid, Signal::SIGKILL).is_ok() && !matches!(ending, Ending::TimedOut) {
+            if killpg(pgid, Signal::SIGKILL).is_ok() && !stopped {
                 notes.push(
                     "left processes running that held its output open; qod killed them".into(),
                 );

@@ -159,6 +159,7 @@ mod tests {
             metrics: vec![],
             objectives: vec![],
             plugins: vec![],
+            cancelled: false,
         }
     }
 

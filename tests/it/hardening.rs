@@ -97,3 +97,188 @@ fn a_store_that_is_not_there_is_reported() {
     );
     assert!(!r.stderr.contains("created a new"), "{}", r.stderr);
 }
+
+/// A policy of `stuck` (a plugin that starts a child and a `setsid`
+/// grandchild, writes their pids and waits) and `later` (never started
+/// with `--jobs 1`).
+fn stuck_policy(s: &Scratch) {
+    let dir = s.path().join("plugins/stuck");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plugin.json"),
+        r#"{"manifest_version":1,"name":"stuck","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"60s","metrics":[{"name":"value","better":"lower"}]}"#,
+    )
+    .unwrap();
+    let script = dir.join("run.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncat >/dev/null\nsleep 300 &\necho $! > \"$QOD_ARTIFACTS/child\"\nsetsid sleep 300 &\necho $! > \"$QOD_ARTIFACTS/escaped\"\necho $$ > \"$QOD_ARTIFACTS/plugin\"\nwait\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.policy("version: 1\nplugins:\n  stuck: { uses: stuck }\n  later: { uses: emit, with: { result: { protocol: 1, status: ok, metrics: [{ name: duration, value: 1 }] } } }\nobjectives:\n  - { id: v, metric: stuck.value, pass: \"< 1\" }\n  - { id: d, metric: later.duration, pass: \"< 10s\" }\n");
+}
+
+/// Whether process `pid` is gone (or only a zombie waiting to be reaped).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn wait_for(path: &std::path::Path) -> String {
+    for _ in 0..200 {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if !s.trim().is_empty() {
+                return s.trim().to_owned();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("`{}` was never written", path.display());
+}
+
+/// Starts `qod run --jobs 1`, waits until the stuck plugin runs, sends
+/// `sig`, and returns the finished run and the pids the plugin wrote.
+fn cancel_with(
+    s: &Scratch,
+    sig: nix::sys::signal::Signal,
+    again: bool,
+) -> (crate::common::Run, Vec<String>) {
+    let child = s
+        .command(&["run", "--jobs", "1", "--kill-grace", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let artifacts = s.path().join(".qod/artifacts/stuck");
+    let pids: Vec<String> = ["plugin", "child", "escaped"]
+        .iter()
+        .map(|f| wait_for(&artifacts.join(f)))
+        .collect();
+    let qod = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(qod, sig).unwrap();
+    if again {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        nix::sys::signal::kill(qod, sig).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "qod took {:?} to stop",
+        started.elapsed()
+    );
+    (crate::common::finish(out), pids)
+}
+
+#[test]
+fn a_cancelled_run_stops_every_plugin_process_and_still_decides() {
+    use nix::sys::signal::Signal;
+    for (sig, code, name) in [
+        (Signal::SIGTERM, 143, "SIGTERM"),
+        (Signal::SIGINT, 130, "SIGINT"),
+    ] {
+        let s = Scratch::new();
+        stuck_policy(&s);
+        let (r, pids) = cancel_with(&s, sig, false);
+        assert_eq!(r.code, code, "{name}: {}", r.stderr);
+        for pid in &pids {
+            let mut ok = false;
+            for _ in 0..40 {
+                if gone(pid) {
+                    ok = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            assert!(ok, "{name}: process {pid} of {pids:?} is still alive");
+        }
+        let d = r.json();
+        assert_eq!(d["run"]["cancelled"], name);
+        assert!(d["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("cancelled by {name}: ")));
+        let stuck = &d["plugins"][0];
+        assert_eq!(stuck["status"], "cancelled", "{stuck:#}");
+        let later = &d["plugins"][1];
+        assert_eq!(later["status"], "cancelled");
+        assert_eq!(
+            later["error"]["message"],
+            format!("cancelled by {name} before it started")
+        );
+        let v = &d["objectives"][0];
+        assert_eq!(v["status"], "no_data");
+        assert!(
+            v["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("cancelled by {name}")),
+            "{v:#}"
+        );
+        assert_eq!(d["store"]["recorded"], true);
+        let rec = crate::store::records(&s.path().join(".qod/store"));
+        assert!(rec[0].cancelled, "recorded as cancelled");
+    }
+}
+
+#[test]
+fn a_second_signal_kills_at_once() {
+    let s = Scratch::new();
+    let dir = s.path().join("plugins/stubborn");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plugin.json"),
+        r#"{"manifest_version":1,"name":"stubborn","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"60s","metrics":[{"name":"value","better":"lower"}]}"#,
+    )
+    .unwrap();
+    let script = dir.join("run.sh");
+    // Ignores SIGTERM; the pid files make `cancel_with` wait until it runs.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ntrap '' TERM\ncat >/dev/null\nfor f in plugin child escaped; do echo $$ > \"$QOD_ARTIFACTS/$f\"; done\nwhile :; do sleep 1; done\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(s.path().join("plugins/stuck")).unwrap();
+    s.policy("version: 1\nplugins:\n  stuck: { uses: stubborn }\nobjectives:\n  - { id: v, metric: stuck.value, pass: \"< 1\" }\n");
+    let started = std::time::Instant::now();
+    let (r, _) = cancel_with(&s, nix::sys::signal::Signal::SIGTERM, true);
+    assert_eq!(r.code, 143, "{}", r.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "not the 20 s grace: {:?}",
+        started.elapsed()
+    );
+    let d = r.json();
+    assert!(
+        d["plugins"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("was killed with SIGKILL"),
+        "{:#}",
+        d["plugins"][0]
+    );
+}
+
+#[test]
+fn a_cancelled_run_enters_no_baseline() {
+    let s = Scratch::new();
+    stuck_policy(&s);
+    let (r, _) = cancel_with(&s, nix::sys::signal::Signal::SIGTERM, false);
+    assert_eq!(r.code, 143);
+    // `later` measured nothing, but even a measured metric of a cancelled
+    // run stays out: the next run has no baseline for it.
+    s.policy(&emit_policy(
+        &[("later", "duration", 1.0)],
+        "  - { id: d, metric: later.duration, pass: \"<= +50%\", baseline: { include: all } }\n",
+    ));
+    let r = s.qod(&["run"]);
+    assert_eq!(r.json()["objectives"][0]["status"], "no_baseline");
+}
