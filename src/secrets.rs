@@ -83,6 +83,36 @@ impl Redactor {
     }
 }
 
+/// The variables a plugin gets from `parent`: the base set, `LC_*`, `QOD_*`,
+/// and those named in `pass`.
+pub fn plugin_env(parent: &BTreeMap<String, String>, pass: &[String]) -> BTreeMap<String, String> {
+    parent
+        .iter()
+        .filter(|(k, _)| {
+            BASE.contains(&k.as_str())
+                || k.starts_with("LC_")
+                || k.starts_with("QOD_")
+                || pass.iter().any(|p| matches(p, k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Keeps qod's own environment (which holds the credentials plugins are
+/// not given) from plugins running as the same user: on Linux, marks qod
+/// not dumpable, so that `/proc/<qod>/environ` and `/proc/<qod>/mem` are
+/// no longer readable by them. A plugin running as root can still read
+/// them; nothing else is changed (plugins are dumpable again once they
+/// exec).
+pub fn protect_environment() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_DUMPABLE takes one integer argument and
+    // changes only this process's attributes.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 /// Runs the CLI with the process's arguments.
 pub fn main() -> ExitCode {
+    crate::secrets::protect_environment();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -7,6 +7,7 @@ use super::manifest::{load_manifest, parse_manifest};
 use crate::diag::Diagnostic;
 use crate::protocol::Manifest;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -332,13 +333,20 @@ fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryEr
             .hint("a `qod-plugin-NAME` executable must print its plugin.json when run with `--manifest`")],
     }
     };
+    // The probe is a plugin too: the same minimal environment (no
+    // credentials), its own process group, killed whole on a timeout.
+    let parent: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     let mut child = Command::new(exe)
         .arg("--manifest")
+        .env_clear()
+        .envs(crate::secrets::plugin_env(&parent, &[]))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .map_err(|e| fail(format!("cannot run `--manifest`: {e}")))?;
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
     let mut stdout = child.stdout.take().expect("piped");
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -353,7 +361,7 @@ fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryEr
                 std::thread::sleep(Duration::from_millis(5))
             }
             _ => {
-                let _ = child.kill();
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
                 return Err(fail(format!(
                     "`--manifest` did not answer within {}s",
@@ -362,6 +370,8 @@ fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryEr
             }
         }
     };
+    // Nothing the probe started outlives it.
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
     let out = reader.join().unwrap_or_default();
     if !status.success() {
         return Err(fail(format!("`--manifest` exited with {status}")));

@@ -2,27 +2,12 @@
 //! only what its manifest or the policy names. Credentials such as `AWS_*`
 //! or `GITHUB_TOKEN` never reach a plugin unless named.
 
-use crate::secrets::{matches, BASE};
-use std::collections::BTreeMap;
-
-/// The variables a plugin gets from `parent`: the base set, `LC_*`, `QOD_*`,
-/// and those named in `pass`.
-pub fn plugin_env(parent: &BTreeMap<String, String>, pass: &[String]) -> BTreeMap<String, String> {
-    parent
-        .iter()
-        .filter(|(k, _)| {
-            BASE.contains(&k.as_str())
-                || k.starts_with("LC_")
-                || k.starts_with("QOD_")
-                || pass.iter().any(|p| matches(p, k))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
+pub use crate::secrets::plugin_env;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -282,3 +282,109 @@ fn a_cancelled_run_enters_no_baseline() {
     let r = s.qod(&["run"]);
     assert_eq!(r.json()["objectives"][0]["status"], "no_baseline");
 }
+
+fn write_plugin(s: &Scratch, name: &str, manifest: &str, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = s.path().join("plugins").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.json"), manifest).unwrap();
+    std::fs::write(dir.join("run.sh"), script).unwrap();
+    std::fs::set_permissions(dir.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn a_secret_a_plugin_prints_is_stored_nowhere() {
+    const SECRET: &str = "s3cr3t-value-123";
+    let s = Scratch::new().env("API_TOKEN", SECRET);
+    write_plugin(
+        &s,
+        "leaky",
+        r#"{"manifest_version":1,"name":"leaky","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"10s","metrics":[{"name":"value","better":"lower"},{"name":"leak/*","better":"lower"}]}"#,
+        "#!/bin/sh\ncat >/dev/null\necho \"token=$API_TOKEN\" >&2\nprintf '{\"protocol\":1,\"status\":\"ok\",\"summary\":\"token %s\",\"metrics\":[{\"name\":\"value\",\"value\":1},{\"name\":\"leak/%s\",\"value\":2}]}' \"$API_TOKEN\" \"$API_TOKEN\"\n",
+    );
+    // The second instance fails, so its stderr tail is kept too.
+    write_plugin(
+        &s,
+        "failing",
+        r#"{"manifest_version":1,"name":"failing","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"10s","metrics":[{"name":"value","better":"lower"}]}"#,
+        "#!/bin/sh\ncat >/dev/null\necho \"token=$API_TOKEN\" >&2\nexit 3\n",
+    );
+    s.policy("version: 1\nplugins:\n  leaky: { uses: leaky, env: [API_TOKEN] }\n  failing: { uses: failing, env: [API_TOKEN] }\nobjectives:\n  - { id: v, metric: leaky.value, pass: \"< 5\" }\n");
+    let r = s.qod(&[
+        "run",
+        "--junit",
+        "junit.xml",
+        "--markdown",
+        "summary.md",
+        "--env-file",
+        "qod.env",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("[redacted]"), "the plugin did print it");
+    let mut outputs = vec![r.stdout, r.stderr];
+    for args in [
+        &["history", "--format", "json"][..],
+        &["export", "--format", "jsonl"],
+        &["export", "--format", "csv"],
+        &["report", "--out", "report.html"],
+    ] {
+        let r = s.qod(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        outputs.push(r.stdout);
+    }
+    for (i, o) in outputs.iter().enumerate() {
+        assert!(!o.contains(SECRET), "output {i}: {o}");
+    }
+    let mut files = Vec::new();
+    files_under(&s.path().join(".qod"), &mut files);
+    for f in ["junit.xml", "summary.md", "qod.env", "report.html"] {
+        files.push(s.path().join(f));
+    }
+    assert!(files.len() >= 6, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "`{}` holds the secret",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_manifest_probe_on_path_sees_no_credential() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new()
+        .env("GITHUB_TOKEN", "ghp_probe_secret")
+        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIprobe");
+    let bin = s.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let probe = bin.join("qod-plugin-probe");
+    std::fs::write(
+        &probe,
+        "#!/bin/sh\nif [ \"$1\" = --manifest ]; then env > \"$HOME/probe-env\"; echo '{\"manifest_version\":1,\"name\":\"probe\",\"version\":\"1\",\"protocol_versions\":[1],\"command\":[\"qod-plugin-probe\"],\"metrics\":[{\"name\":\"value\",\"better\":\"lower\"}]}'; fi\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let s = s.env("PATH", &path);
+    let r = s.qod(&["plugins", "describe", "probe"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let env = std::fs::read_to_string(s.path().join("probe-env")).unwrap();
+    assert!(env.contains("PATH="), "{env}");
+    assert!(
+        !env.contains("ghp_probe_secret") && !env.contains("wJalrXUtnFEMIprobe"),
+        "{env}"
+    );
+}
