@@ -53,6 +53,18 @@ pub fn main() -> ExitCode {
     ExitCode::from(exit.code())
 }
 
+/// ", and removed N stale temporary files" when there were any.
+fn swept_note(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            ", and removed {} left by killed writers",
+            count(n, "stale temporary file")
+        )
+    }
+}
+
 fn cwd() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
@@ -173,6 +185,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                             }
                             Ok(())
                         },
+                        |warning| p.warning(&warning),
                     ))?;
                     w.flush()?;
                 }
@@ -187,6 +200,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                             writeln!(out, "{}", serde_json::to_string(&r).expect("serializes"))?;
                             Ok(())
                         },
+                        |warning| p.warning(&warning),
                     ))?;
                     std::io::Write::flush(&mut out)?;
                 }
@@ -270,17 +284,27 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                         (_, Some(n)) => crate::store::Keep::Newest(n),
                         (None, None) => unreachable!("clap requires one"),
                     };
-                    let (report, location) =
+                    let (report, swept, location) =
                         block_on(commands::store::prune(&env, &store.store, keep))?;
                     p.note(&format!(
-                        "qod: removed {}, kept {} in `{location}`",
+                        "qod: removed {}, kept {} in `{location}`{}",
                         count(report.removed_runs, "run"),
                         report.kept_runs,
+                        swept_note(swept)
                     ));
                 }
                 StoreCommand::Reindex { store } => {
-                    let (n, location) = block_on(commands::store::reindex(&env, &store.store))?;
-                    p.note(&format!("qod: indexed {} in `{location}`", count(n, "run")));
+                    let (done, location) = block_on(commands::store::reindex(&env, &store.store))?;
+                    for q in &done.quarantined {
+                        p.warning(&format!(
+                            "a damaged record was moved to `{q}` in `{location}`: it is out of the history, not deleted"
+                        ));
+                    }
+                    p.note(&format!(
+                        "qod: indexed {} in `{location}`{}",
+                        count(done.runs, "run"),
+                        swept_note(done.swept)
+                    ));
                 }
             }
             Ok(Exit::Pass)

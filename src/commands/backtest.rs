@@ -29,7 +29,13 @@ pub async fn backtest(
     // Significance tests need the samples the index leaves out.
     if plan.objectives.iter().any(|o| o.spec.test.is_some()) {
         for run in read.runs.iter_mut() {
-            *run = store.full_record(run).await?;
+            match store.full_record(run).await {
+                Ok(full) => *run = full,
+                Err(e @ crate::store::StoreError::Corrupt { .. }) => read.warnings.push(format!(
+                    "{e}; its summary stands in for it, without samples"
+                )),
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     let result =

@@ -5,12 +5,14 @@
 use super::{CommandError, Env};
 use crate::record::RunRecord;
 
-/// Streams the records of runs since `since` (`YYYY-MM-DD`, UTC) to `sink`.
+/// Streams the records of runs since `since` (`YYYY-MM-DD`, UTC) to `sink`;
+/// a damaged record goes to `warn` and is left out.
 pub async fn export(
     env: &Env,
     location: &str,
     since: Option<&str>,
     mut sink: impl FnMut(RunRecord) -> Result<(), CommandError>,
+    mut warn: impl FnMut(String),
 ) -> Result<(), CommandError> {
     if let Some(s) = since {
         if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
@@ -21,7 +23,12 @@ pub async fn export(
     }
     let store = super::open_existing(location, env).await?;
     for key in store.run_keys(since).await? {
-        sink(store.read_record(&key).await?)?;
+        match store.read_record(&key).await {
+            Ok(r) => sink(r)?,
+            // One damaged record must not hide the others.
+            Err(e @ crate::store::StoreError::Corrupt { .. }) => warn(e.to_string()),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

@@ -12,9 +12,46 @@ pub async fn history(
     last: usize,
 ) -> Result<Runs, CommandError> {
     let store = super::open_existing(location, env).await?;
-    scan_newest(&store, last, |r| {
+    let mut read = scan_newest(&store, last, |r| {
         metric.is_none_or(|m| r.metric(m).is_some())
             && branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))
     })
-    .await
+    .await?;
+    // Only an unfiltered read knows the index's newest run.
+    let unindexed = if metric.is_none() && branch.is_none() {
+        unindexed(&store, &read).await?
+    } else {
+        0
+    };
+    if unindexed > 0 {
+        read.warnings.push(format!(
+            "{} newer than the index's newest {} not in the index (a writer died between recording and indexing, or the index could not be updated); `qod store reindex` adds {}",
+            format!("{unindexed} recorded run{}", if unindexed == 1 { "" } else { "s" }),
+            if unindexed == 1 { "is" } else { "are" },
+            if unindexed == 1 { "it" } else { "them" },
+        ));
+    }
+    Ok(read)
+}
+
+/// Records newer than the newest indexed run: written, never indexed.
+/// Costs one listing of the newest day's records.
+async fn unindexed(store: &crate::store::Store, read: &Runs) -> Result<usize, CommandError> {
+    let Some(newest) = read.runs.first() else {
+        return Ok(0);
+    };
+    let day = newest.started_at.get(..10).unwrap_or_default();
+    let newer = store
+        .run_keys(Some(day))
+        .await?
+        .iter()
+        .filter_map(|k| {
+            k.rsplit('/')
+                .next()?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
+        .filter(|id| id.as_str() > newest.run_id.0.as_str())
+        .count();
+    Ok(newer)
 }

@@ -1,22 +1,24 @@
 //! `qod store prune` and `qod store reindex`: maintaining the store.
 
 use super::{CommandError, Env};
-use crate::store::{Keep, PruneReport};
+use crate::store::{Keep, PruneReport, Reindexed};
 
-/// Removes old runs; returns what was removed and kept, and the location.
+/// Removes old runs (and stale temporary files); returns what was removed
+/// and kept, how many temporary files went, and the location.
 pub async fn prune(
     env: &Env,
     location: &str,
     keep: Keep,
-) -> Result<(PruneReport, String), CommandError> {
+) -> Result<(PruneReport, usize, String), CommandError> {
     let store = super::open_existing(location, env).await?;
     let report = store.prune(keep, crate::time::now()).await?;
-    Ok((report, store.location()))
+    let swept = store.sweep_temporary_files()?;
+    Ok((report, swept, store.location()))
 }
 
-/// Rebuilds the index from the run records; returns how many runs it holds.
-pub async fn reindex(env: &Env, location: &str) -> Result<(usize, String), CommandError> {
+/// Rebuilds the index from the run records, moving damaged ones aside.
+pub async fn reindex(env: &Env, location: &str) -> Result<(Reindexed, String), CommandError> {
     let store = super::open_existing(location, env).await?;
-    let n = store.reindex().await?;
-    Ok((n, store.location()))
+    let done = store.reindex().await?;
+    Ok((done, store.location()))
 }

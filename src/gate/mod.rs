@@ -264,9 +264,18 @@ async fn record(
     source: &Source,
 ) {
     let record = RunRecord::from_decision(decision, pipeline, source);
-    let Err(e) = store.record(&record).await else {
-        decision.store.recorded = true;
-        return;
+    let e = match store.record(&record).await {
+        Ok(()) => {
+            decision.store.recorded = true;
+            return;
+        }
+        // The record is there; only the index is behind: nothing to spool.
+        Err(e @ StoreError::NotIndexed { .. }) => {
+            decision.store.recorded = true;
+            add_store_error(decision, error_chain(&e));
+            return;
+        }
+        Err(e) => e,
     };
     let mut msg = error_chain(&e);
     if let Some(dir) = spool_dir {
@@ -275,6 +284,10 @@ async fn record(
             Err(e) => msg.push_str(&format!("; the spool failed too: {}", error_chain(&e))),
         }
     }
+    add_store_error(decision, msg);
+}
+
+fn add_store_error(decision: &mut Decision, msg: String) {
     decision.store.error = Some(match decision.store.error.take() {
         Some(prev) => format!("{prev}; {msg}"),
         None => msg,

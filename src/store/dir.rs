@@ -48,6 +48,37 @@ impl DirBlobs {
         &self.root
     }
 
+    /// Removes the temporary files older than `age` under the root.
+    pub fn sweep_temporary(&self, age: std::time::Duration) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io("list", &dir)(e)),
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                let Ok(meta) = e.metadata() else { continue };
+                if meta.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let stale = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|a| a >= age);
+                if stale && e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    std::fs::remove_file(&path).map_err(io("remove", &path))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         self.root.join(key)
     }

@@ -57,11 +57,18 @@ pub enum StoreError {
     Exists { location: String, key: String },
     #[error("invalid store location `{location}`; {hint}")]
     BadLocation { location: String, hint: String },
-    #[error("`{key}` in `{location}` is damaged: {detail}; `qod store reindex` rebuilds the index from the run records")]
+    #[error("`{key}` in `{location}` is damaged: {detail}; `qod store reindex` rebuilds the index from the run records and moves damaged records aside")]
     Corrupt {
         location: String,
         key: String,
         detail: String,
+    },
+    #[error("recorded `{key}` in `{location}`, but the index was not updated; `qod store reindex` adds it")]
+    NotIndexed {
+        location: String,
+        key: String,
+        #[source]
+        source: Box<StoreError>,
     },
     #[error("`{location}`: gave up updating `{key}` after {attempts} attempts; too many concurrent writers")]
     Contended {
@@ -69,6 +76,23 @@ pub enum StoreError {
         key: String,
         attempts: u32,
     },
+}
+
+/// Where damaged records are moved by reindex.
+pub const QUARANTINE: &str = "quarantine/";
+
+/// Temporary files older than this are left from a killed writer.
+pub const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
+
+/// What `reindex` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reindexed {
+    /// Runs in the new index.
+    pub runs: usize,
+    /// Where damaged records were moved.
+    pub quarantined: Vec<String>,
+    /// Stale temporary files removed.
+    pub swept: usize,
 }
 
 /// The backends.
@@ -256,7 +280,16 @@ impl Store {
         mut visit: impl FnMut(RunRecord) -> ControlFlow<()>,
         mut skipped: impl FnMut(String),
     ) -> Result<Vec<index::IndexedDeployment>, StoreError> {
-        let (head, _) = self.head().await?;
+        let head = match self.head().await {
+            Ok((head, _)) => head,
+            // A damaged head hides the history, but must not stop a gate:
+            // the runs are still recorded, and reindex rebuilds it.
+            Err(e @ StoreError::Corrupt { .. }) => {
+                skipped(e.to_string());
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        };
         let deployments = head.deployments;
         for run in head.runs {
             if visit(run).is_break() {
@@ -340,7 +373,13 @@ impl Store {
                 key,
             });
         }
-        self.index(record).await
+        self.index(record)
+            .await
+            .map_err(|e| StoreError::NotIndexed {
+                location: self.location(),
+                key,
+                source: Box::new(e),
+            })
     }
 
     async fn index(&self, record: &RunRecord) -> Result<(), StoreError> {
@@ -522,11 +561,19 @@ impl Store {
     /// Rebuilds the index from the run records themselves: repairs a
     /// damaged index, and indexes runs whose writer died between writing
     /// the record and indexing it.
-    pub async fn reindex(&self) -> Result<usize, StoreError> {
+    pub async fn reindex(&self) -> Result<Reindexed, StoreError> {
         let mut summaries = Vec::new();
+        let mut quarantined = Vec::new();
         for key in self.run_keys(None).await? {
-            summaries.push(index::summary(&self.read_record(&key).await?));
+            match self.read_record(&key).await {
+                Ok(r) => summaries.push(index::summary(&r)),
+                Err(StoreError::Corrupt { .. }) => {
+                    quarantined.push(self.quarantine(&key).await?);
+                }
+                Err(e) => return Err(e),
+            }
         }
+        let swept = self.sweep_temporary_files()?;
         let n = summaries.len();
         self.with_retries(async || {
             // A damaged head loses only its deployments list.
@@ -545,6 +592,32 @@ impl Store {
                 .map(|_| n))
         })
         .await
+        .map(|runs| Reindexed {
+            runs,
+            quarantined: quarantined.clone(),
+            swept,
+        })
+    }
+
+    /// Moves a damaged record aside, to `quarantine/<key>`: out of the
+    /// history, never deleted. Returns where it went.
+    async fn quarantine(&self, key: &str) -> Result<String, StoreError> {
+        let to = format!("{QUARANTINE}{key}");
+        if let Some(blob) = self.backend.get(key).await? {
+            self.backend.put(&to, blob.bytes, None).await?;
+        }
+        self.backend.delete(key).await?;
+        Ok(to)
+    }
+
+    /// Removes temporary files that writers killed mid-write left behind
+    /// (directory stores only; older than [`STALE_TEMPORARY`], so that no
+    /// writer still at work loses its file). Returns how many.
+    pub fn sweep_temporary_files(&self) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Dir(d) => d.sweep_temporary(STALE_TEMPORARY),
+            Backend::S3(_) => Ok(0),
+        }
     }
 
     /// Removes old runs: their records, and their entries in the index.

@@ -388,3 +388,126 @@ fn a_manifest_probe_on_path_sees_no_credential() {
         "{env}"
     );
 }
+
+fn day_dir(s: &Scratch) -> std::path::PathBuf {
+    std::fs::read_dir(s.path().join(".qod/store/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
+#[test]
+fn a_damaged_store_is_repaired_with_nothing_lost() {
+    let s = scratch_with_runs(3);
+    let day = day_dir(&s);
+    let mut records: Vec<_> = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    records.sort();
+    let damaged = &records[1];
+    let damaged_key = format!(
+        "runs/{}/{}",
+        day.file_name().unwrap().to_string_lossy(),
+        damaged.file_name().unwrap().to_string_lossy()
+    );
+    std::fs::write(damaged, "{\"record_version\": 1, \"run_id\": ").unwrap();
+    // Temporary files of killed writers: one stale, one of a writer at work.
+    let stale = day.join(".tmp-killed");
+    std::fs::write(&stale, "partial").unwrap();
+    let f = std::fs::File::options().write(true).open(&stale).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    let fresh = day.join(".tmp-at-work");
+    std::fs::write(&fresh, "partial").unwrap();
+
+    // Readers skip the damaged record and name it.
+    let r = s.qod(&["export", "--format", "jsonl"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 2);
+    assert!(
+        r.stderr.contains(&format!("warning: `{damaged_key}`")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("`qod store reindex`"), "{}", r.stderr);
+
+    // A damaged index head: the gate still decides and records, and says
+    // the index is behind.
+    std::fs::write(s.path().join(".qod/store/index/head.json"), "not json").unwrap();
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let d = r.json();
+    assert_eq!(d["store"]["recorded"], true, "{:#}", d["store"]);
+    let error = d["store"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("but the index was not updated; `qod store reindex` adds it"),
+        "{error}"
+    );
+    assert!(r.stderr.contains("index/head.json"), "{}", r.stderr);
+
+    // Reindex moves the damaged record aside, rebuilds, sweeps.
+    let r = s.qod(&["store", "reindex"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("moved to `quarantine/{damaged_key}`")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("indexed 3 runs in `.qod/store`, and removed 1 stale temporary file"),
+        "{}",
+        r.stderr
+    );
+    let kept = s.path().join(".qod/store/quarantine").join(&damaged_key);
+    assert_eq!(
+        std::fs::read_to_string(kept).unwrap(),
+        "{\"record_version\": 1, \"run_id\": ",
+        "nothing lost"
+    );
+    assert!(!stale.exists() && fresh.exists());
+    let r = s.qod(&["history", "--format", "json"]);
+    assert_eq!(
+        (r.code, r.json().as_array().unwrap().len()),
+        (0, 3),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr, "");
+    let r = s.qod(&["export", "--format", "jsonl"]);
+    assert_eq!((r.stdout.lines().count(), r.stderr.as_str()), (3, ""));
+}
+
+#[test]
+fn history_mentions_records_the_index_does_not_have() {
+    let s = scratch_with_runs(2);
+    let day = day_dir(&s);
+    let newest = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    // A record whose writer died before indexing it: a newer run id.
+    let text = std::fs::read_to_string(&newest).unwrap();
+    let id = newest.file_stem().unwrap().to_string_lossy().into_owned();
+    let later = "ffffffff-ffff-7fff-bfff-ffffffffffff";
+    std::fs::write(day.join(format!("{later}.json")), text.replace(&id, later)).unwrap();
+    let r = s.qod(&["history"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("1 recorded run newer than the index's newest is not in the index"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(s.qod(&["store", "reindex"]).code, 0);
+    let r = s.qod(&["history", "--format", "json"]);
+    assert_eq!(
+        (r.json().as_array().unwrap().len(), r.stderr.as_str()),
+        (3, "")
+    );
+}
