@@ -24,11 +24,13 @@ pub async fn history(
         0
     };
     if unindexed > 0 {
+        let (s, is, it) = if unindexed == 1 {
+            ("", "is", "it")
+        } else {
+            ("s", "are", "them")
+        };
         read.warnings.push(format!(
-            "{} newer than the index's newest {} not in the index (a writer died between recording and indexing, or the index could not be updated); `qod store reindex` adds {}",
-            format!("{unindexed} recorded run{}", if unindexed == 1 { "" } else { "s" }),
-            if unindexed == 1 { "is" } else { "are" },
-            if unindexed == 1 { "it" } else { "them" },
+            "{unindexed} recorded run{s} newer than the index's newest {is} not in the index (a writer died between recording and indexing, or the index could not be updated); `qod store reindex` adds {it}"
         ));
     }
     Ok(read)
