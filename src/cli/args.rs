@@ -49,6 +49,45 @@ impl FormatArg {
     }
 }
 
+/// `--samples N|all`: how many samples per metric the printed decision holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Samples {
+    All,
+    At(usize),
+}
+
+impl Samples {
+    /// The limit, `None` for all.
+    pub fn limit(self) -> Option<usize> {
+        match self {
+            Samples::All => None,
+            Samples::At(n) => Some(n),
+        }
+    }
+}
+
+impl std::str::FromStr for Samples {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(Samples::All),
+            n => n
+                .parse()
+                .map(Samples::At)
+                .map_err(|_| format!("`{n}` is not a number or `all`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Samples {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Samples::All => f.write_str("all"),
+            Samples::At(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// A duration on the command line (`3s`, `500ms`, `1m 30s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
@@ -378,6 +417,10 @@ pub struct RunArgs {
     /// with the same spool uploads it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
     pub spool: Option<PathBuf>,
+    /// Samples per metric in the printed decision (stdout and `--out`);
+    /// the run record keeps up to 1000 whatever this says.
+    #[arg(long, value_name = "N|all", default_value_t = Samples::At(crate::commands::run::PRINTED_SAMPLES))]
+    pub samples: Samples,
     /// Also write a JUnit XML report (CodeBuild report groups, GitLab, Jenkins).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,

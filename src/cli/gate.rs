@@ -22,6 +22,7 @@ pub(super) fn options_of(
             markdown: args.markdown,
             env_file: args.env_file,
         },
+        samples: args.samples.limit(),
     };
     let progress = !p.quiet && (args.progress || std::io::stderr().is_terminal());
     let opts = RunOptions {
@@ -53,12 +54,17 @@ pub(super) fn options_of(
 /// Shows a decided run: the decision on stdout, warnings, the summary and
 /// the annotations on stderr, then the output that failed; returns the
 /// exit code.
-pub(super) fn show_run(ran: &commands::run::Ran, opts: &RunOptions, p: &Printer) -> Exit {
+pub(super) fn show_run(
+    ran: &commands::run::Ran,
+    opts: &RunOptions,
+    samples: Option<usize>,
+    p: &Printer,
+) -> Exit {
     p.warnings(&ran.outcome.warnings);
     for n in &ran.outcome.notes {
         p.note(&format!("qod: {n}"));
     }
-    let _ = p.data(&commands::run::decision_json(&ran.outcome));
+    let _ = p.data(&commands::run::decision_json(&ran.outcome, samples));
     let github = crate::ci::provider_of(&opts.env) == "github";
     p.note(&summary::human_summary(
         &ran.outcome.decision,
@@ -92,7 +98,7 @@ pub(super) fn codepipeline(
             }?;
             let (opts, sinks) = options_of(run, p, env);
             let job = block_on(commands::codepipeline::lambda_event(&text, &opts, &sinks))?;
-            Ok(show_job(&job, &opts, p))
+            Ok(show_job(&job, &opts, sinks.samples, p))
         }
         CodepipelineCommand::Worker {
             category,
@@ -117,7 +123,7 @@ pub(super) fn codepipeline(
                 &opts,
                 &sinks,
                 |job| {
-                    show_job(job, &opts, p);
+                    show_job(job, &opts, sinks.samples, p);
                 },
                 |note| p.note(&format!("qod: {note}")),
             ))
@@ -127,10 +133,15 @@ pub(super) fn codepipeline(
 
 /// Shows a handled CodePipeline job: its run (or why there was none),
 /// then whether reporting it failed.
-fn show_job(job: &commands::codepipeline::Job, opts: &RunOptions, p: &Printer) -> Exit {
+fn show_job(
+    job: &commands::codepipeline::Job,
+    opts: &RunOptions,
+    samples: Option<usize>,
+    p: &Printer,
+) -> Exit {
     match &job.ran {
         Ok(ran) => {
-            show_run(ran, opts, p);
+            show_run(ran, opts, samples, p);
         }
         Err(e) => p.error(e),
     }

@@ -83,7 +83,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
         Command::Run(args) => {
             let (opts, sinks) = options_of(args, p, env);
             let ran = block_on(commands::run::run(&opts, &sinks))?;
-            Ok(show_run(&ran, &opts, p))
+            Ok(show_run(&ran, &opts, sinks.samples, p))
         }
         Command::Validate { policy } => {
             let plan = commands::validate::validate(policy.as_deref(), &cwd())?;

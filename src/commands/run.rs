@@ -7,12 +7,18 @@ use crate::gate::{GateOutcome, RunOptions};
 use crate::outputs::Outputs;
 use std::path::{Path, PathBuf};
 
+/// Samples per metric the printed decision carries by default; the run
+/// record keeps up to [`crate::record::MAX_SAMPLES_PER_METRIC`].
+pub const PRINTED_SAMPLES: usize = 100;
+
 /// Where a run's outputs go.
 #[derive(Debug, Clone, Default)]
 pub struct Sinks {
     /// `--out`: the decision, as on stdout.
     pub out: Option<PathBuf>,
     pub outputs: Outputs,
+    /// Samples per metric in the printed decision (`None`: all of them).
+    pub samples: Option<usize>,
 }
 
 /// A decided run and what became of its outputs.
@@ -35,9 +41,31 @@ impl Ran {
     }
 }
 
-/// The decision as qod prints it: pretty JSON.
-pub fn decision_json(outcome: &GateOutcome) -> String {
-    serde_json::to_string_pretty(&outcome.decision).expect("decisions serialize")
+/// The decision as qod prints it: pretty JSON, with at most `samples`
+/// samples per metric (a note on the plugin says how many were left out),
+/// so that its size does not grow with what plugins measure.
+pub fn decision_json(outcome: &GateOutcome, samples: Option<usize>) -> String {
+    let Some(max) = samples else {
+        return serde_json::to_string_pretty(&outcome.decision).expect("decisions serialize");
+    };
+    let mut d = outcome.decision.clone();
+    for p in &mut d.plugins {
+        let mut cut = Vec::new();
+        for m in &mut p.metrics {
+            if let Some(s) = m.samples.as_mut().filter(|s| s.len() > max) {
+                cut.push(format!("`{}` {} of {}", m.name, max, s.len()));
+                s.truncate(max);
+            }
+        }
+        if !cut.is_empty() {
+            p.notes.push(format!(
+                "samples shown: {} (`--samples all` prints every one; the run record keeps up to {})",
+                cut.join(", "),
+                crate::record::MAX_SAMPLES_PER_METRIC
+            ));
+        }
+    }
+    serde_json::to_string_pretty(&d).expect("decisions serialize")
 }
 
 /// Runs the gate and writes its outputs.
@@ -54,7 +82,7 @@ pub fn publish(
 ) -> Ran {
     let mut failed = None;
     if let Some(out) = &sinks.out {
-        if let Err(e) = write_decision(out, &decision_json(&outcome)) {
+        if let Err(e) = write_decision(out, &decision_json(&outcome, sinks.samples)) {
             failed = Some(e);
         }
     }

@@ -147,10 +147,6 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     }
     let mut notes = Vec::new();
     if opts.record {
-        // Only an empty history can mean a new store; asking costs nothing else.
-        let new = history.error.is_none()
-            && history.runs.is_empty()
-            && matches!(store.exists().await, Ok(false));
         record(
             &store,
             opts.spool.as_deref(),
@@ -159,8 +155,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             &source,
         )
         .await;
-        if new && decision.store.recorded {
-            decision.store.created = true;
+        if decision.store.created {
             notes.push(format!(
                 "created a new history store at `{}` (if history was expected there, check `--store` or `QOD_STORE`)",
                 decision.store.location
@@ -265,8 +260,9 @@ async fn record(
 ) {
     let record = RunRecord::from_decision(decision, pipeline, source);
     let e = match store.record(&record).await {
-        Ok(()) => {
+        Ok(first) => {
             decision.store.recorded = true;
+            decision.store.created = first;
             return;
         }
         // The record is there; only the index is behind: nothing to spool.

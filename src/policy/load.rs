@@ -80,6 +80,39 @@ pub fn load_policy(file: &Path) -> Result<LoadedPolicy, Diagnostics> {
     })
 }
 
+/// The deepest flow nesting (`[`, `{`) a YAML policy may have; serde_json
+/// refuses JSON deeper than 128 levels on its own.
+pub const MAX_NESTING: usize = 64;
+
+/// Where flow nesting in `text` first goes deeper than `max` (line and
+/// column from 1), skipping quoted strings and comments: one pass.
+fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some('\''), '\'') => quote = None,
+                (Some('"'), '"') if prev != '\\' => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > max {
+                        return Some((i + 1, col + 1));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
 /// Parses YAML, or JSON when the file ends in `.json`, keeping the line and
 /// column of syntax errors.
 fn parse_document(file: &Path, text: &str) -> Result<Value, Diagnostics> {
@@ -93,6 +126,15 @@ fn parse_document(file: &Path, text: &str) -> Result<Value, Diagnostics> {
     if is_json {
         serde_json::from_str(text).map_err(|e| err(e.to_string(), e.line(), e.column()))
     } else {
+        // The YAML parser takes quadratic time on deep flow nesting before
+        // its own limit applies; this check is linear.
+        if let Some((line, col)) = too_deep(text, MAX_NESTING) {
+            return Err(err(
+                format!("nested deeper than {MAX_NESTING} levels of `[` and `{{`"),
+                line,
+                col,
+            ));
+        }
         let v: Value = serde_norway::from_str(text).map_err(|e| {
             let (l, c) = e
                 .location()

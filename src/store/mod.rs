@@ -280,16 +280,7 @@ impl Store {
         mut visit: impl FnMut(RunRecord) -> ControlFlow<()>,
         mut skipped: impl FnMut(String),
     ) -> Result<Vec<index::IndexedDeployment>, StoreError> {
-        let head = match self.head().await {
-            Ok((head, _)) => head,
-            // A damaged head hides the history, but must not stop a gate:
-            // the runs are still recorded, and reindex rebuilds it.
-            Err(e @ StoreError::Corrupt { .. }) => {
-                skipped(e.to_string());
-                return Ok(Vec::new());
-            }
-            Err(e) => return Err(e),
-        };
+        let (head, _) = self.head().await?;
         let deployments = head.deployments;
         for run in head.runs {
             if visit(run).is_break() {
@@ -364,8 +355,8 @@ impl Store {
     }
 
     /// Records a run: the full record once (never overwritten), then its
-    /// summary into the index.
-    pub async fn record(&self, record: &RunRecord) -> Result<(), StoreError> {
+    /// summary into the index. `true` when it is the store's first.
+    pub async fn record(&self, record: &RunRecord) -> Result<bool, StoreError> {
         let key = record_key(record);
         if self.backend.put(&key, to_line(record), None).await? == Written::Conflict {
             return Err(StoreError::Exists {
@@ -382,17 +373,24 @@ impl Store {
             })
     }
 
-    async fn index(&self, record: &RunRecord) -> Result<(), StoreError> {
+    /// Indexes a recorded run; `true` when this made the store's first index.
+    async fn index(&self, record: &RunRecord) -> Result<bool, StoreError> {
         let summary = index::summary(record);
-        self.update_head(|head| head.insert(summary.clone())).await
+        let mut first = false;
+        self.update_head(|head| {
+            first = head.runs.is_empty() && head.older.is_none() && head.deployments.is_empty();
+            head.insert(summary.clone())
+        })
+        .await?;
+        Ok(first)
     }
 
     /// Records a run that may have been recorded before (a spooled run
     /// uploaded again): an existing record is left as it is and indexed.
     pub async fn record_again(&self, record: &RunRecord) -> Result<(), StoreError> {
         match self.record(record).await {
-            Err(StoreError::Exists { .. }) => self.index(record).await,
-            other => other,
+            Err(StoreError::Exists { .. }) => self.index(record).await.map(|_| ()),
+            other => other.map(|_| ()),
         }
     }
 

@@ -379,7 +379,7 @@ fn bench_import_reads_every_harness_format() {
         "objectives:\n  - { id: fib, metric: \"criterion.fib 15\", pass: \"< 1ms\" }\n  - { id: thresholds, metric: k6.thresholds_failed, pass: \"== 0\", mode: shadow }\n",
     );
     s.policy(&policy);
-    let r = s.qod(&["run"]);
+    let r = s.qod(&["run", "--samples", "all"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let d = r.json();
     assert_valid("decision.schema.json", &d);

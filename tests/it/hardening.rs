@@ -511,3 +511,100 @@ fn history_mentions_records_the_index_does_not_have() {
         (3, "")
     );
 }
+
+#[test]
+fn deeply_nested_documents_are_refused_quickly() {
+    let n = 80_000;
+    let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let s = Scratch::new();
+    s.write(
+        "deep.yaml",
+        &format!("version: 1\nplugins: {{}}\nobjectives: {deep}\n"),
+    );
+    s.write(
+        "deep.json",
+        &format!("{{\"version\": 1, \"plugins\": {{}}, \"objectives\": {deep}}}"),
+    );
+    // A plugin whose manifest and one whose result are as deep.
+    write_plugin(
+        &s,
+        "deepresult",
+        r#"{"manifest_version":1,"name":"deepresult","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"10s","metrics":[{"name":"value","better":"lower"}]}"#,
+        &format!("#!/bin/sh\ncat >/dev/null\necho '{{\"protocol\":1,\"status\":\"ok\",\"metrics\":{deep}}}'\n"),
+    );
+    std::fs::create_dir_all(s.path().join("plugins/deepmanifest")).unwrap();
+    s.write(
+        "plugins/deepmanifest/plugin.json",
+        &format!("{{\"manifest_version\":1,\"name\":\"deepmanifest\",\"x\":{deep}}}"),
+    );
+    s.write("result.yaml", "version: 1\nplugins:\n  r: { uses: deepresult }\nobjectives:\n  - { id: v, metric: r.value, pass: \"< 1\" }\n");
+    s.write("manifest.yaml", "version: 1\nplugins:\n  m: { uses: deepmanifest }\nobjectives:\n  - { id: v, metric: m.value, pass: \"< 1\" }\n");
+    for (file, expect) in [
+        ("deep.yaml", "nested deeper than 64 levels"),
+        ("deep.json", "recursion limit exceeded"),
+        ("manifest.yaml", "recursion limit exceeded"),
+    ] {
+        let start = std::time::Instant::now();
+        let r = s.qod(&["validate", "--policy", file]);
+        // A guard against a hang, not a speed test (benchmarks measure speed).
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{file}"
+        );
+        assert_eq!(r.code, 2, "{file}: {}", r.stderr);
+        assert!(r.stderr.contains(expect), "{file}: {}", r.stderr);
+        assert!(r.stderr.lines().count() < 10, "{file}: one short message");
+    }
+    let r = s.qod(&["run", "--policy", "result.yaml", "--no-record"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let p = &r.json()["plugins"][0];
+    assert_eq!(p["status"], "invalid_output", "{p:#}");
+    assert!(
+        p["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("recursion limit"),
+        "{p:#}"
+    );
+}
+
+#[test]
+fn the_printed_decision_holds_a_bounded_number_of_samples() {
+    let s = Scratch::new();
+    let file = crate::common::fixture("bench-import/pytest-benchmark.json");
+    s.policy(&format!(
+        "version: 1\nplugins:\n  py: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\nobjectives:\n  - {{ id: fib, metric: \"py.test_bench.py::test_fib\", pass: \"< 1s\" }}\n",
+        file.display()
+    ));
+    let samples = |d: &serde_json::Value| -> Vec<usize> {
+        d["plugins"][0]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["samples"].as_array().map_or(0, |s| s.len()))
+            .collect()
+    };
+    let r = s.qod(&["run", "--out", "decision.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    assert!(samples(&d).iter().all(|n| *n <= 100), "{:?}", samples(&d));
+    assert!(samples(&d).contains(&100));
+    let note = d["plugins"][0]["notes"][0].as_str().unwrap();
+    assert!(
+        note.starts_with("samples shown: `test_bench.py::test_fib` 100 of 413"),
+        "{note}"
+    );
+    let out: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("decision.json")).unwrap())
+            .unwrap();
+    assert_eq!(samples(&out), samples(&d), "--out is what stdout is");
+    // The record keeps them all; `--samples all` prints them all.
+    let rec = crate::store::records(&s.path().join(".qod/store"));
+    assert_eq!(rec.len(), 1);
+    let r = s.qod(&["run", "--samples", "all"]);
+    let all = samples(&r.json());
+    assert!(all.contains(&413), "{all:?}");
+    assert!(r.json()["plugins"][0]["notes"]
+        .as_array()
+        .is_none_or(|n| n.is_empty()));
+}
