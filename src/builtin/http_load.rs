@@ -103,6 +103,12 @@ struct Shared {
     rate: Option<f64>,
     start: Instant,
     samples_per_worker: usize,
+    /// When the last accepted response came, in ms since `start`.
+    last_ok_ms: AtomicU64,
+    /// Stop when nothing succeeded for this long.
+    give_up_after: Duration,
+    /// Set by the first connection that gives up: all stop.
+    gave_up: std::sync::atomic::AtomicBool,
 }
 
 /// One connection's results.
@@ -119,6 +125,9 @@ struct Tally {
     seen: u64,
     rng: u64,
     http2: bool,
+    /// Connections opened (a server that closes after each response makes
+    /// one per request).
+    connections: u64,
 }
 
 enum Sender {
@@ -138,6 +147,13 @@ where
         let _ = conn.await;
     })
 }
+
+/// A response body longer than this is cut and counted as an error.
+pub const BODY_CAP: usize = 64 << 20;
+
+/// With no accepted response on any connection for this long (or twice
+/// the request timeout, if longer), the run stops early.
+pub const GIVE_UP: Duration = Duration::from_secs(5);
 
 pub fn run(ctx: &Context) -> Result<Measured, Failure> {
     let config: Config = super::config(ctx)?;
@@ -173,6 +189,9 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         rate: config.rate,
         start,
         samples_per_worker: config.max_samples.div_ceil(config.concurrency as usize),
+        last_ok_ms: AtomicU64::new(0),
+        give_up_after: GIVE_UP.max(config.timeout.get() * 2),
+        gave_up: std::sync::atomic::AtomicBool::new(false),
     });
     let mut handles = Vec::new();
     for t in 0..threads {
@@ -211,7 +230,11 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         tallies.extend(part);
     }
     let elapsed = Instant::now().saturating_duration_since(warm_end);
-    summarize(&config, tallies, elapsed)
+    let gave_up = shared
+        .gave_up
+        .load(Ordering::Relaxed)
+        .then_some(shared.give_up_after);
+    summarize(&config, tallies, elapsed, gave_up)
 }
 
 fn target(config: &Config, ctx: &Context) -> Result<Target, Failure> {
@@ -409,8 +432,16 @@ async fn send(sender: &mut Sender, t: &Target) -> Result<u16, String> {
     .map_err(|e| format!("request failed: {e}"))?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
+    let mut read = 0usize;
     while let Some(frame) = body.frame().await {
-        frame.map_err(|e| format!("reading the response failed: {e}"))?;
+        let frame = frame.map_err(|e| format!("reading the response failed: {e}"))?;
+        read += frame.data_ref().map_or(0, |d| d.len());
+        if read > BODY_CAP {
+            return Err(format!(
+                "the response body passed {} MiB; it was cut there",
+                BODY_CAP >> 20
+            ));
+        }
     }
     Ok(status)
 }
@@ -428,13 +459,29 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
         seen: 0,
         rng: 0x9E37_79B9_7F4A_7C15 ^ (id + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
         http2: false,
+        connections: 0,
     };
     let mut conn: Option<(Sender, Driver)> = None;
     let mut timer = std::pin::pin!(tokio::time::sleep(shared.timeout));
     loop {
         let now = Instant::now();
         let warm = now < shared.warm_end;
+        if shared.gave_up.load(Ordering::Relaxed) {
+            break;
+        }
         if !warm {
+            // Nothing has succeeded for a while on any connection: the
+            // server is down or never answers; waiting longer tells nothing.
+            let last_ok = shared.last_ok_ms.load(Ordering::Relaxed);
+            let since = now.saturating_duration_since(
+                shared
+                    .warm_end
+                    .max(shared.start + Duration::from_millis(last_ok)),
+            );
+            if since >= shared.give_up_after && tally.failed > 0 {
+                shared.gave_up.store(true, Ordering::Relaxed);
+                break;
+            }
             match shared.stop {
                 Stop::At(end) if now >= end => break,
                 Stop::Requests(n) if shared.issued.fetch_add(1, Ordering::Relaxed) >= n => break,
@@ -459,6 +506,7 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
             match connect(&shared.target, shared.timeout).await {
                 Ok(c) => {
                     tally.http2 = matches!(c.0, Sender::H2(_));
+                    tally.connections += 1;
                     conn = Some(c)
                 }
                 Err(e) => {
@@ -478,13 +526,47 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
         let t0 = due.map_or(sent, |d| d.min(sent));
         // One timer per connection, moved for each request: cheaper than a new one.
         timer.as_mut().reset(sent + shared.timeout);
-        let r = tokio::select! {
-            biased;
-            r = send(sender, &shared.target) => Ok(r),
-            _ = io.as_mut() => Ok(Err("the server closed the connection".to_owned())),
-            _ = timer.as_mut() => Err(()),
+        let mut closed = false;
+        // A run ends at its `duration`: a request still in flight then is
+        // not measured (`Err(true)`), as wrk does; a timeout is `Err(false)`.
+        let end = match shared.stop {
+            Stop::At(end) if !warm => Some(end),
+            _ => None,
         };
+        let ended = async {
+            match end {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut ended = std::pin::pin!(ended);
+        let r: Result<Result<u16, String>, bool> = {
+            let mut request = std::pin::pin!(send(sender, &shared.target));
+            tokio::select! {
+                biased;
+                r = request.as_mut() => Ok(r),
+                // The connection ended (`Connection: close`, HTTP/1.0, a
+                // reset): the response may still be whole; the next
+                // request reconnects.
+                _ = io.as_mut() => {
+                    closed = true;
+                    tokio::select! {
+                        r = request.as_mut() => Ok(r),
+                        _ = timer.as_mut() => Err(false),
+                        _ = ended.as_mut() => Err(true),
+                    }
+                }
+                _ = timer.as_mut() => Err(false),
+                _ = ended.as_mut() => Err(true),
+            }
+        };
+        if closed {
+            conn = None;
+        }
         let latency = t0.elapsed();
+        if r == Err(true) {
+            break;
+        }
         // Requests sent during the warm-up are not measured, even if they end after it.
         if warm {
             if !matches!(r, Ok(Ok(_))) {
@@ -507,6 +589,8 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
                 };
                 if accepted {
                     tally.ok += 1;
+                    let ms = shared.start.elapsed().as_millis() as u64;
+                    shared.last_ok_ms.fetch_max(ms, Ordering::Relaxed);
                 } else {
                     tally.rejected += 1;
                 }
@@ -546,7 +630,12 @@ fn keep_sample(t: &mut Tally, ms: f64, cap: usize) {
     }
 }
 
-fn summarize(config: &Config, tallies: Vec<Tally>, elapsed: Duration) -> Result<Measured, Failure> {
+fn summarize(
+    config: &Config,
+    tallies: Vec<Tally>,
+    elapsed: Duration,
+    gave_up: Option<Duration>,
+) -> Result<Measured, Failure> {
     let mut hist: Histogram<u64> =
         Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
     let (mut ok, mut rejected, mut failed, mut sent) = (0u64, 0u64, 0u64, 0u64);
@@ -554,7 +643,9 @@ fn summarize(config: &Config, tallies: Vec<Tally>, elapsed: Duration) -> Result<
     let mut first_error = None;
     let mut samples = Vec::new();
     let mut http2 = false;
+    let mut connections = 0u64;
     for t in tallies {
+        connections += t.connections;
         let _ = hist.add(&t.hist);
         ok += t.ok;
         rejected += t.rejected;
@@ -585,9 +676,12 @@ fn summarize(config: &Config, tallies: Vec<Tally>, elapsed: Duration) -> Result<
             )
         } else {
             format!(
-                "no request to `{}` succeeded: {}",
+                "no request to `{}` succeeded: {}{}",
                 config.url,
-                first_error.unwrap_or_else(|| "no request was sent".into())
+                first_error.unwrap_or_else(|| "no request was sent".into()),
+                gave_up
+                    .map(|d| format!("; stopped early, after {} without one", HumanDuration(d)))
+                    .unwrap_or_default()
             )
         };
         return Err(Failure::new("no-successful-response", why));
@@ -609,6 +703,7 @@ fn summarize(config: &Config, tallies: Vec<Tally>, elapsed: Duration) -> Result<
     let error_rate = (failed + rejected) as f64 / sent.max(1) as f64;
     m.push("error_rate", error_rate, Some("ratio"));
     m.push("requests", sent as f64, None);
+    m.push("connections", connections as f64, None);
     m.summary = format!(
         "{} {}: p50 {} ms, p95 {} ms, p99 {} ms, {:.0} req/s over {} connection{} ({}), {:.2}% errors{}",
         config.method,
