@@ -37,3 +37,6 @@ pub mod threshold;
 pub mod time;
 pub(crate) mod units;
 pub mod validate;
+
+#[cfg(test)]
+mod fuzz;

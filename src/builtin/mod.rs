@@ -5,7 +5,7 @@
 //! `qod` binary so that one install brings them; their manifests are also
 //! built in, so `uses: http-load` works wherever `qod` runs.
 
-mod bench_import;
+pub(crate) mod bench_import;
 mod build_time;
 mod command_bench;
 mod http_load;

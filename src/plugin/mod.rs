@@ -4,7 +4,7 @@
 
 mod config;
 mod discovery;
-mod manifest;
+pub(crate) mod manifest;
 
 pub use config::check_config;
 pub use discovery::{Discovery, DiscoveryError, ResolvedPlugin};

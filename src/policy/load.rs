@@ -62,6 +62,12 @@ pub fn load_policy(file: &Path) -> Result<LoadedPolicy, Diagnostics> {
             "check the path given with `--policy`, or run qod where `qod.yaml` is",
         )])
     })?;
+    check_policy(file, text)
+}
+
+/// Checks the text of a policy file as [`load_policy`] does.
+pub fn check_policy(file: &Path, text: String) -> Result<LoadedPolicy, Diagnostics> {
+    let diag = |msg: String| Diagnostic::new(FileKind::Policy, file, msg);
     let raw = parse_document(file, &text)?;
     let diags = SchemaKind::Policy.diagnose(FileKind::Policy, file, &text, &raw);
     if !diags.is_empty() {

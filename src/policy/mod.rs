@@ -8,7 +8,7 @@
 pub mod criterion;
 mod load;
 
-pub use load::{find_policy, load_policy, LoadedPolicy, POLICY_FILE_NAMES};
+pub use load::{check_policy, find_policy, load_policy, LoadedPolicy, POLICY_FILE_NAMES};
 
 use crate::duration::HumanDuration;
 use crate::ids::InstanceId;

@@ -11,6 +11,30 @@ pub use cancel::{become_subreaper, kill_orphans, signal_name, Cancel};
 pub use env::plugin_env;
 pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
 
+/// What `stdout` from a plugin of `manifest` that exited 0 comes to (for
+/// tests that feed the interpreter directly).
+#[cfg(test)]
+pub(crate) fn interpret_stdout(
+    manifest: &crate::protocol::Manifest,
+    stdout: &[u8],
+) -> PluginOutcome {
+    let raw = process::RawRun {
+        ending: process::Ending::Exited(std::os::unix::process::ExitStatusExt::from_raw(0)),
+        stdout: stdout.to_vec(),
+        stdout_overflow: false,
+        stderr_tail: Vec::new(),
+        duration: Duration::from_millis(1),
+        notes: Vec::new(),
+    };
+    outcome::interpret(
+        &crate::ids::InstanceId::new("fuzz"),
+        manifest,
+        raw,
+        Duration::from_secs(1),
+        DEFAULT_GRACE,
+    )
+}
+
 use crate::decision::{PluginOutcome, PluginStatus};
 use crate::ids::RunId;
 use crate::plan::{Plan, PlannedInstance};

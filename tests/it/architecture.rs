@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["outputs", "report"],
     &["gate"],
     &["commands"],
-    &["cli"],
+    &["cli", "fuzz"],
 ];
 
 /// Lines of code (tests apart) a file may have without giving a reason.
