@@ -463,6 +463,14 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
     };
     let mut conn: Option<(Sender, Driver)> = None;
     let mut timer = std::pin::pin!(tokio::time::sleep(shared.timeout));
+    // A run ends at its `duration`: a request still in flight then is not
+    // measured (`Err(true)` below), as wrk does; a timeout is `Err(false)`.
+    // One timer per connection, as for the timeout.
+    let end = match shared.stop {
+        Stop::At(end) => end,
+        Stop::Requests(_) => shared.start + Duration::from_secs(100 * 365 * 86_400),
+    };
+    let mut ended = std::pin::pin!(tokio::time::sleep_until(end.into()));
     loop {
         let now = Instant::now();
         let warm = now < shared.warm_end;
@@ -527,19 +535,6 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
         // One timer per connection, moved for each request: cheaper than a new one.
         timer.as_mut().reset(sent + shared.timeout);
         let mut closed = false;
-        // A run ends at its `duration`: a request still in flight then is
-        // not measured (`Err(true)`), as wrk does; a timeout is `Err(false)`.
-        let end = match shared.stop {
-            Stop::At(end) if !warm => Some(end),
-            _ => None,
-        };
-        let ended = async {
-            match end {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let mut ended = std::pin::pin!(ended);
         let r: Result<Result<u16, String>, bool> = {
             let mut request = std::pin::pin!(send(sender, &shared.target));
             tokio::select! {
@@ -589,8 +584,12 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
                 };
                 if accepted {
                     tally.ok += 1;
+                    // Shared by every connection: written only when it
+                    // moves by 100 ms, so that cores do not fight over it.
                     let ms = shared.start.elapsed().as_millis() as u64;
-                    shared.last_ok_ms.fetch_max(ms, Ordering::Relaxed);
+                    if ms >= shared.last_ok_ms.load(Ordering::Relaxed) + 100 {
+                        shared.last_ok_ms.fetch_max(ms, Ordering::Relaxed);
+                    }
                 } else {
                     tally.rejected += 1;
                 }
