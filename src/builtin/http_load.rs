@@ -470,7 +470,7 @@ async fn worker(shared: Arc<Shared>, id: u64) -> Tally {
         Stop::At(end) => end,
         Stop::Requests(_) => shared.start + Duration::from_secs(100 * 365 * 86_400),
     };
-    let mut ended = std::pin::pin!(tokio::time::sleep_until(end.into()));
+    let mut ended = std::pin::pin!(tokio::time::sleep_until(end));
     loop {
         let now = Instant::now();
         let warm = now < shared.warm_end;
