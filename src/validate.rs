@@ -91,19 +91,144 @@ impl SchemaKind {
         text: &str,
         doc: &Value,
     ) -> Vec<crate::diag::Diagnostic> {
-        let mut diags: Vec<crate::diag::Diagnostic> = violations(self.validator(), doc)
+        let schema: Value =
+            serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON");
+        let words = Words::of(&schema);
+        let found = violations(self.validator(), doc);
+        // A misspelt field is also a missing one: say it once, with the fix.
+        let suggested: Vec<(String, String)> = found
+            .iter()
+            .flat_map(|v| {
+                unexpected(&v.message)
+                    .into_iter()
+                    .filter_map(|u| words.suggest(&u))
+                    .map(|s| (v.pointer.clone(), s))
+            })
+            .collect();
+        let mut diags: Vec<crate::diag::Diagnostic> = found
             .into_iter()
+            .filter(|v| {
+                !suggested.iter().any(|(p, s)| {
+                    *p == v.pointer && v.message == format!("\"{s}\" is a required property")
+                })
+            })
             .map(|v| {
-                crate::diag::Diagnostic::new(kind, file, v.message)
+                let generic = format!(
+                    "run `qod schema {}` to see the accepted fields",
+                    self.command_name()
+                );
+                let (message, hint) = words.explain(&v, doc);
+                crate::diag::Diagnostic::new(kind, file, message)
                     .at(v.pointer)
-                    .hint(format!(
-                        "run `qod schema {}` to see the accepted fields",
-                        self.command_name()
-                    ))
+                    .hint(hint.unwrap_or(generic))
             })
             .collect();
         crate::diag::locate_all(&mut diags, file, text);
         diags
+    }
+}
+
+/// The field names `'…' was unexpected` names.
+fn unexpected(message: &str) -> Vec<String> {
+    let Some(rest) = message.strip_prefix("Additional properties are not allowed (") else {
+        return Vec::new();
+    };
+    rest.split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What a schema knows that makes messages better: every field name it
+/// has, and which fields are durations.
+struct Words {
+    fields: std::collections::BTreeSet<String>,
+    durations: std::collections::BTreeSet<String>,
+}
+
+impl Words {
+    fn of(schema: &Value) -> Words {
+        let mut w = Words {
+            fields: Default::default(),
+            durations: Default::default(),
+        };
+        fn is_duration(v: &Value) -> bool {
+            v.get("$ref")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.ends_with("/Duration") || r.ends_with("/HumanDuration"))
+                || v.get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("A duration such as"))
+                || ["anyOf", "oneOf", "allOf"].iter().any(|k| {
+                    v.get(k)
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(is_duration))
+                })
+        }
+        fn walk(v: &Value, w: &mut Words) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(props) = o.get("properties").and_then(Value::as_object) {
+                        for (name, sub) in props {
+                            w.fields.insert(name.clone());
+                            if is_duration(sub) {
+                                w.durations.insert(name.clone());
+                            }
+                        }
+                    }
+                    o.values().for_each(|x| walk(x, w));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, w)),
+                _ => {}
+            }
+        }
+        walk(schema, &mut w);
+        w
+    }
+
+    fn suggest(&self, wrong: &str) -> Option<String> {
+        crate::diag::suggest(wrong, self.fields.iter().map(String::as_str)).map(str::to_owned)
+    }
+
+    /// The message and, when there is a better one than the generic, the hint.
+    fn explain(&self, v: &Violation, doc: &Value) -> (String, Option<String>) {
+        let names = unexpected(&v.message);
+        if !names.is_empty() {
+            let list = names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let fixes: Vec<(String, String)> = names
+                .iter()
+                .filter_map(|n| self.suggest(n).map(|s| (n.clone(), s)))
+                .collect();
+            let hint = match fixes.as_slice() {
+                [] => None,
+                [(_, s)] if names.len() == 1 => Some(format!("did you mean `{s}`?")),
+                many => Some(format!(
+                    "did you mean: {}?",
+                    many.iter()
+                        .map(|(n, s)| format!("`{s}` for `{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            return (format!("unknown field {list}"), hint);
+        }
+        let field = v.pointer.rsplit('/').next().unwrap_or_default();
+        let value = doc.pointer(&v.pointer);
+        if self.durations.contains(field) && value.is_some_and(Value::is_number) {
+            let n = value.expect("checked").to_string();
+            return (
+                format!("`{field}` is a duration, and {n} has no unit"),
+                Some(format!(
+                    "write it with its unit: `{field}: {n}s` (or `{n}ms`, `{n}m`)"
+                )),
+            );
+        }
+        (v.message.clone(), None)
     }
 }
 

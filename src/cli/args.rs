@@ -1,5 +1,7 @@
 //! The command line's grammar: every subcommand, flag and default, as clap
 //! types. Nothing here runs anything.
+//!
+//! Size: the whole grammar with its help texts, which are most of the lines.
 
 use crate::validate::SchemaKind;
 use clap::{Parser, Subcommand};

@@ -183,12 +183,27 @@ pub enum CriterionError {
     BadExpression { text: String },
     #[error("criterion `{text}`: unknown unit `{unit}`")]
     UnknownUnit { text: String, unit: String },
-    #[error("criterion `{text}`: unit `{unit}` does not fit the metric's unit {metric_unit}")]
+    #[error("criterion `{text}`: unit `{unit}` does not fit the metric's unit {metric_unit}{}", signed_percent(text, unit))]
     IncompatibleUnit {
         text: String,
         unit: String,
         metric_unit: String,
     },
+}
+
+/// For `<= 10%` on a metric that is no ratio: the change against the
+/// baseline it most likely means.
+fn signed_percent(text: &str, unit: &str) -> String {
+    let t = text.trim();
+    let op = ["<=", ">=", "<", ">"].into_iter().find(|op| t.starts_with(op));
+    match (unit, op) {
+        ("%", Some(op)) => {
+            let rest = t[op.len()..].trim();
+            let sign = if op.starts_with('<') { '+' } else { '-' };
+            format!("; a change against the baseline is written with a sign: `{op} {sign}{rest}`")
+        }
+        _ => String::new(),
+    }
 }
 
 /// Checks the syntax of one criterion.

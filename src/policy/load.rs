@@ -146,6 +146,17 @@ fn parse_document(file: &Path, text: &str) -> Result<Value, Diagnostics> {
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((0, 0));
+            let at = text
+                .lines()
+                .nth(l.saturating_sub(1))
+                .and_then(|line| line.chars().nth(c.saturating_sub(1)));
+            if at == Some('\t') {
+                return err(
+                    "a tab: YAML indents with spaces only; replace the tab with spaces".into(),
+                    l,
+                    c,
+                );
+            }
             err(format!("not valid YAML: {e}"), l, c)
         })?;
         if v.is_null() {
