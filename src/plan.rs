@@ -72,6 +72,11 @@ impl PlannedObjective {
     }
 }
 
+/// Whether `uses:` names a folder rather than a plugin.
+fn looks_like_path(uses: &str) -> bool {
+    uses.starts_with("./") || uses.starts_with("../") || uses.starts_with('/')
+}
+
 /// Loads and checks everything `run` would, without running anything.
 pub fn load(policy: Option<&std::path::Path>, cwd: &std::path::Path) -> Result<Plan, Diagnostics> {
     let file = crate::policy::find_policy(policy, cwd)?;
@@ -123,7 +128,11 @@ impl Plan {
         let mut instances = Vec::new();
         for (id, inst) in &p.plugins {
             let at = pointer(["plugins", id.as_str()]);
-            let plugin = match discovery.find(&inst.uses, inst.path.as_deref(), &base) {
+            // `uses: ./plugins/x` (a path, as in GitHub Actions) is `path:`.
+            let uses_path = (inst.path.is_none() && looks_like_path(&inst.uses))
+                .then(|| PathBuf::from(&inst.uses));
+            let explicit = inst.path.as_deref().or(uses_path.as_deref());
+            let plugin = match discovery.find(&inst.uses, explicit, &base) {
                 Ok(plugin) => plugin,
                 Err(DiscoveryError::Manifest { diagnostics, .. }) => {
                     diags.extend(diagnostics);
@@ -135,6 +144,12 @@ impl Plan {
                     } else {
                         "/uses"
                     };
+                    if explicit.is_some() {
+                        diags.push(diag(e.to_string()).at(format!("{at}{at_field}")).hint(
+                            "a path names the plugin's folder (with its `plugin.json`) or the manifest itself, relative to the policy",
+                        ));
+                        continue;
+                    }
                     let names = discovery.names();
                     let guess = did_you_mean(&inst.uses, names.iter().map(String::as_str));
                     diags.push(diag(e.to_string()).at(format!("{at}{at_field}")).hint(format!(

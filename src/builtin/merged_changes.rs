@@ -40,6 +40,13 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         ))
     })?;
     let repo = super::workspace(ctx).join(&config.repository);
+    // Without a repository nothing else matters: say that first.
+    git(&repo, &["rev-parse", "--git-dir"]).map_err(|e| {
+        Failure::new(
+            "not-a-repository",
+            format!("`{}` is not a git repository ({e}); set `with.repository` to the checkout's folder", repo.display()),
+        )
+    })?;
     let deployment = ctx.history.last_deployment.as_ref();
     let (since, from) = match (&config.since, deployment.and_then(|d| d.revision.as_ref())) {
         (Some(s), _) => (s.clone(), "`with.since`".to_owned()),
@@ -60,12 +67,6 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         .clone()
         .filter(|r| git(&repo, &["cat-file", "-e", &format!("{r}^{{commit}}")]).is_ok())
         .unwrap_or_else(|| "HEAD".to_owned());
-    git(&repo, &["rev-parse", "--git-dir"]).map_err(|e| {
-        Failure::new(
-            "not-a-repository",
-            format!("`{}` is not a git repository ({e}); set `with.repository` to the checkout's folder", repo.display()),
-        )
-    })?;
     let since_commit = git(&repo, &["rev-parse", "--verify", "--quiet", &format!("{since}^{{commit}}")])
         .map_err(|_| {
             let shallow = git(&repo, &["rev-parse", "--is-shallow-repository"])

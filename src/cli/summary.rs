@@ -5,8 +5,9 @@ use super::render::{paint, Tone};
 use crate::decision::{Decision, ObjectiveStatus as S, OutcomeEffect as E, Verdict};
 use crate::units::format_with_unit;
 
-/// Lines of a failed plugin's stderr the summary shows.
-const STDERR_SHOWN: usize = 5;
+/// Lines of a failed plugin's stderr the summary shows: enough to hold
+/// the cause of a crash under its stack trace.
+const STDERR_SHOWN: usize = 20;
 
 /// The summary of `d`; `github` hides plugin stderr from GitHub's workflow
 /// commands, `colour` paints the verdict and the marks.
@@ -58,10 +59,15 @@ pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
         ));
         if let Some(tail) = &p.stderr_tail {
             let lines: Vec<&str> = tail.lines().collect();
-            let shown: Vec<String> = lines[lines.len().saturating_sub(STDERR_SHOWN)..]
-                .iter()
-                .map(|l| format!("    | {l}"))
-                .collect();
+            let cut = lines.len().saturating_sub(STDERR_SHOWN);
+            let mut shown: Vec<String> = Vec::new();
+            if cut > 0 {
+                shown.push(format!(
+                    "    | … {cut} earlier line{} in the decision's `stderr_tail`",
+                    if cut == 1 { "" } else { "s" }
+                ));
+            }
+            shown.extend(lines[cut..].iter().map(|l| format!("    | {l}")));
             let shown = shown.join("\n");
             s.push('\n');
             // A plugin's stderr must not issue workflow commands on GitHub; the

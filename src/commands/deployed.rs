@@ -20,8 +20,14 @@ pub async fn deployed(
     given: Deployment,
     cwd: &Path,
 ) -> Result<(DeploymentRecord, String), CommandError> {
-    let store = Store::open(location, env).await?;
     let (pipeline, source) = crate::ci::detect(env, cwd, || crate::ci::git_info(cwd));
+    // A deployment without a revision is of no use to anything that reads it.
+    if given.revision.is_none() && source.revision.is_none() {
+        return Err(CommandError::Usage(
+            "cannot tell which revision was deployed: this is no git checkout and no CI variable names the commit; give it with `--revision SHA`".into(),
+        ));
+    }
+    let store = Store::open(location, env).await?;
     let record = DeploymentRecord {
         record_version: crate::record::DEPLOYMENT_VERSION,
         id: uuid::Uuid::now_v7().to_string(),

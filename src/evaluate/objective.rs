@@ -91,6 +91,34 @@ fn no_value_reason(o: &PlannedObjective, plugin: Option<&PluginOutcome>) -> Stri
                 .map(|e| format!(": {}", first_line(&e.message)))
                 .unwrap_or_default()
         ),
+        Some(p) if !p.metrics.is_empty() => {
+            // The names it did report, closest first: importers' names are
+            // easy to guess wrong (`test_slugify` for
+            // `tests/test_bench.py::test_slugify`).
+            let wanted = o.metric.as_str();
+            let mut names: Vec<&str> = p.metrics.iter().map(|m| m.name.as_str()).collect();
+            names.sort_by_key(|n| {
+                (
+                    !n.contains(wanted) && !wanted.contains(n),
+                    strsim::damerau_levenshtein(wanted, n),
+                )
+            });
+            names.dedup();
+            const SHOWN: usize = 5;
+            let more = names.len().saturating_sub(SHOWN);
+            let list: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
+            format!(
+                "no value: plugin `{}` did not report metric `{}`; it reported {}{}",
+                o.instance,
+                o.metric,
+                list.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        }
         _ => format!(
             "no value: plugin `{}` did not report metric `{}`",
             o.instance, o.metric

@@ -50,10 +50,26 @@ pub fn annotations(d: &Decision) -> Vec<String> {
             data(&o.reason)
         ));
     }
+    // A failed plugin is annotated as what it does to the gate: an error
+    // when an objective on it fails the gate, a warning when one warns, and
+    // not at all when nothing the gate decides depends on it.
     for p in d.plugins.iter().filter(|p| p.status != PluginStatus::Ok) {
+        let prefix = format!("{}.", p.instance);
+        let effects = d
+            .objectives
+            .iter()
+            .filter(|o| o.metric.starts_with(&prefix))
+            .map(|o| o.effect);
+        let level = if effects.clone().any(|e| e == OutcomeEffect::Fail) {
+            "error"
+        } else if effects.into_iter().any(|e| e == OutcomeEffect::Warn) {
+            "warning"
+        } else {
+            continue;
+        };
         let msg = p.error.as_ref().map(|e| e.message.as_str()).unwrap_or("");
         out.push(format!(
-            "::error title={}::{}",
+            "::{level} title={}::{}",
             property(&format!("qod plugin {} {}", p.instance, p.status.as_str())),
             data(msg)
         ));

@@ -4,13 +4,10 @@
 //! `qod-plugin-<name>` on `PATH`, asked for its manifest with `--manifest`.
 
 use super::manifest::{load_manifest, parse_manifest};
+use super::probe::from_executable;
 use crate::diag::Diagnostic;
 use crate::protocol::Manifest;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Where a plugin was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +76,6 @@ pub struct Discovery {
 }
 
 const MANIFEST: &str = "plugin.json";
-const MANIFEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Discovery {
     /// The standard places, given the policy's folder and the working directory.
@@ -118,7 +114,12 @@ impl Discovery {
     ) -> Result<ResolvedPlugin, DiscoveryError> {
         let mut looked = Vec::new();
         if let Some(p) = explicit {
-            let p = base.join(p);
+            let p = p.strip_prefix("./").unwrap_or(p);
+            let p = if base == Path::new(".") || base.as_os_str().is_empty() {
+                p.to_owned()
+            } else {
+                base.join(p)
+            };
             let file = if p.is_dir() { p.join(MANIFEST) } else { p };
             if file.is_file() {
                 return from_manifest_file(name, &file, Origin::Explicit, true);
@@ -263,6 +264,41 @@ fn from_manifest_file(
     }
     let dir = file.parent().unwrap_or(Path::new("."));
     let argv = resolve_command(&manifest.command, dir);
+    // Files the command names relative to the plugin's folder must be there
+    // now, not only when the plugin first runs.
+    let missing: Vec<Diagnostic> = manifest
+        .command
+        .iter()
+        .zip(&argv)
+        .enumerate()
+        .filter(|(i, (written, resolved))| {
+            *written != *resolved
+                && !(*i == 0 && written.as_str() == "qod")
+                && !Path::new(resolved.as_str()).exists()
+        })
+        .map(|(i, (written, _))| {
+            Diagnostic::new(
+                crate::diag::FileKind::Manifest,
+                file,
+                format!(
+                    "`command` names `{written}`, which is not in `{}`",
+                    dir.display()
+                ),
+            )
+            .at(format!("/command/{i}"))
+            .hint("paths in `command` are relative to the manifest's folder; build or add the file, or fix the path")
+        })
+        .collect();
+    if !missing.is_empty() {
+        let mut missing = missing;
+        if let Ok(text) = std::fs::read_to_string(file) {
+            crate::diag::locate_all(&mut missing, file, &text);
+        }
+        return Err(DiscoveryError::Manifest {
+            name: name.to_owned(),
+            diagnostics: missing,
+        });
+    }
     Ok(ResolvedPlugin {
         manifest,
         source: file.to_owned(),
@@ -324,71 +360,3 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Asks `exe --manifest` for its manifest; its own path replaces `command[0]`.
-fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, DiscoveryError> {
-    let fail = |msg: String| {
-        DiscoveryError::Manifest {
-        name: name.to_owned(),
-        diagnostics: vec![Diagnostic::new(crate::diag::FileKind::Manifest, exe, msg)
-            .hint("a `qod-plugin-NAME` executable must print its plugin.json when run with `--manifest`")],
-    }
-    };
-    // The probe is a plugin too: the same minimal environment (no
-    // credentials), its own process group, killed whole on a timeout.
-    let parent: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let mut child = Command::new(exe)
-        .arg("--manifest")
-        .env_clear()
-        .envs(crate::secrets::plugin_env(&parent, &[]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| fail(format!("cannot run `--manifest`: {e}")))?;
-    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.by_ref().take(1 << 20).read_to_end(&mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() < MANIFEST_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            _ => {
-                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "`--manifest` did not answer within {}s",
-                    MANIFEST_TIMEOUT.as_secs()
-                )));
-            }
-        }
-    };
-    // Nothing the probe started outlives it.
-    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-    let out = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(fail(format!("`--manifest` exited with {status}")));
-    }
-    let text = String::from_utf8_lossy(&out);
-    let mut manifest =
-        parse_manifest(exe, &text).map_err(|diagnostics| DiscoveryError::Manifest {
-            name: name.to_owned(),
-            diagnostics,
-        })?;
-    let mut argv = manifest.command.clone();
-    argv[0] = exe.to_string_lossy().into_owned();
-    manifest.command = argv.clone();
-    Ok(ResolvedPlugin {
-        manifest,
-        source: exe.to_owned(),
-        origin: Origin::Executable,
-        argv,
-    })
-}

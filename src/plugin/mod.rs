@@ -5,6 +5,7 @@
 mod config;
 mod discovery;
 pub(crate) mod manifest;
+mod probe;
 
 pub use config::check_config;
 pub use discovery::{Discovery, DiscoveryError, ResolvedPlugin};

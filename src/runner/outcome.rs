@@ -257,6 +257,24 @@ fn judge(
         if m.unit.is_none() {
             m.unit = decl.unit.clone();
         }
+        // A unit that does not convert to the declared one would only
+        // surface later as an objective that "cannot compare".
+        if let (Some(got), Some(declared)) = (&m.unit, &decl.unit) {
+            let (g, d) = (
+                crate::units::Unit::of_metric(Some(got)),
+                crate::units::Unit::of_metric(Some(declared)),
+            );
+            if g.convert(1.0, &d).is_none() {
+                return Err(failure(
+                    PluginStatus::InvalidResult,
+                    "invalid-result",
+                    format!(
+                        "metric `{}` is reported in `{got}`, which does not convert to `{declared}`, the unit its manifest declares; report it in `{declared}` (or a unit of the same kind), or fix the manifest",
+                        m.name
+                    ),
+                ));
+            }
+        }
         if m.better.is_none() {
             m.better = Some(decl.better);
         }

@@ -190,7 +190,7 @@ fn modes_and_missing_data() {
         statuses,
         [("no_data", "warn"), ("fail", "warn"), ("fail", "none")]
     );
-    insta::assert_snapshot!(d["objectives"][0]["reason"].as_str().unwrap(), @"no value: plugin `a` did not report metric `merged`");
+    insta::assert_snapshot!(d["objectives"][0]["reason"].as_str().unwrap(), @"no value: plugin `a` did not report metric `merged`; it reported `size`, `p95`");
     // Without on_no_data the default is fail: nothing passes silently.
     let objectives = "  - id: missing\n    metric: a.merged\n    pass: \">= 3\"\n";
     let (code, d) = run_policy(&s, &emit_policy(&[("a", "p95", 1.0)], objectives), &[]);
