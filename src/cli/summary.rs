@@ -9,6 +9,22 @@ use crate::units::format_with_unit;
 /// the cause of a crash under its stack trace.
 const STDERR_SHOWN: usize = 20;
 
+/// Whether a stderr line reads like the cause of a failure.
+fn looks_like_a_cause(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    [
+        "error",
+        "exception",
+        "panicked",
+        "traceback",
+        "fatal",
+        "cannot",
+        "not found",
+    ]
+    .iter()
+    .any(|w| l.contains(w))
+}
+
 /// The summary of `d`; `github` hides plugin stderr from GitHub's workflow
 /// commands, `colour` paints the verdict and the marks.
 pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
@@ -61,10 +77,18 @@ pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
             let lines: Vec<&str> = tail.lines().collect();
             let cut = lines.len().saturating_sub(STDERR_SHOWN);
             let mut shown: Vec<String> = Vec::new();
-            if cut > 0 {
+            // A crash's cause is often above its stack trace: keep the
+            // first line that reads like one.
+            let cause = lines[..cut].iter().position(|l| looks_like_a_cause(l));
+            let mut cut_lines = cut;
+            if let Some(i) = cause {
+                shown.push(format!("    | {}", lines[i]));
+                cut_lines -= 1;
+            }
+            if cut_lines > 0 {
                 shown.push(format!(
-                    "    | … {cut} earlier line{} in the decision's `stderr_tail`",
-                    if cut == 1 { "" } else { "s" }
+                    "    | … {cut_lines} other line{} in the decision's `stderr_tail`",
+                    if cut_lines == 1 { "" } else { "s" }
                 ));
             }
             shown.extend(lines[cut..].iter().map(|l| format!("    | {l}")));

@@ -183,7 +183,10 @@ pub enum CriterionError {
     BadExpression { text: String },
     #[error("criterion `{text}`: unknown unit `{unit}`")]
     UnknownUnit { text: String, unit: String },
-    #[error("criterion `{text}`: unit `{unit}` does not fit the metric's unit {metric_unit}{}", signed_percent(text, unit))]
+    #[error(
+        "criterion `{text}`: unit `{unit}` does not fit the metric's unit {metric_unit}{}",
+        signed_percent(text, unit)
+    )]
     IncompatibleUnit {
         text: String,
         unit: String,
@@ -195,7 +198,9 @@ pub enum CriterionError {
 /// baseline it most likely means.
 fn signed_percent(text: &str, unit: &str) -> String {
     let t = text.trim();
-    let op = ["<=", ">=", "<", ">"].into_iter().find(|op| t.starts_with(op));
+    let op = ["<=", ">=", "<", ">"]
+        .into_iter()
+        .find(|op| t.starts_with(op));
     match (unit, op) {
         ("%", Some(op)) => {
             let rest = t[op.len()..].trim();

@@ -14,6 +14,7 @@ mod gate;
 mod hardening;
 mod hostile;
 mod interface;
+mod messages;
 mod quality;
 mod reports;
 mod s3;
