@@ -31,8 +31,9 @@ fn fence(text: &str) -> String {
 }
 
 /// The summary for `d`, with a sparkline of each metric's recent values
-/// from `trends` (`(metric, values oldest first)`).
-pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
+/// from `trends` (`(metric, values oldest first)`) and a link to the HTML
+/// report where the pipeline publishes it (`QOD_REPORT_URL`).
+pub fn render(d: &Decision, trends: &[(String, Vec<f64>)], report_url: Option<&str>) -> String {
     let verdict = match d.decision {
         Verdict::Pass => "✅ pass",
         Verdict::Warn => "⚠️ warn",
@@ -44,18 +45,39 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
         cell(&d.summary)
     );
     s.push_str(
-        "| | Objective | Value | Trend | Target | vs baseline | Reason |\n|---|---|--:|---|--:|--:|---|\n",
+        "| | Objective | Base | Value | Change | Trend | Target | Reason |\n|---|---|--:|--:|--:|---|--:|---|\n",
     );
-    for o in &d.objectives {
+    // What failed the gate first, then what warned, then the rest.
+    let mut ordered: Vec<&ObjectiveOutcome> = d.objectives.iter().collect();
+    ordered.sort_by_key(|o| match o.effect {
+        OutcomeEffect::Fail => 0,
+        OutcomeEffect::Warn => 1,
+        _ => 2,
+    });
+    for o in ordered {
         let unit = o.unit.as_deref().unwrap_or("");
         let value = o
             .value
             .map(|v| format_with_unit(v, unit))
             .unwrap_or_else(|| "–".into());
+        let base = o
+            .baseline
+            .as_ref()
+            .and_then(|b| b.value)
+            .map(|v| format_with_unit(v, unit))
+            .unwrap_or_else(|| "–".into());
         let target = o.passes_if.clone().unwrap_or_else(|| "–".into());
+        let pct = |c: f64| format!("{}{}%", if c > 0.0 { "+" } else { "" }, format_value(c));
+        // With a significance test, the change's confidence interval too.
+        let interval = o
+            .test
+            .as_ref()
+            .and_then(|t| Some((t.change_pct_low?, t.change_pct_high?)))
+            .map(|(lo, hi)| format!(" [{}, {}]", pct(lo), pct(hi)))
+            .unwrap_or_default();
         let change = o
             .change_pct
-            .map(|c| format!("{}{}%", if c > 0.0 { "+" } else { "" }, format_value(c)))
+            .map(|c| format!("{}{interval}", pct(c)))
             .unwrap_or_else(|| "–".into());
         let trend = trends
             .iter()
@@ -64,13 +86,14 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
             .map(|(_, v)| sparkline(v))
             .unwrap_or_else(|| "–".into());
         s.push_str(&format!(
-            "| {} | `{}` | {} | {} | {} | {} | {} |\n",
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} |\n",
             mark(o),
             cell(&o.id),
+            cell(&base),
             cell(&value),
+            change,
             trend,
             cell(&target),
-            change,
             cell(&o.reason)
         ));
     }
@@ -99,6 +122,9 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)]) -> String {
         }
     }
     let mut footer = vec![format!("run `{}`", d.run.id)];
+    if let Some(url) = report_url {
+        footer.push(format!("[HTML report]({url})"));
+    }
     if let Some(r) = &d.pipeline.revision {
         footer.push(format!("revision `{}`", &r[..r.len().min(12)]));
     }

@@ -73,7 +73,11 @@ pub fn publish(
     if let Some(p) = &outputs.junit {
         write("JUnit report", p, &junit::render(d), false)?;
     }
-    let markdown = markdown::render(d, trends);
+    let report_url = env
+        .get("QOD_REPORT_URL")
+        .map(String::as_str)
+        .filter(|u| !u.is_empty());
+    let markdown = markdown::render(d, trends, report_url);
     if let Some(p) = &outputs.markdown {
         write("Markdown summary", p, &markdown, false)?;
     }

@@ -5,6 +5,9 @@
 //! Parsing happens in two steps: [`parse`] checks the syntax, and
 //! [`Parsed::resolve`] converts every quantity into the metric's unit, so
 //! unit mistakes are caught before anything runs.
+//!
+//! Size: the grammar of criteria and their resolution in the metric's unit,
+//! with a message for each way one can be wrong.
 
 use crate::units::{format_with_unit, parse_quantity, Dimension, Quantity, Unit};
 use std::fmt;

@@ -297,7 +297,7 @@ fn markdown_summary_has_a_sparkline_per_metric() {
     assert!(row.contains("| ▁▂▂█▁▂▂ |"), "{row}");
     let row = text.lines().find(|l| l.contains("`latency`")).unwrap();
     assert_eq!(
-        row.split('|').nth(4).unwrap().trim().chars().count(),
+        row.split('|').nth(6).unwrap().trim().chars().count(),
         7,
         "{row}"
     );
