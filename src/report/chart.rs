@@ -9,6 +9,33 @@ use crate::decision::ObjectiveStatus;
 use crate::units::format_with_unit;
 use plotters::prelude::*;
 
+/// The target line's colour (its lines are dashed by [`dashed`]).
+const TARGET: RGBColor = RGBColor(66, 133, 244);
+/// The change points' colour (dashed too).
+const CHANGE_POINT: RGBColor = RGBColor(230, 120, 0);
+
+/// Dashes every line plotters drew in `colour` with `pattern`.
+fn dashed(svg: &str, colour: RGBColor, pattern: &str) -> String {
+    let stroke = format!(
+        "stroke=\"#{:02X}{:02X}{:02X}\"",
+        colour.0, colour.1, colour.2
+    );
+    svg.lines()
+        .map(|l| {
+            if l.trim_start().starts_with("<polyline") && l.contains(&stroke) {
+                l.replacen(
+                    &stroke,
+                    &format!("{stroke} stroke-dasharray=\"{pattern}\""),
+                    1,
+                )
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Points drawn at most per chart, whatever the history's length.
 pub const MAX_DRAWN: usize = 400;
 
@@ -165,15 +192,14 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
     {
         let root = SVGBackend::with_string(&mut buf, (width, height)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let caption = if unit.is_empty() {
-            series.key.clone()
-        } else {
-            format!("{} ({unit})", series.key)
-        };
+        // The ticks carry the unit, in the scale people read.
+        let caption = series.key.clone();
         let built = ChartBuilder::on(&root)
             .caption(caption, ("sans-serif", 16))
             .margin(10)
-            .x_label_area_size(28)
+            // Room for the last date label and for the axis title below the dates.
+            .margin_right(34)
+            .x_label_area_size(40)
             .y_label_area_size(70)
             .build_cartesian_2d(0f64..x1, y0..y1);
         let Ok(mut chart) = built else {
@@ -185,9 +211,16 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
             .bold_line_style(RGBColor(235, 235, 235))
             .x_labels(n.clamp(2, 10))
             .y_labels(6)
-            .x_desc("run")
-            .x_label_formatter(&|x| format!("{}", x.round() as i64 + 1))
-            .y_label_formatter(&|y| crate::units::format_value(*y))
+            .x_desc("run date (UTC); hover a point for its run and revision")
+            .x_label_formatter(&|x| {
+                let i = (x.round().max(0.0) as usize).min(n.saturating_sub(1));
+                series.points.get(i).map_or_else(String::new, |p| {
+                    // `2026-12-02T13:33…` as `12-02 13:33`.
+                    p.at.get(5..16).unwrap_or(&p.at).replace('T', " ")
+                })
+            })
+            // Ticks in the unit people read, as the table shows values.
+            .y_label_formatter(&|y| format_with_unit(*y, unit))
             .draw();
         // The band the policy allowed: from the baseline to the target.
         let band = RGBColor(66, 133, 244).mix(0.15);
@@ -222,12 +255,9 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
             .iter()
             .filter_map(|&i| series.points[i].target.map(|t| (i as f64, t)))
             .collect();
-        let _ = chart.draw_series(DashedLineSeries::new(
-            target_line,
-            4,
-            3,
-            RGBColor(66, 133, 244).stroke_width(1),
-        ));
+        // Dashed lines are drawn whole and dashed by SVG (`stroke-dasharray`
+        // below): one path, not one per dash.
+        let _ = chart.draw_series(LineSeries::new(target_line, TARGET.stroke_width(1)));
         for (x, _) in &series.deployments {
             let _ = chart.draw_series(std::iter::once(PathElement::new(
                 vec![(*x, y0), (*x, y1)],
@@ -236,11 +266,9 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         }
         for &c in &series.change_points {
             let x = c as f64 - 0.5;
-            let _ = chart.draw_series(DashedLineSeries::new(
+            let _ = chart.draw_series(LineSeries::new(
                 vec![(x, y0), (x, y1)],
-                6,
-                4,
-                RGBColor(230, 120, 0).stroke_width(2),
+                CHANGE_POINT.stroke_width(2),
             ));
         }
         let _ = chart.draw_series(LineSeries::new(
@@ -296,6 +324,8 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         series.deployments.len(),
         series.change_points.len()
     );
+    let buf = dashed(&buf, TARGET, "4 3");
+    let buf = dashed(&buf, CHANGE_POINT, "6 4");
     let mut out = buf.replacen("<svg ", &attrs, 1);
     match out.rfind("</svg>") {
         Some(end) => out.insert_str(end, &format!("{style}{marks}")),

@@ -146,15 +146,54 @@ pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str
         Some(latest) => html.push_str(&latest_decision(latest)),
         None => html.push_str("<section id=\"latest\"><p>The store holds no runs yet: run <code>qod run</code> first.</p></section>\n"),
     }
-    html.push_str("<section id=\"charts\"><h2>Metrics</h2><div class=\"grid\">\n");
-    for s in series {
-        html.push_str(&format!(
+    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run and revision</p><div class=\"grid\">\n");
+    // What the latest decision failed on first, then what it gated; the
+    // metrics no objective uses are folded away.
+    let latest = runs_newest_first.first();
+    let rank = |key: &str| -> u8 {
+        let Some(r) = latest else { return 2 };
+        let on: Vec<_> = r.objectives.iter().filter(|o| o.metric == key).collect();
+        if on.iter().any(|o| o.status == ObjectiveStatus::Fail) {
+            0
+        } else if on
+            .iter()
+            .any(|o| matches!(o.status, ObjectiveStatus::Warn | ObjectiveStatus::NoData))
+        {
+            1
+        } else if !on.is_empty() {
+            2
+        } else {
+            3
+        }
+    };
+    let mut ordered: Vec<&ChartSeries> = series.iter().collect();
+    ordered.sort_by_key(|s| rank(&s.key));
+    let figure = |s: &ChartSeries| {
+        format!(
             "<figure class=\"chart\" id=\"chart-{}\">{}</figure>\n",
             escape(&s.key),
             chart::svg(s, CHART_SIZE.0, CHART_SIZE.1)
-        ));
+        )
+    };
+    let (gated, ungated): (Vec<&ChartSeries>, Vec<&ChartSeries>) = ordered
+        .into_iter()
+        .partition(|s| rank(&s.key) < 3 || latest.is_none());
+    for s in &gated {
+        html.push_str(&figure(s));
     }
-    html.push_str("</div><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run</p></section>\n");
+    html.push_str("</div>");
+    if !ungated.is_empty() {
+        html.push_str(&format!(
+            "<details class=\"ungated\"><summary>{} metric{} no objective uses</summary><div class=\"grid\">\n",
+            ungated.len(),
+            if ungated.len() == 1 { "" } else { "s" }
+        ));
+        for s in &ungated {
+            html.push_str(&figure(s));
+        }
+        html.push_str("</div></details>");
+    }
+    html.push_str("</section>\n");
     html.push_str(&runs_table(runs_newest_first));
     html.push_str(&failed_plugins(runs_newest_first));
     html.push_str("<script>");
@@ -182,7 +221,14 @@ fn latest_decision(r: &RunRecord) -> String {
         c = verdict_class(r.decision),
     );
     s.push_str("<table class=\"objectives\"><thead><tr><th>objective</th><th>status</th><th>value</th><th>target</th><th>reason</th></tr></thead><tbody>\n");
-    for o in &r.objectives {
+    // What failed first.
+    let mut objectives: Vec<_> = r.objectives.iter().collect();
+    objectives.sort_by_key(|o| match o.status {
+        ObjectiveStatus::Fail => 0,
+        ObjectiveStatus::Warn | ObjectiveStatus::NoData => 1,
+        _ => 2,
+    });
+    for o in objectives {
         let unit = r
             .metric(&o.metric)
             .and_then(|m| m.unit.clone())

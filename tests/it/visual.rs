@@ -219,8 +219,16 @@ fn svg_structure(svg: &str) -> String {
     }
     out.push(format!("elements: {counts:?}"));
     for t in svg.split("<text").skip(1) {
-        let body = &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()];
-        out.push(format!("text: {}", body.trim()));
+        let body = t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].trim();
+        // The x axis shows when each run started (`12-02 15:08`): now.
+        let is_time = body.len() == 11
+            && body.chars().enumerate().all(|(i, c)| {
+                matches!((i, c), (2, '-') | (5, ' ') | (8, ':')) || c.is_ascii_digit()
+            });
+        out.push(format!(
+            "text: {}",
+            if is_time { "[MM-DD hh:mm]" } else { body }
+        ));
     }
     for c in svg.split("<circle class=\"").skip(1) {
         let class = &c[..c.find('"').unwrap()];
@@ -320,4 +328,35 @@ fn report_lists_failed_plugins_with_their_stderr() {
         "{section}"
     );
     assert!(page.contains("Latest decision: <span class=\"badge fail\">fail</span>"));
+}
+
+#[test]
+fn the_report_puts_what_failed_first_and_folds_ungated_metrics() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(
+        &[("a", "p95", 250.0), ("a", "duration", 10.0), ("a", "size", 3.0)],
+        "  - { id: ok, metric: a.duration, pass: \"< 60s\" }\n  - { id: slow, metric: a.p95, pass: \"< 200ms\" }\n",
+    ));
+    assert_eq!(s.qod(&["run"]).code, 1);
+    let r = s.qod(&["report", "--out", "r.html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = std::fs::read_to_string(s.path().join("r.html")).unwrap();
+    let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    assert!(
+        at("id=\"chart-a.p95\"") < at("id=\"chart-a.duration\""),
+        "the failing metric first"
+    );
+    assert!(
+        at("class=\"legend\"") < at("id=\"chart-a.p95\""),
+        "the legend on top"
+    );
+    let folded = at("<details class=\"ungated\"><summary>1 metric no objective uses</summary>");
+    assert!(folded < at("id=\"chart-a.size\"") && at("id=\"chart-a.duration\"") < folded);
+    // The latest decision's table: the failed objective first.
+    assert!(at("<code>slow</code>") < at("<code>ok</code>"));
+    // Axis ticks carry the unit.
+    assert!(
+        page.contains(">\n250 ms\n<") || page.contains("ms\n</text>"),
+        "units on the axis"
+    );
 }
