@@ -277,8 +277,8 @@ pub struct ReportArgs {
     /// Only these metrics (`<instance>.<metric>`, or a glob such as `latency.p*`); repeatable.
     #[arg(long)]
     pub metric: Vec<String>,
-    /// Only runs of this branch (default: every run that is no pull or merge
-    /// request).
+    /// Only runs of this branch (default: every branch; the one most runs
+    /// are on is each chart's line, the others are marked points).
     #[arg(long)]
     pub branch: Option<String>,
     /// Also write each chart as a standalone SVG file into this folder.

@@ -15,8 +15,9 @@ pub struct Written {
 }
 
 /// Writes the report of the newest `last` runs to `out` (and their charts
-/// as SVG files in `svg_dir`): of `branch`, or every run that is no pull
-/// or merge request.
+/// as SVG files in `svg_dir`): of `branch`, or of every branch, the main
+/// one as each chart's line and the others' runs and pull requests as
+/// points apart.
 pub async fn report(
     env: &Env,
     location: &str,
@@ -28,7 +29,10 @@ pub async fn report(
 ) -> Result<Written, CommandError> {
     let only = metric_patterns(metrics)?;
     let store = super::open_existing(location, env).await?;
-    let read = scan_newest(&store, last.max(1), |r| super::in_series(r, branch)).await?;
+    let read = scan_newest(&store, last.max(1), |r| {
+        branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))
+    })
+    .await?;
     let deployments: Vec<(String, String)> = store
         .deployments(crate::report::html::DEPLOYMENTS_MAX)
         .await?

@@ -50,6 +50,11 @@ pub struct ChartPoint {
     pub status: Option<ObjectiveStatus>,
     pub baseline: Option<f64>,
     pub target: Option<f64>,
+    /// Whether the point is on the series' line: a run of its main branch
+    /// that is no pull request. Others are drawn as marked points apart.
+    pub on_line: bool,
+    /// What an off-line point is: `feature/x`, `pull request #7 (feature/x)`.
+    pub label: Option<String>,
 }
 
 /// A metric's history, oldest first.
@@ -242,7 +247,12 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
             }
             run.clear();
         };
-        for &i in &drawn {
+        let line: Vec<usize> = drawn
+            .iter()
+            .copied()
+            .filter(|&i| series.points[i].on_line)
+            .collect();
+        for &i in &line {
             let p = &series.points[i];
             if p.baseline.is_some() && p.target.is_some() {
                 run.push(i);
@@ -251,7 +261,7 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
             }
         }
         flush(&mut run, &mut chart);
-        let target_line: Vec<(f64, f64)> = drawn
+        let target_line: Vec<(f64, f64)> = line
             .iter()
             .filter_map(|&i| series.points[i].target.map(|t| (i as f64, t)))
             .collect();
@@ -272,7 +282,7 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
             ));
         }
         let _ = chart.draw_series(LineSeries::new(
-            drawn.iter().map(|&i| (i as f64, series.points[i].value)),
+            line.iter().map(|&i| (i as f64, series.points[i].value)),
             RGBColor(60, 60, 60).stroke_width(1),
         ));
         for &i in &drawn {
@@ -302,25 +312,39 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         if let Some(r) = &p.revision {
             title.push_str(&format!("\nrevision {}", &r[..r.len().min(12)]));
         }
+        if let Some(l) = &p.label {
+            title.push_str(&format!("\n{l}"));
+        }
         if let Some(t) = p.target {
             title.push_str(&format!("\ntarget {}", format_with_unit(t, unit)));
         }
         if let Some(s) = p.status {
             title.push_str(&format!("\nstatus {}", status_class(Some(s))));
         }
-        marks.push_str(&format!(
-            "<circle class=\"point {class}\" cx=\"{cx}\" cy=\"{cy}\" r=\"{}\" data-run=\"{}\"><title>{}</title></circle>",
-            if matches!(class, "warn" | "fail") { 4.0 } else { 2.5 },
-            escape(&p.run_id),
-            escape(&title)
-        ));
+        if p.on_line {
+            marks.push_str(&format!(
+                "<circle class=\"point {class}\" cx=\"{cx}\" cy=\"{cy}\" r=\"{}\" data-run=\"{}\"><title>{}</title></circle>",
+                if matches!(class, "warn" | "fail") { 4.0 } else { 2.5 },
+                escape(&p.run_id),
+                escape(&title)
+            ));
+        } else {
+            // Another branch or a pull request: a diamond, off the line.
+            marks.push_str(&format!(
+                "<path class=\"point off-line {class}\" d=\"M{cx} {} l5 5 l-5 5 l-5 -5 z\" data-run=\"{}\"><title>{}</title></path>",
+                cy - 5,
+                escape(&p.run_id),
+                escape(&title)
+            ));
+        }
     }
     marks.push_str("</g>");
-    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline,.point.inconclusive{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}</style>";
+    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline,.point.inconclusive{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}.point.off-line{stroke:#000;stroke-width:1}</style>";
     let attrs = format!(
-        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" ",
+        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-off-line=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" ",
         escape(&series.key),
         coords.len(),
+        coords.iter().filter(|(i, _)| !series.points[*i].on_line).count(),
         series.deployments.len(),
         series.change_points.len()
     );
@@ -347,6 +371,8 @@ mod tests {
             status,
             baseline: None,
             target: None,
+            on_line: true,
+            label: None,
         }
     }
 

@@ -69,6 +69,21 @@ pub fn series(
     deployments: &[(String, String)],
     only: &[glob::Pattern],
 ) -> Vec<ChartSeries> {
+    // The line of every chart is one branch: the one most runs that are no
+    // pull request were recorded on (a tie goes to the newest).
+    let mut counts: Vec<(Option<&str>, usize)> = Vec::new();
+    for r in runs.iter().filter(|r| !crate::ci::is_change(&r.source)) {
+        let b = r.source.branch.as_deref();
+        match counts.iter_mut().find(|(x, _)| *x == b) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((b, 1)),
+        }
+    }
+    let line_branch = counts
+        .iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .and_then(|(b, _)| *b);
     metric_keys(runs, only)
         .into_iter()
         .map(|(key, unit)| {
@@ -79,6 +94,8 @@ pub fn series(
                     let m = r.metric(&key)?;
                     let objectives: Vec<_> =
                         r.objectives.iter().filter(|o| o.metric == key).collect();
+                    let on_line = !crate::ci::is_change(&r.source)
+                        && (line_branch.is_none() || r.source.branch.as_deref() == line_branch);
                     Some(ChartPoint {
                         run_id: r.run_id.to_string(),
                         at: r.started_at.clone(),
@@ -87,6 +104,8 @@ pub fn series(
                         status: objectives.iter().map(|o| o.status).max_by_key(|s| rank(*s)),
                         baseline: objectives.iter().find_map(|o| o.baseline),
                         target: objectives.iter().find_map(|o| o.target),
+                        on_line,
+                        label: (!on_line).then(|| off_line_label(r)),
                     })
                 })
                 .collect();
@@ -104,12 +123,14 @@ pub fn series(
                 })
                 .collect();
             // Change points of the newest runs (E-divisive; see `qod trend`).
-            let from = points.len().saturating_sub(CHANGE_POINT_RUNS);
-            let values: Vec<f64> = points[from..].iter().map(|p| p.value).collect();
+            // Only the line's runs: another branch's would be a change.
+            let on_line: Vec<usize> = (0..points.len()).filter(|&i| points[i].on_line).collect();
+            let from = on_line.len().saturating_sub(CHANGE_POINT_RUNS);
+            let values: Vec<f64> = on_line[from..].iter().map(|&i| points[i].value).collect();
             let change_points =
                 crate::changepoint::detect(&values, crate::changepoint::Params::default())
                     .iter()
-                    .map(|c| c.index + from)
+                    .map(|c| on_line[c.index + from])
                     .collect();
             ChartSeries {
                 key,
@@ -120,6 +141,16 @@ pub fn series(
             }
         })
         .collect()
+}
+
+/// What a run off the line is, for its hover text.
+fn off_line_label(r: &RunRecord) -> String {
+    let branch = r.source.branch.as_deref().unwrap_or("an unknown branch");
+    match (r.source.pull_request, &r.source.base_branch) {
+        (Some(n), Some(base)) => format!("pull request #{n} ({branch} into {base})"),
+        (Some(n), None) => format!("pull request #{n} ({branch})"),
+        _ => format!("branch {branch}"),
+    }
 }
 
 /// The page.
@@ -146,7 +177,7 @@ pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str
         Some(latest) => html.push_str(&latest_decision(latest)),
         None => html.push_str("<section id=\"latest\"><p>The store holds no runs yet: run <code>qod run</code> first.</p></section>\n"),
     }
-    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run and revision</p><div class=\"grid\">\n");
+    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · ◆ another branch or a pull request, off the line · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run and revision</p><div class=\"grid\">\n");
     // What the latest decision failed on first, then what it gated; the
     // metrics no objective uses are folded away.
     let latest = runs_newest_first.first();

@@ -398,8 +398,19 @@ fn series_leave_requests_out_unless_their_branch_is_asked_for() {
         runs_of(&["trend", "--format", "json", "--branch", "feature"]),
         2
     );
+    // The report shows every run: `main` as the line, the request's runs
+    // as points apart.
     let r = repo.s.qod(&["report", "--out", "r.html"]);
-    assert!(r.stderr.contains(": 4 runs, 1 metric"), "{}", r.stderr);
+    assert!(r.stderr.contains(": 6 runs, 1 metric"), "{}", r.stderr);
+    let page = std::fs::read_to_string(repo.s.path().join("r.html")).unwrap();
+    assert!(
+        page.contains("data-off-line=\"2\""),
+        "two points off the line"
+    );
+    assert_eq!(
+        page.matches("pull request #7 (feature into main)").count(),
+        2
+    );
     let r = repo
         .s
         .qod(&["history", "--branch", "feature", "--format", "json"]);
