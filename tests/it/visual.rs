@@ -360,3 +360,73 @@ fn the_report_puts_what_failed_first_and_folds_ungated_metrics() {
         "units on the axis"
     );
 }
+
+/// A failing pull request against `main`'s history, rendered in headless
+/// Chromium: the failing metric's chart first, its axis in the metric's
+/// unit, `main` as the line and the request as a point apart. With
+/// `QOD_REPORT_SCREENSHOT=DIR` the screenshot goes to `DIR/report-pr.png`
+/// (how `docs/report-pr.png` is made).
+#[test]
+fn a_failing_pull_request_renders_apart_from_its_base() {
+    let s = Scratch::new();
+    let policy = |p95: f64| {
+        emit_policy(
+            &[("api", "p95", p95), ("api", "duration", 40.0)],
+            "  - { id: api-latency, metric: api.p95, pass: \"<= +20%\", baseline: { last: 5, branch: any } }\n  - { id: build-time, metric: api.duration, pass: \"< 120s\" }\n",
+        )
+    };
+    let context = s.write(
+        "main.json",
+        r#"{"source": {"branch": "main", "revision": "74881c4cbf59aa"}}"#,
+    );
+    for v in [180.0, 175.0, 190.0, 185.0, 170.0, 172.0] {
+        s.policy(&policy(v));
+        let r = s.qod(&["run", "--context", &context.to_string_lossy()]);
+        assert!(r.code <= 1, "{}", r.stderr);
+    }
+    let pr = s.write(
+        "pr.json",
+        r#"{"source": {"branch": "feature/slow-json", "revision": "abcdef1234567", "base_branch": "main", "pull_request": 12, "merge_base": "74881c4cbf59aa"}}"#,
+    );
+    s.policy(&policy(260.0));
+    let r = s.qod(&["run", "--context", &pr.to_string_lossy()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let html = s.path().join("report.html");
+    assert_eq!(s.qod(&["report", "--out", &html.to_string_lossy()]).code, 0);
+
+    let dom = chromium(&html, &["--dump-dom"]);
+    assert!(dom.contains("data-ready=\"1\"") && dom.contains("data-errors=\"0\""));
+    let charts = charts(&dom);
+    let order: Vec<&str> = charts
+        .iter()
+        .map(|(open, _)| attr(open, "data-metric").unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["api.p95", "api.duration"],
+        "the failing metric first"
+    );
+    let (open, whole) = &charts[0];
+    assert_eq!(attr(open, "data-off-line"), Some("1"), "the request, apart");
+    assert!(
+        whole.contains("<path class=\"point off-line fail\""),
+        "a failing diamond"
+    );
+    assert!(whole.contains("pull request #12 (feature/slow-json into main)"));
+    for tick in ["180 ms", "200 ms", "260 ms"] {
+        assert!(whole.contains(tick), "the axis in ms: no `{tick}`");
+    }
+    let shot = s.path().join("report-pr.png");
+    chromium(
+        &html,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1100",
+        ],
+    );
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000);
+    if let Ok(dir) = std::env::var("QOD_REPORT_SCREENSHOT") {
+        std::fs::copy(&shot, Path::new(&dir).join("report-pr.png")).unwrap();
+    }
+}
