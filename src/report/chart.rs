@@ -48,13 +48,22 @@ pub struct ChartPoint {
     pub value: f64,
     /// The worst status of the objectives on this metric in that run.
     pub status: Option<ObjectiveStatus>,
-    pub baseline: Option<f64>,
-    pub target: Option<f64>,
+    /// Each objective's limits on the metric in that run: its id, the
+    /// baseline and the target.
+    pub limits: Vec<Limit>,
     /// Whether the point is on the series' line: a run of its main branch
     /// that is no pull request. Others are drawn as marked points apart.
     pub on_line: bool,
     /// What an off-line point is: `feature/x`, `pull request #7 (feature/x)`.
     pub label: Option<String>,
+}
+
+/// One objective's limits in one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub objective: String,
+    pub baseline: Option<f64>,
+    pub target: Option<f64>,
 }
 
 /// A metric's history, oldest first.
@@ -174,7 +183,8 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for p in &series.points {
-        for v in [Some(p.value), p.baseline, p.target].into_iter().flatten() {
+        let limits = p.limits.iter().flat_map(|l| [l.baseline, l.target]);
+        for v in std::iter::once(Some(p.value)).chain(limits).flatten() {
             if v.is_finite() {
                 lo = lo.min(v);
                 hi = hi.max(v);
@@ -227,47 +237,58 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
             // Ticks in the unit people read, as the table shows values.
             .y_label_formatter(&|y| format_with_unit(*y, unit))
             .draw();
-        // The band the policy allowed: from the baseline to the target.
-        let band = RGBColor(66, 133, 244).mix(0.15);
-        let mut run: Vec<usize> = Vec::new();
-        let flush = |run: &mut Vec<usize>, chart: &mut ChartContext<_, _>| {
-            if run.len() >= 2 {
-                let upper = run.iter().map(|&i| {
-                    let p: &ChartPoint = &series.points[i];
-                    (i as f64, p.target.unwrap_or(p.value))
-                });
-                let lower = run.iter().rev().map(|&i| {
-                    let p: &ChartPoint = &series.points[i];
-                    (i as f64, p.baseline.unwrap_or(p.value))
-                });
-                let _ = chart.draw_series(std::iter::once(Polygon::new(
-                    upper.chain(lower).collect::<Vec<_>>(),
-                    band.filled(),
-                )));
-            }
-            run.clear();
-        };
         let line: Vec<usize> = drawn
             .iter()
             .copied()
             .filter(|&i| series.points[i].on_line)
             .collect();
-        for &i in &line {
-            let p = &series.points[i];
-            if p.baseline.is_some() && p.target.is_some() {
-                run.push(i);
-            } else {
-                flush(&mut run, &mut chart);
+        // Each objective's band, from its baseline to its target, and its
+        // target as a dashed line.
+        let mut objectives: Vec<&str> = Vec::new();
+        for p in &series.points {
+            for l in &p.limits {
+                if !objectives.contains(&l.objective.as_str()) {
+                    objectives.push(&l.objective);
+                }
             }
         }
-        flush(&mut run, &mut chart);
-        let target_line: Vec<(f64, f64)> = line
-            .iter()
-            .filter_map(|&i| series.points[i].target.map(|t| (i as f64, t)))
-            .collect();
+        let band = RGBColor(66, 133, 244).mix(0.15);
+        for id in &objectives {
+            let limit = |i: usize| series.points[i].limits.iter().find(|l| l.objective == *id);
+            let mut run: Vec<usize> = Vec::new();
+            let flush = |run: &mut Vec<usize>, chart: &mut ChartContext<_, _>| {
+                if run.len() >= 2 {
+                    let upper = run.iter().map(|&i| {
+                        let l = limit(i).expect("in the run");
+                        (i as f64, l.target.unwrap_or(series.points[i].value))
+                    });
+                    let lower = run.iter().rev().map(|&i| {
+                        let l = limit(i).expect("in the run");
+                        (i as f64, l.baseline.unwrap_or(series.points[i].value))
+                    });
+                    let _ = chart.draw_series(std::iter::once(Polygon::new(
+                        upper.chain(lower).collect::<Vec<_>>(),
+                        band.filled(),
+                    )));
+                }
+                run.clear();
+            };
+            for &i in &line {
+                if limit(i).is_some_and(|l| l.baseline.is_some() && l.target.is_some()) {
+                    run.push(i);
+                } else {
+                    flush(&mut run, &mut chart);
+                }
+            }
+            flush(&mut run, &mut chart);
+            let target_line: Vec<(f64, f64)> = line
+                .iter()
+                .filter_map(|&i| limit(i).and_then(|l| l.target).map(|t| (i as f64, t)))
+                .collect();
+            let _ = chart.draw_series(LineSeries::new(target_line, TARGET.stroke_width(1)));
+        }
         // Dashed lines are drawn whole and dashed by SVG (`stroke-dasharray`
         // below): one path, not one per dash.
-        let _ = chart.draw_series(LineSeries::new(target_line, TARGET.stroke_width(1)));
         for (x, _) in &series.deployments {
             let _ = chart.draw_series(std::iter::once(PathElement::new(
                 vec![(*x, y0), (*x, y1)],
@@ -315,8 +336,18 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         if let Some(l) = &p.label {
             title.push_str(&format!("\n{l}"));
         }
-        if let Some(t) = p.target {
-            title.push_str(&format!("\ntarget {}", format_with_unit(t, unit)));
+        for l in &p.limits {
+            if let Some(t) = l.target {
+                if p.limits.len() == 1 {
+                    title.push_str(&format!("\ntarget {}", format_with_unit(t, unit)));
+                } else {
+                    title.push_str(&format!(
+                        "\ntarget of {} {}",
+                        l.objective,
+                        format_with_unit(t, unit)
+                    ));
+                }
+            }
         }
         if let Some(s) = p.status {
             title.push_str(&format!("\nstatus {}", status_class(Some(s))));
@@ -369,8 +400,7 @@ mod tests {
             revision: None,
             value,
             status,
-            baseline: None,
-            target: None,
+            limits: Vec::new(),
             on_line: true,
             label: None,
         }

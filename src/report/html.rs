@@ -2,7 +2,7 @@
 //! inline; nothing fetched) with the latest decision, one chart per metric
 //! and the recent runs, and the same charts as standalone SVG files.
 
-use super::chart::{self, escape, ChartPoint, ChartSeries};
+use super::chart::{self, escape, ChartPoint, ChartSeries, Limit};
 use crate::decision::{ObjectiveStatus, PluginStatus, Verdict};
 use crate::record::RunRecord;
 use crate::units::format_with_unit;
@@ -102,8 +102,14 @@ pub fn series(
                         revision: r.source.revision.clone(),
                         value: m.value,
                         status: objectives.iter().map(|o| o.status).max_by_key(|s| rank(*s)),
-                        baseline: objectives.iter().find_map(|o| o.baseline),
-                        target: objectives.iter().find_map(|o| o.target),
+                        limits: objectives
+                            .iter()
+                            .map(|o| Limit {
+                                objective: o.id.clone(),
+                                baseline: o.baseline,
+                                target: o.target,
+                            })
+                            .collect(),
                         on_line,
                         label: (!on_line).then(|| off_line_label(r)),
                     })

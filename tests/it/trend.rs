@@ -128,8 +128,8 @@ fn trend_finds_the_step_in_a_directory_store() {
     let r = s.qod(&["report", "--store", &store, "--out", "r.html"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let page = std::fs::read_to_string(s.path().join("r.html")).unwrap();
-    assert!(page.contains("data-metric=\"build.duration\" data-runs=\"80\" data-drawn=\"80\" data-markers=\"0\" data-deployments=\"0\" data-change-points=\"1\""), "{}", &page[..2000]);
-    assert!(page.contains("data-metric=\"build.size\" data-runs=\"80\" data-drawn=\"80\" data-markers=\"0\" data-deployments=\"0\" data-change-points=\"0\""));
+    assert!(page.contains("data-metric=\"build.duration\" data-runs=\"80\" data-drawn=\"80\" data-off-line=\"0\" data-markers=\"0\" data-deployments=\"0\" data-change-points=\"1\""), "{}", &page[..2000]);
+    assert!(page.contains("data-metric=\"build.size\" data-runs=\"80\" data-drawn=\"80\" data-off-line=\"0\" data-markers=\"0\" data-deployments=\"0\" data-change-points=\"0\""));
 }
 
 #[test]

@@ -430,3 +430,24 @@ fn a_failing_pull_request_renders_apart_from_its_base() {
         std::fs::copy(&shot, Path::new(&dir).join("report-pr.png")).unwrap();
     }
 }
+
+#[test]
+fn each_objective_on_a_metric_gets_its_own_band_and_target() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(
+        &[("api", "p95", 100.0)],
+        "  - { id: steady, metric: api.p95, pass: \"<= +20%\" }\n  - { id: ceiling, metric: api.p95, pass: \"< 300ms\" }\n",
+    ));
+    for _ in 0..3 {
+        assert_eq!(s.qod(&["run"]).code, 0);
+    }
+    let r = s.qod(&["report", "--out", "r.html", "--svg-dir", "svg"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let svg = std::fs::read_to_string(s.path().join("svg/api.p95.svg")).unwrap();
+    assert_eq!(
+        svg.matches("stroke-dasharray=\"4 3\"").count(),
+        2,
+        "one dashed target per objective"
+    );
+    assert!(svg.contains("target of steady 120 ms") && svg.contains("target of ceiling 300 ms"));
+}
