@@ -138,4 +138,21 @@ mod tests {
         );
         assert_eq!(r.redact("/usr/bin"), "/usr/bin");
     }
+
+    #[test]
+    fn credentials_pass_only_when_named() {
+        let parent = env(&[
+            ("PATH", "/bin"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+            ("AWS_REGION", "eu-west-1"),
+            ("GITHUB_TOKEN", "ghp_abcdef"),
+            ("QOD_X", "1"),
+            ("LC_ALL", "C"),
+        ]);
+        let e = plugin_env(&parent, &[]);
+        assert_eq!(e.keys().collect::<Vec<_>>(), ["LC_ALL", "PATH", "QOD_X"]);
+        let e = plugin_env(&parent, &["AWS_*".into()]);
+        assert!(e.contains_key("AWS_SECRET_ACCESS_KEY") && e.contains_key("AWS_REGION"));
+        assert!(!e.contains_key("GITHUB_TOKEN"));
+    }
 }

@@ -54,17 +54,26 @@ impl SchemaKind {
         }
     }
 
+    fn index(self) -> usize {
+        SchemaKind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .expect("listed")
+    }
+
+    /// The checked-in schema, parsed once per process.
+    fn schema(self) -> &'static Value {
+        static CELLS: [OnceLock<Value>; 6] = [const { OnceLock::new() }; 6];
+        CELLS[self.index()].get_or_init(|| {
+            serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON")
+        })
+    }
+
     /// A compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
         static CELLS: [OnceLock<jsonschema::Validator>; 6] = [const { OnceLock::new() }; 6];
-        let i = SchemaKind::ALL
-            .iter()
-            .position(|k| *k == self)
-            .expect("listed");
-        CELLS[i].get_or_init(|| {
-            let schema: Value =
-                serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON");
-            jsonschema::validator_for(&schema).expect("checked-in schemas are valid")
+        CELLS[self.index()].get_or_init(|| {
+            jsonschema::validator_for(self.schema()).expect("checked-in schemas are valid")
         })
     }
 }
@@ -91,9 +100,7 @@ impl SchemaKind {
         text: &str,
         doc: &Value,
     ) -> Vec<crate::diag::Diagnostic> {
-        let schema: Value =
-            serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON");
-        let words = Words::of(&schema);
+        let words = Words::of(self.schema());
         let found = violations(self.validator(), doc);
         // A misspelt field is also a missing one: say it once, with the fix.
         let suggested: Vec<(String, String)> = found

@@ -144,10 +144,10 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             let line = tables::deployment(&record, &location);
             match args.format.or(Format::Json) {
                 Format::Json => {
-                    p.note(&line);
+                    p.note(&format!("qod: {line}"));
                     p.data(&serde_json::to_string(&record).expect("serializes"))?;
                 }
-                Format::Table => p.data(line.trim_start_matches("qod: "))?,
+                Format::Table => p.data(&line)?,
             }
             Ok(Exit::Pass)
         }

@@ -92,10 +92,10 @@ impl Printer {
 
     /// Data for programs or people, on stdout.
     pub fn data(&self, text: &str) -> Result<(), CommandError> {
-        let mut out = std::io::stdout().lock();
         if text.is_empty() {
             return Ok(());
         }
+        let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         if !text.ends_with('\n') {
             out.write_all(b"\n")?;

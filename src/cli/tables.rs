@@ -291,10 +291,10 @@ pub fn context(pipeline: &Pipeline, source: &Source) -> String {
     s
 }
 
-/// `qod deployed`'s note: what was recorded where.
+/// `qod deployed`'s line: what was recorded where.
 pub fn deployment(record: &DeploymentRecord, location: &str) -> String {
     format!(
-        "qod: recorded deployment of {} on branch {} in `{location}`",
+        "recorded deployment of {} on branch {} in `{location}`",
         record
             .revision
             .as_deref()

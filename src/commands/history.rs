@@ -37,14 +37,14 @@ pub async fn history(
 }
 
 /// Records newer than the newest indexed run: written, never indexed.
-/// Costs one listing of the newest day's records.
+/// Costs one listing of the newest day's folder.
 async fn unindexed(store: &crate::store::Store, read: &Runs) -> Result<usize, CommandError> {
     let Some(newest) = read.runs.first() else {
         return Ok(0);
     };
     let day = newest.started_at.get(..10).unwrap_or_default();
     let newer = store
-        .run_keys(Some(day))
+        .run_keys_on(day)
         .await?
         .iter()
         .filter_map(|k| {

@@ -297,6 +297,13 @@ pub(super) fn evaluate(
         &test_note,
         based.as_ref(),
     );
+    // A change says what it was compared with.
+    if out.status != ObjectiveStatus::NoBaseline {
+        if let Some(c) = based.as_ref().and_then(|b| compared_with(&b.outcome)) {
+            out.reason.push_str("; ");
+            out.reason.push_str(&c);
+        }
+    }
     out.effect = effect_of(out.status, &o.spec);
     out
 }
@@ -438,27 +445,6 @@ impl Words<'_> {
     }
 
     fn reason(
-        &self,
-        status: ObjectiveStatus,
-        pass_checks: &[Check],
-        warn_checks: &[Check],
-        warned: Option<bool>,
-        test_note: &str,
-        based: Option<&Based>,
-    ) -> String {
-        let mut reason =
-            self.verdict_words(status, pass_checks, warn_checks, warned, test_note, based);
-        // A change says what it was compared with.
-        if status != ObjectiveStatus::NoBaseline {
-            if let Some(b) = based.and_then(|b| compared_with(&b.outcome)) {
-                reason.push_str("; ");
-                reason.push_str(&b);
-            }
-        }
-        reason
-    }
-
-    fn verdict_words(
         &self,
         status: ObjectiveStatus,
         pass_checks: &[Check],

@@ -3,12 +3,11 @@
 //! policy order.
 
 mod cancel;
-mod env;
 mod outcome;
 mod process;
 
+use crate::secrets::plugin_env;
 pub use cancel::{become_subreaper, kill_orphans, signal_name, Cancel};
-pub use env::plugin_env;
 pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
 
 /// What `stdout` from a plugin of `manifest` that exited 0 comes to (for
@@ -102,7 +101,12 @@ pub async fn run_all(
         handles.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closes");
             if let Some(sig) = settings.cancel.signal() {
-                return not_started(&inst, sig);
+                return unrun(
+                    &inst,
+                    PluginStatus::Cancelled,
+                    "cancelled",
+                    format!("cancelled by {} before it started", signal_name(sig)),
+                );
             }
             let first = run_one(&inst, input, &settings).await;
             let mut runs = vec![first];
@@ -126,44 +130,40 @@ pub async fn run_all(
     }
     let mut outcomes = Vec::with_capacity(total);
     for (h, inst) in handles.into_iter().zip(&plan.instances) {
-        let outcome = h.await.unwrap_or_else(|e| PluginOutcome {
-            instance: inst.id.clone(),
-            name: inst.plugin.manifest.name.clone(),
-            version: inst.plugin.manifest.version.clone(),
-            status: PluginStatus::SpawnFailed,
-            duration_ms: 0,
-            exit_code: None,
-            signal: None,
-            metrics: Vec::new(),
-            summary: None,
-            error: Some(crate::protocol::ErrorInfo {
-                kind: "internal".into(),
-                message: format!("qod lost track of the plugin: {e}"),
-            }),
-            notes: Vec::new(),
-            stderr_tail: None,
-            repeats: None,
+        let outcome = h.await.unwrap_or_else(|e| {
+            unrun(
+                inst,
+                PluginStatus::SpawnFailed,
+                "internal",
+                format!("qod lost track of the plugin: {e}"),
+            )
         });
         outcomes.push(outcome);
     }
     outcomes
 }
 
-/// The outcome of an instance the gate was cancelled before it could start.
-fn not_started(inst: &PlannedInstance, sig: i32) -> PluginOutcome {
+/// The outcome of an instance that has no run to show: `status`, with
+/// an error of `kind` saying why.
+fn unrun(
+    inst: &PlannedInstance,
+    status: PluginStatus,
+    kind: &str,
+    message: String,
+) -> PluginOutcome {
     PluginOutcome {
         instance: inst.id.clone(),
         name: inst.plugin.manifest.name.clone(),
         version: inst.plugin.manifest.version.clone(),
-        status: PluginStatus::Cancelled,
+        status,
         duration_ms: 0,
         exit_code: None,
         signal: None,
         metrics: Vec::new(),
         summary: None,
         error: Some(crate::protocol::ErrorInfo {
-            kind: "cancelled".into(),
-            message: format!("cancelled by {} before it started", signal_name(sig)),
+            kind: kind.into(),
+            message,
         }),
         notes: Vec::new(),
         stderr_tail: None,

@@ -450,7 +450,14 @@ impl Store {
         Ok(keys)
     }
 
-    /// The full record at `key`.
+    /// Keys of the run records of one day (`YYYY-MM-DD`, UTC): a listing
+    /// of that day's folder only.
+    pub async fn run_keys_on(&self, day: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = self.backend.list(&format!("runs/date={day}/")).await?;
+        keys.retain(|k| k.ends_with(".json"));
+        Ok(keys)
+    }
+
     /// The full record (with samples) of a run the index summarised.
     pub async fn full_record(&self, summary: &RunRecord) -> Result<RunRecord, StoreError> {
         self.read_record(&record_key(summary)).await

@@ -245,6 +245,15 @@ impl FakeCodePipeline {
 const PASSING: &str = "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n";
 
 fn lambda(fake: &FakeCodePipeline, policy: &str) -> (crate::common::Run, Vec<(String, Value)>) {
+    lambda_with(fake, policy, |_| {})
+}
+
+/// `lambda` with the fixture's event changed by `edit` first.
+fn lambda_with(
+    fake: &FakeCodePipeline,
+    policy: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (crate::common::Run, Vec<(String, Value)>) {
     let s = fake.scratch();
     s.policy(policy);
     // A Lambda invoke job is in progress from the start.
@@ -253,7 +262,12 @@ fn lambda(fake: &FakeCodePipeline, policy: &str) -> (crate::common::Run, Vec<(St
         .unwrap()
         .in_progress
         .insert("11111111-abcd-1111-abcd-111111abcdef".into());
-    let event = fixture("codepipeline/lambda-event.json");
+    let mut doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
+    )
+    .unwrap();
+    edit(&mut doc);
+    let event = s.write("event.json", &doc.to_string());
     let r = s.qod(&[
         "codepipeline",
         "lambda-event",
@@ -439,27 +453,15 @@ fn worker_finishes_the_current_job_on_sigterm() {
 #[test]
 fn lambda_event_with_bad_user_parameters_is_a_configuration_error() {
     let fake = FakeCodePipeline::start();
-    let s = fake.scratch();
-    s.policy(&emit_policy(&[("build", "duration", 40.0)], PASSING));
-    fake.state
-        .lock()
-        .unwrap()
-        .in_progress
-        .insert("11111111-abcd-1111-abcd-111111abcdef".into());
     // The fixture's event with `UserParameters` cut short.
-    let mut event: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
-    )
-    .unwrap();
-    event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]["UserParameters"] =
-        json!("{\"policy\": ");
-    let file = s.write("event.json", &event.to_string());
-    let r = s.qod(&[
-        "codepipeline",
-        "lambda-event",
-        "--event",
-        &file.to_string_lossy(),
-    ]);
+    let (r, reports) = lambda_with(
+        &fake,
+        &emit_policy(&[("build", "duration", 40.0)], PASSING),
+        |event| {
+            event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]
+                ["UserParameters"] = json!("{\"policy\": ");
+        },
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(r.stdout, "", "no gate ran");
     assert_eq!(
@@ -468,7 +470,6 @@ fn lambda_event_with_bad_user_parameters_is_a_configuration_error() {
             "error: invalid `UserParameters` of the CodePipeline job: not valid JSON (EOF while parsing a value at line 1 column 10); give a policy path, or {\"policy\": \"qod.yaml\", \"store\": \"s3://bucket/prefix\"}"
         ]
     );
-    let reports = fake.reports();
     let (op, body) = &reports[0];
     assert_eq!(op, "PutJobFailureResult");
     assert_eq!(body["failureDetails"]["type"], "ConfigurationError");

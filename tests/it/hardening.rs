@@ -102,21 +102,12 @@ fn a_store_that_is_not_there_is_reported() {
 /// grandchild, writes their pids and waits) and `later` (never started
 /// with `--jobs 1`).
 fn stuck_policy(s: &Scratch) {
-    let dir = s.path().join("plugins/stuck");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("plugin.json"),
-        r#"{"manifest_version":1,"name":"stuck","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"60s","metrics":[{"name":"value","better":"lower"}]}"#,
-    )
-    .unwrap();
-    let script = dir.join("run.sh");
-    std::fs::write(
-        &script,
+    write_plugin(
+        s,
+        "stuck",
+        &manifest("stuck"),
         "#!/bin/sh\ncat >/dev/null\nsleep 300 &\necho $! > \"$QOD_ARTIFACTS/child\"\nsetsid sleep 300 &\necho $! > \"$QOD_ARTIFACTS/escaped\"\necho $$ > \"$QOD_ARTIFACTS/plugin\"\nwait\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     s.policy("version: 1\nplugins:\n  stuck: { uses: stuck }\n  later: { uses: emit, with: { result: { protocol: 1, status: ok, metrics: [{ name: duration, value: 1 }] } } }\nobjectives:\n  - { id: v, metric: stuck.value, pass: \"< 1\" }\n  - { id: d, metric: later.duration, pass: \"< 10s\" }\n");
 }
 
@@ -230,23 +221,13 @@ fn a_cancelled_run_stops_every_plugin_process_and_still_decides() {
 #[test]
 fn a_second_signal_kills_at_once() {
     let s = Scratch::new();
-    let dir = s.path().join("plugins/stubborn");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("plugin.json"),
-        r#"{"manifest_version":1,"name":"stubborn","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"60s","metrics":[{"name":"value","better":"lower"}]}"#,
-    )
-    .unwrap();
-    let script = dir.join("run.sh");
     // Ignores SIGTERM; the pid files make `cancel_with` wait until it runs.
-    std::fs::write(
-        &script,
+    write_plugin(
+        &s,
+        "stubborn",
+        &manifest("stubborn"),
         "#!/bin/sh\ntrap '' TERM\ncat >/dev/null\nfor f in plugin child escaped; do echo $$ > \"$QOD_ARTIFACTS/$f\"; done\nwhile :; do sleep 1; done\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::create_dir_all(s.path().join("plugins/stuck")).unwrap();
+    );
     s.policy("version: 1\nplugins:\n  stuck: { uses: stubborn }\nobjectives:\n  - { id: v, metric: stuck.value, pass: \"< 1\" }\n");
     let started = std::time::Instant::now();
     let (r, _) = cancel_with(&s, nix::sys::signal::Signal::SIGTERM, true);
@@ -283,6 +264,14 @@ fn a_cancelled_run_enters_no_baseline() {
     assert_eq!(r.json()["objectives"][0]["status"], "no_baseline");
 }
 
+/// The manifest of a plugin `name` whose program is `./run.sh`, measuring `value`.
+fn manifest(name: &str) -> String {
+    format!(
+        r#"{{"manifest_version":1,"name":"{name}","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"60s","metrics":[{{"name":"value","better":"lower"}}]}}"#
+    )
+}
+
+/// `plugins/<name>/` with its manifest and an executable `run.sh`.
 fn write_plugin(s: &Scratch, name: &str, manifest: &str, script: &str) {
     use std::os::unix::fs::PermissionsExt;
     let dir = s.path().join("plugins").join(name);
@@ -317,7 +306,7 @@ fn a_secret_a_plugin_prints_is_stored_nowhere() {
     write_plugin(
         &s,
         "failing",
-        r#"{"manifest_version":1,"name":"failing","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"10s","metrics":[{"name":"value","better":"lower"}]}"#,
+        &manifest("failing"),
         "#!/bin/sh\ncat >/dev/null\necho \"token=$API_TOKEN\" >&2\nexit 3\n",
     );
     s.policy("version: 1\nplugins:\n  leaky: { uses: leaky, env: [API_TOKEN] }\n  failing: { uses: failing, env: [API_TOKEN] }\nobjectives:\n  - { id: v, metric: leaky.value, pass: \"< 5\" }\n");
