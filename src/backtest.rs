@@ -97,6 +97,7 @@ fn plugins_of(r: &RunRecord) -> Vec<PluginOutcome> {
             unit: m.unit.clone(),
             better: None,
             samples: (!m.samples.is_empty()).then(|| m.samples.clone()),
+            instrument: m.instrument.clone(),
         });
     }
     out
@@ -258,6 +259,7 @@ mod tests {
                     value,
                     unit: Some("ms".into()),
                     samples: vec![],
+                    instrument: None,
                 })
                 .into_iter()
                 .collect(),

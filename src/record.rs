@@ -70,6 +70,9 @@ pub struct RecordedMetric {
     /// Up to 1000 individual measurements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<f64>,
+    /// What measured the value, when the plugin said (`valgrind`, `perf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
 }
 
 /// One objective of a recorded run.
@@ -142,6 +145,7 @@ impl RunRecord {
                         .take(MAX_SAMPLES_PER_METRIC)
                         .copied()
                         .collect(),
+                    instrument: m.instrument.clone(),
                 })
             })
             .collect();

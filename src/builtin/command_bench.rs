@@ -1,7 +1,10 @@
 //! `command-bench`: times a command the way hyperfine does. Warm-up runs,
 //! then timed runs until both a minimum count and a minimum measured time
-//! are reached; user and system time and peak RSS come from `wait4`.
+//! are reached; user and system time and peak RSS come from `wait4`. With
+//! `measure: instructions` (or `both`) it also counts the instructions the
+//! command executes, under Valgrind or with the hardware counter.
 
+use super::instructions::{self, Instrument};
 use super::{Failure, Measured};
 use crate::duration::HumanDuration;
 use crate::protocol::Context;
@@ -40,6 +43,28 @@ struct Config {
     ignore_failure: bool,
     #[serde(default = "dot")]
     cwd: String,
+    #[serde(default)]
+    measure: Measure,
+    #[serde(default = "valgrind")]
+    instrument: Instrument,
+    #[serde(default)]
+    cache_sim: bool,
+    #[serde(default = "one")]
+    instruction_runs: u64,
+}
+
+/// What `command-bench` measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Measure {
+    #[default]
+    Time,
+    Instructions,
+    Both,
+}
+
+fn valgrind() -> Instrument {
+    Instrument::Valgrind
 }
 
 fn default_shell() -> String {
@@ -108,6 +133,32 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         .map_err(|e| Failure::new("io", format!("cannot create a file for stderr: {e}")))?;
 
     let shell = |cmd: &str| vec![config.shell.clone(), "-c".into(), cmd.to_owned()];
+    let mut m = Measured::default();
+    let mut summaries = Vec::new();
+    if config.measure != Measure::Time {
+        let settings = instructions::Settings {
+            instrument: config.instrument,
+            cache_sim: config.cache_sim,
+            runs: config.instruction_runs,
+        };
+        let counted = instructions::count(&settings, &argv, &mut |wrapped, what| {
+            prepare(&config, &cwd, &shell)?;
+            let r = time_once(wrapped, &cwd, &mut stderr)?;
+            check(&config, &argv, &r, &mut stderr, what)
+        })?;
+        summaries.push(counted.summary.clone());
+        m.metrics.extend(counted.metrics);
+    }
+    if config.measure == Measure::Instructions {
+        if let Some(c) = &config.cleanup {
+            let r = time_once(&shell(c), &cwd, &mut stderr)?;
+            if r.status != 0 {
+                return Err(failed("`with.cleanup`", &r, &mut stderr));
+            }
+        }
+        m.summary = format!("`{}`: {}", argv.join(" "), summaries.join("; "));
+        return Ok(m);
+    }
     let result = (|| {
         for _ in 0..config.warmup {
             prepare(&config, &cwd, &shell)?;
@@ -145,7 +196,11 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         }
     }
     let (runs, stopped_early) = result?;
-    Ok(summarize(&runs, stopped_early, &argv))
+    let timed = summarize(&runs, stopped_early, &argv);
+    summaries.insert(0, timed.summary);
+    m.metrics.splice(0..0, timed.metrics);
+    m.summary = summaries.join("; ");
+    Ok(m)
 }
 
 fn prepare(

@@ -9,6 +9,7 @@ pub(crate) mod bench_import;
 mod build_time;
 mod command_bench;
 mod http_load;
+mod instructions;
 mod merged_changes;
 
 use crate::protocol::{Context, ErrorInfo, Metric, PluginResult, ResultStatus};
@@ -81,6 +82,7 @@ impl Measured {
             unit: unit.map(str::to_owned),
             better: None,
             samples: None,
+            instrument: None,
         });
         self.metrics.last_mut().expect("just pushed")
     }

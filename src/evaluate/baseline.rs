@@ -1,6 +1,10 @@
 //! Baselines: which earlier runs qualify for each relative objective,
 //! chosen once per evaluation by a [`Chooser`] fed the history newest
 //! first, and the values and samples they give in the metric's unit.
+//!
+//! Size: the chooser, its scopes (a branch, any, a base with its merge-base
+//! fallback) and the selection of values are one concept; split, each
+//! half would need the other's private types.
 
 use crate::ci::Base;
 use crate::decision::{BaselineSource, ObjectiveStatus, Verdict};
@@ -10,6 +14,7 @@ use crate::policy::{BaselineSpec, BranchScope, Include};
 use crate::protocol::Source;
 use crate::record::RunRecord;
 use crate::units::Unit;
+use std::collections::BTreeMap;
 
 /// At most this many records are read to choose baselines, however sparse
 /// the matching runs are, so one evaluation's cost has a ceiling.
@@ -102,12 +107,15 @@ pub struct Selection {
     pub source: BaselineSource,
     /// The merge-base the runs were chosen by.
     pub revision: Option<String>,
+    /// Runs left out as measured by another instrument (`None`: unnamed).
+    pub other_instruments: BTreeMap<Option<String>, usize>,
 }
 
 impl BaselineRuns {
-    /// The values of metric `key` in `unit`; a run recorded in a unit that
-    /// does not convert is left out.
-    pub fn values(&self, key: &str, unit: &Unit) -> Selection {
+    /// The values of metric `key` in `unit`, of runs measured with
+    /// `instrument`; a run recorded in a unit that does not convert, or
+    /// measured with another instrument, is left out.
+    pub fn values(&self, key: &str, unit: &Unit, instrument: Option<&str>) -> Selection {
         let mut sel = Selection {
             runs: Vec::new(),
             values: Vec::new(),
@@ -115,9 +123,18 @@ impl BaselineRuns {
             branch: self.branch.clone(),
             source: self.source,
             revision: self.revision.clone(),
+            other_instruments: BTreeMap::new(),
         };
         for run in &self.runs {
             let Some(m) = run.metric(key) else { continue };
+            // Counts of Valgrind and of a hardware counter differ by more
+            // than any regression worth catching.
+            if m.instrument.as_deref() != instrument {
+                *sel.other_instruments
+                    .entry(m.instrument.clone())
+                    .or_default() += 1;
+                continue;
+            }
             // Values recorded in another unit of the same family still count.
             let recorded = Unit::of_metric(m.unit.as_deref());
             let Some(v) = recorded.convert(m.value, unit) else {

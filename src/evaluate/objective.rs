@@ -134,10 +134,18 @@ struct Based {
     /// Why a threshold model gave no limits.
     model_problem: Option<String>,
     pooled: Vec<f64>,
+    /// Runs left out as measured with another instrument, and this run's.
+    other_instruments: std::collections::BTreeMap<Option<String>, usize>,
+    instrument: Option<String>,
 }
 
-fn baseline_of(o: &PlannedObjective, runs: &BaselineRuns, unit: &Unit) -> Based {
-    let sel = runs.values(o.key(), unit);
+fn baseline_of(
+    o: &PlannedObjective,
+    runs: &BaselineRuns,
+    unit: &Unit,
+    instrument: Option<&str>,
+) -> Based {
+    let sel = runs.values(o.key(), unit, instrument);
     let mut reference = Reference::default();
     let mut model_problem = None;
     if sel.values.len() >= o.baseline.min_runs as usize && !sel.values.is_empty() {
@@ -180,6 +188,8 @@ fn baseline_of(o: &PlannedObjective, runs: &BaselineRuns, unit: &Unit) -> Based 
         outcome,
         model_problem,
         pooled: sel.samples,
+        other_instruments: sel.other_instruments,
+        instrument: instrument.map(str::to_owned),
     }
 }
 
@@ -217,9 +227,10 @@ pub(super) fn evaluate(
         }
     };
 
+    let instrument = metric.instrument.as_deref();
     let based = match (o.is_relative(), baseline_runs) {
-        (true, Some(runs)) => Some(baseline_of(o, runs, &unit)),
-        (true, None) => Some(baseline_of(o, &BaselineRuns::default(), &unit)),
+        (true, Some(runs)) => Some(baseline_of(o, runs, &unit, instrument)),
+        (true, None) => Some(baseline_of(o, &BaselineRuns::default(), &unit, instrument)),
         (false, _) => None,
     };
     let reference = based.as_ref().map(|b| b.reference).unwrap_or_default();
@@ -306,6 +317,34 @@ pub(super) fn evaluate(
     }
     out.effect = effect_of(out.status, &o.spec);
     out
+}
+
+/// " (3 runs measured with `valgrind` left out: this run used `perf`)",
+/// when runs of another instrument were left out of the baseline.
+fn instrument_note(b: &Based) -> String {
+    if b.other_instruments.is_empty() {
+        return String::new();
+    }
+    let name = |i: &Option<String>| match i {
+        Some(i) => format!("with `{i}`"),
+        None => "without a named instrument".to_owned(),
+    };
+    let left: Vec<String> = b
+        .other_instruments
+        .iter()
+        .map(|(i, n)| {
+            format!(
+                "{n} run{} measured {}",
+                if *n == 1 { "" } else { "s" },
+                name(i)
+            )
+        })
+        .collect();
+    format!(
+        " ({} left out: this run was measured {}, and counts of different instruments do not compare)",
+        left.join(", "),
+        name(&b.instrument)
+    )
 }
 
 /// "compared with `main` at `abc1234` (merge-base), 5 runs", for a
@@ -488,8 +527,9 @@ impl Words<'_> {
                     ),
                     _ => String::new(),
                 };
+                let instruments = instrument_note(b);
                 format!(
-                    "no baseline: {}{fix}; value {}{}",
+                    "no baseline: {}{instruments}{fix}; value {}{}",
                     problem.unwrap_or_else(|| format!(
                         "{runs} earlier qualifying run{}{}, {} needed",
                         if runs == 1 { "" } else { "s" },

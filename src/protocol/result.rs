@@ -48,6 +48,11 @@ pub struct Metric {
     /// The individual measurements behind `value`, if there were several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<Vec<f64>>,
+    /// What measured the value, where values of different instruments do
+    /// not compare (`valgrind`, `perf` for instruction counts). A baseline
+    /// uses only earlier runs measured with the same instrument.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instrument: Option<String>,
 }
 
 /// Why a plugin could not measure.

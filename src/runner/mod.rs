@@ -397,6 +397,7 @@ mod tests {
                     unit: Some("ms".into()),
                     better: None,
                     samples: samples.clone(),
+                    instrument: None,
                 })
                 .collect();
             o.summary = Some(format!("{ms} ms"));

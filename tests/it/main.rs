@@ -13,6 +13,7 @@ mod first_party;
 mod gate;
 mod hardening;
 mod hostile;
+mod instructions;
 mod interface;
 mod messages;
 mod quality;

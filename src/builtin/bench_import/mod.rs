@@ -6,6 +6,7 @@
 
 mod json;
 mod text;
+mod valgrind;
 
 use super::{Failure, Measured};
 use crate::protocol::{Better, Context};
@@ -27,6 +28,10 @@ pub enum Format {
     K6,
     Bmf,
     Custom,
+    Cachegrind,
+    /// gungraun, and iai-callgrind before its rename.
+    #[serde(alias = "iai-callgrind")]
+    Gungraun,
 }
 
 impl Format {
@@ -43,6 +48,8 @@ impl Format {
             Format::K6 => "k6",
             Format::Bmf => "bmf",
             Format::Custom => "custom",
+            Format::Cachegrind => "cachegrind",
+            Format::Gungraun => "gungraun",
         }
     }
 }
@@ -74,6 +81,8 @@ pub struct Bench {
     pub unit: Option<String>,
     pub better: Better,
     pub samples: Option<Vec<f64>>,
+    /// What measured it, where counts of different instruments differ.
+    pub instrument: Option<String>,
 }
 
 impl Bench {
@@ -85,6 +94,7 @@ impl Bench {
             unit: (!unit.is_empty()).then(|| unit.to_owned()),
             better,
             samples: None,
+            instrument: None,
         }
     }
 
@@ -151,6 +161,7 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         let metric = m.push(name, b.value, b.unit.as_deref());
         metric.better = Some(b.better);
         metric.samples = b.samples;
+        metric.instrument = b.instrument;
     }
     m.summary = format!(
         "{} metric{} from {} file{} ({})",
@@ -226,7 +237,7 @@ pub fn parse(
                 }
             }
             ParseError(
-                "is in no format qod recognises (criterion, libtest, hyperfine, google-benchmark, pytest-benchmark, go-test, jmh, k6, bmf, custom); set `with.format` to get a precise error".into(),
+                "is in no format qod recognises (criterion, libtest, hyperfine, google-benchmark, pytest-benchmark, go-test, jmh, k6, bmf, custom, cachegrind, gungraun); set `with.format` to get a precise error".into(),
             )
         })?,
         f => f,
@@ -242,6 +253,9 @@ pub fn parse(
         Format::K6 => json::k6(text),
         Format::Bmf => json::bmf(text),
         Format::Custom => json::custom(text, better.unwrap_or(Better::Lower)),
+        Format::Cachegrind => valgrind::cachegrind(text),
+        Format::Gungraun if valgrind::is_gungraun_text(text) => valgrind::gungraun_text(text),
+        Format::Gungraun => valgrind::gungraun_json(text),
         Format::Auto => unreachable!("resolved above"),
     }
     .map_err(|e| ParseError(format!("not valid {} output: {}", format.name(), e.0)))?;
@@ -252,9 +266,28 @@ pub fn parse(
 pub fn detect(text: &str) -> Option<Format> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return serde_json::from_str::<serde_json::Value>(trimmed)
-            .ok()
-            .and_then(|v| json::detect(&v));
+        return match serde_json::from_str::<serde_json::Value>(trimmed) {
+            Ok(v) if valgrind::is_gungraun_summary(&v) => Some(Format::Gungraun),
+            Ok(serde_json::Value::Array(a))
+                if a.first().is_some_and(valgrind::is_gungraun_summary) =>
+            {
+                Some(Format::Gungraun)
+            }
+            Ok(v) => json::detect(&v),
+            // JSON lines: gungraun's `--output-format=json`.
+            Err(_) => trimmed
+                .lines()
+                .next()
+                .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(valgrind::is_gungraun_summary)
+                .map(|_| Format::Gungraun),
+        };
+    }
+    if valgrind::is_cachegrind(text) {
+        return Some(Format::Cachegrind);
+    }
+    if valgrind::is_gungraun_text(text) {
+        return Some(Format::Gungraun);
     }
     text::detect(text)
 }
