@@ -3,7 +3,8 @@
 # counting costs, on this machine. Three commands of different kinds:
 #   cpu     sort -n over 20,000 shuffled lines (CPU-bound)
 #   alloc   awk filling a 200,000-entry table of strings (allocation-heavy)
-#   startup python3 -c pass (interpreter start-up)
+#   startup python3 -c pass (interpreter start-up), and the same with
+#           PYTHONHASHSEED=0 (Python randomises its string hashes per process)
 # Each is gated ROUNDS times by the real `qod run` with command-bench
 # `measure: both` (5 timed runs and 1 run under Valgrind a gate), half of
 # the gates with a competing CPU load (`yes > /dev/null`) on one core, the
@@ -22,14 +23,17 @@ qod="$PWD/target/debug/qod"
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 seq 20000 | shuf --random-source=<(yes) > "$work/nums.txt"
+# The interpreter itself, not a version manager's shim script.
+python="$(python3 -c 'import sys; print(sys.executable)')"
 
 declare -A commands=(
   [cpu]="[\"sort\", \"-n\", \"$work/nums.txt\"]"
   [alloc]="[\"awk\", \"BEGIN { for (i = 0; i < 200000; i++) t[i] = i \\\"-\\\" i; print length(t) }\"]"
-  [startup]="[\"python3\", \"-c\", \"pass\"]"
+  [startup]="[\"$python\", \"-c\", \"pass\"]"
+  [seeded]="[\"env\", \"PYTHONHASHSEED=0\", \"$python\", \"-c\", \"pass\"]"
 )
 
-for kind in cpu alloc startup; do
+for kind in cpu alloc startup seeded; do
   dir="$work/$kind"
   mkdir -p "$dir"
   cat > "$dir/qod.yaml" <<EOF
@@ -81,8 +85,9 @@ print("| command | gates | wall CV | wall max/min | instructions CV | instructio
 print("|---|---|---|---|---|---|---|---|---|")
 names = {"cpu": "`sort -n` 20,000 lines (CPU-bound)",
          "alloc": "`awk` 200,000-entry table (allocation-heavy)",
-         "startup": "`python3 -c pass` (interpreter start-up)"}
-for kind in ["cpu", "alloc", "startup"]:
+         "startup": "`python3 -c pass` (interpreter start-up)",
+         "seeded": "`python3 -c pass`, `PYTHONHASHSEED=0`"}
+for kind in ["cpu", "alloc", "startup", "seeded"]:
     rows = [json.loads(l) for l in open(f"{work}/{kind}/results.jsonl")]
     cost = json.load(open(f"{work}/{kind}/cost.json"))
     wall = [r["median"] for r in rows]
