@@ -148,7 +148,16 @@ pub fn replay(
         let baselines = evaluate::Chooser::new(objectives, &target_of(&run.source), at)
             .offer_all(&history)
             .finish();
-        let eval = evaluate::evaluate(objectives, strategy, &plugins, &baselines);
+        let eval = evaluate::evaluate(
+            objectives,
+            strategy,
+            &plugins,
+            &baselines,
+            &evaluate::Comparisons {
+                unavailable: Some("side-by-side comparisons are not replayed".into()),
+                ..Default::default()
+            },
+        );
         let mut as_replayed = run.clone();
         as_replayed.decision = eval.verdict;
         as_replayed.score = eval.score;

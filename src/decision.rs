@@ -155,6 +155,9 @@ pub struct ObjectiveOutcome {
     /// The significance test, when the objective asks for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestOutcome>,
+    /// The side-by-side comparison with the base (`against: base`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ComparisonOutcome>,
     /// Change from the baseline in percent (positive: the value went up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_pct: Option<f64>,
@@ -167,6 +170,48 @@ pub struct ObjectiveOutcome {
     /// The condition, with targets resolved, under which the objective passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passes_if: Option<String>,
+}
+
+/// A side-by-side comparison: the base and the candidate measured in
+/// alternating pairs on this runner, decided by a paired sequential test on
+/// the log-ratios candidate/base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ComparisonOutcome {
+    /// The base, as shown: `main@abc1234`, a revision, or a workspace folder.
+    pub base: String,
+    /// The base's commit, when it was checked out from git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_revision: Option<String>,
+    /// `wilcoxon`, `paired-t` or `bootstrap`.
+    pub test: String,
+    /// The false-alarm rate of the whole sequence.
+    pub alpha: f64,
+    /// The significance spent by the looks made (at most `alpha`).
+    pub alpha_spent: f64,
+    /// Pairs measured.
+    pub pairs: u32,
+    pub min_pairs: u32,
+    pub max_pairs: u32,
+    /// Whether the test decided before `max_pairs`.
+    pub stopped_early: bool,
+    /// The tolerance of the criterion, in percent (`3` for `<= +3%`).
+    pub tolerance_pct: f64,
+    /// The estimated change candidate/base in percent (mean log-ratio).
+    pub change_pct: f64,
+    /// Its 95% confidence interval, in percent.
+    pub ci_low_pct: f64,
+    pub ci_high_pct: f64,
+    /// One-sided p-value of "worse than the tolerance" at the last look.
+    pub p_worse: f64,
+    /// One-sided p-value of "inside the tolerance" at the last look.
+    pub p_inside: f64,
+    /// Median of the base's and of the candidate's values over the pairs.
+    pub base_value: f64,
+    pub candidate_value: f64,
+    /// Seed of the pairs' order.
+    pub seed: u64,
+    /// Which side ran first in each pair: `b` (base) or `c` (candidate).
+    pub order: String,
 }
 
 /// The baseline an objective was compared with.

@@ -1,6 +1,9 @@
 //! Everything `qod run` checks before it runs anything: the policy, each
 //! plugin's manifest, each instance's config, each objective's metric and
 //! criteria. The result is a [`Plan`], or every problem found at once.
+//!
+//! Size: one pass over the policy that gathers every problem at once; the
+//! checks share its pointers and its list of diagnostics.
 
 use crate::diag::{did_you_mean, pointer, Diagnostic, Diagnostics, FileKind};
 use crate::duration::HumanDuration;
@@ -11,9 +14,12 @@ use crate::policy::{load_policy, BaselineSpec, DecisionSpec, LoadedPolicy, Objec
 use crate::protocol::Better;
 use crate::units::Unit;
 use serde_json::Value;
+pub use side_by_side::SideBySide;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod side_by_side;
 
 /// How long a plugin may run when neither the policy nor its manifest says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -54,6 +60,8 @@ pub struct PlannedObjective {
     pub pass: Vec<Parsed>,
     pub warn: Vec<Parsed>,
     pub baseline: BaselineSpec,
+    /// For an objective `against: base`: its tolerance for the paired test.
+    pub side_by_side: Option<SideBySide>,
 }
 
 impl PlannedObjective {
@@ -62,13 +70,15 @@ impl PlannedObjective {
         &self.spec.metric
     }
 
+    /// Whether the objective compares with history (not `against: base`).
     pub fn is_relative(&self) -> bool {
-        self.pass.iter().chain(&self.warn).any(|p| {
-            matches!(
-                p.rhs,
-                criterion::ParsedRhs::Baseline { .. } | criterion::ParsedRhs::Limit(_)
-            )
-        })
+        self.side_by_side.is_none()
+            && self.pass.iter().chain(&self.warn).any(|p| {
+                matches!(
+                    p.rhs,
+                    criterion::ParsedRhs::Baseline { .. } | criterion::ParsedRhs::Limit(_)
+                )
+            })
     }
 }
 
@@ -347,6 +357,10 @@ impl Plan {
                     }
                 }
             }
+            let side = side_by_side::check(o, &pass, p.compare.is_some())
+                .map_err(|(field, problem, fix)| diags.push(diag(problem).at(at(field)).hint(fix)))
+                .ok()
+                .flatten();
             objectives.push(PlannedObjective {
                 spec: o.clone(),
                 instance: instance_id,
@@ -356,6 +370,7 @@ impl Plan {
                 pass,
                 warn,
                 baseline,
+                side_by_side: side,
             });
         }
         if let DecisionSpec::Score { pass, warn } = &p.decision {

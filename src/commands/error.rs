@@ -23,6 +23,8 @@ pub enum CommandError {
     #[error(transparent)]
     Plugin(crate::plugin::DiscoveryError),
     #[error(transparent)]
+    Prepare(crate::compare::WorkspaceError),
+    #[error(transparent)]
     Report(#[from] crate::outputs::ReportError),
     #[error(transparent)]
     Job(#[from] crate::ci::codepipeline::JobError),
@@ -97,6 +99,7 @@ impl From<crate::gate::GateError> for CommandError {
             G::Invalid(d) => CommandError::Invalid(d),
             G::Store(e) => CommandError::Store(e),
             G::Context(e) => CommandError::Context(e),
+            G::Prepare(e) => CommandError::Prepare(e),
         }
     }
 }

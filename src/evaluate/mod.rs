@@ -10,12 +10,15 @@
 
 pub mod baseline;
 mod objective;
+mod side_by_side;
 mod significance;
 mod summary;
 
 pub use baseline::{Baselines, Chooser, Target};
 
-use crate::decision::{ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, Verdict};
+use crate::decision::{
+    ComparisonOutcome, ObjectiveOutcome, ObjectiveStatus, OutcomeEffect, PluginOutcome, Verdict,
+};
 use crate::plan::PlannedObjective;
 use crate::policy::{DecisionSpec, Effect, Mode, Objective};
 
@@ -28,13 +31,24 @@ pub struct Evaluation {
     pub summary: String,
 }
 
+/// The side-by-side comparisons of a run, by objective id, each with the
+/// status its paired test ended in; or why none could run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Comparisons {
+    pub by_objective: std::collections::BTreeMap<String, (ComparisonOutcome, ObjectiveStatus)>,
+    /// Why the base could not be measured (no merge-base, an unknown revision).
+    pub unavailable: Option<String>,
+}
+
 /// Evaluates every objective against the plugins' metrics and its chosen
-/// baseline, then combines them with `strategy`.
+/// baseline (or, `against: base`, its comparison), then combines them with
+/// `strategy`.
 pub fn evaluate(
     objectives: &[PlannedObjective],
     strategy: &DecisionSpec,
     plugins: &[PluginOutcome],
     baselines: &Baselines,
+    comparisons: &Comparisons,
 ) -> Evaluation {
     let outcomes: Vec<ObjectiveOutcome> = objectives
         .iter()
@@ -43,6 +57,9 @@ pub fn evaluate(
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
             let metric =
                 plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
+            if o.side_by_side.is_some() {
+                return side_by_side::evaluate(o, metric, plugin, comparisons);
+            }
             objective::evaluate(o, metric, plugin, baselines.of(i))
         })
         .collect();

@@ -54,7 +54,7 @@ fn first_line(s: &str) -> &str {
 }
 
 /// The outcome before anything is known: no data.
-fn blank(o: &PlannedObjective) -> ObjectiveOutcome {
+pub(super) fn blank(o: &PlannedObjective) -> ObjectiveOutcome {
     ObjectiveOutcome {
         id: o.spec.id.clone(),
         metric: o.spec.metric.clone(),
@@ -75,11 +75,12 @@ fn blank(o: &PlannedObjective) -> ObjectiveOutcome {
         improved: None,
         reason: String::new(),
         passes_if: None,
+        comparison: None,
     }
 }
 
 /// Why there is no value.
-fn no_value_reason(o: &PlannedObjective, plugin: Option<&PluginOutcome>) -> String {
+pub(super) fn no_value_reason(o: &PlannedObjective, plugin: Option<&PluginOutcome>) -> String {
     match plugin {
         Some(p) if p.status != PluginStatus::Ok => format!(
             "no value: plugin `{}` ({}) ended `{}`{}",

@@ -9,25 +9,61 @@ use crate::plan::Plan;
 use crate::runner::{self, RunSettings, SharedContext};
 use std::collections::BTreeMap;
 
-/// Runs every plugin of `plan`, evaluates, and confirms failures.
+/// The side-by-side comparison of a run: its settings and its base, or why
+/// the base could not be had.
+pub struct Comparing<'a> {
+    pub spec: &'a crate::policy::CompareSpec,
+    pub base: Result<&'a crate::compare::Base, String>,
+}
+
+/// Runs every plugin of `plan` (the instances behind `against: base`
+/// objectives side by side, after the others), evaluates, and confirms
+/// failures.
 pub async fn run_and_evaluate(
     plan: &Plan,
     shared: &SharedContext,
     settings: &RunSettings,
     baselines: &Baselines,
+    comparing: Option<Comparing<'_>>,
 ) -> (Vec<PluginOutcome>, Evaluation) {
-    let mut plugins = runner::run_all(plan, shared, settings).await;
+    let side_by_side = match &comparing {
+        Some(Comparing { base: Ok(_), .. }) => crate::compare::instances(plan),
+        _ => Vec::new(),
+    };
+    // Each instance's runs so far; `plugins[i]` is them pooled.
+    let mut runs = runner::run_all(plan, shared, settings, &side_by_side).await;
+    let mut plugins: Vec<PluginOutcome> = plan
+        .instances
+        .iter()
+        .zip(&runs)
+        .map(|(inst, r)| runner::outcome_of(inst, r.clone()))
+        .collect();
+    let mut comparisons = evaluate::Comparisons::default();
+    match comparing {
+        Some(Comparing {
+            spec,
+            base: Ok(base),
+        }) => {
+            let (outcomes, c) = crate::compare::run(plan, spec, base, shared, settings).await;
+            for (i, out) in outcomes {
+                runs[i] = vec![out.clone()];
+                plugins[i] = out;
+            }
+            comparisons = c;
+        }
+        Some(Comparing { base: Err(why), .. }) => comparisons.unavailable = Some(why),
+        None => {}
+    }
     let evaluate = |plugins: &[PluginOutcome]| {
         evaluate::evaluate(
             &plan.objectives,
             &plan.policy.policy.decision,
             plugins,
             baselines,
+            &comparisons,
         )
     };
     let mut eval = evaluate(&plugins);
-    // Each instance's runs so far, pooled into `plugins[i]`.
-    let mut runs: Vec<Vec<PluginOutcome>> = plugins.iter().map(|p| vec![p.clone()]).collect();
     let mut attempts: BTreeMap<String, Vec<Attempt>> = BTreeMap::new();
     let most = plan
         .objectives
@@ -70,7 +106,8 @@ pub async fn run_and_evaluate(
         rerun.sort_unstable();
         for i in rerun {
             let inst = &plan.instances[i];
-            runs[i].push(runner::run_again(inst, shared, settings).await);
+            // A confirmation repeats the instance as it first ran: `repeat` runs.
+            runs[i].extend(runner::run_repeated(inst, shared, settings).await);
             plugins[i] = runner::pool(runs[i].clone(), runs[i].len() as u32, inst.repeat_aggregate);
         }
         eval = evaluate(&plugins);

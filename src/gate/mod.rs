@@ -80,6 +80,9 @@ pub enum GateError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Context(#[from] crate::ci::ContextError),
+    /// The candidate's `compare.prepare` failed: there is nothing to measure.
+    #[error(transparent)]
+    Prepare(crate::compare::WorkspaceError),
 }
 
 /// Runs the gate.
@@ -128,8 +131,26 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     };
     let settings = settings(opts, &plan);
     crate::runner::become_subreaper();
+    // The base of a side-by-side comparison: checked out (a worktree,
+    // removed when `base` drops, after the record) and prepared.
+    let compare = plan
+        .policy
+        .policy
+        .compare
+        .as_ref()
+        .filter(|_| plan.objectives.iter().any(|o| o.side_by_side.is_some()));
+    let base = match compare {
+        Some(spec) => Some(open_base(spec, &source, opts)?),
+        None => None,
+    };
+    let comparing = compare
+        .zip(base.as_ref())
+        .map(|(spec, base)| confirm::Comparing {
+            spec,
+            base: base.as_ref().map_err(Clone::clone),
+        });
     let (plugins, eval) =
-        confirm::run_and_evaluate(&plan, &shared, &settings, &history.baselines).await;
+        confirm::run_and_evaluate(&plan, &shared, &settings, &history.baselines, comparing).await;
     let orphans = crate::runner::kill_orphans();
     if orphans > 0 {
         warnings.push(format!(
@@ -175,6 +196,28 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         notes,
         trends,
     })
+}
+
+/// The base of a comparison made ready: checked out and prepared; or why
+/// it cannot be (its objectives end `no_baseline` with the reason). A
+/// candidate whose `prepare` fails stops the gate: nothing could be measured.
+fn open_base(
+    spec: &crate::policy::CompareSpec,
+    source: &Source,
+    opts: &RunOptions,
+) -> Result<Result<crate::compare::Base, String>, GateError> {
+    let base = match crate::compare::Base::open(&spec.base, source, &opts.cwd) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if let Some(cmd) = &spec.prepare {
+        crate::compare::prepare(cmd, "candidate", &opts.cwd, &opts.env)
+            .map_err(GateError::Prepare)?;
+        if let Err(e) = crate::compare::prepare(cmd, "base", &base.path, &opts.env) {
+            return Ok(Err(e.to_string()));
+        }
+    }
+    Ok(Ok(base))
 }
 
 /// How plugins run for `opts`. Secret values are what the redactor hides

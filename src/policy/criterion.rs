@@ -352,6 +352,20 @@ fn tokenize(s: &str) -> Option<Vec<String>> {
 impl Parsed {
     /// Converts every quantity into `metric_unit`. Plain numbers are taken
     /// to be in the metric's unit already.
+    /// The target as a multiple of the baseline (`1.03` for `<= +3%`,
+    /// `1.5` for `<= baseline * 1.5`), when the criterion is one; an
+    /// absolute offset (`+20ms`) or an absolute value is not.
+    pub fn ratio(&self) -> Option<f64> {
+        match &self.rhs {
+            ParsedRhs::Baseline { mul, add: None } => Some(*mul),
+            ParsedRhs::Baseline {
+                mul,
+                add: Some((sign, q)),
+            } if q.unit.as_deref() == Some("%") => Some(mul + sign * q.value / 100.0),
+            _ => None,
+        }
+    }
+
     pub fn resolve(&self, metric_unit: &Unit) -> Result<Criterion, CriterionError> {
         let convert = |q: &Quantity| -> Result<f64, CriterionError> {
             let Some(symbol) = &q.unit else {

@@ -37,6 +37,119 @@ pub struct Policy {
     /// How objective outcomes combine into the decision.
     #[serde(default)]
     pub decision: DecisionSpec,
+    /// Measure the base and the candidate side by side, for objectives
+    /// `against: base`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareSpec>,
+}
+
+/// A side-by-side comparison: the plugins behind `against: base`
+/// objectives run alternately on the base and on the candidate, in pairs of
+/// random order, and a paired sequential test decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// Where the base is: `{revision: merge-base}` (the change's merge-base,
+    /// from the CI or `--base`), `{revision: REF}` (a branch, tag or sha;
+    /// checked out in a temporary git worktree), or `{workspace: PATH}` (a
+    /// folder the pipeline prepared, relative to the working directory).
+    pub base: BaseSource,
+    /// A shell command run once in each workspace before measuring (a build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepare: Option<String>,
+    /// How many pairs: the first look, the most, and the pairs between looks.
+    #[serde(default)]
+    pub pairs: PairsSpec,
+    /// The paired test: `wilcoxon` (signed-rank, the default), `paired-t`
+    /// or `bootstrap`.
+    #[serde(default)]
+    pub test: PairedMethod,
+    /// The false-alarm rate of the whole sequence of looks.
+    #[serde(default = "default_alpha")]
+    #[schemars(range(min = 0.0, max = 0.5))]
+    pub alpha: f64,
+    /// Seed of the pairs' order (default: from the run id); recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Where the base of a comparison comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum BaseSource {
+    /// `merge-base`, or a git ref or sha.
+    Revision(String),
+    /// A folder holding the base, already checked out (and built).
+    Workspace(PathBuf),
+}
+
+/// The number of pairs of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairsSpec {
+    /// Pairs before the first look.
+    #[serde(default = "default_min_pairs")]
+    #[schemars(range(min = 2, max = 1000))]
+    pub min: u32,
+    /// Pairs at most; the last look.
+    #[serde(default = "default_max_pairs")]
+    #[schemars(range(min = 2, max = 1000))]
+    pub max: u32,
+    /// Pairs between looks after the first.
+    #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub batch: u32,
+}
+
+fn default_min_pairs() -> u32 {
+    6
+}
+fn default_max_pairs() -> u32 {
+    30
+}
+fn default_batch() -> u32 {
+    2
+}
+
+impl Default for PairsSpec {
+    fn default() -> Self {
+        PairsSpec {
+            min: default_min_pairs(),
+            max: default_max_pairs(),
+            batch: default_batch(),
+        }
+    }
+}
+
+/// The paired tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairedMethod {
+    #[default]
+    Wilcoxon,
+    PairedT,
+    Bootstrap,
+}
+
+impl PairedMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairedMethod::Wilcoxon => "wilcoxon",
+            PairedMethod::PairedT => "paired-t",
+            PairedMethod::Bootstrap => "bootstrap",
+        }
+    }
+}
+
+/// What an objective's relative criterion compares with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Against {
+    /// Earlier runs in the history store (`baseline:`).
+    #[default]
+    History,
+    /// The base measured side by side in this run (`compare:`).
+    Base,
 }
 
 /// One instance of a plugin.
@@ -379,6 +492,15 @@ pub struct Objective {
     /// What the objective is for, shown with its outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `history` (default): the relative criterion compares with earlier
+    /// runs. `base`: with the base measured side by side (`compare:`); the
+    /// criterion's tolerance (`<= +3%`) is the paired test's effect floor.
+    #[serde(default, skip_serializing_if = "is_history")]
+    pub against: Against,
+}
+
+fn is_history(a: &Against) -> bool {
+    *a == Against::History
 }
 
 fn effect_fail() -> Effect {

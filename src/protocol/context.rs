@@ -24,6 +24,15 @@ pub struct Context {
     pub history: HistoryInfo,
     /// Where the plugin may look and write.
     pub paths: Paths,
+    /// In a side-by-side comparison (`compare:`): which side this
+    /// invocation measures, `base` or `candidate`; `paths.workspace` is
+    /// that side's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// In a side-by-side comparison: the pair this invocation belongs to,
+    /// from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<u32>,
 }
 
 /// The plugin and the policy instance being run.

@@ -83,64 +83,96 @@ pub struct SharedContext {
     pub history: HistoryInfo,
 }
 
-/// Runs every instance of `plan`; outcomes come back in policy order.
+/// Runs every instance of `plan` but those at the indices in `skip` (run
+/// by the caller); each instance's runs (more than one with `repeat:`)
+/// come back in policy order, the skipped ones with none.
 pub async fn run_all(
     plan: &Plan,
     shared: &SharedContext,
     settings: &RunSettings,
-) -> Vec<PluginOutcome> {
+    skip: &[usize],
+) -> Vec<Vec<PluginOutcome>> {
     let sem = Arc::new(Semaphore::new(settings.jobs.max(1)));
     let total = plan.instances.len();
-    let mut handles: Vec<tokio::task::JoinHandle<PluginOutcome>> = Vec::with_capacity(total);
-    for inst in &plan.instances {
-        let input = context_for(inst, shared, settings);
+    let mut handles: Vec<Option<tokio::task::JoinHandle<Vec<PluginOutcome>>>> =
+        Vec::with_capacity(total);
+    for (index, inst) in plan.instances.iter().enumerate() {
+        if skip.contains(&index) {
+            handles.push(None);
+            continue;
+        }
         let inst = inst.clone();
         let settings = settings.clone();
         let sem = sem.clone();
         let shared = shared.clone();
-        handles.push(tokio::spawn(async move {
+        handles.push(Some(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closes");
             if let Some(sig) = settings.cancel.signal() {
-                return unrun(
+                return vec![unrun(
                     &inst,
                     PluginStatus::Cancelled,
                     "cancelled",
                     format!("cancelled by {} before it started", signal_name(sig)),
-                );
+                )];
             }
-            let first = run_one(&inst, input, &settings).await;
-            let mut runs = vec![first];
-            // Repeats run one after another, each with a fresh deadline, and
-            // stop at the first run that fails.
-            while runs.len() < inst.repeat as usize
-                && runs.last().is_some_and(|r| r.status == PluginStatus::Ok)
-                && settings.cancel.signal().is_none()
-            {
-                let mut again = shared.clone();
-                again.started_at = crate::time::now();
-                let input = context_for(&inst, &again, &settings);
-                runs.push(run_one(&inst, input, &settings).await);
-            }
-            if inst.repeat > 1 {
-                pool(runs, inst.repeat, inst.repeat_aggregate)
-            } else {
-                runs.pop().expect("one run at least")
-            }
-        }));
+            run_repeated(&inst, &shared, &settings).await
+        })));
     }
     let mut outcomes = Vec::with_capacity(total);
     for (h, inst) in handles.into_iter().zip(&plan.instances) {
-        let outcome = h.await.unwrap_or_else(|e| {
-            unrun(
+        let Some(h) = h else {
+            outcomes.push(Vec::new());
+            continue;
+        };
+        outcomes.push(h.await.unwrap_or_else(|e| {
+            vec![unrun(
                 inst,
                 PluginStatus::SpawnFailed,
                 "internal",
                 format!("qod lost track of the plugin: {e}"),
-            )
-        });
-        outcomes.push(outcome);
+            )]
+        }));
     }
     outcomes
+}
+
+/// Runs one instance `repeat` times, one after another, each with a fresh
+/// deadline, stopping at the first run that fails or at a cancel.
+pub async fn run_repeated(
+    inst: &PlannedInstance,
+    shared: &SharedContext,
+    settings: &RunSettings,
+) -> Vec<PluginOutcome> {
+    let mut runs = Vec::new();
+    while runs.len() < inst.repeat.max(1) as usize
+        && runs
+            .last()
+            .is_none_or(|r: &PluginOutcome| r.status == PluginStatus::Ok)
+        && (runs.is_empty() || settings.cancel.signal().is_none())
+    {
+        let mut again = shared.clone();
+        again.started_at = crate::time::now();
+        let input = context_for(inst, &again, settings);
+        runs.push(run_one(inst, input, settings).await);
+    }
+    runs
+}
+
+/// One instance's outcome from its runs: the run itself, or the runs pooled.
+pub fn outcome_of(inst: &PlannedInstance, runs: Vec<PluginOutcome>) -> PluginOutcome {
+    if runs.len() > 1 || inst.repeat > 1 {
+        let n = runs.len() as u32;
+        pool(runs, n.max(inst.repeat), inst.repeat_aggregate)
+    } else {
+        runs.into_iter().next().unwrap_or_else(|| {
+            unrun(
+                inst,
+                PluginStatus::Cancelled,
+                "cancelled",
+                "did not run".into(),
+            )
+        })
+    }
 }
 
 /// The outcome of an instance that has no run to show: `status`, with
@@ -171,16 +203,25 @@ fn unrun(
     }
 }
 
-/// Runs one instance once more (for `confirm:`), with a fresh deadline.
-pub async fn run_again(
+/// Runs one instance once as one side of a pair (`compare:`): with
+/// `variant` and `pair` in its context, and `workspace` as its
+/// `paths.workspace` and working directory.
+pub async fn run_variant(
     inst: &PlannedInstance,
     shared: &SharedContext,
     settings: &RunSettings,
+    workspace: &std::path::Path,
+    variant: &str,
+    pair: u32,
 ) -> PluginOutcome {
+    let mut settings = settings.clone();
+    settings.workspace = workspace.to_owned();
     let mut again = shared.clone();
     again.started_at = crate::time::now();
-    let input = context_for(inst, &again, settings);
-    run_one(inst, input, settings).await
+    let (mut ctx, env) = context_for(inst, &again, &settings);
+    ctx.variant = Some(variant.to_owned());
+    ctx.pair = Some(pair);
+    run_one(inst, (ctx, env), &settings).await
 }
 
 /// Pools the outcomes of runs of one instance: the last failing run if
@@ -255,6 +296,8 @@ fn context_for(
             workspace: settings.workspace.to_string_lossy().into_owned(),
             artifacts: artifacts.to_string_lossy().into_owned(),
         },
+        variant: None,
+        pair: None,
     };
     let mut env = plugin_env(&settings.parent_env, &inst.env);
     env.insert("QOD_PROTOCOL".into(), PROTOCOL_VERSION.to_string());

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["decision", "record", "stats", "threshold", "changepoint"],
     &["builtin", "plugin", "ci", "store"],
     &["plan"],
-    &["runner", "evaluate", "backtest"],
+    &["runner", "evaluate", "backtest", "compare"],
     &["outputs", "report"],
     &["gate"],
     &["commands"],

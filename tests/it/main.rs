@@ -6,6 +6,7 @@ mod base;
 mod ci;
 mod codepipeline;
 mod common;
+mod compare;
 mod docs;
 mod examples;
 mod examples_ci;

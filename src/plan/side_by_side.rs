@@ -1,0 +1,91 @@
+//! Objectives `against: base`: what the plan checks of them and the
+//! tolerance it gives the paired test.
+
+use crate::policy::criterion::{self, Parsed};
+use crate::policy::{Against, Objective};
+
+/// What an objective `against: base` holds the candidate/base ratio to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SideBySide {
+    /// The largest (or, when lower is worse, smallest) ratio that passes:
+    /// `1.03` for `<= +3%`.
+    pub ratio: f64,
+    /// Whether a higher ratio is worse (`<`, `<=`).
+    pub higher_is_worse: bool,
+}
+
+/// Checks an objective: `None` for one compared with history; for one
+/// `against: base`: one relative pass criterion with a
+/// ratio (`<= +3%`, `>= -5%`, `<= baseline * 1.1`), a `compare:` section,
+/// and none of the history-only settings. Returns the tolerance, or the
+/// field, the problem and the fix.
+pub(super) fn check(
+    o: &Objective,
+    pass: &[Parsed],
+    has_compare: bool,
+) -> Result<Option<SideBySide>, (&'static str, String, String)> {
+    if o.against == Against::History {
+        return Ok(None);
+    }
+    if !has_compare {
+        return Err((
+            "against",
+            "`against: base` needs a `compare:` section saying where the base is".into(),
+            "add `compare: { base: { revision: merge-base } }` (or `{ workspace: ../base }`) at the top of the policy".into(),
+        ));
+    }
+    for (field, set) in [
+        ("warn", o.warn.is_some()),
+        ("test", o.test.is_some()),
+        ("baseline", o.baseline.is_some()),
+        ("confirm", o.confirm > 0),
+    ] {
+        if set {
+            return Err((
+                field,
+                format!("`{field}` applies to comparisons with history, not to `against: base`"),
+                "the paired sequential test of `compare:` decides and confirms by itself; remove the field, or compare this objective with history in a second objective".into(),
+            ));
+        }
+    }
+    let [c] = pass else {
+        return Err((
+            "pass",
+            format!(
+                "`against: base` takes one relative criterion, not {}",
+                pass.len()
+            ),
+            "write one, such as `pass: \"<= +3%\"`; hold absolute limits in another objective"
+                .into(),
+        ));
+    };
+    let higher_is_worse =
+        match c.op {
+            criterion::Op::Lt | criterion::Op::Le => true,
+            criterion::Op::Gt | criterion::Op::Ge => false,
+            _ => return Err((
+                "pass",
+                format!(
+                    "`{}`: a side-by-side comparison tests a direction; `==` and `!=` have none",
+                    c.text
+                ),
+                "write `<= +3%` for lower-is-better metrics, `>= -3%` for higher-is-better ones"
+                    .into(),
+            )),
+        };
+    match c.ratio() {
+        Some(ratio) if ratio > 0.0 => Ok(Some(SideBySide {
+            ratio,
+            higher_is_worse,
+        })),
+        _ => Err((
+            "pass",
+            format!(
+                "`{}` is not a ratio of the base: a side-by-side comparison tests candidate/base",
+                c.text
+            ),
+            "write the tolerance as a percentage (`<= +3%`) or a factor (`<= baseline * 1.1`)"
+                .into(),
+        )),
+    }
+}
