@@ -16,7 +16,17 @@
 //!      Mann-Whitney test on the pooled samples is significant at 0.01;
 //!    - the same with `confirm: 1` (a fresh run pooled in on a failure).
 //!
-//! Run: `cargo bench --bench noise` (`-- --runs N --trials N` to change sizes).
+//! 4. Side by side: the same command measured alternately as "base" and
+//!    "candidate" (pairs of random order, 3 timed runs an invocation) for
+//!    `PAIRS` pairs under a competing CPU load, a real series with its
+//!    drift; each trial takes 30 consecutive pairs from a random place,
+//!    multiplies the candidate's samples by 1 + r, and runs qod's paired
+//!    sequential test (`<= +3%`, Wilcoxon, α 0.01, 6 to 30 pairs). The
+//!    history rules run on the same data: the 30 base invocations before
+//!    the trial's first pair are the history, its first candidate the run.
+//!
+//! Run: `cargo bench --bench noise` (`-- --runs N --trials N --pairs N
+//! --compare-trials N --load N` to change sizes).
 
 use qod::policy::ThresholdModel;
 use std::io::Write;
@@ -36,11 +46,16 @@ fn arg(name: &str, default: usize) -> usize {
 
 /// One gate run of command-bench: its 10 wall times in seconds.
 fn gate_run() -> Vec<f64> {
+    invocation(10, 1)
+}
+
+/// One invocation of command-bench: `runs` wall times in seconds.
+fn invocation(runs: u32, warmup: u32) -> Vec<f64> {
     let context = serde_json::json!({
         "protocol": 1,
         "plugin": {"name": "command-bench", "instance": "noise"},
         "config": {"command": ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done"],
-                   "warmup": 1, "min_runs": 10, "max_runs": 10, "min_time": "0s"},
+                   "warmup": warmup, "min_runs": runs, "max_runs": runs, "min_time": "0s"},
         "run": {"id": "noise", "started_at": "2026-01-01T00:00:00Z"},
         "pipeline": {"provider": "local"}, "source": {}, "history": {"last_deployment": null},
         "paths": {"workspace": ".", "artifacts": "."}
@@ -194,4 +209,130 @@ fn main() {
         println!("{row}");
     }
     println!("\n(first column: alarms on runs with no regression; others: detection rate of a regression of that size; {trials} trials each)");
+    side_by_side(&rules);
+}
+
+fn median(x: &[f64]) -> f64 {
+    let mut s = x.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// The side-by-side table: the paired sequential test against the history
+/// rules, on one real interleaved series.
+fn side_by_side(rules: &[(&str, Rule)]) {
+    use qod::compare::sequential::{Design, Ending};
+    use qod::policy::PairedMethod;
+    let pairs = arg("--pairs", 800);
+    let trials = arg("--compare-trials", 400);
+    let load = arg("--load", 1);
+    const WINDOW: usize = 30;
+    eprintln!("noise: {pairs} interleaved pairs under {load} busy process(es)…");
+    let hogs: Vec<std::process::Child> = (0..load)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .expect("sh runs")
+        })
+        .collect();
+    let mut order = Rng(0x2545_F491_4F6C_DD1D);
+    let mut base: Vec<Vec<f64>> = Vec::with_capacity(pairs);
+    let mut cand: Vec<Vec<f64>> = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        if order.below(2) == 0 {
+            base.push(invocation(3, 0));
+            cand.push(invocation(3, 0));
+        } else {
+            cand.push(invocation(3, 0));
+            base.push(invocation(3, 0));
+        }
+    }
+    for mut h in hogs {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    let samples: Vec<f64> = base.iter().chain(&cand).flatten().copied().collect();
+    let m = mean(&samples);
+    let sd = (samples.iter().map(|v| (v - m).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+    let meds: Vec<f64> = base.iter().map(|r| median(r)).collect();
+    let lag1 = {
+        let mm = mean(&meds);
+        let num: f64 = meds.windows(2).map(|w| (w[0] - mm) * (w[1] - mm)).sum();
+        let den: f64 = meds.iter().map(|v| (v - mm).powi(2)).sum();
+        num / den
+    };
+    println!(
+        "\nside by side: {pairs} pairs, {} samples, mean {:.3} ms, CV {:.1}% per sample; base invocations' medians: lag-1 autocorrelation {lag1:.2}",
+        samples.len(),
+        m * 1e3,
+        sd / m * 100.0
+    );
+    let design = Design {
+        method: PairedMethod::Wilcoxon,
+        alpha: 0.01,
+        min: 6,
+        max: WINDOW,
+        batch: 2,
+        floor: 1.03f64.ln(),
+        higher_is_worse: true,
+        seed: 7,
+    };
+    println!("\n| rule (same series, {trials} trials a cell) | false alarms | 5% | 10% | 20% | 50% | median pairs at 0 / 10% / 50% |\n|---|--:|--:|--:|--:|--:|--:|");
+    let mut row = String::from("| qod side by side: `<= +3%`, Wilcoxon, α 0.01, 6-30 pairs |");
+    let mut medians = Vec::new();
+    for r in SIZES {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut fails = 0;
+        let mut used = Vec::new();
+        for _ in 0..trials {
+            let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
+            let w: Vec<f64> = (start..start + WINDOW)
+                .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
+                .collect();
+            let mut spent = 0.0;
+            for n in 1..=WINDOW {
+                if !design.is_look(n) {
+                    continue;
+                }
+                let s = design.look(&w[..n], spent);
+                spent = s.alpha_spent;
+                if let Some(e) = s.ending {
+                    fails += usize::from(e == Ending::Fail);
+                    used.push(n as f64);
+                    break;
+                }
+            }
+        }
+        row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
+        if [0.0, 0.10, 0.50].contains(&r) {
+            medians.push(format!("{}", median(&used)));
+        }
+    }
+    println!("{row} {} |", medians.join(" / "));
+    for (name, rule) in rules {
+        let mut row = format!("| {name} |");
+        for r in SIZES {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+            let mut hits = 0;
+            for _ in 0..trials {
+                let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
+                let history: Vec<&[f64]> = base[start - HISTORY..start].iter().map(Vec::as_slice).collect();
+                let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
+                let trial = Trial {
+                    history,
+                    current: scale(&cand[start]),
+                    fresh: scale(&cand[start + 1]),
+                };
+                hits += usize::from(rule(&trial));
+            }
+            row.push_str(&format!(" {:.1}% |", hits as f64 / trials as f64 * 100.0));
+        }
+        println!("{row} 1 |");
+    }
 }

@@ -14,7 +14,7 @@ pub(crate) mod changepoint;
 pub mod ci;
 pub mod cli;
 pub mod commands;
-pub(crate) mod compare;
+pub mod compare;
 pub mod decision;
 pub(crate) mod diag;
 pub(crate) mod duration;
