@@ -26,7 +26,8 @@
 //!    the trial's first pair are the history, its first candidate the run.
 //!
 //! Run: `cargo bench --bench noise` (`-- --runs N --trials N --pairs N
-//! --compare-trials N --load N` to change sizes).
+//! --compare-trials N --load N --work N` to change sizes; `--work` is the
+//! shell loop's turns, 3000 by default: about 4 ms).
 
 use qod::policy::ThresholdModel;
 use std::io::Write;
@@ -54,7 +55,7 @@ fn invocation(runs: u32, warmup: u32) -> Vec<f64> {
     let context = serde_json::json!({
         "protocol": 1,
         "plugin": {"name": "command-bench", "instance": "noise"},
-        "config": {"command": ["sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done"],
+        "config": {"command": ["sh", "-c", format!("i=0; while [ $i -lt {} ]; do i=$((i+1)); done", arg("--work", 3000))],
                    "warmup": warmup, "min_runs": runs, "max_runs": runs, "min_time": "0s"},
         "run": {"id": "noise", "started_at": "2026-01-01T00:00:00Z"},
         "pipeline": {"provider": "local"}, "source": {}, "history": {"last_deployment": null},
@@ -273,48 +274,61 @@ fn side_by_side(rules: &[(&str, Rule)]) {
         m * 1e3,
         sd / m * 100.0
     );
-    let design = Design {
-        method: PairedMethod::Wilcoxon,
-        alpha: 0.01,
-        min: 6,
-        max: WINDOW,
-        batch: 2,
-        floor: 1.03f64.ln(),
-        higher_is_worse: true,
-        seed: 7,
-    };
     println!("\n| rule (same series, {trials} trials a cell) | false alarms | 5% | 10% | 20% | 50% | median pairs at 0 / 10% / 50% |\n|---|--:|--:|--:|--:|--:|--:|");
-    let mut row = String::from("| qod side by side: `<= +3%`, Wilcoxon, α 0.01, 6-30 pairs |");
-    let mut medians = Vec::new();
-    for r in SIZES {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut fails = 0;
-        let mut used = Vec::new();
-        for _ in 0..trials {
-            let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
-            let w: Vec<f64> = (start..start + WINDOW)
-                .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
-                .collect();
-            let mut spent = 0.0;
-            for n in 1..=WINDOW {
-                if !design.is_look(n) {
-                    continue;
-                }
-                let s = design.look(&w[..n], spent);
-                spent = s.alpha_spent;
-                if let Some(e) = s.ending {
-                    fails += usize::from(e == Ending::Fail);
-                    used.push(n as f64);
-                    break;
+    // The defaults, and the looks and tests one may choose instead.
+    let designs = [
+        (PairedMethod::Wilcoxon, 10, 10),
+        (PairedMethod::Wilcoxon, 6, 2),
+        (PairedMethod::Wilcoxon, 10, 5),
+        (PairedMethod::PairedT, 10, 10),
+        (PairedMethod::Bootstrap, 10, 10),
+    ];
+    for (method, min, batch) in designs {
+        let design = Design {
+            method,
+            alpha: 0.01,
+            min,
+            max: WINDOW,
+            batch,
+            floor: 1.03f64.ln(),
+            higher_is_worse: true,
+            seed: 7,
+        };
+        let mut row = format!(
+            "| qod side by side: `<= +3%`, {}, α 0.01, looks at {min}, then every {batch}, up to {WINDOW} pairs |",
+            method.as_str()
+        );
+        let mut medians = Vec::new();
+        for r in SIZES {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+            let mut fails = 0;
+            let mut used = Vec::new();
+            for _ in 0..trials {
+                let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
+                let w: Vec<f64> = (start..start + WINDOW)
+                    .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
+                    .collect();
+                let mut spent = 0.0;
+                for n in 1..=WINDOW {
+                    if !design.is_look(n) {
+                        continue;
+                    }
+                    let s = design.look(&w[..n], spent);
+                    spent = s.alpha_spent;
+                    if let Some(e) = s.ending {
+                        fails += usize::from(e == Ending::Fail);
+                        used.push(n as f64);
+                        break;
+                    }
                 }
             }
+            row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
+            if [0.0, 0.10, 0.50].contains(&r) {
+                medians.push(format!("{}", median(&used)));
+            }
         }
-        row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
-        if [0.0, 0.10, 0.50].contains(&r) {
-            medians.push(format!("{}", median(&used)));
-        }
+        println!("{row} {} |", medians.join(" / "));
     }
-    println!("{row} {} |", medians.join(" / "));
     for (name, rule) in rules {
         let mut row = format!("| {name} |");
         for r in SIZES {
@@ -322,7 +336,10 @@ fn side_by_side(rules: &[(&str, Rule)]) {
             let mut hits = 0;
             for _ in 0..trials {
                 let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
-                let history: Vec<&[f64]> = base[start - HISTORY..start].iter().map(Vec::as_slice).collect();
+                let history: Vec<&[f64]> = base[start - HISTORY..start]
+                    .iter()
+                    .map(Vec::as_slice)
+                    .collect();
                 let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
                 let trial = Trial {
                     history,

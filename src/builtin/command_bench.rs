@@ -25,6 +25,8 @@ enum CommandLine {
 #[serde(deny_unknown_fields)]
 struct Config {
     command: CommandLine,
+    #[serde(default)]
+    base_command: Option<CommandLine>,
     #[serde(default = "default_shell")]
     shell: String,
     #[serde(default = "one")]
@@ -106,7 +108,12 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
             )));
         }
     }
-    let argv: Vec<String> = match &config.command {
+    // In a side-by-side comparison the base side may run another program.
+    let command = match (&config.base_command, ctx.variant.as_deref()) {
+        (Some(base), Some("base")) => base,
+        _ => &config.command,
+    };
+    let argv: Vec<String> = match command {
         CommandLine::Shell(s) if s.trim().is_empty() => {
             return Err(Failure::config("`with.command` is empty"))
         }

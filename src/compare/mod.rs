@@ -62,6 +62,8 @@ struct Open {
     candidate: Vec<f64>,
     spent: f64,
     state: Option<State>,
+    /// Why a pair gave no ratio, the first time it happened.
+    problem: Option<String>,
 }
 
 /// Runs the compared instances of `plan` side by side, one instance after
@@ -107,6 +109,7 @@ pub async fn run(
                     candidate: Vec::new(),
                     spent: 0.0,
                     state: None,
+                    problem: None,
                 })
             })
             .collect();
@@ -145,15 +148,23 @@ pub async fn run(
             let [Some(b), Some(c)] = got else { break };
             for o in open
                 .iter_mut()
+                .filter(|o| o.problem.is_none())
                 .filter(|o| o.state.as_ref().is_none_or(|s| s.ending.is_none()))
             {
-                let (Some(vb), Some(vc)) = (value_of(&b, &o.metric), value_of(&c, &o.metric))
-                else {
-                    continue;
+                let (vb, vc) = match (value_of(&b, &o.metric), value_of(&c, &o.metric)) {
+                    (Some(vb), Some(vc)) if vb > 0.0 && vc > 0.0 => (vb, vc),
+                    (vb, vc) => {
+                        let problem = match (vb, vc) {
+                            (None, _) => format!("the base did not report `{}` (pair {pair})", o.metric),
+                            (_, None) => format!("the candidate did not report `{}` (pair {pair})", o.metric),
+                            (Some(b), Some(c)) => format!(
+                                "a ratio needs values above 0, and pair {pair} measured {b} (base) and {c} (candidate)"
+                            ),
+                        };
+                        o.problem.get_or_insert(problem);
+                        continue;
+                    }
                 };
-                if vb <= 0.0 || vc <= 0.0 {
-                    continue;
-                }
                 o.w.push((vc / vb).ln());
                 o.base.push(vb);
                 o.candidate.push(vc);
@@ -166,7 +177,10 @@ pub async fn run(
             runs.push(c);
             if open
                 .iter()
-                .all(|o| o.state.as_ref().is_some_and(|s| s.ending.is_some()))
+                // An objective whose pairs give no ratio is not waited for.
+                .all(|o| {
+                    o.problem.is_some() || o.state.as_ref().is_some_and(|s| s.ending.is_some())
+                })
             {
                 break;
             }
@@ -191,7 +205,12 @@ pub async fn run(
                 // A comparison cut short (a cancelled run) ends where it stood.
                 let state = match o.state {
                     Some(s) if s.ending.is_some() => s,
-                    _ if o.w.is_empty() => continue,
+                    _ if o.w.is_empty() => {
+                        if let Some(p) = o.problem {
+                            comparisons.problems.insert(o.id, p);
+                        }
+                        continue;
+                    }
                     _ => {
                         let mut s = o.design.look(&o.w, o.spent);
                         s.ending = Some(Ending::Inconclusive);

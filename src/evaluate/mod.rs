@@ -38,6 +38,8 @@ pub struct Comparisons {
     pub by_objective: std::collections::BTreeMap<String, (ComparisonOutcome, ObjectiveStatus)>,
     /// Why the base could not be measured (no merge-base, an unknown revision).
     pub unavailable: Option<String>,
+    /// Why an objective's pairs gave no ratio (a side without the metric).
+    pub problems: std::collections::BTreeMap<String, String>,
 }
 
 /// Evaluates every objective against the plugins' metrics and its chosen

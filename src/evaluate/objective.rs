@@ -516,7 +516,7 @@ impl Words<'_> {
                 let problem = b
                     .model_problem
                     .as_ref()
-                    .map(|p| format!("{p} ({runs} runs)"));
+                    .map(|p| format!("{p} ({runs} run{})", if runs == 1 { "" } else { "s" }));
                 let held = self.describe_all(pass_checks, Some(true));
                 let from_base = matches!(
                     b.outcome.source,

@@ -61,9 +61,13 @@ pub(super) fn evaluate(
         out.reason = format!(
             "no comparison with the base: {}",
             comparisons
-                .unavailable
-                .as_deref()
-                .unwrap_or("the base was not measured side by side in this run")
+                .problems
+                .get(&o.spec.id)
+                .or(comparisons.unavailable.as_ref())
+                .map_or(
+                    "the base was not measured side by side in this run",
+                    String::as_str
+                )
         );
         out.effect = effect_of(out.status, &o.spec);
         return out;

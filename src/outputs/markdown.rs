@@ -60,12 +60,12 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)], report_url: Option<&s
             .value
             .map(|v| format_with_unit(v, unit))
             .unwrap_or_else(|| "–".into());
-        let base = o
-            .baseline
-            .as_ref()
-            .and_then(|b| b.value)
-            .map(|v| format_with_unit(v, unit))
-            .unwrap_or_else(|| "–".into());
+        // Side by side, the base measured beside the candidate (with where it came from).
+        let base = match (&o.comparison, o.baseline.as_ref().and_then(|b| b.value)) {
+            (Some(c), _) => format!("{} (`{}`)", format_with_unit(c.base_value, unit), c.base),
+            (None, Some(v)) => format_with_unit(v, unit),
+            (None, None) => "–".into(),
+        };
         let target = o.passes_if.clone().unwrap_or_else(|| "–".into());
         let pct = |c: f64| format!("{}{}%", if c > 0.0 { "+" } else { "" }, format_value(c));
         // With a significance test, the change's confidence interval too.
@@ -73,6 +73,7 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)], report_url: Option<&s
             .test
             .as_ref()
             .and_then(|t| Some((t.change_pct_low?, t.change_pct_high?)))
+            .or_else(|| o.comparison.as_ref().map(|c| (c.ci_low_pct, c.ci_high_pct)))
             .map(|(lo, hi)| format!(" [{}, {}]", pct(lo), pct(hi)))
             .unwrap_or_default();
         let change = o

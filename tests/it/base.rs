@@ -2,32 +2,11 @@
 //! provider, in a real git repository whose `main` moved on after the
 //! feature branch left it, compared with `main`'s runs at the merge-base.
 
-use crate::common::{emit_policy, Run, Scratch};
+use crate::common::{emit_policy, git, Run, Scratch};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 const OBJECTIVE: &str = "  - { id: t, metric: bench.duration, pass: \"<= baseline * 1.5\", baseline: { last: 3, min_runs: 1 } }\n";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=qod", "-c", "user.email=qod@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        // Fixed dates make the commit ids the same in every run of the test.
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn commit(dir: &Path, file: &str) -> String {
     std::fs::write(dir.join(file), file).unwrap();

@@ -89,6 +89,28 @@ impl Scratch {
     }
 }
 
+/// Runs git in `dir` with a fixed identity and fixed dates, so commit ids
+/// are the same in every run of a test; panics with git's stderr on failure.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=qod", "-c", "user.email=qod@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        // Fixed dates make the commit ids the same in every run of the test.
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 pub fn finish(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),

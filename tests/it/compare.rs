@@ -3,29 +3,9 @@
 //! subprocess plugins run alternately on each side's worktree, and the
 //! paired sequential test deciding.
 
-use crate::common::{redact, Scratch};
+use crate::common::{git, redact, Scratch};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=qod", "-c", "user.email=qod@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// A repository whose `main` holds `work.sh` sleeping `base_s`, and whose
 /// checked-out `feature` sleeps `candidate_s`; the policy compares the two.
@@ -76,9 +56,16 @@ fn assert_clean(s: &Scratch) {
 #[test]
 fn a_twice_slower_candidate_fails_early_and_an_unchanged_one_passes() {
     let s = repo(0.02, 0.04, TIMED);
-    let r = s.qod(&["run"]);
+    let r = s.qod(&["run", "--junit", "junit.xml", "--markdown", "summary.md"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let d = r.json();
+    // Every output says what the comparison found.
+    for file in ["junit.xml", "summary.md"] {
+        let text = std::fs::read_to_string(s.path().join(file)).unwrap();
+        assert!(text.contains("candidate vs `main@"), "{file}: {text}");
+    }
+    let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
+    assert!(md.contains("(`main@") && md.contains("% ["), "{md}");
     crate::common::assert_valid("decision.schema.json", &d);
     let o = objective(&d);
     assert_eq!(o["status"], "fail", "{o:#}");
@@ -178,7 +165,9 @@ with open(os.path.join("{log}", "calls.log"), "a") as f:
     f.write(f"{{pair}} {{variant}} {{ws}}\n")
 def value(variant, pair):
 {rule}
-print(json.dumps({{"protocol": 1, "status": "ok", "metrics": [{{"name": "t", "value": value(variant, pair)}}]}}))
+v = value(variant, pair)
+metrics = [] if v is None else [{{"name": "t", "value": v}}]
+print(json.dumps({{"protocol": 1, "status": "ok", "metrics": metrics}}))
 "#,
             log = s.path().display()
         ),
@@ -281,6 +270,21 @@ fn sequences_stop_early_or_end_inconclusive_at_max() {
         (Some(12), Some(false))
     );
     assert!(c["alpha_spent"].as_f64().unwrap() <= 0.01 + 1e-12, "{c:#}");
+    let inconclusive = o.clone();
+
+    // A base that does not report the metric: said, after one pair.
+    std::fs::remove_file(s.path().join("calls.log")).unwrap();
+    recording(&s, "    return None if variant == \"base\" else 100");
+    let d = s.qod(&["run"]).json();
+    let o = objective(&d);
+    assert_eq!(o["status"], "no_baseline", "{o:#}");
+    assert_eq!(
+        o["reason"],
+        "no comparison with the base: the base did not report `t` (pair 1)"
+    );
+    let calls = std::fs::read_to_string(s.path().join("calls.log")).unwrap();
+    assert_eq!(calls.lines().count(), 2, "{calls}");
+    let o = inconclusive;
     insta::assert_json_snapshot!("compare_inconclusive", redact(o), {
         ".comparison.base" => "[base]",
         ".comparison.base_revision" => "[sha]",
@@ -318,6 +322,31 @@ fn a_cancelled_comparison_removes_its_worktree() {
     // 128 + SIGTERM, as a shell reports a process killed by it.
     assert_eq!(r.code, 143, "{}\n{}", r.stdout, r.stderr);
     assert_clean(&s);
+}
+
+#[test]
+fn command_bench_compares_two_programs_without_git() {
+    let s = Scratch::new();
+    s.policy(
+        r#"version: 1
+plugins:
+  two: { uses: command-bench, with: { command: ["sleep", "0.04"], base_command: ["sleep", "0.02"], warmup: 0, min_runs: 3, max_runs: 3, min_time: 0s } }
+compare:
+  base: { workspace: . }
+objectives:
+  - { id: speed, metric: two.median, pass: "<= +10%", against: base }
+"#,
+    );
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let c = &objective(&d)["comparison"];
+    assert_eq!(c["base"], ".");
+    let (b, cand) = (
+        c["base_value"].as_f64().unwrap(),
+        c["candidate_value"].as_f64().unwrap(),
+    );
+    assert!(b < 0.035 && cand > 0.039, "{c:#}");
 }
 
 #[test]

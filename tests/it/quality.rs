@@ -320,6 +320,39 @@ fn confirm_reruns_a_failing_objective_and_records_every_attempt() {
 }
 
 #[test]
+fn confirming_a_repeated_instance_repeats_it_and_counts_every_run() {
+    let s = Scratch::new();
+    s.policy(&sequence_policy(
+        &[300.0, 310.0, 100.0, 102.0, 98.0, 104.0],
+        ", repeat: 2",
+        ", confirm: 2",
+    ));
+    let r = s.qod(&["run", "--no-record"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let o = &d["objectives"][0];
+    assert_eq!(
+        (o["status"].as_str(), o["value"].as_f64()),
+        (Some("pass"), Some(103.0)),
+        "{o:#}"
+    );
+    let runs: Vec<u64> = o["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["runs"].as_u64().unwrap())
+        .collect();
+    // Each attempt counts the runs it judged: 2, then 4; the decision, 6.
+    assert_eq!(runs, [2, 4], "{o:#}");
+    let repeats = &d["plugins"][0]["repeats"];
+    assert_eq!(repeats["runs"], 6, "{repeats:#}");
+    assert_eq!(
+        repeats["values"]["value"],
+        serde_json::json!([300.0, 310.0, 100.0, 102.0, 98.0, 104.0])
+    );
+}
+
+#[test]
 fn imported_metrics_pool_their_baseline_samples() {
     // pytest-benchmark's fixture keeps 413 samples of `test_fib`, Google
     // Benchmark's 3 repetitions of `BM_Sort/1000`: each run records them,
