@@ -373,6 +373,16 @@ impl Plan {
                 side_by_side: side,
             });
         }
+        if let Some(c) = p.compare.as_ref().filter(|c| c.pairs.max < c.pairs.min) {
+            diags.push(
+                diag(format!(
+                    "`pairs.max` ({}) is below `pairs.min` ({})",
+                    c.pairs.max, c.pairs.min
+                ))
+                .at("/compare/pairs/max")
+                .hint("`min` is the first look and `max` the last: raise `max` or lower `min`"),
+            );
+        }
         if let DecisionSpec::Score { pass, warn } = &p.decision {
             if warn > pass {
                 diags.push(

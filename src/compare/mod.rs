@@ -96,7 +96,7 @@ pub async fn run(
                         method: spec.test,
                         alpha: spec.alpha,
                         min: spec.pairs.min as usize,
-                        max: spec.pairs.max.max(spec.pairs.min) as usize,
+                        max: spec.pairs.max as usize,
                         batch: spec.pairs.batch as usize,
                         floor: side.ratio.ln(),
                         higher_is_worse: side.higher_is_worse,

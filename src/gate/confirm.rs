@@ -107,7 +107,7 @@ pub async fn run_and_evaluate(
         for i in rerun {
             let inst = &plan.instances[i];
             // A confirmation repeats the instance as it first ran: `repeat` runs.
-            runs[i].extend(runner::run_repeated(inst, shared, settings).await);
+            runs[i].extend(runner::run_repeated(inst, shared, settings, true).await);
             plugins[i] = runner::pool(runs[i].clone(), runs[i].len() as u32, inst.repeat_aggregate);
         }
         eval = evaluate(&plugins);

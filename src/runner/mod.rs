@@ -115,7 +115,7 @@ pub async fn run_all(
                     format!("cancelled by {} before it started", signal_name(sig)),
                 )];
             }
-            run_repeated(&inst, &shared, &settings).await
+            run_repeated(&inst, &shared, &settings, false).await
         })));
     }
     let mut outcomes = Vec::with_capacity(total);
@@ -136,12 +136,15 @@ pub async fn run_all(
     outcomes
 }
 
-/// Runs one instance `repeat` times, one after another, each with a fresh
-/// deadline, stopping at the first run that fails or at a cancel.
+/// Runs one instance `repeat` times, one after another, stopping at the
+/// first run that fails or at a cancel. Repeats (and, with `fresh`, the
+/// first run too: a confirmation) get a fresh start and deadline; the first
+/// run of a gate keeps the gate's.
 pub async fn run_repeated(
     inst: &PlannedInstance,
     shared: &SharedContext,
     settings: &RunSettings,
+    fresh: bool,
 ) -> Vec<PluginOutcome> {
     let mut runs = Vec::new();
     while runs.len() < inst.repeat.max(1) as usize
@@ -151,7 +154,9 @@ pub async fn run_repeated(
         && (runs.is_empty() || settings.cancel.signal().is_none())
     {
         let mut again = shared.clone();
-        again.started_at = crate::time::now();
+        if fresh || !runs.is_empty() {
+            again.started_at = crate::time::now();
+        }
         let input = context_for(inst, &again, settings);
         runs.push(run_one(inst, input, settings).await);
     }

@@ -373,11 +373,11 @@ objectives:
         r#"version: 1
 plugins:
   work: { uses: command-bench, with: { command: "true" } }
-compare: { base: { revision: main } }
 objectives:
   - { id: a, metric: work.mean, pass: "< 1s", against: base }
   - { id: b, metric: work.mean, pass: "<= +3%", against: base, confirm: 2 }
   - { id: c, metric: work.mean, pass: "<= +20ms", against: base }
+compare: { base: { revision: main }, pairs: { min: 20, max: 10 } }
 "#,
     );
     let r = s.qod(&["validate"]);
@@ -386,6 +386,7 @@ objectives:
         "`< 1s` is not a ratio of the base",
         "`confirm` applies to comparisons with history",
         "`<= +20ms` is not a ratio of the base",
+        "`pairs.max` (10) is below `pairs.min` (20)",
     ] {
         assert!(r.stderr.contains(said), "{said}\n{}", r.stderr);
     }
