@@ -17,7 +17,8 @@
 //!    - the same with `confirm: 1` (a fresh run pooled in on a failure).
 //!
 //! 4. Side by side: the same command measured alternately as "base" and
-//!    "candidate" (pairs of random order, 3 timed runs an invocation) for
+//!    "candidate" (pairs of random order, `--invocation-runs` timed runs an
+//!    invocation: 10 by default, as `command-bench`'s `min_runs`) for
 //!    `PAIRS` pairs under a competing CPU load, a real series with its
 //!    drift; each trial takes 30 consecutive pairs from a random place,
 //!    multiplies the candidate's samples by 1 + r, and runs qod's paired
@@ -26,7 +27,8 @@
 //!    the trial's first pair are the history, its first candidate the run.
 //!
 //! Run: `cargo bench --bench noise` (`-- --runs N --trials N --pairs N
-//! --compare-trials N --load N --work N` to change sizes; `--work` is the
+//! --compare-trials N --load N --work N --invocation-runs N` to change
+//! sizes; `--work` is the
 //! shell loop's turns, 3000 by default: about 4 ms).
 
 use qod::policy::ThresholdModel;
@@ -232,8 +234,9 @@ fn side_by_side(rules: &[(&str, Rule)]) {
     let pairs = arg("--pairs", 800);
     let trials = arg("--compare-trials", 400);
     let load = arg("--load", 1);
+    let per = arg("--invocation-runs", 10) as u32;
     const WINDOW: usize = 30;
-    eprintln!("noise: {pairs} interleaved pairs under {load} busy process(es)…");
+    eprintln!("noise: {pairs} interleaved pairs of {per}-run invocations under {load} busy process(es)…");
     let hogs: Vec<std::process::Child> = (0..load)
         .map(|_| {
             Command::new("sh")
@@ -247,11 +250,11 @@ fn side_by_side(rules: &[(&str, Rule)]) {
     let mut cand: Vec<Vec<f64>> = Vec::with_capacity(pairs);
     for _ in 0..pairs {
         if order.below(2) == 0 {
-            base.push(invocation(3, 0));
-            cand.push(invocation(3, 0));
+            base.push(invocation(per, 0));
+            cand.push(invocation(per, 0));
         } else {
-            cand.push(invocation(3, 0));
-            base.push(invocation(3, 0));
+            cand.push(invocation(per, 0));
+            base.push(invocation(per, 0));
         }
     }
     for mut h in hogs {
@@ -269,7 +272,7 @@ fn side_by_side(rules: &[(&str, Rule)]) {
         num / den
     };
     println!(
-        "\nside by side: {pairs} pairs, {} samples, mean {:.3} ms, CV {:.1}% per sample; base invocations' medians: lag-1 autocorrelation {lag1:.2}",
+        "\nside by side: {pairs} pairs of {per}-run invocations, {} samples, mean {:.3} ms, CV {:.1}% per sample; base invocations' medians: lag-1 autocorrelation {lag1:.2}",
         samples.len(),
         m * 1e3,
         sd / m * 100.0
