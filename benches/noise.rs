@@ -236,7 +236,9 @@ fn side_by_side(rules: &[(&str, Rule)]) {
     let load = arg("--load", 1);
     let per = arg("--invocation-runs", 10) as u32;
     const WINDOW: usize = 30;
-    eprintln!("noise: {pairs} interleaved pairs of {per}-run invocations under {load} busy process(es)…");
+    eprintln!(
+        "noise: {pairs} interleaved pairs of {per}-run invocations under {load} busy process(es)…"
+    );
     let hogs: Vec<std::process::Child> = (0..load)
         .map(|_| {
             Command::new("sh")
