@@ -138,6 +138,8 @@ pub fn exec(name: &str) -> u8 {
             metrics: m.metrics,
             summary: (!m.summary.is_empty()).then_some(m.summary),
             error: None,
+            state: None,
+            retry_after: None,
         },
         Err(f) => PluginResult {
             protocol: 1,
@@ -148,6 +150,8 @@ pub fn exec(name: &str) -> u8 {
                 kind: f.kind.to_owned(),
                 message: f.message,
             }),
+            state: None,
+            retry_after: None,
         },
     };
     let text = serde_json::to_string(&doc).expect("a result serializes");

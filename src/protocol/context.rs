@@ -33,6 +33,10 @@ pub struct Context {
     /// from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pair: Option<u32>,
+    /// When the plugin's previous invocation in this run answered
+    /// `"status": "pending"`: the `state` it gave, to carry on from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<serde_json::Value>,
 }
 
 /// The plugin and the policy instance being run.

@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 pub struct PluginResult {
     /// Protocol version of this document; must be one the manifest lists.
     pub protocol: u32,
-    /// `ok` when the plugin measured, `error` when it ran but could not.
+    /// `ok` when the plugin measured, `error` when it ran but could not,
+    /// `pending` when it started something that is still running: qod
+    /// invokes it again after `retry_after` with `state` as the context's
+    /// `resume`, until it answers `ok` or `error` or its timeout (counted
+    /// over the whole span) runs out.
     pub status: ResultStatus,
     /// What was measured.
     #[serde(default)]
@@ -21,6 +25,14 @@ pub struct PluginResult {
     /// Why the plugin could not measure (with `status: error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// With `status: pending`: what the plugin needs to carry on (a job id,
+    /// a step), given back unchanged as the context's `resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<serde_json::Value>,
+    /// With `status: pending`: when to invoke the plugin again (`60s`,
+    /// `500ms`); default 10s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<crate::duration::HumanDuration>,
 }
 
 /// Whether the plugin could measure.
@@ -30,6 +42,7 @@ pub struct PluginResult {
 pub enum ResultStatus {
     Ok,
     Error,
+    Pending,
 }
 
 /// One measured value.

@@ -4,6 +4,7 @@
 
 mod cancel;
 mod outcome;
+mod pending;
 mod process;
 
 use crate::secrets::plugin_env;
@@ -303,6 +304,7 @@ fn context_for(
         },
         variant: None,
         pair: None,
+        resume: None,
     };
     let mut env = plugin_env(&settings.parent_env, &inst.env);
     env.insert("QOD_PROTOCOL".into(), PROTOCOL_VERSION.to_string());
@@ -332,34 +334,57 @@ async fn run_one(
             inst.plugin.manifest.name
         );
     }
-    let input = serde_json::to_vec(&ctx).expect("contexts serialize");
-    let limits = Limits {
-        timeout: inst.timeout,
-        grace: settings.grace,
-        stdout_cap: STDOUT_CAP,
-        stderr_tail: STDERR_TAIL,
+    // A plugin that answers `pending` is invoked again with its state, until
+    // it ends; its timeout counts the whole span.
+    let started = std::time::Instant::now();
+    let mut ctx = ctx;
+    let mut resumed = 0u32;
+    let mut out = loop {
+        let input = serde_json::to_vec(&ctx).expect("contexts serialize");
+        let limits = Limits {
+            timeout: inst.timeout.saturating_sub(started.elapsed()),
+            grace: settings.grace,
+            stdout_cap: STDOUT_CAP,
+            stderr_tail: STDERR_TAIL,
+        };
+        let running = process::run_process(
+            &inst.plugin.argv,
+            &env,
+            &settings.workspace,
+            input,
+            limits,
+            &settings.cancel,
+        );
+        let raw = if settings.progress {
+            let what = format!("`{}` ({})", inst.id, inst.plugin.manifest.name);
+            with_heartbeat(running, &what, settings.heartbeat).await
+        } else {
+            running.await
+        };
+        let Some(p) = pending::pending(&raw) else {
+            break outcome::interpret(
+                &inst.id,
+                &inst.plugin.manifest,
+                raw,
+                inst.timeout,
+                settings.grace,
+            );
+        };
+        match pending::wait(inst, settings, &p, started.elapsed()).await {
+            Ok(()) => {
+                ctx.resume = Some(p.state);
+                resumed += 1;
+            }
+            Err(out) => break *out,
+        }
     };
-    let running = process::run_process(
-        &inst.plugin.argv,
-        &env,
-        &settings.workspace,
-        input,
-        limits,
-        &settings.cancel,
-    );
-    let raw = if settings.progress {
-        let what = format!("`{}` ({})", inst.id, inst.plugin.manifest.name);
-        with_heartbeat(running, &what, settings.heartbeat).await
-    } else {
-        running.await
-    };
-    let mut out = outcome::interpret(
-        &inst.id,
-        &inst.plugin.manifest,
-        raw,
-        inst.timeout,
-        settings.grace,
-    );
+    if resumed > 0 {
+        notes.push(format!(
+            "answered `pending` and was resumed {resumed} time{}",
+            if resumed == 1 { "" } else { "s" }
+        ));
+        out.duration_ms = started.elapsed().as_millis() as u64;
+    }
     notes.append(&mut out.notes);
     out.notes = notes;
     redact(&mut out, &settings.redactor);

@@ -211,6 +211,15 @@ fn judge(
             format!("result does not match the result schema: {e}"),
         )
     })?;
+    // The runner resumes pending plugins before interpreting; one that gets
+    // here had no way to be resumed.
+    if result.status == ResultStatus::Pending {
+        return Err(failure(
+            PluginStatus::InvalidResult,
+            "pending",
+            "answered `pending` where it cannot be resumed".into(),
+        ));
+    }
     if result.status == ResultStatus::Error {
         let info = result.error.unwrap_or(ErrorInfo {
             kind: "unspecified".into(),

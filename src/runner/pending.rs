@@ -1,0 +1,79 @@
+//! Plugins that answer `"status": "pending"`: the answer read, and the wait
+//! before the plugin is invoked again with its state.
+
+use super::process::{Ending, RawRun};
+use super::{PlannedInstance, RunSettings};
+use crate::decision::{PluginOutcome, PluginStatus};
+use crate::protocol::{PluginResult, ResultStatus};
+use serde_json::Value;
+use std::io::Write;
+use std::time::Duration;
+
+/// What a plugin that answered `"status": "pending"` asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub state: Value,
+    pub retry_after: Duration,
+    pub summary: Option<String>,
+}
+
+/// When to ask a pending plugin again, when it does not say.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The pending answer of a run that exited 0 with a result whose status is
+/// `pending`; anything else is left to [`interpret`].
+pub fn pending(raw: &RawRun) -> Option<Pending> {
+    if !matches!(&raw.ending, Ending::Exited(s) if s.success()) {
+        return None;
+    }
+    let result: PluginResult = serde_json::from_slice(&raw.stdout).ok()?;
+    (result.status == ResultStatus::Pending).then(|| Pending {
+        state: result.state.unwrap_or(Value::Null),
+        retry_after: result.retry_after.map_or(DEFAULT_RETRY_AFTER, |d| d.get()),
+        summary: result.summary,
+    })
+}
+
+/// Waits out a pending plugin's `retry_after`, saying so on stderr; or the
+/// outcome when its timeout would pass first or the gate is cancelled.
+pub(super) async fn wait(
+    inst: &PlannedInstance,
+    settings: &RunSettings,
+    p: &Pending,
+    elapsed: Duration,
+) -> Result<(), Box<PluginOutcome>> {
+    let what = p.summary.as_deref().unwrap_or("no summary");
+    let left = inst.timeout.saturating_sub(elapsed);
+    if p.retry_after >= left {
+        tokio::time::sleep(left).await;
+        let mut out = super::unrun(
+            inst,
+            PluginStatus::Timeout,
+            "timeout",
+            format!(
+                "still pending after its timeout of {} ({what}); raise `timeout:` for this instance if the work takes longer",
+                crate::duration::HumanDuration(inst.timeout)
+            ),
+        );
+        out.duration_ms = inst.timeout.as_millis() as u64;
+        return Err(Box::new(out));
+    }
+    if settings.progress {
+        let _ = writeln!(
+            std::io::stderr(),
+            "qod: `{}` pending ({what}); resuming in {}",
+            inst.id,
+            crate::duration::HumanDuration(p.retry_after)
+        );
+    }
+    let mut cancel = settings.cancel.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(p.retry_after) => Ok(()),
+        sig = cancel.cancelled() => Err(Box::new(super::unrun(
+            inst,
+            PluginStatus::Cancelled,
+            "cancelled",
+            format!("cancelled by {} while pending ({what})", super::signal_name(sig)),
+        ))),
+    }
+}

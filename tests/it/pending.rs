@@ -1,0 +1,101 @@
+//! Long-running plugins: a result with `"status": "pending"` is answered by
+//! invoking the plugin again after `retry_after`, with its `state` as the
+//! context's `resume`, until it ends or its timeout (over the whole span)
+//! runs out.
+
+use crate::common::Scratch;
+
+/// A plugin that starts a "job" and reports it done on its third resume;
+/// with `forever` it never finishes.
+fn poller(s: &Scratch) {
+    let dir = s.path().join("plugins").join("poller");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plugin.json"),
+        format!(
+            r#"{{"manifest_version": 1, "name": "poller", "version": "1", "protocol_versions": [1],
+  "command": ["python3", "{}"],
+  "metrics": [{{"name": "steps", "better": "lower"}}]}}"#,
+            dir.join("poller.py").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("poller.py"),
+        r#"import json, sys
+ctx = json.load(sys.stdin)
+forever = ctx["config"].get("forever", False)
+r = ctx.get("resume")
+step = 0 if r is None else r["step"]
+job = "j-42" if r is None else r["job"]
+if forever or step < 3:
+    print(json.dumps({"protocol": 1, "status": "pending", "state": {"step": step + 1, "job": job},
+                      "retry_after": ctx["config"].get("retry", "50ms"),
+                      "summary": f"load test {step + 1} of 3 running"}))
+else:
+    print(json.dumps({"protocol": 1, "status": "ok", "metrics": [{"name": "steps", "value": step}],
+                      "summary": f"job {job} done"}))
+"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_pending_plugin_is_resumed_with_its_state_until_it_ends() {
+    let s = Scratch::new();
+    poller(&s);
+    s.policy(
+        r#"version: 1
+plugins:
+  load: { uses: poller }
+objectives:
+  - { id: steps, metric: load.steps, pass: "== 3" }
+"#,
+    );
+    let r = s.qod(&["run", "--no-record", "--progress"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let p = &d["plugins"][0];
+    assert_eq!(p["status"], "ok", "{p:#}");
+    // The state went out and came back: the job id and the step.
+    assert_eq!(p["summary"], "job j-42 done", "{p:#}");
+    assert_eq!(d["objectives"][0]["value"], 3.0);
+    assert!(
+        p["notes"].to_string().contains("was resumed 3 times"),
+        "{p:#}"
+    );
+    for step in 1..=3 {
+        let line = format!("qod: `load` pending (load test {step} of 3 running); resuming in 50ms");
+        assert!(r.stderr.contains(&line), "{line}\n{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_plugin_pending_past_its_timeout_times_out() {
+    let s = Scratch::new();
+    poller(&s);
+    s.policy(
+        r#"version: 1
+plugins:
+  load: { uses: poller, with: { forever: true, retry: "1s" }, timeout: 1500ms }
+objectives:
+  - { id: steps, metric: load.steps, pass: "== 3" }
+"#,
+    );
+    let started = std::time::Instant::now();
+    let r = s.qod(&["run", "--no-record"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let p = &d["plugins"][0];
+    assert_eq!(p["status"], "timeout", "{p:#}");
+    let message = p["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("still pending after its timeout of 1s 500ms")
+            && message.contains("load test 2 of 3 running"),
+        "{message}"
+    );
+    // The timeout counted the whole span, waits included, and no more.
+    let took = started.elapsed().as_secs_f64();
+    assert!((1.4..10.0).contains(&took), "{took}");
+    assert_eq!(d["objectives"][0]["status"], "no_data");
+}
