@@ -320,8 +320,8 @@ pub(super) fn evaluate(
     out
 }
 
-/// " (3 runs measured with `valgrind` left out: this run used `perf`)",
-/// when runs of another instrument were left out of the baseline.
+/// " (3 runs measured with `valgrind` left out: this run was measured with
+/// `perf`, …)", when runs of another instrument were left out of the baseline.
 fn instrument_note(b: &Based) -> String {
     if b.other_instruments.is_empty() {
         return String::new();

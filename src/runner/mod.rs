@@ -326,10 +326,15 @@ async fn run_one(
             ctx.paths.artifacts
         ));
     }
+    // Side by side, which side and pair this is.
+    let side = match (&ctx.variant, ctx.pair) {
+        (Some(v), Some(n)) => format!(" ({v}, pair {n})"),
+        _ => String::new(),
+    };
     if settings.progress {
         let _ = writeln!(
             std::io::stderr(),
-            "qod: `{}` ({}) started",
+            "qod: `{}` ({}){side} started",
             inst.id,
             inst.plugin.manifest.name
         );
@@ -396,7 +401,7 @@ async fn run_one(
         };
         let _ = writeln!(
             std::io::stderr(),
-            "qod: `{}` {} in {} ms{}{}",
+            "qod: `{}`{side} {} in {} ms{}{}",
             inst.id,
             out.status.as_str(),
             out.duration_ms,
