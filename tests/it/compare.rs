@@ -346,7 +346,8 @@ objectives:
         c["base_value"].as_f64().unwrap(),
         c["candidate_value"].as_f64().unwrap(),
     );
-    assert!(b < 0.035 && cand > 0.039, "{c:#}");
+    // The base side ran `base_command`: half the sleep.
+    assert!(cand / b > 1.5 && b >= 0.02, "{c:#}");
 }
 
 #[test]
