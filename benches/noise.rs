@@ -181,38 +181,41 @@ fn main() {
     ];
     println!("\n| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");
     for (name, rule) in rules {
-        let mut row = format!("| {name} |");
-        for r in SIZES {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-            let mut hits = 0;
-            for _ in 0..trials {
-                let mut picked: Vec<usize> = Vec::with_capacity(HISTORY + 2);
-                while picked.len() < HISTORY + 2 {
-                    let i = rng.below(pool.len());
-                    if !picked.contains(&i) {
-                        picked.push(i);
-                    }
-                }
-                let history: Vec<&[f64]> = picked[..HISTORY]
-                    .iter()
-                    .map(|&i| pool[i].as_slice())
-                    .collect();
-                let scale = |i: usize| pool[i].iter().map(|v| v * (1.0 + r)).collect::<Vec<f64>>();
-                let trial = Trial {
-                    history,
-                    current: scale(picked[HISTORY]),
-                    fresh: scale(picked[HISTORY + 1]),
-                };
-                if rule(&trial) {
-                    hits += 1;
+        let row = rates(trials, |rng, r| {
+            let mut picked: Vec<usize> = Vec::with_capacity(HISTORY + 2);
+            while picked.len() < HISTORY + 2 {
+                let i = rng.below(pool.len());
+                if !picked.contains(&i) {
+                    picked.push(i);
                 }
             }
-            row.push_str(&format!(" {:.1}% |", hits as f64 / trials as f64 * 100.0));
-        }
-        println!("{row}");
+            let history: Vec<&[f64]> = picked[..HISTORY]
+                .iter()
+                .map(|&i| pool[i].as_slice())
+                .collect();
+            let scale = |i: usize| pool[i].iter().map(|v| v * (1.0 + r)).collect::<Vec<f64>>();
+            rule(&Trial {
+                history,
+                current: scale(picked[HISTORY]),
+                fresh: scale(picked[HISTORY + 1]),
+            })
+        });
+        println!("| {name} |{row}");
     }
     println!("\n(first column: alarms on runs with no regression; others: detection rate of a regression of that size; {trials} trials each)");
     side_by_side(&rules);
+}
+
+/// One table row: for each regression size, the share of `trials` trials
+/// (drawn with the same seed for every size) in which `hit` is true.
+fn rates(trials: usize, mut hit: impl FnMut(&mut Rng, f64) -> bool) -> String {
+    let mut row = String::new();
+    for r in SIZES {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let hits = (0..trials).filter(|_| hit(&mut rng, r)).count();
+        row.push_str(&format!(" {:.1}% |", hits as f64 / trials as f64 * 100.0));
+    }
+    row
 }
 
 fn median(x: &[f64]) -> f64 {
@@ -335,26 +338,19 @@ fn side_by_side(rules: &[(&str, Rule)]) {
         println!("{row} {} |", medians.join(" / "));
     }
     for (name, rule) in rules {
-        let mut row = format!("| {name} |");
-        for r in SIZES {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-            let mut hits = 0;
-            for _ in 0..trials {
-                let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
-                let history: Vec<&[f64]> = base[start - HISTORY..start]
-                    .iter()
-                    .map(Vec::as_slice)
-                    .collect();
-                let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
-                let trial = Trial {
-                    history,
-                    current: scale(&cand[start]),
-                    fresh: scale(&cand[start + 1]),
-                };
-                hits += usize::from(rule(&trial));
-            }
-            row.push_str(&format!(" {:.1}% |", hits as f64 / trials as f64 * 100.0));
-        }
-        println!("{row} 1 |");
+        let row = rates(trials, |rng, r| {
+            let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
+            let history: Vec<&[f64]> = base[start - HISTORY..start]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
+            rule(&Trial {
+                history,
+                current: scale(&cand[start]),
+                fresh: scale(&cand[start + 1]),
+            })
+        });
+        println!("| {name} |{row} 1 |");
     }
 }

@@ -89,6 +89,25 @@ impl Scratch {
     }
 }
 
+/// Writes a Python plugin `name` into the scratch's `plugins/`, where
+/// discovery finds it: its manifest, declaring `metrics` (a JSON list), and
+/// its script.
+pub fn python_plugin(s: &Scratch, name: &str, metrics: &str, script: &str) {
+    let dir = s.path().join("plugins").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.py"));
+    std::fs::write(
+        dir.join("plugin.json"),
+        format!(
+            r#"{{"manifest_version": 1, "name": "{name}", "version": "1", "protocol_versions": [1],
+  "command": ["python3", "{}"], "metrics": {metrics}}}"#,
+            file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(file, script).unwrap();
+}
+
 /// Runs git in `dir` with a fixed identity and fixed dates, so commit ids
 /// are the same in every run of a test; panics with git's stderr on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {

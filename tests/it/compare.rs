@@ -3,7 +3,7 @@
 //! subprocess plugins run alternately on each side's worktree, and the
 //! paired sequential test deciding.
 
-use crate::common::{git, redact, Scratch};
+use crate::common::{git, python_plugin, redact, Scratch};
 use serde_json::Value;
 use std::path::Path;
 
@@ -142,22 +142,13 @@ fn the_merge_base_comes_from_base_and_a_prepared_workspace_works_too() {
 }
 
 /// A plugin that logs each invocation (variant, pair, workspace) and
-/// reports a value from `values.py`'s rule for that variant and pair.
+/// reports the value `rule` (the body of `value(variant, pair)`) gives.
 fn recording(s: &Scratch, rule: &str) {
-    let dir = s.path().join("plugins").join("paired");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("plugin.json"),
-        format!(
-            r#"{{"manifest_version": 1, "name": "paired", "version": "1", "protocol_versions": [1],
-  "command": ["python3", "{}"], "metrics": [{{"name": "t", "unit": "ms", "better": "lower"}}]}}"#,
-            dir.join("paired.py").display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("paired.py"),
-        format!(
+    python_plugin(
+        s,
+        "paired",
+        r#"[{"name": "t", "unit": "ms", "better": "lower"}]"#,
+        &format!(
             r#"import json, os, sys
 ctx = json.load(sys.stdin)
 variant, pair, ws = ctx["variant"], ctx["pair"], ctx["paths"]["workspace"]
@@ -171,8 +162,7 @@ print(json.dumps({{"protocol": 1, "status": "ok", "metrics": metrics}}))
 "#,
             log = s.path().display()
         ),
-    )
-    .unwrap();
+    );
 }
 
 fn paired_policy(pairs: &str) -> String {

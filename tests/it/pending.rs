@@ -3,25 +3,15 @@
 //! context's `resume`, until it ends or its timeout (over the whole span)
 //! runs out.
 
-use crate::common::Scratch;
+use crate::common::{python_plugin, Scratch};
 
 /// A plugin that starts a "job" and reports it done on its third resume;
 /// with `forever` it never finishes.
 fn poller(s: &Scratch) {
-    let dir = s.path().join("plugins").join("poller");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("plugin.json"),
-        format!(
-            r#"{{"manifest_version": 1, "name": "poller", "version": "1", "protocol_versions": [1],
-  "command": ["python3", "{}"],
-  "metrics": [{{"name": "steps", "better": "lower"}}]}}"#,
-            dir.join("poller.py").display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("poller.py"),
+    python_plugin(
+        s,
+        "poller",
+        r#"[{"name": "steps", "better": "lower"}]"#,
         r#"import json, sys
 ctx = json.load(sys.stdin)
 forever = ctx["config"].get("forever", False)
@@ -36,8 +26,7 @@ else:
     print(json.dumps({"protocol": 1, "status": "ok", "metrics": [{"name": "steps", "value": step}],
                       "summary": f"job {job} done"}))
 "#,
-    )
-    .unwrap();
+    );
 }
 
 #[test]
