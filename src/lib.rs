@@ -21,6 +21,7 @@ pub(crate) mod duration;
 pub(crate) mod evaluate;
 pub(crate) mod exit;
 pub mod gate;
+pub(crate) mod git;
 pub(crate) mod ids;
 pub(crate) mod locate;
 pub(crate) mod outputs;

@@ -17,12 +17,12 @@ pub struct TestResult {
     pub ci_high: f64,
 }
 
-fn mean(x: &[f64]) -> f64 {
+pub(crate) fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
 }
 
 /// Sample variance (n - 1).
-fn variance(x: &[f64]) -> f64 {
+pub(crate) fn variance(x: &[f64]) -> f64 {
     let m = mean(x);
     x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0)
 }

@@ -3,11 +3,10 @@
 //! (release once at least three pull requests are merged) is `merged`.
 
 use super::{Failure, Measured};
+use crate::git::run as git;
 use crate::protocol::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::path::Path;
-use std::process::Command;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,24 +143,4 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         &since_commit[..since_commit.len().min(12)],
     );
     Ok(m)
-}
-
-/// Runs `git -C repo ARGS`; stdout, or what went wrong.
-fn git(repo: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run `git`: {e}; install git or put it on PATH"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`git {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }

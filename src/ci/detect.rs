@@ -4,7 +4,6 @@
 use crate::protocol::{Pipeline, Source};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 type Env = BTreeMap<String, String>;
 
@@ -265,16 +264,9 @@ fn jenkins(env: &Env) -> (Pipeline, Source) {
 }
 
 pub(super) fn git(cwd: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    crate::git::run(cwd, args)
+        .ok()
+        .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
 }
 

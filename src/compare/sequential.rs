@@ -14,6 +14,7 @@
 //! correlation between looks: the false-alarm rate is at most `alpha`.
 
 use crate::policy::PairedMethod;
+use crate::stats::mean;
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// The smallest p-value `method` can give on `n` pairs.
@@ -85,13 +86,8 @@ pub fn wilcoxon_greater(d: &[f64]) -> f64 {
     1.0 - Normal::standard().cdf(z)
 }
 
-fn mean(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
-}
-
 fn sd(x: &[f64]) -> f64 {
-    let m = mean(x);
-    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0)).sqrt()
+    crate::stats::variance(x).sqrt()
 }
 
 /// The paired t-test, one-sided (mean > 0).

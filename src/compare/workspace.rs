@@ -41,17 +41,7 @@ pub struct Base {
 }
 
 fn git(cwd: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
+    crate::git::run(cwd, args).map(|s| s.trim().to_owned())
 }
 
 impl Base {
@@ -154,7 +144,6 @@ impl Drop for Base {
                 &["worktree", "remove", "--force", &path.to_string_lossy()],
             );
             drop(tmp);
-            let _ = git(&repo, &["worktree", "prune"]);
         }
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first; a module uses only its own layer and those below.
 const LAYERS: &[&[&str]] = &[
     &[
-        "ids", "units", "duration", "time", "locate", "diag", "exit", "secrets", "aws",
+        "ids", "units", "duration", "time", "locate", "diag", "exit", "secrets", "aws", "git",
     ],
     &["protocol", "validate"],
     &["policy"],
