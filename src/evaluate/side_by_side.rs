@@ -26,7 +26,7 @@ fn p(v: f64) -> String {
 }
 
 /// "candidate vs `main@abc1234`: +12.3% [9.1%, 15.6%], 14 pairs, stopped early".
-pub fn headline(c: &ComparisonOutcome) -> String {
+fn headline(c: &ComparisonOutcome) -> String {
     format!(
         "candidate vs `{}`: {} [{}, {}], {} pair{}{}",
         c.base,

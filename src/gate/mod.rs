@@ -140,7 +140,10 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         .as_ref()
         .filter(|_| plan.objectives.iter().any(|o| o.side_by_side.is_some()));
     let base = match compare {
-        Some(spec) => Some(open_base(spec, &source, opts)?),
+        Some(spec) => Some(
+            crate::compare::open_base(spec, &source, &opts.cwd, &opts.env)
+                .map_err(GateError::Prepare)?,
+        ),
         None => None,
     };
     let comparing = compare
@@ -196,28 +199,6 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         notes,
         trends,
     })
-}
-
-/// The base of a comparison made ready: checked out and prepared; or why
-/// it cannot be (its objectives end `no_baseline` with the reason). A
-/// candidate whose `prepare` fails stops the gate: nothing could be measured.
-fn open_base(
-    spec: &crate::policy::CompareSpec,
-    source: &Source,
-    opts: &RunOptions,
-) -> Result<Result<crate::compare::Base, String>, GateError> {
-    let base = match crate::compare::Base::open(&spec.base, source, &opts.cwd) {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    if let Some(cmd) = &spec.prepare {
-        crate::compare::prepare(cmd, "candidate", &opts.cwd, &opts.env)
-            .map_err(GateError::Prepare)?;
-        if let Err(e) = crate::compare::prepare(cmd, "base", &base.path, &opts.env) {
-            return Ok(Err(e.to_string()));
-        }
-    }
-    Ok(Ok(base))
 }
 
 /// How plugins run for `opts`. Secret values are what the redactor hides
