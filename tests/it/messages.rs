@@ -9,14 +9,20 @@ fn validate(s: &Scratch, policy: &str) -> (i32, String) {
     (r.code, r.stderr)
 }
 
+/// What `qod validate` says of `policy`, which it must refuse (exit 2).
+fn refused(s: &Scratch, policy: &str) -> String {
+    let (code, stderr) = validate(s, policy);
+    assert_eq!(code, 2, "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_misspelt_field_gets_did_you_mean() {
     let s = Scratch::new();
-    let (code, stderr) = validate(
+    let stderr = refused(
         &s,
         "version: 1\nplugins:\n  b: { uses: build-time }\nobjective:\n  - { id: t, metric: b.duration, pass: \"< 1s\" }\n",
     );
-    assert_eq!(code, 2);
     insta::assert_snapshot!(stderr, @r"
     error: invalid policy `qod.yaml`
       at /
@@ -28,11 +34,10 @@ fn a_misspelt_field_gets_did_you_mean() {
 #[test]
 fn a_duration_without_a_unit_gets_one() {
     let s = Scratch::new();
-    let (code, stderr) = validate(
+    let stderr = refused(
         &s,
         "version: 1\nplugins:\n  b: { uses: build-time, timeout: 120 }\nobjectives:\n  - { id: t, metric: b.duration, pass: \"< 1s\" }\n",
     );
-    assert_eq!(code, 2);
     insta::assert_snapshot!(stderr, @r"
     error: invalid policy `qod.yaml`
       at /plugins/b/timeout (line 3 column 35)
@@ -44,8 +49,7 @@ fn a_duration_without_a_unit_gets_one() {
 #[test]
 fn a_tab_is_called_a_tab() {
     let s = Scratch::new();
-    let (code, stderr) = validate(&s, "version: 1\nplugins:\n\tb: { uses: build-time }\n");
-    assert_eq!(code, 2);
+    let stderr = refused(&s, "version: 1\nplugins:\n\tb: { uses: build-time }\n");
     insta::assert_snapshot!(stderr, @r"
     error: invalid policy `qod.yaml`
       at line 3 column 1
@@ -57,11 +61,10 @@ fn a_tab_is_called_a_tab() {
 #[test]
 fn a_percentage_without_a_sign_suggests_a_change() {
     let s = Scratch::new();
-    let (code, stderr) = validate(
+    let stderr = refused(
         &s,
         "version: 1\nplugins:\n  b: { uses: build-time }\nobjectives:\n  - { id: t, metric: b.duration, pass: \"<= 10%\" }\n",
     );
-    assert_eq!(code, 2);
     assert!(
         stderr.contains("a change against the baseline is written with a sign: `<= +10%`"),
         "{stderr}"
@@ -81,8 +84,7 @@ fn a_path_in_uses_is_a_path_and_its_command_files_must_exist() {
     let s = Scratch::new();
     plugin_x(&s, r#"["node", "./main.js"]"#);
     let policy = "version: 1\nplugins:\n  b: { uses: ./plugins/x }\nobjectives:\n  - { id: v, metric: b.value, pass: \"< 1s\" }\n";
-    let (code, stderr) = validate(&s, policy);
-    assert_eq!(code, 2);
+    let stderr = refused(&s, policy);
     insta::assert_snapshot!(stderr, @r"
     error: invalid plugin manifest `plugins/x/plugin.json`
       at /command/1 (line 1 column 91)
@@ -98,8 +100,7 @@ fn a_path_in_uses_is_a_path_and_its_command_files_must_exist() {
             "qod: `qod.yaml` is valid: 1 plugin instance, 1 objective"
         )
     );
-    let (code, stderr) = validate(&s, &policy.replace("./plugins/x", "./plugins/y"));
-    assert_eq!(code, 2);
+    let stderr = refused(&s, &policy.replace("./plugins/x", "./plugins/y"));
     insta::assert_snapshot!(stderr, @r"
     error: invalid policy `qod.yaml`
       at /plugins/b/uses (line 3 column 14)
