@@ -87,6 +87,8 @@ fn plugins_of(r: &RunRecord) -> Vec<PluginOutcome> {
                     notes: Vec::new(),
                     stderr_tail: None,
                     repeats: None,
+                    part: None,
+                    pending: None,
                 });
                 out.len() - 1
             }

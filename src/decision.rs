@@ -325,6 +325,13 @@ pub enum PluginStatus {
     /// The gate was cancelled (SIGTERM, SIGINT or SIGHUP) before it ended,
     /// or before it started.
     Cancelled,
+    /// It belongs to a part of the gate that was not recorded (`qod
+    /// combine`); its error names the part.
+    Missing,
+    /// It answered `pending` and the gate was suspended to be resumed later
+    /// (CodePipeline continuation tokens). Only in a suspended gate's saved
+    /// state, never in a decision.
+    Pending,
 }
 
 impl PluginStatus {
@@ -342,6 +349,8 @@ impl PluginStatus {
             PluginStatus::UndeclaredMetric => "undeclared_metric",
             PluginStatus::NonFinite => "non_finite",
             PluginStatus::Cancelled => "cancelled",
+            PluginStatus::Missing => "missing",
+            PluginStatus::Pending => "pending",
         }
     }
 }
@@ -407,6 +416,29 @@ pub struct PluginOutcome {
     /// The end of its stderr, when not `ok` (secrets redacted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr_tail: Option<String>,
+    /// The part of the gate that ran it, when the decision was composed
+    /// from parts (`qod combine`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    /// What a plugin that answered `pending` asked to be resumed with (a
+    /// suspended gate's saved state only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub pending: Option<PendingState>,
+}
+
+/// A pending plugin's saved state: what it answered, and how long it has
+/// been running (its timeout counts the whole span).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingState {
+    /// Its `state`, given back as the context's `resume`.
+    pub state: serde_json::Value,
+    /// Its `retry_after`, in milliseconds.
+    pub retry_after_ms: u64,
+    /// When it first started (RFC 3339).
+    pub since: String,
+    /// How many times it was invoked again so far.
+    pub resumed: u32,
 }
 
 /// The pipeline and source the run gated.
@@ -453,6 +485,46 @@ pub struct RunSummary {
     /// measured, and the run enters no baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<String>,
+    /// This run is one part of a gate spread over several jobs (`qod run
+    /// --group`): recorded as a part, not as a run of its own; `qod
+    /// combine` decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<PartInfo>,
+    /// The parts this decision was composed from (`qod combine`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartSummary>,
+}
+
+/// Which part of a group a run is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PartInfo {
+    /// The group: the gate the parts make up together (by default the CI's
+    /// workflow run or pipeline id).
+    pub group: String,
+    /// The part's name: from `parts:`, `shard-K-of-N`, or `--part`.
+    pub name: String,
+    /// The plugin instances it ran.
+    pub instances: Vec<InstanceId>,
+    /// `[K, N]` for `--shard K/N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<[u32; 2]>,
+}
+
+/// One part a combined decision was composed from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PartSummary {
+    /// The part's name.
+    pub name: String,
+    /// The part's own run id (parts are not runs of the history).
+    pub run_id: RunId,
+    /// When it started and finished (RFC 3339, UTC).
+    pub started_at: String,
+    pub finished_at: String,
+    /// The plugin instances taken from it.
+    pub instances: Vec<InstanceId>,
+    /// Earlier recordings of the same part (a re-run job), left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<RunId>,
 }
 
 /// Whether the run reached the history store.

@@ -56,3 +56,12 @@ impl RunId {
         Self(uuid::Uuid::now_v7().to_string())
     }
 }
+
+/// Whether `s` may name a part of a gate (and so a store key's segment):
+/// letters, digits, `.`, `_` and `-`.
+pub fn is_key_name(s: &str) -> bool {
+    !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}

@@ -25,6 +25,7 @@ pub(crate) mod git;
 pub(crate) mod ids;
 pub(crate) mod locate;
 pub(crate) mod outputs;
+pub mod parts;
 pub mod plan;
 pub(crate) mod plugin;
 pub mod policy;

@@ -19,6 +19,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod parts;
 mod side_by_side;
 
 /// How long a plugin may run when neither the policy nor its manifest says.
@@ -382,6 +383,9 @@ impl Plan {
                 .at("/compare/pairs/max")
                 .hint("`min` is the first look and `max` the last: raise `max` or lower `min`"),
             );
+        }
+        for (at, problem, fix) in parts::check(p) {
+            diags.push(diag(problem).at(at).hint(fix));
         }
         if let DecisionSpec::Score { pass, warn } = &p.decision {
             if warn > pass {

@@ -162,6 +162,9 @@ pub enum Command {
     /// would have passed, warned and failed, and which runs it would have
     /// stopped (`--format json` lists every replayed run).
     Backtest(BacktestArgs),
+    /// Compose the parts of a gate spread over several jobs (`qod run
+    /// --group`) into one decision over the whole policy, and record it.
+    Combine(CombineArgs),
     /// Report the gate to CodePipeline as a job result.
     Codepipeline {
         #[command(subcommand)]
@@ -305,6 +308,50 @@ pub struct ExportArgs {
     pub since: Option<String>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CombineArgs {
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// The group the parts were recorded in (default: the CI's workflow run
+    /// or pipeline, as for the parts).
+    #[arg(long, env = "QOD_GROUP")]
+    pub group: Option<String>,
+    /// Wait this long for parts not recorded yet (`10m`); the ones still
+    /// missing then make their objectives `no_data`.
+    #[arg(long, value_name = "DURATION", default_value_t = Span(Duration::ZERO))]
+    pub wait: Span,
+    /// Exit 1 on warn, not only on fail.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print what is awaited to stderr even when it is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    /// Do not record the combined run in the store.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Keep the record here when the store cannot take it.
+    #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
+    pub spool: Option<PathBuf>,
+    /// Also write the decision to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Samples per metric in the printed decision.
+    #[arg(long, value_name = "N|all", default_value_t = Samples::At(crate::commands::run::PRINTED_SAMPLES))]
+    pub samples: Samples,
+    /// Also write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also write `QOD_DECISION=…` lines.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CodepipelineCommand {
     /// Run the job in a Lambda invoke event (`{"CodePipeline.job": …}`, on
@@ -385,6 +432,7 @@ pub enum PluginsCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("selection").args(["part", "shard", "only"]).multiple(true)))]
 pub struct RunArgs {
     /// Policy file (default: qod.yaml, qod.yml or qod.json here).
     #[arg(long, short)]
@@ -434,6 +482,22 @@ pub struct RunArgs {
     /// source before CodeBuild exports variables.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Run part of the policy as a part of this group, for `qod combine`
+    /// (default with `--part`, `--shard` or `--only`: the CI's workflow run
+    /// or pipeline). A part exits 0 once recorded; `qod combine` decides.
+    #[arg(long, requires = "selection", conflicts_with = "no_record")]
+    pub group: Option<String>,
+    /// Run the part of this name from the policy's `parts:` (with `--only`:
+    /// the name of the part those instances make).
+    #[arg(long, value_name = "NAME")]
+    pub part: Option<String>,
+    /// Run shard K of N: every Nth plugin instance, in the order of their
+    /// names (each job of a matrix gives its own K).
+    #[arg(long, value_name = "K/N", value_parser = crate::parts::parse_shard, conflicts_with_all = ["part", "only"])]
+    pub shard: Option<(u32, u32)>,
+    /// Run these plugin instances only, as one part (comma-separated or repeated).
+    #[arg(long, value_name = "INSTANCE", value_delimiter = ',', num_args = 1..)]
+    pub only: Vec<String>,
     /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
     #[arg(long, value_name = "DURATION", default_value_t = Span(crate::runner::DEFAULT_GRACE))]
     pub kill_grace: Span,

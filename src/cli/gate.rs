@@ -2,7 +2,7 @@
 //! options, and a decided run shown (the decision on stdout, the summary
 //! and annotations on stderr).
 
-use super::args::{CodepipelineCommand, RunArgs};
+use super::args::{CodepipelineCommand, CombineArgs, RunArgs};
 use super::render::{self, Printer};
 use super::{block_on, cwd, summary};
 use crate::commands::{self, CommandError, Env};
@@ -25,6 +25,18 @@ pub(super) fn options_of(
         samples: args.samples.limit(),
     };
     let progress = !p.quiet && (args.progress || std::io::stderr().is_terminal());
+    let selection = match (args.shard, args.part, args.only) {
+        (Some((k, n)), _, _) => Some(crate::parts::Selection::Shard { k, n }),
+        (None, name, only) if !only.is_empty() => Some(crate::parts::Selection::Only {
+            name,
+            instances: only.into_iter().map(crate::ids::InstanceId::new).collect(),
+        }),
+        (None, Some(name), _) => Some(crate::parts::Selection::Named(name)),
+        (None, None, _) => None,
+    };
+    // `--group` alone is refused by clap: it needs a selection.
+    let group = args.group;
+    let part = selection.map(|selection| crate::gate::PartRequest { group, selection });
     let opts = RunOptions {
         policy: args.policy,
         store: args.store,
@@ -45,6 +57,7 @@ pub(super) fn options_of(
         spool: args.spool,
         context: args.context,
         base: args.base,
+        part,
         cwd: cwd(),
         env,
     };
@@ -56,7 +69,7 @@ pub(super) fn options_of(
 /// exit code.
 pub(super) fn show_run(
     ran: &commands::run::Ran,
-    opts: &RunOptions,
+    env: &Env,
     samples: Option<usize>,
     p: &Printer,
 ) -> Exit {
@@ -65,7 +78,7 @@ pub(super) fn show_run(
         p.note(&format!("qod: {n}"));
     }
     let _ = p.data(&commands::run::decision_json(&ran.outcome, samples));
-    let github = crate::ci::provider_of(&opts.env) == "github";
+    let github = crate::ci::provider_of(env) == "github";
     p.note(&summary::human_summary(
         &ran.outcome.decision,
         github,
@@ -141,7 +154,7 @@ fn show_job(
 ) -> Exit {
     match &job.ran {
         Ok(ran) => {
-            show_run(ran, opts, samples, p);
+            show_run(ran, &opts.env, samples, p);
         }
         Err(e) => p.error(e),
     }
@@ -149,4 +162,32 @@ fn show_job(
         p.error(e);
     }
     job.exit()
+}
+
+/// `qod combine`: the parts composed, the decision shown like a run's.
+pub(super) fn combine(args: CombineArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
+    let sinks = commands::run::Sinks {
+        out: args.out,
+        outputs: crate::outputs::Outputs {
+            junit: args.junit,
+            markdown: args.markdown,
+            env_file: args.env_file,
+        },
+        samples: args.samples.limit(),
+    };
+    let opts = crate::gate::combine::CombineOptions {
+        policy: args.policy,
+        store: args.store.store,
+        group: args.group,
+        wait: args.wait.0,
+        strict: args.strict,
+        progress: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
+        record: !args.no_record,
+        spool: args.spool,
+        cwd: cwd(),
+        env,
+    };
+    let outcome = block_on(crate::gate::combine::combine(&opts))?;
+    let ran = commands::run::publish(outcome, &sinks, &opts.env);
+    Ok(show_run(&ran, &opts.env, sinks.samples, p))
 }

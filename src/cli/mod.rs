@@ -13,7 +13,7 @@ use crate::commands::{self, CommandError, Env};
 use crate::exit::Exit;
 use args::{Cli, Command, ExportFormat, Format, PluginsCommand, StoreCommand};
 use clap::Parser;
-use gate::{codepipeline, options_of, show_run};
+use gate::{codepipeline, combine, options_of, show_run};
 use render::{count, Printer};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -83,8 +83,9 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
         Command::Run(args) => {
             let (opts, sinks) = options_of(args, p, env);
             let ran = block_on(commands::run::run(&opts, &sinks))?;
-            Ok(show_run(&ran, &opts, sinks.samples, p))
+            Ok(show_run(&ran, &opts.env, sinks.samples, p))
         }
+        Command::Combine(args) => combine(args, p, env),
         Command::Validate { policy } => {
             let plan = commands::validate::validate(policy.as_deref(), &cwd())?;
             p.note(&format!(

@@ -25,6 +25,10 @@ pub enum CommandError {
     #[error(transparent)]
     Prepare(crate::compare::WorkspaceError),
     #[error(transparent)]
+    Part(crate::parts::PartError),
+    #[error("{0}")]
+    Combine(String),
+    #[error(transparent)]
     Report(#[from] crate::outputs::ReportError),
     #[error(transparent)]
     Job(#[from] crate::ci::codepipeline::JobError),
@@ -100,6 +104,8 @@ impl From<crate::gate::GateError> for CommandError {
             G::Store(e) => CommandError::Store(e),
             G::Context(e) => CommandError::Context(e),
             G::Prepare(e) => CommandError::Prepare(e),
+            G::Part(e) => CommandError::Part(e),
+            e @ G::NoParts { .. } => CommandError::Combine(e.to_string()),
         }
     }
 }

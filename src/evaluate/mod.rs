@@ -75,6 +75,31 @@ pub fn evaluate(
     }
 }
 
+/// An objective whose metric never arrived, for `reason` (a part of the
+/// gate that was not recorded).
+pub fn missing(o: &PlannedObjective, reason: String) -> ObjectiveOutcome {
+    let mut out = objective::blank(o);
+    out.reason = reason;
+    out
+}
+
+/// The verdict, score and summary of objectives evaluated elsewhere (each
+/// in the part of the gate that ran its plugin).
+pub fn recombine(
+    objectives: Vec<ObjectiveOutcome>,
+    plugins: &[PluginOutcome],
+    strategy: &DecisionSpec,
+) -> Evaluation {
+    let (verdict, score) = combine(&objectives, strategy);
+    let summary = summary::summarize(&objectives, plugins, verdict, score, strategy);
+    Evaluation {
+        objectives,
+        verdict,
+        score,
+        summary,
+    }
+}
+
 /// What a status does to the gate under the objective's `on_*` settings
 /// and `mode`.
 pub fn effect_of(status: ObjectiveStatus, spec: &Objective) -> OutcomeEffect {

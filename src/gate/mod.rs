@@ -3,6 +3,7 @@
 //! Each step lives in the module that owns it; [`run`] only sequences them.
 //! This is what `qod run` and the CodePipeline commands call.
 
+pub mod combine;
 mod confirm;
 pub mod history;
 
@@ -51,8 +52,19 @@ pub struct RunOptions {
     /// `--base`: the branch (or `origin/<branch>`) a local change is
     /// compared with.
     pub base: Option<String>,
+    /// Run only part of the policy, recorded as a part of a group for
+    /// `qod combine` (`--group`, `--part`, `--shard`, `--only`).
+    pub part: Option<PartRequest>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
+}
+
+/// Which part of a group a run is: the group (`None`: from the CI), and
+/// the selection.
+#[derive(Debug, Clone)]
+pub struct PartRequest {
+    pub group: Option<String>,
+    pub selection: crate::parts::Selection,
 }
 
 /// A decided run.
@@ -83,6 +95,14 @@ pub enum GateError {
     /// The candidate's `compare.prepare` failed: there is nothing to measure.
     #[error(transparent)]
     Prepare(crate::compare::WorkspaceError),
+    #[error(transparent)]
+    Part(#[from] crate::parts::PartError),
+    #[error("no part of group `{group}` is recorded in `{location}`; {hint}")]
+    NoParts {
+        group: String,
+        location: String,
+        hint: String,
+    },
 }
 
 /// Runs the gate.
@@ -100,6 +120,22 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     // 1. The plan: policy, manifests and configs, all checked.
     let plan = crate::plan::load(opts.policy.as_deref(), &opts.cwd)?;
     let _ = warm.join();
+    // A part runs its instances and their objectives only.
+    let part = match &opts.part {
+        Some(req) => {
+            let group = match &req.group {
+                Some(g) => g.clone(),
+                None => crate::parts::group_from_env(&opts.env)?,
+            };
+            Some(crate::parts::select(&plan, &group, &req.selection)?)
+        }
+        None => None,
+    };
+    let whole = plan.instances.len();
+    let plan = match &part {
+        Some(info) => crate::parts::sub_plan(&plan, info),
+        None => plan,
+    };
     let store = Store::open(&opts.store, &opts.env).await?;
     // 2. The context: the pipeline and source from the CI environment.
     let (pipeline, source) = crate::ci::context(
@@ -170,6 +206,40 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         decision.run.cancelled = Some(name);
     }
     let mut notes = Vec::new();
+    if let Some(info) = part {
+        decision.summary = format!(
+            "part `{}` of group `{}` ({} of {} instance{}): {}",
+            info.name,
+            info.group,
+            info.instances.len(),
+            whole,
+            if whole == 1 { "" } else { "s" },
+            decision.summary
+        );
+        decision.run.part = Some(info);
+        record_part(&store, &mut decision, &pipeline, &source).await;
+        if decision.store.recorded {
+            notes.push(format!(
+                "recorded as a part; `qod combine --group {}` decides once every part is recorded",
+                decision.run.part.as_ref().map_or("", |p| p.group.as_str())
+            ));
+        }
+        decision.store.requests = store.requests();
+        let exit = match cancelled {
+            Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
+            // A part's verdict is not the gate's: `qod combine` decides.
+            None if decision.store.error.is_some() => Exit::NoDecision,
+            None => Exit::Pass,
+        };
+        let trends = history::trends(&history.runs, &decision, branch);
+        return Ok(GateOutcome {
+            decision,
+            exit,
+            warnings,
+            notes,
+            trends,
+        });
+    }
     if opts.record {
         record(
             &store,
@@ -227,7 +297,7 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
 }
 
 /// Composes the decision document from the evaluation and what the run saw.
-fn decide(
+pub(super) fn decide(
     plan: &Plan,
     shared: &SharedContext,
     store: &Store,
@@ -259,6 +329,8 @@ fn decide(
             finished_at: crate::time::rfc3339(crate::time::now()),
             policy: plan.policy.file.display().to_string(),
             cancelled: None,
+            part: None,
+            parts: Vec::new(),
         },
         store: StoreOutcome {
             location: store.location(),
@@ -275,7 +347,7 @@ fn decide(
 }
 
 /// Records the run; when the store cannot take it, keeps it in the spool.
-async fn record(
+pub(super) async fn record(
     store: &Store,
     spool_dir: Option<&std::path::Path>,
     decision: &mut Decision,
@@ -307,7 +379,41 @@ async fn record(
     add_store_error(decision, msg);
 }
 
-fn add_store_error(decision: &mut Decision, msg: String) {
+/// Keeps a part's record under its group, for `qod combine`; a part that
+/// cannot be kept is a store error (there is no spool for parts: the
+/// combine would not see it).
+async fn record_part(store: &Store, decision: &mut Decision, pipeline: &Pipeline, source: &Source) {
+    let Some(info) = decision.run.part.clone() else {
+        return;
+    };
+    let record = crate::parts::PartRecord {
+        record_version: crate::parts::PART_RECORD_VERSION,
+        part: info.clone(),
+        run_id: decision.run.id.clone(),
+        started_at: decision.run.started_at.clone(),
+        finished_at: decision.run.finished_at.clone(),
+        policy: decision.run.policy.clone(),
+        cancelled: decision.run.cancelled.clone(),
+        pipeline: pipeline.clone(),
+        source: source.clone(),
+        plugins: decision.plugins.clone(),
+        objectives: decision.objectives.clone(),
+    };
+    match store
+        .record_part(
+            &crate::parts::key_of(&info.group),
+            &info.name,
+            decision.run.id.as_str(),
+            &record,
+        )
+        .await
+    {
+        Ok(()) => decision.store.recorded = true,
+        Err(e) => add_store_error(decision, error_chain(&e)),
+    }
+}
+
+pub(super) fn add_store_error(decision: &mut Decision, msg: String) {
     decision.store.error = Some(match decision.store.error.take() {
         Some(prev) => format!("{prev}; {msg}"),
         None => msg,

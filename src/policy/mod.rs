@@ -41,6 +41,13 @@ pub struct Policy {
     /// `against: base`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareSpec>,
+    /// Named parts of the policy, for gates spread over several jobs: each
+    /// part lists the plugin instances it runs (`qod run --part NAME`), and
+    /// `qod combine` composes the parts into one decision. When given,
+    /// every instance belongs to exactly one part.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z0-9._-]+$"}))]
+    pub parts: IndexMap<String, Vec<InstanceId>>,
 }
 
 /// A side-by-side comparison: the plugins behind `against: base`

@@ -206,6 +206,8 @@ fn unrun(
         notes: Vec::new(),
         stderr_tail: None,
         repeats: None,
+        part: None,
+        pending: None,
     }
 }
 

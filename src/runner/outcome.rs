@@ -35,6 +35,8 @@ pub fn interpret(
         notes: raw.notes,
         stderr_tail: None,
         repeats: None,
+        part: None,
+        pending: None,
     };
     let verdict = judge(
         manifest,

@@ -16,6 +16,7 @@
 
 pub mod blobs;
 mod dir;
+mod groups;
 pub mod index;
 mod s3;
 pub mod spool;

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["decision", "record", "stats", "threshold", "changepoint"],
     &["builtin", "plugin", "ci", "store"],
     &["plan"],
-    &["runner", "evaluate", "backtest", "compare"],
+    &["runner", "evaluate", "backtest", "compare", "parts"],
     &["outputs", "report"],
     &["gate"],
     &["commands"],

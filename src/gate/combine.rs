@@ -1,0 +1,171 @@
+//! `qod combine`: the parts of a group read from the store (waiting for
+//! the missing ones up to `--wait`), composed into one decision over the
+//! whole policy, and recorded as one run: the run baselines and history see.
+
+use super::{decide, exit_of, history, record, GateError, GateOutcome};
+use crate::exit::Exit;
+use crate::ids::RunId;
+use crate::parts::PartRecord;
+use crate::plan::Plan;
+use crate::protocol::HistoryInfo;
+use crate::runner::SharedContext;
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `qod combine` needs to know.
+#[derive(Debug, Clone)]
+pub struct CombineOptions {
+    pub policy: Option<PathBuf>,
+    pub store: String,
+    /// The group (`None`: from the CI, as the parts found it).
+    pub group: Option<String>,
+    /// How long to wait for parts not recorded yet.
+    pub wait: Duration,
+    pub strict: bool,
+    /// Print what is awaited to stderr.
+    pub progress: bool,
+    pub record: bool,
+    pub spool: Option<PathBuf>,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+/// Time between two looks at the store while waiting for parts.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Composes the recorded parts of a group into one decision, and records it.
+pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
+    let plan = crate::plan::load(opts.policy.as_deref(), &opts.cwd)?;
+    let store = Store::open(&opts.store, &opts.env).await?;
+    let group = match &opts.group {
+        Some(g) => g.clone(),
+        None => crate::parts::group_from_env(&opts.env)?,
+    };
+    let records = await_parts(&store, &plan, &group, opts).await?;
+    if records.is_empty() {
+        return Err(GateError::NoParts {
+            group: group.clone(),
+            location: store.location(),
+            hint: format!(
+                "run the parts first with `qod run --group {group} --part …` (or `--shard K/N`), against the same `--store`; `--wait 10m` waits for them"
+            ),
+        });
+    }
+    let started_at = crate::time::now();
+    let composed = crate::parts::compose(&plan, &group, records);
+    let mut warnings = composed.notes.clone();
+    for (id, why) in &composed.missing {
+        warnings.push(format!("`{id}`: {why}"));
+    }
+    let source = composed.source.clone();
+    let pipeline = composed.pipeline.clone();
+    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
+    // The history gives the sparklines and the last deployment; each part
+    // chose its own baselines when it evaluated its objectives.
+    let history = history::read(&store, &plan, &target, started_at, &mut warnings).await;
+    let eval = crate::evaluate::recombine(
+        composed.objectives,
+        &composed.plugins,
+        &plan.policy.policy.decision,
+    );
+    let shared = SharedContext {
+        run_id: RunId::generate(),
+        started_at,
+        pipeline: pipeline.clone(),
+        source: source.clone(),
+        history: HistoryInfo {
+            last_deployment: history.last_deployment.clone(),
+        },
+    };
+    let mut decision = decide(&plan, &shared, &store, &history, 0, eval, composed.plugins);
+    if !composed.started_at.is_empty() {
+        decision.run.started_at = composed.started_at.clone();
+    }
+    decision.run.parts = composed.parts;
+    decision.run.cancelled = composed.cancelled;
+    if let Some(c) = &decision.run.cancelled {
+        decision.summary = format!("a part was cancelled by {c}: {}", decision.summary);
+    }
+    let mut notes = Vec::new();
+    for p in decision.run.parts.iter().filter(|p| !p.superseded.is_empty()) {
+        notes.push(format!(
+            "part `{}` was recorded {} times; the newest ({}) is used",
+            p.name,
+            p.superseded.len() + 1,
+            p.run_id
+        ));
+    }
+    if opts.record {
+        let newest = decision
+            .run
+            .parts
+            .iter()
+            .map(|p| p.run_id.as_str())
+            .max()
+            .unwrap_or_default()
+            .to_owned();
+        let key = crate::parts::key_of(&group);
+        match store
+            .mark_combined(&key, &newest, decision.run.id.as_str())
+            .await
+        {
+            Ok(None) => record(&store, opts.spool.as_deref(), &mut decision, &pipeline, &source).await,
+            Ok(Some(earlier)) => notes.push(format!(
+                "these parts of group `{group}` were combined and recorded before, as run {earlier}; this decision is not recorded again"
+            )),
+            Err(e) => super::add_store_error(&mut decision, crate::diag::error_chain(&e)),
+        }
+    }
+    decision.store.requests = store.requests();
+    let exit = match decision.run.cancelled {
+        Some(_) => Exit::NoDecision.max(exit_of(&decision, opts.strict)),
+        None => exit_of(&decision, opts.strict),
+    };
+    let trends = history::trends(&history.runs, &decision, source.branch.as_deref());
+    Ok(GateOutcome {
+        decision,
+        exit,
+        warnings,
+        notes,
+        trends,
+    })
+}
+
+/// The group's parts, read until every instance of the policy is covered
+/// or `opts.wait` has passed.
+async fn await_parts(
+    store: &Store,
+    plan: &Plan,
+    group: &str,
+    opts: &CombineOptions,
+) -> Result<Vec<PartRecord>, GateError> {
+    let until = tokio::time::Instant::now() + opts.wait;
+    let key = crate::parts::key_of(group);
+    let mut said = None;
+    loop {
+        let mut records: Vec<PartRecord> = store.parts(&key).await?;
+        records.retain(|r| r.part.group == group);
+        let covered = plan
+            .instances
+            .iter()
+            .filter(|i| records.iter().any(|r| r.part.instances.contains(&i.id)))
+            .count();
+        let now = tokio::time::Instant::now();
+        if covered == plan.instances.len() || now >= until {
+            return Ok(records);
+        }
+        if opts.progress && said != Some(covered) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "qod: waiting for the parts of group `{group}`: {covered} of {} instances recorded ({} left)",
+                plan.instances.len(),
+                crate::duration::HumanDuration(until - now)
+            );
+            said = Some(covered);
+        }
+        tokio::time::sleep(POLL.min(until - now)).await;
+    }
+}

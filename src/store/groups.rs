@@ -1,0 +1,70 @@
+//! Parts of gates spread over several jobs, kept under
+//! `groups/<group>/<part>/<run-id>.json` until `qod combine` composes them;
+//! and `groups/<group>/combined/<newest-part>.json`, which says a set of
+//! parts was recorded as a run already. Parts are not runs: the index
+//! never names them, and baselines never see them.
+
+use super::{to_line, Store, StoreError, Written};
+use super::Blobs;
+
+fn prefix(group_key: &str) -> String {
+    format!("groups/{group_key}/")
+}
+
+impl Store {
+    /// Keeps a part's record; each recording has its own key (the part's run
+    /// id), so that parts written at once by many jobs all arrive.
+    pub async fn record_part<T: serde::Serialize>(
+        &self,
+        group_key: &str,
+        part: &str,
+        run_id: &str,
+        doc: &T,
+    ) -> Result<(), StoreError> {
+        let key = format!("{}{part}/{run_id}.json", prefix(group_key));
+        match self.backend.put(&key, to_line(doc), None).await? {
+            Written::Yes => Ok(()),
+            Written::Conflict => Err(StoreError::Exists {
+                location: self.location(),
+                key,
+            }),
+        }
+    }
+
+    /// Every part recorded in a group, in any order.
+    pub async fn parts<T: serde::de::DeserializeOwned>(
+        &self,
+        group_key: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.backend.list(&prefix(group_key)).await? {
+            if key.ends_with(".json") && !key.contains("/combined/") {
+                if let Some((doc, _)) = self.read::<T>(&key).await? {
+                    out.push(doc);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks the set of parts whose newest is `newest_part` as recorded as
+    /// run `run_id`; `Some(earlier run id)` when it was already.
+    pub async fn mark_combined(
+        &self,
+        group_key: &str,
+        newest_part: &str,
+        run_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let key = format!("{}combined/{newest_part}.json", prefix(group_key));
+        let doc = serde_json::json!({ "run_id": run_id });
+        match self.backend.put(&key, to_line(&doc), None).await? {
+            Written::Yes => Ok(None),
+            Written::Conflict => Ok(Some(
+                self.read::<serde_json::Value>(&key)
+                    .await?
+                    .and_then(|(v, _)| v.get("run_id").and_then(|r| r.as_str()).map(str::to_owned))
+                    .unwrap_or_default(),
+            )),
+        }
+    }
+}
