@@ -41,7 +41,7 @@ pub enum Selection {
     Named(String),
     /// Shard K of N: every Nth instance, in the order of their names.
     Shard { k: u32, n: u32 },
-    /// These instances, as a part called `name` (or after them).
+    /// These instances, as a part called `name` (or by their names joined with `.`).
     Only {
         name: Option<String>,
         instances: Vec<InstanceId>,
@@ -137,7 +137,7 @@ pub fn select(plan: &Plan, group: &str, sel: &Selection) -> Result<PartInfo, Par
                     .iter()
                     .map(InstanceId::as_str)
                     .collect::<Vec<_>>()
-                    .join("+")
+                    .join(".")
             });
             (name, chosen, None)
         }

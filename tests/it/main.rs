@@ -17,6 +17,7 @@ mod hostile;
 mod instructions;
 mod interface;
 mod messages;
+mod parts;
 mod pending;
 mod quality;
 mod reports;

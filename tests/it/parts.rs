@@ -1,0 +1,264 @@
+//! Gates spread over several jobs: parts recorded by separate `qod run`
+//! processes at once, composed by `qod combine` into the decision the whole
+//! policy run at once makes; on the directory store and on S3 (moto).
+
+use crate::common::{emit_policy, redact, Scratch};
+use crate::s3::{create_bucket, scratch_for, Moto};
+use serde_json::Value;
+
+const OBJECTIVES: &str = r#"  - { id: a-time, metric: a.duration, pass: "<= baseline * 1.5" }
+  - { id: b-size, metric: b.size, pass: "< 100" }
+  - { id: c-p95, metric: c.p95, pass: "<= +10%", on_no_baseline: pass }
+  - { id: d-merged, metric: d.merged, pass: "== 0", key: true }
+"#;
+
+fn policy() -> String {
+    emit_policy(
+        &[
+            ("a", "duration", 10.0),
+            ("b", "size", 42.0),
+            ("c", "p95", 30.0),
+            ("d", "merged", 0.0),
+        ],
+        OBJECTIVES,
+    )
+}
+
+/// The decision without what differs between a whole run and a combined
+/// one: where each plugin ran, which parts there were, and the store's
+/// requests (the whole run was not recorded).
+fn comparable(mut d: Value) -> Value {
+    d = redact(d);
+    d["run"].as_object_mut().unwrap().remove("parts");
+    d.as_object_mut().unwrap().remove("store");
+    for p in d["plugins"].as_array_mut().unwrap() {
+        p.as_object_mut().unwrap().remove("part");
+    }
+    d
+}
+
+/// Two whole runs of history, then the four shards at once, then the
+/// combine; returns the whole run's decision (not recorded) and the
+/// combined one.
+fn four_shards(s: &Scratch, store: &str) -> (Value, Value) {
+    for _ in 0..2 {
+        assert_eq!(s.qod(&["run", "--store", store]).code, 0);
+    }
+    let whole = s.qod(&["run", "--store", store, "--no-record"]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let children: Vec<_> = (1..=4)
+        .map(|k| {
+            s.command(&[
+                "run",
+                "--store",
+                store,
+                "--group",
+                "build-7",
+                "--shard",
+                &format!("{k}/4"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let part: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(part["run"]["part"]["group"], "build-7");
+        assert_eq!(part["plugins"].as_array().unwrap().len(), 1);
+        crate::common::assert_valid("decision.schema.json", &part);
+    }
+    let combined = s.qod(&["combine", "--store", store, "--group", "build-7"]);
+    assert_eq!(combined.code, 0, "{}", combined.stderr);
+    (whole.json(), combined.json())
+}
+
+fn check_combined(s: &Scratch, store: &str, whole: &Value, combined: &Value) {
+    crate::common::assert_valid("decision.schema.json", combined);
+    assert_eq!(comparable(whole.clone()), comparable(combined.clone()));
+    let parts = combined["run"]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 4);
+    // Every plugin names the shard that ran it; the stable assignment deals
+    // the instances, in the order of their names, out in turn.
+    let by: Vec<(&str, &str)> = combined["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["instance"].as_str().unwrap(), p["part"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("a", "shard-1-of-4"),
+            ("b", "shard-2-of-4"),
+            ("c", "shard-3-of-4"),
+            ("d", "shard-4-of-4")
+        ]
+    );
+    // The combined run is in the history; the parts are not runs.
+    let h = s.qod(&["history", "--store", store, "--format", "json"]);
+    let runs: Value = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 3, "{}", h.stdout);
+    assert_eq!(runs[0]["run_id"], combined["run"]["id"]);
+}
+
+#[test]
+fn four_shards_recorded_at_once_combine_into_the_decision_of_the_whole_policy() {
+    let s = Scratch::new();
+    s.policy(&policy());
+    let (whole, combined) = four_shards(&s, "store");
+    check_combined(&s, "store", &whole, &combined);
+    let mut snap = redact(combined);
+    for p in snap["run"]["parts"].as_array_mut().unwrap() {
+        for k in ["run_id", "started_at", "finished_at"] {
+            p[k] = Value::String(format!("[{k}]"));
+        }
+    }
+    insta::assert_json_snapshot!("combined_decision", snap);
+    // Combining the same parts again decides again but records nothing.
+    let again = s.qod(&["combine", "--store", "store", "--group", "build-7"]);
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stderr.contains("were combined and recorded before"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(again.json()["store"]["recorded"], false);
+}
+
+#[test]
+fn four_shards_combine_through_s3() {
+    let moto = Moto::start();
+    create_bucket(&moto.endpoint(), "fan");
+    let s = scratch_for(&moto.endpoint());
+    s.policy(&policy());
+    let (whole, combined) = four_shards(&s, "s3://fan/gate");
+    check_combined(&s, "s3://fan/gate", &whole, &combined);
+}
+
+const NAMED: &str = "parts:\n  fast: [a, b]\n  slow: [c, d]\n";
+
+#[test]
+fn a_missing_part_is_no_data_naming_it_and_a_part_run_twice_takes_the_newest() {
+    let s = Scratch::new();
+    s.policy(&format!("{}{NAMED}", policy()));
+    for _ in 0..2 {
+        let r = s.qod(&["run", "--store", "st", "--group", "g", "--part", "fast"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stderr.contains("recorded as a part"), "{}", r.stderr);
+    }
+    let r = s.qod(&["combine", "--store", "st", "--group", "g"]);
+    // `d-merged` is a key objective: no data fails it (on_no_data: fail).
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let d = r.json();
+    let c = &d["plugins"][2];
+    assert_eq!(c["status"], "missing");
+    assert!(
+        c["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("part `slow` of group `g` was not recorded"),
+        "{c}"
+    );
+    let o = &d["objectives"][3];
+    assert_eq!(o["status"], "no_data");
+    assert!(o["reason"].as_str().unwrap().contains("part `slow`"), "{o}");
+    let parts = d["run"]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0]["superseded"].as_array().unwrap().len(), 1);
+    assert!(
+        r.stderr.contains("part `fast` was recorded 2 times; the newest"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("part `slow` of group `g` was not recorded"));
+
+    // `--wait`: the slow part arrives while combine waits for it.
+    let mut late = s.command(&["run", "--store", "st", "--group", "h", "--part", "slow"]);
+    late.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let fast = s.qod(&["run", "--store", "st", "--group", "h", "--part", "fast"]);
+    assert_eq!(fast.code, 0);
+    let waiter = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        late.status().unwrap()
+    });
+    let r = s.qod(&[
+        "combine", "--store", "st", "--group", "h", "--wait", "30s", "--progress",
+    ]);
+    assert!(waiter.join().unwrap().success());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("waiting for the parts of group `h`: 2 of 4 instances recorded"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.json()["run"]["parts"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn parts_are_refused_with_the_fix() {
+    let s = Scratch::new();
+    s.policy(&format!("{}{NAMED}", policy()));
+    let r = s.qod(&["run", "--group", "g", "--part", "fsat"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("part `fsat` is not in the policy's `parts:`; did you mean `fast`? the parts are: `fast`, `slow`"),
+        "{}",
+        r.stderr
+    );
+    let r = s.qod(&["run", "--group", "g", "--only", "a,x"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("`--only` names instance `x`"), "{}", r.stderr);
+    // No CI to group by, and no `--group`.
+    let r = s.qod(&["run", "--shard", "1/2"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("give the same `--group ID`"), "{}", r.stderr);
+    let r = s.qod(&["run", "--group", "g", "--shard", "3/2"]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    let r = s.qod(&["run", "--group", "g"]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    let r = s.qod(&["combine", "--group", "nothing-here"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no part of group `nothing-here` is recorded"),
+        "{}",
+        r.stderr
+    );
+    // A policy whose parts leave an instance out, or name one twice.
+    s.policy(&format!("{}parts:\n  one: [a, b, c]\n  two: [c]\n", policy()));
+    let r = s.qod(&["validate"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("instance `c` is in part `one` and in part `two`"), "{}", r.stderr);
+    assert!(r.stderr.contains("instance `d` is in no part"), "{}", r.stderr);
+}
+
+#[test]
+fn the_group_defaults_to_the_ci_run() {
+    let s = Scratch::new()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_RUN_ID", "4242");
+    s.policy(&policy());
+    let r = s.qod(&["run", "--store", "st", "--only", "a,b", "--part", "first"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["run"]["part"]["group"], "github-4242");
+    let r = s.qod(&["run", "--store", "st", "--only", "c,d"]);
+    assert_eq!(r.json()["run"]["part"]["name"], "c.d");
+    let r = s.qod(&["combine", "--store", "st"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    let names: Vec<&str> = d["run"]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["first", "c.d"]);
+}
