@@ -287,8 +287,12 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                     };
                     let (report, swept, location) =
                         block_on(commands::store::prune(&env, &store.store, keep))?;
+                    let parts = match report.removed_parts {
+                        0 => String::new(),
+                        n => format!(" and {} of gates spread over jobs", count(n, "part")),
+                    };
                     p.note(&format!(
-                        "qod: removed {}, kept {} in `{location}`{}",
+                        "qod: removed {}{parts}, kept {} in `{location}`{}",
                         count(report.removed_runs, "run"),
                         report.kept_runs,
                         swept_note(swept)

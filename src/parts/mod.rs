@@ -228,7 +228,7 @@ pub struct Composed {
     pub plugins: Vec<PluginOutcome>,
     /// Every objective's outcome, in policy order.
     pub objectives: Vec<ObjectiveOutcome>,
-    /// The parts used, oldest first.
+    /// The parts used, in the policy order of their first instance.
     pub parts: Vec<PartSummary>,
     /// Instances no recorded part ran, each with the reason.
     pub missing: Vec<(InstanceId, String)>,
@@ -344,8 +344,16 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
             }
         })
         .collect();
-    // Oldest first, each with the earlier recordings of the same part.
-    used.sort_by(|a, b| records[*a].run_id.cmp(&records[*b].run_id));
+    // In the policy order of their first instance, each with the earlier
+    // recordings of the same part.
+    let newest_used = used.iter().copied().min();
+    let first_instance = |r: usize| {
+        plan.instances
+            .iter()
+            .position(|i| by_instance.get(&i.id) == Some(&r))
+            .unwrap_or(usize::MAX)
+    };
+    used.sort_by_key(|&r| first_instance(r));
     let parts = used
         .iter()
         .map(|&r| {
@@ -372,7 +380,7 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
             }
         })
         .collect();
-    let newest = used.iter().copied().min().map(|r| &records[r]);
+    let newest = newest_used.map(|r| &records[r]);
     let mut notes = Vec::new();
     let revisions: std::collections::BTreeSet<&str> = used
         .iter()

@@ -11,7 +11,28 @@ fn prefix(group_key: &str) -> String {
     format!("groups/{group_key}/")
 }
 
+/// When the time-ordered id (UUIDv7) at the end of `key` was made, in
+/// milliseconds since the epoch.
+fn millis_of(key: &str) -> Option<u64> {
+    let id = key.rsplit('/').next()?.strip_suffix(".json")?;
+    let hex: String = id.chars().filter(|c| *c != '-').take(12).collect();
+    u64::from_str_radix(&hex, 16).ok()
+}
+
 impl Store {
+    /// Removes the parts (and combine marks) made before `before_ms`
+    /// (milliseconds since the epoch); returns how many.
+    pub(super) async fn prune_groups(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for key in self.backend.list("groups/").await? {
+            if millis_of(&key).is_some_and(|t| t < before_ms) {
+                self.backend.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Keeps a part's record; each recording has its own key (the part's run
     /// id), so that parts written at once by many jobs all arrive.
     pub async fn record_part<T: serde::Serialize>(

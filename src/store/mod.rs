@@ -157,6 +157,8 @@ pub enum Keep {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
     pub removed_runs: usize,
+    /// Parts of gates spread over jobs (`groups/`), older than every kept run.
+    pub removed_parts: usize,
     pub kept_runs: usize,
 }
 
@@ -667,7 +669,16 @@ impl Store {
         for r in &removed {
             self.backend.delete(&record_key(r)).await?;
         }
+        // Parts of gates spread over jobs go with the runs of their time.
+        let oldest_kept = kept
+            .iter()
+            .filter_map(|r| chrono::DateTime::parse_from_rfc3339(&r.started_at).ok())
+            .map(|t| t.timestamp_millis())
+            .min()
+            .unwrap_or(now.timestamp_millis());
+        let removed_parts = self.prune_groups(oldest_kept.max(0) as u64).await?;
         Ok(PruneReport {
+            removed_parts,
             removed_runs: removed.len(),
             kept_runs: kept.len(),
         })

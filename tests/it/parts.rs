@@ -131,6 +131,13 @@ fn four_shards_recorded_at_once_combine_into_the_decision_of_the_whole_policy() 
         again.stderr
     );
     assert_eq!(again.json()["store"]["recorded"], false);
+    // Pruning takes the parts with the runs of their time.
+    let r = s.qod(&["store", "prune", "--store", "store", "--keep", "1"]);
+    assert!(
+        r.stderr.contains("removed 2 runs and 5 parts of gates spread over jobs"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
