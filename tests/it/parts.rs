@@ -131,10 +131,12 @@ fn four_shards_recorded_at_once_combine_into_the_decision_of_the_whole_policy() 
         again.stderr
     );
     assert_eq!(again.json()["store"]["recorded"], false);
-    // Pruning takes the parts with the runs of their time.
+    // Pruning keeps the parts of the runs it keeps, and takes the others.
     let r = s.qod(&["store", "prune", "--store", "store", "--keep", "1"]);
+    assert!(r.stderr.contains("removed 2 runs, kept 1"), "{}", r.stderr);
+    let r = s.qod(&["store", "prune", "--store", "store", "--keep-days", "0"]);
     assert!(
-        r.stderr.contains("removed 2 runs and 5 parts of gates spread over jobs"),
+        r.stderr.contains("removed 1 run and 5 parts of gates spread over jobs"),
         "{}",
         r.stderr
     );
