@@ -17,6 +17,7 @@ use std::time::Duration;
 
 /// CodePipeline's limits on what a job result may carry.
 pub const MAX_SUMMARY: usize = 2048;
+pub const MAX_CONTINUATION_TOKEN: usize = 2048;
 pub const MAX_FAILURE_MESSAGE: usize = 5000;
 
 /// Why a job could not be handled.
@@ -96,6 +97,9 @@ pub enum Report {
         summary: String,
         variables: BTreeMap<String, String>,
     },
+    /// The action is still working: CodePipeline invokes it again with
+    /// `token` (no output variables may come with it).
+    Continue { summary: String, token: String },
     Failure {
         kind: FailureType,
         message: String,
@@ -154,6 +158,15 @@ pub fn report_for(outcome: Result<(&Decision, Exit), &dyn std::error::Error>) ->
     }
 }
 
+/// The job result of an action still at work: invoke it again with
+/// `token`.
+pub fn continue_report(summary: &str, token: &str) -> Report {
+    Report::Continue {
+        summary: truncate(summary, MAX_SUMMARY),
+        token: token.to_owned(),
+    }
+}
+
 /// A CodePipeline client configured from `env` (endpoint overrides included).
 pub async fn client(env: &BTreeMap<String, String>) -> aws_sdk_codepipeline::Client {
     let (config, _) = crate::aws::sdk_config(env, "CODEPIPELINE").await;
@@ -176,6 +189,15 @@ pub async fn send_report(
     run_id: Option<&str>,
 ) -> Result<(), JobError> {
     match report {
+        Report::Continue { summary, token } => client
+            .put_job_success_result()
+            .job_id(job)
+            .continuation_token(token)
+            .execution_details(ExecutionDetails::builder().summary(summary).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("PutJobSuccessResult", job, e)),
         Report::Success { summary, variables } => {
             let mut req = client
                 .put_job_success_result()
@@ -213,8 +235,18 @@ pub async fn send_report(
     }
 }
 
-/// The job id and `UserParameters` of a Lambda invoke event.
-pub fn parse_event(event: &str) -> Result<(String, Option<String>), JobError> {
+/// A Lambda invoke event: the job, its `UserParameters`, and the
+/// continuation token when the action asked to be invoked again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub job: String,
+    pub params: Option<String>,
+    pub continuation: Option<String>,
+}
+
+/// The job id, `UserParameters` and continuation token of a Lambda invoke
+/// event.
+pub fn parse_event(event: &str) -> Result<Event, JobError> {
     let v: serde_json::Value =
         serde_json::from_str(event).map_err(|e| JobError::Event(e.to_string()))?;
     let job = v
@@ -224,10 +256,12 @@ pub fn parse_event(event: &str) -> Result<(String, Option<String>), JobError> {
         .get("id")
         .and_then(|i| i.as_str())
         .ok_or_else(|| JobError::Event("`CodePipeline.job` has no `id`".into()))?;
-    let params = job
-        .pointer("/data/actionConfiguration/configuration/UserParameters")
-        .and_then(|p| p.as_str());
-    Ok((id.to_owned(), params.map(str::to_owned)))
+    let text = |ptr: &str| job.pointer(ptr).and_then(|p| p.as_str()).map(str::to_owned);
+    Ok(Event {
+        job: id.to_owned(),
+        params: text("/data/actionConfiguration/configuration/UserParameters"),
+        continuation: text("/data/continuationToken").filter(|t| !t.is_empty()),
+    })
 }
 
 /// Settings of `qod codepipeline worker`.
@@ -259,8 +293,13 @@ impl Worker {
 pub enum Claim {
     /// No job is waiting.
     None,
-    /// A job, claimed, with what it asks of the gate.
-    Job { id: String, config: JobConfig },
+    /// A job, claimed, with what it asks of the gate, and the continuation
+    /// token when it resumes a suspended gate.
+    Job {
+        id: String,
+        config: JobConfig,
+        continuation: Option<String>,
+    },
     /// A job another worker claimed first (or that could not be claimed).
     Skipped(String),
 }
@@ -309,5 +348,14 @@ pub async fn claim(
         .and_then(|c| c.configuration())
         .map(JobConfig::from_configuration)
         .unwrap_or_default();
-    Ok(Claim::Job { id, config })
+    let continuation = job
+        .data()
+        .and_then(|d| d.continuation_token())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    Ok(Claim::Job {
+        id,
+        config,
+        continuation,
+    })
 }

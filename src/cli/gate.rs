@@ -58,6 +58,8 @@ pub(super) fn options_of(
         context: args.context,
         base: args.base,
         part,
+        suspend: false,
+        resume: None,
         cwd: cwd(),
         env,
     };
@@ -153,9 +155,16 @@ fn show_job(
     p: &Printer,
 ) -> Exit {
     match &job.ran {
-        Ok(ran) => {
-            show_run(ran, &opts.env, samples, p);
-        }
+        Ok(ran) => match &ran.outcome.suspended {
+            Some(s) => p.note(&format!(
+                "qod: gate suspended: {}; CodePipeline invokes the action again with continuation token `{}`",
+                s.waiting_for(),
+                s.token
+            )),
+            None => {
+                show_run(ran, &opts.env, samples, p);
+            }
+        },
         Err(e) => p.error(e),
     }
     if let Err(e) = &job.sent {

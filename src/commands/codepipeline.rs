@@ -6,7 +6,9 @@ use super::run::{Ran, Sinks};
 use super::CommandError;
 use crate::ci::codepipeline::{self as cp, Claim, JobConfig, JobError, Worker};
 use crate::exit::Exit;
+use crate::gate::suspend::Suspension;
 use crate::gate::RunOptions;
+use crate::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,24 +43,62 @@ fn options_for(base: &RunOptions, config: &JobConfig) -> RunOptions {
     opts
 }
 
-/// Runs the gate for one job and reports it.
+/// Runs the gate of one job, or resumes the suspended gate `token` names.
+/// A gate whose plugins are still pending is suspended: kept in the store,
+/// its outputs not written yet.
+async fn run_job(
+    opts: &RunOptions,
+    token: Option<&str>,
+    sinks: &Sinks,
+) -> Result<Ran, CommandError> {
+    let mut opts = opts.clone();
+    opts.suspend = true;
+    if let Some(token) = token {
+        let store = Store::open(&opts.store, &opts.env).await?;
+        opts.resume = Some(Suspension::take(&store, token).await?);
+    }
+    let outcome = crate::gate::run(&opts).await?;
+    if let Some(s) = &outcome.suspended {
+        let store = Store::open(&opts.store, &opts.env).await?;
+        s.save(&store).await?;
+        return Ok(Ran {
+            outcome,
+            annotations: Vec::new(),
+            failed: None,
+        });
+    }
+    Ok(super::run::publish(outcome, sinks, &opts.env))
+}
+
+/// Runs the gate for one job (or resumes it) and reports it.
 async fn handle(
     client: &aws_sdk_codepipeline::Client,
     job: &str,
     config: Result<JobConfig, String>,
+    token: Option<&str>,
     base: &RunOptions,
     sinks: &Sinks,
 ) -> Job {
     let ran = match config {
-        Ok(config) => super::run::run(&options_for(base, &config), sinks).await,
+        Ok(config) => run_job(&options_for(base, &config), token, sinks).await,
         Err(message) => Err(CommandError::UserParameters(message)),
     };
-    let report = cp::report_for(match &ran {
-        // The job's result is the decision's; an output that could not
-        // be written shows in the exit code and on stderr.
-        Ok(r) => Ok((&r.outcome.decision, r.outcome.exit)),
-        Err(e) => Err(e),
-    });
+    let report = match &ran {
+        Ok(r) => match &r.outcome.suspended {
+            Some(s) => cp::continue_report(
+                &format!(
+                    "qod: {}; asks to be resumed in {}",
+                    s.waiting_for(),
+                    crate::duration::HumanDuration(s.retry_after())
+                ),
+                &s.token,
+            ),
+            // The job's result is the decision's; an output that could
+            // not be written shows in the exit code and on stderr.
+            None => cp::report_for(Ok((&r.outcome.decision, r.outcome.exit))),
+        },
+        Err(e) => cp::report_for(Err(e)),
+    };
     let run_id = ran
         .as_ref()
         .ok()
@@ -73,10 +113,18 @@ pub async fn lambda_event(
     base: &RunOptions,
     sinks: &Sinks,
 ) -> Result<Job, CommandError> {
-    let (id, params) = cp::parse_event(event)?;
+    let event = cp::parse_event(event)?;
     let client = cp::client(&base.env).await;
-    let config = JobConfig::from_user_parameters(params.as_deref());
-    Ok(handle(&client, &id, config, base, sinks).await)
+    let config = JobConfig::from_user_parameters(event.params.as_deref());
+    Ok(handle(
+        &client,
+        &event.job,
+        config,
+        event.continuation.as_deref(),
+        base,
+        sinks,
+    )
+    .await)
 }
 
 /// Polls for jobs of the custom action, claims each, runs the gate and
@@ -121,8 +169,20 @@ pub async fn worker(
                 on_note(&why);
                 continue;
             }
-            Claim::Job { id, config } => {
-                let job = handle(&client, &id, Ok(config), base, sinks).await;
+            Claim::Job {
+                id,
+                config,
+                continuation,
+            } => {
+                let job = handle(
+                    &client,
+                    &id,
+                    Ok(config),
+                    continuation.as_deref(),
+                    base,
+                    sinks,
+                )
+                .await;
                 on_job(&job);
                 worst = worst.max(job.exit());
             }

@@ -29,6 +29,8 @@ pub enum CommandError {
     #[error("{0}")]
     Combine(String),
     #[error(transparent)]
+    Token(#[from] crate::gate::suspend::TokenError),
+    #[error(transparent)]
     Report(#[from] crate::outputs::ReportError),
     #[error(transparent)]
     Job(#[from] crate::ci::codepipeline::JobError),

@@ -131,6 +131,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
         warnings,
         notes,
         trends,
+        suspended: None,
     })
 }
 

@@ -3,7 +3,7 @@
 //! times, and the gate decides on the pooled runs. Every earlier evaluation
 //! of a confirmed objective is kept as an attempt.
 
-use crate::decision::{Attempt, ObjectiveStatus, PluginOutcome};
+use crate::decision::{Attempt, ObjectiveStatus, PluginOutcome, PluginStatus};
 use crate::evaluate::{self, Baselines, Evaluation};
 use crate::plan::Plan;
 use crate::runner::{self, RunSettings, SharedContext};
@@ -25,19 +25,27 @@ pub async fn run_and_evaluate(
     settings: &RunSettings,
     baselines: &Baselines,
     comparing: Option<Comparing<'_>>,
+    carried: &[(usize, PluginOutcome)],
 ) -> (Vec<PluginOutcome>, Evaluation) {
-    let side_by_side = match &comparing {
+    let mut skip = match &comparing {
         Some(Comparing { base: Ok(_), .. }) => crate::compare::instances(plan),
         _ => Vec::new(),
     };
+    skip.extend(carried.iter().map(|(i, _)| *i));
     // Each instance's runs so far; `plugins[i]` is them pooled.
-    let mut runs = runner::run_all(plan, shared, settings, &side_by_side).await;
+    let mut runs = runner::run_all(plan, shared, settings, &skip).await;
+    for (i, out) in carried {
+        runs[*i] = vec![out.clone()];
+    }
     let mut plugins: Vec<PluginOutcome> = plan
         .instances
         .iter()
         .zip(&runs)
         .map(|(inst, r)| runner::outcome_of(inst, r.clone()))
         .collect();
+    for (i, out) in carried {
+        plugins[*i] = out.clone();
+    }
     let mut comparisons = evaluate::Comparisons::default();
     match comparing {
         Some(Comparing {
@@ -64,6 +72,10 @@ pub async fn run_and_evaluate(
         )
     };
     let mut eval = evaluate(&plugins);
+    // A suspended gate decides nothing yet: no confirmation either.
+    if plugins.iter().any(|p| p.status == PluginStatus::Pending) {
+        return (plugins, eval);
+    }
     let mut attempts: BTreeMap<String, Vec<Attempt>> = BTreeMap::new();
     let most = plan
         .objectives

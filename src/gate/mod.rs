@@ -6,6 +6,7 @@
 pub mod combine;
 mod confirm;
 pub mod history;
+pub mod suspend;
 
 use crate::decision::{
     Decision, PipelineSummary, PluginOutcome, RunSummary, StoreOutcome, Verdict,
@@ -55,6 +56,11 @@ pub struct RunOptions {
     /// Run only part of the policy, recorded as a part of a group for
     /// `qod combine` (`--group`, `--part`, `--shard`, `--only`).
     pub part: Option<PartRequest>,
+    /// Suspend the gate when a plugin answers `pending` (CodePipeline
+    /// continuation tokens) rather than wait for it here.
+    pub suspend: bool,
+    /// The suspended gate this run resumes.
+    pub resume: Option<suspend::Suspension>,
     pub cwd: PathBuf,
     pub env: BTreeMap<String, String>,
 }
@@ -80,6 +86,9 @@ pub struct GateOutcome {
     /// Each objective metric's recent values, oldest first, ending with
     /// this run's (for sparklines).
     pub trends: Vec<(String, Vec<f64>)>,
+    /// The gate was suspended, waiting for pending plugins: what resuming
+    /// it takes. The decision is then provisional, and was not recorded.
+    pub suspended: Option<suspend::Suspension>,
 }
 
 /// Why no decision could be made.
@@ -156,7 +165,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
     let history = history::read(&store, &plan, &target, started_at, &mut warnings).await;
     // 4 and 5. The plugins and the evaluation, failures confirmed.
-    let shared = SharedContext {
+    let mut shared = SharedContext {
         run_id: RunId::generate(),
         started_at,
         pipeline: pipeline.clone(),
@@ -165,7 +174,14 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             last_deployment: history.last_deployment.clone(),
         },
     };
-    let settings = settings(opts, &plan);
+    let mut settings = settings(opts, &plan);
+    // A resumed gate is the same run: its id, start and context, the
+    // outcomes it had, and the pending plugins invoked again.
+    let carried = match &opts.resume {
+        Some(s) => s.resume(&plan, &mut shared, &mut settings),
+        None => Vec::new(),
+    };
+    let (pipeline, source) = (shared.pipeline.clone(), shared.source.clone());
     crate::runner::become_subreaper();
     // The base of a side-by-side comparison: checked out (a worktree,
     // removed when `base` drops, after the record) and prepared.
@@ -189,7 +205,15 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             base: base.as_ref().map_err(Clone::clone),
         });
     let (plugins, eval) =
-        confirm::run_and_evaluate(&plan, &shared, &settings, &history.baselines, comparing).await;
+        confirm::run_and_evaluate(
+            &plan,
+            &shared,
+            &settings,
+            &history.baselines,
+            comparing,
+            &carried,
+        )
+        .await;
     let orphans = crate::runner::kill_orphans();
     if orphans > 0 {
         warnings.push(format!(
@@ -197,8 +221,24 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             if orphans == 1 { "" } else { "es" }
         ));
     }
+    // Plugins still pending: the gate is suspended, to be resumed later.
+    let suspended = plugins
+        .iter()
+        .any(|p| p.status == crate::decision::PluginStatus::Pending)
+        .then(|| suspend::Suspension::of(&shared, &plugins));
     // 6. The decision, then the record.
     let mut decision = decide(&plan, &shared, &store, &history, uploaded, eval, plugins);
+    if let Some(s) = suspended {
+        decision.summary = format!("suspended: {}", s.waiting_for());
+        return Ok(GateOutcome {
+            decision,
+            exit: Exit::Pass,
+            warnings,
+            notes: Vec::new(),
+            trends: Vec::new(),
+            suspended: Some(s),
+        });
+    }
     let cancelled = settings.cancel.signal();
     if let Some(sig) = cancelled {
         let name = crate::runner::signal_name(sig);
@@ -238,6 +278,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             warnings,
             notes,
             trends,
+            suspended: None,
         });
     }
     if opts.record {
@@ -268,6 +309,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         warnings,
         notes,
         trends,
+        suspended: None,
     })
 }
 
@@ -293,6 +335,8 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
         } else {
             Cancel::never()
         },
+        suspend: opts.suspend,
+        resume: BTreeMap::new(),
     }
 }
 

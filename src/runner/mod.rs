@@ -72,6 +72,13 @@ pub struct RunSettings {
     pub redactor: Redactor,
     /// Stops every plugin when the gate is cancelled.
     pub cancel: Cancel,
+    /// A plugin that answers `pending` ends with status `pending` and its
+    /// state, for the gate to be resumed later (CodePipeline continuation
+    /// tokens), rather than being waited for here.
+    pub suspend: bool,
+    /// The instances a resumed gate invokes again, with the state each
+    /// answered last.
+    pub resume: BTreeMap<crate::ids::InstanceId, crate::decision::PendingState>,
 }
 
 /// The part of the context every instance shares.
@@ -306,7 +313,7 @@ fn context_for(
         },
         variant: None,
         pair: None,
-        resume: None,
+        resume: settings.resume.get(&inst.id).map(|p| p.state.clone()),
     };
     let mut env = plugin_env(&settings.parent_env, &inst.env);
     env.insert("QOD_PROTOCOL".into(), PROTOCOL_VERSION.to_string());
@@ -343,13 +350,21 @@ async fn run_one(
     }
     // A plugin that answers `pending` is invoked again with its state, until
     // it ends; its timeout counts the whole span.
+    // A resumed gate's plugin carries on from its state, its timeout
+    // counting from when it first started.
+    let earlier = settings.resume.get(&inst.id);
+    let since = earlier
+        .and_then(|p| chrono::DateTime::parse_from_rfc3339(&p.since).ok())
+        .map_or_else(crate::time::now, |t| t.with_timezone(&chrono::Utc));
+    let before = (crate::time::now() - since).to_std().unwrap_or_default();
     let started = std::time::Instant::now();
+    let elapsed = || started.elapsed() + before;
     let mut ctx = ctx;
-    let mut resumed = 0u32;
+    let mut resumed = earlier.map_or(0, |p| p.resumed + u32::from(ctx.resume.is_some()));
     let mut out = loop {
         let input = serde_json::to_vec(&ctx).expect("contexts serialize");
         let limits = Limits {
-            timeout: inst.timeout.saturating_sub(started.elapsed()),
+            timeout: inst.timeout.saturating_sub(elapsed()),
             grace: settings.grace,
             stdout_cap: STDOUT_CAP,
             stderr_tail: STDERR_TAIL,
@@ -377,7 +392,10 @@ async fn run_one(
                 settings.grace,
             );
         };
-        match pending::wait(inst, settings, &p, started.elapsed()).await {
+        if settings.suspend && p.retry_after < inst.timeout.saturating_sub(elapsed()) {
+            break pending::suspended(inst, p, since, resumed);
+        }
+        match pending::wait(inst, settings, &p, elapsed()).await {
             Ok(()) => {
                 ctx.resume = Some(p.state);
                 resumed += 1;
@@ -390,7 +408,7 @@ async fn run_one(
             "answered `pending` and was resumed {resumed} time{}",
             if resumed == 1 { "" } else { "s" }
         ));
-        out.duration_ms = started.elapsed().as_millis() as u64;
+        out.duration_ms = elapsed().as_millis() as u64;
     }
     notes.append(&mut out.notes);
     out.notes = notes;

@@ -77,3 +77,30 @@ pub(super) async fn wait(
         ))),
     }
 }
+
+/// The outcome of a plugin left pending when the gate is suspended: status
+/// `pending`, with what it needs to be resumed.
+pub(super) fn suspended(
+    inst: &PlannedInstance,
+    p: Pending,
+    since: chrono::DateTime<chrono::Utc>,
+    resumed: u32,
+) -> PluginOutcome {
+    let mut out = super::unrun(
+        inst,
+        PluginStatus::Pending,
+        "pending",
+        format!(
+            "pending ({}); the gate is suspended and resumes later",
+            p.summary.as_deref().unwrap_or("no summary")
+        ),
+    );
+    out.summary = p.summary;
+    out.pending = Some(crate::decision::PendingState {
+        state: p.state,
+        retry_after_ms: p.retry_after.as_millis() as u64,
+        since: crate::time::rfc3339(since),
+        resumed,
+    });
+    out
+}

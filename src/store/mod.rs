@@ -19,11 +19,13 @@ mod dir;
 mod groups;
 pub mod index;
 mod s3;
+mod suspended;
 pub mod spool;
 
 pub use blobs::{Blob, Blobs, Written};
 pub use dir::DirBlobs;
 pub use s3::S3Blobs;
+pub use suspended::Taken;
 
 use crate::protocol::Deployment;
 use crate::record::{DeploymentRecord, RunRecord};

@@ -21,6 +21,11 @@ struct State {
     in_progress: HashSet<String>,
     /// (operation, request body) of every result reported.
     reports: Vec<(String, Value)>,
+    /// Every continuation token an action returned: each must be new.
+    tokens: HashSet<String>,
+    /// Jobs claimed by a worker (custom actions), to be queued again with
+    /// the continuation token an action returns, as CodePipeline does.
+    claimed: Vec<Value>,
     unsigned: usize,
 }
 
@@ -75,7 +80,8 @@ fn handle(state: &Mutex<State>, target: &str, body: &Value) -> (u16, Value) {
                     "the nonce was specified in an invalid format or is not current",
                 );
             }
-            st.queued.remove(pos);
+            let job = st.queued.remove(pos);
+            st.claimed.push(job);
             st.in_progress.insert(id);
             (200, json!({"status": "InProgress"}))
         }
@@ -83,6 +89,29 @@ fn handle(state: &Mutex<State>, target: &str, body: &Value) -> (u16, Value) {
             let id = body["jobId"].as_str().unwrap_or_default().to_owned();
             if !st.in_progress.remove(&id) {
                 return error("InvalidJobStateException", "the job is not in progress");
+            }
+            if let Some(token) = body.get("continuationToken").and_then(Value::as_str) {
+                if token.is_empty() || token.len() > 2048 {
+                    return error("ValidationException", "continuationToken must be 1 to 2048 characters");
+                }
+                if body.get("outputVariables").is_some() {
+                    return error(
+                        "ValidationException",
+                        "output variables cannot be set together with a continuation token",
+                    );
+                }
+                if !st.tokens.insert(token.to_owned()) {
+                    return error("ValidationException", "continuationToken was returned before");
+                }
+                // A custom action's job comes back with the token.
+                if let Some(job) = st.claimed.iter().find(|j| j["id"] == id.as_str()).cloned() {
+                    let mut next = job;
+                    let n = st.tokens.len();
+                    next["id"] = json!(format!("{id}-c{n}"));
+                    next["nonce"] = json!(format!("nonce-c{n}"));
+                    next["data"]["continuationToken"] = json!(token);
+                    st.queued.push(next);
+                }
             }
             if target == "PutJobSuccessResult" {
                 let summary = body
@@ -242,6 +271,15 @@ impl FakeCodePipeline {
     }
 }
 
+/// The documented event shows a placeholder `continuationToken`
+/// (`token_ID`); a first invocation has none, so it is taken out.
+fn first_invocation(doc: &mut Value) {
+    doc["CodePipeline.job"]["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("continuationToken");
+}
+
 const PASSING: &str = "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n";
 
 fn lambda(fake: &FakeCodePipeline, policy: &str) -> (crate::common::Run, Vec<(String, Value)>) {
@@ -266,6 +304,7 @@ fn lambda_with(
         &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
     )
     .unwrap();
+    first_invocation(&mut doc);
     edit(&mut doc);
     let event = s.write("event.json", &doc.to_string());
     let r = s.qod(&[
@@ -480,4 +519,152 @@ fn lambda_event_with_bad_user_parameters_is_a_configuration_error() {
             .starts_with("qod could not make a decision: invalid `UserParameters`"),
         "{body:#}"
     );
+}
+
+/// A plugin that starts a "job" and reports it done on its third resume,
+/// asking to be invoked again after a second.
+fn poller(s: &Scratch) {
+    crate::common::python_plugin(
+        s,
+        "poller",
+        r#"[{"name": "steps", "better": "lower"}]"#,
+        r#"import json, sys
+ctx = json.load(sys.stdin)
+r = ctx.get("resume")
+step = 0 if r is None else r["step"]
+job = "j-42" if r is None else r["job"]
+if step < 3:
+    print(json.dumps({"protocol": 1, "status": "pending", "state": {"step": step + 1, "job": job},
+                      "retry_after": "1s", "summary": f"load test {step + 1} of 3 running"}))
+else:
+    print(json.dumps({"protocol": 1, "status": "ok", "metrics": [{"name": "steps", "value": step}],
+                      "summary": f"job {job} done"}))
+"#,
+    );
+}
+
+const POLLING: &str = r#"version: 1
+plugins:
+  load: { uses: poller }
+  build: { uses: emit, with: { result: { protocol: 1, status: ok, metrics: [{ name: duration, value: 40 }] } } }
+objectives:
+  - { id: steps, metric: load.steps, pass: "== 3" }
+  - { id: build-time, metric: build.duration, pass: "<= 60s" }
+"#;
+
+/// The continuation token of a report, checking it came without output
+/// variables.
+fn token_of(report: &(String, Value)) -> String {
+    assert_eq!(report.0, "PutJobSuccessResult", "{report:?}");
+    assert!(report.1.get("outputVariables").is_none(), "{report:?}");
+    report.1["continuationToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no continuation token: {report:?}"))
+        .to_owned()
+}
+
+#[test]
+fn lambda_event_suspends_a_pending_gate_and_resumes_it_with_continuation_tokens() {
+    let fake = FakeCodePipeline::start();
+    let s = fake.scratch();
+    poller(&s);
+    s.policy(POLLING);
+    let mut template: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
+    )
+    .unwrap();
+    first_invocation(&mut template);
+    // Each invocation is a job of its own; from the second on, the event
+    // carries the token the previous one returned.
+    let invoke = |n: usize, token: Option<&str>| {
+        let job = format!("job-{n}");
+        fake.state.lock().unwrap().in_progress.insert(job.clone());
+        let mut doc = template.clone();
+        doc["CodePipeline.job"]["id"] = json!(job);
+        if let Some(t) = token {
+            doc["CodePipeline.job"]["data"]["continuationToken"] = json!(t);
+        }
+        let event = s.write("event.json", &doc.to_string());
+        s.qod(&["codepipeline", "lambda-event", "--event", &event.to_string_lossy()])
+    };
+    let mut token: Option<String> = None;
+    let mut tokens = Vec::new();
+    for n in 1..=3 {
+        let r = invoke(n, token.as_deref());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout, "", "a suspended gate prints no decision");
+        assert!(
+            r.stderr.contains(&format!("`load` pending (load test {n} of 3 running)")),
+            "{}",
+            r.stderr
+        );
+        let reports = fake.reports();
+        let t = token_of(&reports[n - 1]);
+        assert!(reports[n - 1].1["executionDetails"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("asks to be resumed in 1s"));
+        tokens.push(t.clone());
+        token = Some(t);
+    }
+    let r = invoke(4, token.as_deref());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    assert_eq!(d["decision"], "pass", "{d:#}");
+    let load = &d["plugins"][0];
+    assert_eq!(load["summary"], "job j-42 done", "the state round-tripped: {load:#}");
+    assert!(load["notes"].to_string().contains("was resumed 3 times"), "{load:#}");
+    assert_eq!(d["objectives"][0]["value"], 3.0);
+    // `build` ran in the first invocation only, and was carried over.
+    assert_eq!(d["plugins"][1]["status"], "ok");
+    let reports = fake.reports();
+    let (op, body) = &reports[3];
+    assert_eq!(op, "PutJobSuccessResult");
+    assert!(body.get("continuationToken").is_none());
+    assert_eq!(body["outputVariables"]["decision"], "pass");
+    assert_eq!(body["outputVariables"]["run_id"], d["run"]["id"]);
+    // One run was recorded, not four.
+    let h = s.qod(&["history", "--store", ".qod/store", "--format", "json"]);
+    assert_eq!(serde_json::from_str::<Value>(&h.stdout).unwrap().as_array().unwrap().len(), 1);
+
+    // A token resumes its gate once; an unknown or foreign one fails the job.
+    for (n, (t, says)) in [
+        (tokens[0].as_str(), "was used before"),
+        ("qod-suspended:01234567-89ab-7def-8123-456789abcdef", "names no suspended gate in `.qod/store`"),
+        ("something-else", "is not one qod gave"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = invoke(5 + n, Some(t));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        let reports = fake.reports();
+        let (op, body) = reports.last().unwrap();
+        assert_eq!(op, "PutJobFailureResult");
+        let message = body["failureDetails"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+}
+
+#[test]
+fn the_worker_resumes_a_suspended_gate_across_polls() {
+    let fake = FakeCodePipeline::start();
+    fake.queue("job-long", "n1", json!({"Policy": "qod.yaml"}));
+    let s = fake.scratch();
+    poller(&s);
+    s.policy(POLLING);
+    // Each `--once` takes the job CodePipeline queued again with the token.
+    for n in 1..=3 {
+        let r = s.qod(&["codepipeline", "worker", "--once"]);
+        assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+        assert!(r.stderr.contains("gate suspended"), "{}", r.stderr);
+        token_of(&fake.reports()[n - 1]);
+    }
+    let r = s.qod(&["codepipeline", "worker", "--once"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["objectives"][0]["value"], 3.0);
+    let reports = fake.reports();
+    assert_eq!(reports.len(), 4);
+    assert_eq!(reports[3].1["jobId"], "job-long-c1-c2-c3");
+    assert_eq!(reports[3].1["outputVariables"]["decision"], "pass");
 }
