@@ -14,17 +14,22 @@ fn prefix(group_key: &str) -> String {
 /// When the time-ordered id (UUIDv7) at the end of `key` was made, in
 /// milliseconds since the epoch.
 fn millis_of(key: &str) -> Option<u64> {
-    let id = key.rsplit('/').next()?.strip_suffix(".json")?;
+    let name = key.rsplit('/').next()?;
+    let id = name
+        .strip_suffix(".json")
+        .or_else(|| name.strip_suffix(".used"))?;
     let hex: String = id.chars().filter(|c| *c != '-').take(12).collect();
     u64::from_str_radix(&hex, 16).ok()
 }
 
 impl Store {
-    /// Removes the parts (and combine marks) made before `before_ms`
-    /// (milliseconds since the epoch); returns how many.
+    /// Removes the parts (and combine marks) and the suspended gates made
+    /// before `before_ms` (milliseconds since the epoch); returns how many.
     pub(super) async fn prune_groups(&self, before_ms: u64) -> Result<usize, StoreError> {
         let mut removed = 0;
-        for key in self.backend.list("groups/").await? {
+        let mut keys = self.backend.list("groups/").await?;
+        keys.extend(self.backend.list("suspended/").await?);
+        for key in keys {
             if millis_of(&key).is_some_and(|t| t < before_ms) {
                 self.backend.delete(&key).await?;
                 removed += 1;

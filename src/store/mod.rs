@@ -159,7 +159,8 @@ pub enum Keep {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
     pub removed_runs: usize,
-    /// Parts of gates spread over jobs (`groups/`), older than every kept run.
+    /// Parts of gates spread over jobs (`groups/`) and suspended gates
+    /// (`suspended/`), older than every kept run.
     pub removed_parts: usize,
     pub kept_runs: usize,
 }
@@ -671,7 +672,8 @@ impl Store {
         for r in &removed {
             self.backend.delete(&record_key(r)).await?;
         }
-        // Parts of gates spread over jobs go with the runs of their time.
+        // Parts of gates spread over jobs, and suspended gates, go with the
+        // runs of their time.
         let oldest_kept = kept
             .iter()
             .filter_map(|r| chrono::DateTime::parse_from_rfc3339(&r.started_at).ok())

@@ -136,7 +136,7 @@ fn four_shards_recorded_at_once_combine_into_the_decision_of_the_whole_policy() 
     assert!(r.stderr.contains("removed 2 runs, kept 1"), "{}", r.stderr);
     let r = s.qod(&["store", "prune", "--store", "store", "--keep-days", "0"]);
     assert!(
-        r.stderr.contains("removed 1 run and 5 parts of gates spread over jobs"),
+        r.stderr.contains("removed 1 run and 5 older gate files (parts and suspended gates)"),
         "{}",
         r.stderr
     );
