@@ -61,7 +61,6 @@ impl RunId {
 /// letters, digits, `.`, `_` and `-`.
 pub fn is_key_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

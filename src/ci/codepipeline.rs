@@ -99,7 +99,10 @@ pub enum Report {
     },
     /// The action is still working: CodePipeline invokes it again with
     /// `token` (no output variables may come with it).
-    Continue { summary: String, token: String },
+    Continue {
+        summary: String,
+        token: String,
+    },
     Failure {
         kind: FailureType,
         message: String,

@@ -289,7 +289,10 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                         block_on(commands::store::prune(&env, &store.store, keep))?;
                     let parts = match report.removed_parts {
                         0 => String::new(),
-                        n => format!(" and {} (parts and suspended gates)", count(n, "older gate file")),
+                        n => format!(
+                            " and {} (parts and suspended gates)",
+                            count(n, "older gate file")
+                        ),
                     };
                     p.note(&format!(
                         "qod: removed {}{parts}, kept {} in `{location}`{}",

@@ -90,7 +90,12 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
         decision.summary = format!("a part was cancelled by {c}: {}", decision.summary);
     }
     let mut notes = Vec::new();
-    for p in decision.run.parts.iter().filter(|p| !p.superseded.is_empty()) {
+    for p in decision
+        .run
+        .parts
+        .iter()
+        .filter(|p| !p.superseded.is_empty())
+    {
         notes.push(format!(
             "part `{}` was recorded {} times; the newest ({}) is used",
             p.name,

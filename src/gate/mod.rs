@@ -204,16 +204,15 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             spec,
             base: base.as_ref().map_err(Clone::clone),
         });
-    let (plugins, eval) =
-        confirm::run_and_evaluate(
-            &plan,
-            &shared,
-            &settings,
-            &history.baselines,
-            comparing,
-            &carried,
-        )
-        .await;
+    let (plugins, eval) = confirm::run_and_evaluate(
+        &plan,
+        &shared,
+        &settings,
+        &history.baselines,
+        comparing,
+        &carried,
+    )
+    .await;
     let orphans = crate::runner::kill_orphans();
     if orphans > 0 {
         warnings.push(format!(

@@ -146,7 +146,11 @@ impl Suspension {
             })?;
         let s = match taken {
             Taken::Found(s) => s,
-            Taken::Used => return Err(TokenError::Used { token: token.into() }),
+            Taken::Used => {
+                return Err(TokenError::Used {
+                    token: token.into(),
+                })
+            }
             Taken::Unknown => {
                 return Err(TokenError::Unknown {
                     token: token.into(),

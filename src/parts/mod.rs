@@ -9,9 +9,7 @@
 //! policy run at once would; composing is taking each objective from the
 //! part that ran its instance, and adding the effects up again.
 
-use crate::decision::{
-    ObjectiveOutcome, PartInfo, PartSummary, PluginOutcome, PluginStatus,
-};
+use crate::decision::{ObjectiveOutcome, PartInfo, PartSummary, PluginOutcome, PluginStatus};
 use crate::ids::{InstanceId, RunId};
 use crate::plan::Plan;
 use crate::protocol::{ErrorInfo, Pipeline, Source};
@@ -26,7 +24,9 @@ pub const PART_RECORD_VERSION: u32 = 1;
 pub enum PartError {
     #[error("part `{name}` is not in the policy's `parts:`; {hint}")]
     UnknownPart { name: String, hint: String },
-    #[error("`--only` names instance `{name}`, which is not under the policy's `plugins:`; {hint}")]
+    #[error(
+        "`--only` names instance `{name}`, which is not under the policy's `plugins:`; {hint}"
+    )]
     UnknownInstance { name: String, hint: String },
     #[error("{what} `{name}` has characters other than letters, digits, `.`, `_` and `-`; rename it (it becomes part of a store key)")]
     BadName { what: &'static str, name: String },
@@ -98,7 +98,11 @@ pub fn select(plan: &Plan, group: &str, sel: &Selection) -> Result<PartInfo, Par
                     format!(
                         "{}the parts are: {}",
                         crate::diag::did_you_mean(name, parts.keys().map(String::as_str)),
-                        parts.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        parts
+                            .keys()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 };
                 return Err(PartError::UnknownPart {
@@ -126,7 +130,10 @@ pub fn select(plan: &Plan, group: &str, sel: &Selection) -> Result<PartInfo, Par
                         hint: format!(
                             "{}the instances are: {}",
                             crate::diag::did_you_mean(id.as_str(), known.clone()),
-                            known.map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                            known
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     });
                 }
@@ -157,7 +164,8 @@ pub fn select(plan: &Plan, group: &str, sel: &Selection) -> Result<PartInfo, Par
 pub fn sub_plan(plan: &Plan, part: &PartInfo) -> Plan {
     let mut sub = plan.clone();
     sub.instances.retain(|i| part.instances.contains(&i.id));
-    sub.objectives.retain(|o| part.instances.contains(&o.instance));
+    sub.objectives
+        .retain(|o| part.instances.contains(&o.instance));
     sub
 }
 
@@ -174,8 +182,9 @@ pub fn group_from_env(env: &BTreeMap<String, String>) -> Result<String, PartErro
         "github" => get("GITHUB_RUN_ID").map(|id| format!("github-{id}")),
         "gitlab" => get("CI_PIPELINE_ID").map(|id| format!("gitlab-{id}")),
         "jenkins" => get("BUILD_TAG"),
-        "codebuild" => get("CODEBUILD_RESOLVED_SOURCE_VERSION")
-            .map(|sha| format!("codebuild-{sha}")),
+        "codebuild" => {
+            get("CODEBUILD_RESOLVED_SOURCE_VERSION").map(|sha| format!("codebuild-{sha}"))
+        }
         _ => None,
     };
     found.ok_or_else(|| PartError::NoGroup {
@@ -267,7 +276,10 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
     let mut used: Vec<usize> = Vec::new();
     let mut by_instance: BTreeMap<&InstanceId, usize> = BTreeMap::new();
     for inst in &plan.instances {
-        if let Some(r) = records.iter().position(|r| r.part.instances.contains(&inst.id)) {
+        if let Some(r) = records
+            .iter()
+            .position(|r| r.part.instances.contains(&inst.id))
+        {
             by_instance.insert(&inst.id, r);
             if !used.contains(&r) {
                 used.push(r);
@@ -404,9 +416,12 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
             .map(|&r| records[r].started_at.clone())
             .min()
             .unwrap_or_default(),
-        cancelled: used
-            .iter()
-            .find_map(|&r| records[r].cancelled.clone().map(|c| format!("{c} (part `{}`)", records[r].part.name))),
+        cancelled: used.iter().find_map(|&r| {
+            records[r]
+                .cancelled
+                .clone()
+                .map(|c| format!("{c} (part `{}`)", records[r].part.name))
+        }),
         notes,
     }
 }

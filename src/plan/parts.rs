@@ -27,7 +27,11 @@ pub(super) fn check(p: &Policy) -> Vec<(String, String, String)> {
                     format!("part `{name}` names instance `{id}`, which is not under `plugins:`"),
                     format!(
                         "the instances are: {}",
-                        p.plugins.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        p.plugins
+                            .keys()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             } else if let Some(first) = owner.insert(id.as_str(), name.as_str()) {

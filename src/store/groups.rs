@@ -4,8 +4,8 @@
 //! parts was recorded as a run already. Parts are not runs: the index
 //! never names them, and baselines never see them.
 
-use super::{to_line, Store, StoreError, Written};
 use super::Blobs;
+use super::{to_line, Store, StoreError, Written};
 
 fn prefix(group_key: &str) -> String {
     format!("groups/{group_key}/")

@@ -19,8 +19,8 @@ mod dir;
 mod groups;
 pub mod index;
 mod s3;
-mod suspended;
 pub mod spool;
+mod suspended;
 
 pub use blobs::{Blob, Blobs, Written};
 pub use dir::DirBlobs;

@@ -3,8 +3,8 @@
 //! id); `suspended/<id>.used` marks a token as spent, so that it resumes
 //! the gate once.
 
-use super::{to_line, Store, StoreError, Written};
 use super::Blobs;
+use super::{to_line, Store, StoreError, Written};
 
 /// What a continuation token finds.
 #[derive(Debug)]
@@ -44,9 +44,11 @@ impl Store {
             return Ok(Taken::Unknown);
         };
         let mark = format!("suspended/{id}.used");
-        Ok(match self.backend.put(&mark, b"{}\n".to_vec(), None).await? {
-            Written::Yes => Taken::Found(doc),
-            Written::Conflict => Taken::Used,
-        })
+        Ok(
+            match self.backend.put(&mark, b"{}\n".to_vec(), None).await? {
+                Written::Yes => Taken::Found(doc),
+                Written::Conflict => Taken::Used,
+            },
+        )
     }
 }

@@ -92,7 +92,10 @@ fn handle(state: &Mutex<State>, target: &str, body: &Value) -> (u16, Value) {
             }
             if let Some(token) = body.get("continuationToken").and_then(Value::as_str) {
                 if token.is_empty() || token.len() > 2048 {
-                    return error("ValidationException", "continuationToken must be 1 to 2048 characters");
+                    return error(
+                        "ValidationException",
+                        "continuationToken must be 1 to 2048 characters",
+                    );
                 }
                 if body.get("outputVariables").is_some() {
                     return error(
@@ -101,7 +104,10 @@ fn handle(state: &Mutex<State>, target: &str, body: &Value) -> (u16, Value) {
                     );
                 }
                 if !st.tokens.insert(token.to_owned()) {
-                    return error("ValidationException", "continuationToken was returned before");
+                    return error(
+                        "ValidationException",
+                        "continuationToken was returned before",
+                    );
                 }
                 // A custom action's job comes back with the token.
                 if let Some(job) = st.claimed.iter().find(|j| j["id"] == id.as_str()).cloned() {
@@ -585,7 +591,12 @@ fn lambda_event_suspends_a_pending_gate_and_resumes_it_with_continuation_tokens(
             doc["CodePipeline.job"]["data"]["continuationToken"] = json!(t);
         }
         let event = s.write("event.json", &doc.to_string());
-        s.qod(&["codepipeline", "lambda-event", "--event", &event.to_string_lossy()])
+        s.qod(&[
+            "codepipeline",
+            "lambda-event",
+            "--event",
+            &event.to_string_lossy(),
+        ])
     };
     let mut token: Option<String> = None;
     let mut tokens = Vec::new();
@@ -594,7 +605,8 @@ fn lambda_event_suspends_a_pending_gate_and_resumes_it_with_continuation_tokens(
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(r.stdout, "", "a suspended gate prints no decision");
         assert!(
-            r.stderr.contains(&format!("`load` pending (load test {n} of 3 running)")),
+            r.stderr
+                .contains(&format!("`load` pending (load test {n} of 3 running)")),
             "{}",
             r.stderr
         );
@@ -612,8 +624,14 @@ fn lambda_event_suspends_a_pending_gate_and_resumes_it_with_continuation_tokens(
     let d = r.json();
     assert_eq!(d["decision"], "pass", "{d:#}");
     let load = &d["plugins"][0];
-    assert_eq!(load["summary"], "job j-42 done", "the state round-tripped: {load:#}");
-    assert!(load["notes"].to_string().contains("was resumed 3 times"), "{load:#}");
+    assert_eq!(
+        load["summary"], "job j-42 done",
+        "the state round-tripped: {load:#}"
+    );
+    assert!(
+        load["notes"].to_string().contains("was resumed 3 times"),
+        "{load:#}"
+    );
     assert_eq!(d["objectives"][0]["value"], 3.0);
     // `build` ran in the first invocation only, and was carried over.
     assert_eq!(d["plugins"][1]["status"], "ok");
@@ -625,12 +643,22 @@ fn lambda_event_suspends_a_pending_gate_and_resumes_it_with_continuation_tokens(
     assert_eq!(body["outputVariables"]["run_id"], d["run"]["id"]);
     // One run was recorded, not four.
     let h = s.qod(&["history", "--store", ".qod/store", "--format", "json"]);
-    assert_eq!(serde_json::from_str::<Value>(&h.stdout).unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&h.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A token resumes its gate once; an unknown or foreign one fails the job.
     for (n, (t, says)) in [
         (tokens[0].as_str(), "was used before"),
-        ("qod-suspended:01234567-89ab-7def-8123-456789abcdef", "names no suspended gate in `.qod/store`"),
+        (
+            "qod-suspended:01234567-89ab-7def-8123-456789abcdef",
+            "names no suspended gate in `.qod/store`",
+        ),
         ("something-else", "is not one qod gave"),
     ]
     .into_iter()

@@ -200,10 +200,9 @@ fn four_instance_gate(provider_env: &str) -> Scratch {
 /// The combined decision in `qod-decision.json`: every instance from the
 /// part that ran it.
 fn assert_combined(s: &Scratch, parts: usize) {
-    let d: Value = serde_json::from_str(
-        &std::fs::read_to_string(s.path().join("qod-decision.json")).unwrap(),
-    )
-    .unwrap();
+    let d: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("qod-decision.json")).unwrap())
+            .unwrap();
     assert_eq!(d["decision"], "pass", "{d:#}");
     assert_eq!(d["run"]["parts"].as_array().unwrap().len(), parts, "{d:#}");
     assert!(d["plugins"]
@@ -276,12 +275,18 @@ fn github_matrix_example_runs_four_shards_then_combines() {
     let dir = s.path().to_owned();
     let inputs = |with: &Value, extra: &str| {
         let mut v = vec![
-            ("GITHUB_OUTPUT".to_owned(), dir.join("out.txt").display().to_string()),
+            (
+                "GITHUB_OUTPUT".to_owned(),
+                dir.join("out.txt").display().to_string(),
+            ),
             ("RUNNER_TEMP".to_owned(), dir.display().to_string()),
             ("QOD_POLICY".to_owned(), String::new()),
             ("QOD_STRICT".to_owned(), "false".to_owned()),
             ("QOD_STORE".to_owned(), ".qod/store".to_owned()),
-            ("QOD_COMMAND".to_owned(), with["command"].as_str().unwrap_or("run").to_owned()),
+            (
+                "QOD_COMMAND".to_owned(),
+                with["command"].as_str().unwrap_or("run").to_owned(),
+            ),
         ];
         v.push(("QOD_ARGS".to_owned(), extra.to_owned()));
         v
@@ -310,7 +315,7 @@ fn github_matrix_example_runs_four_shards_then_combines() {
     assert_combined(&s, shards.len());
     // The combine step's outputs come last.
     let out = std::fs::read_to_string(dir.join("out.txt")).unwrap();
-    let last = out.lines().filter(|l| l.starts_with("decision=")).last();
+    let last = out.lines().rfind(|l| l.starts_with("decision="));
     assert_eq!(last, Some("decision=pass"), "{out}");
 }
 

@@ -136,7 +136,8 @@ fn four_shards_recorded_at_once_combine_into_the_decision_of_the_whole_policy() 
     assert!(r.stderr.contains("removed 2 runs, kept 1"), "{}", r.stderr);
     let r = s.qod(&["store", "prune", "--store", "store", "--keep-days", "0"]);
     assert!(
-        r.stderr.contains("removed 1 run and 5 older gate files (parts and suspended gates)"),
+        r.stderr
+            .contains("removed 1 run and 5 older gate files (parts and suspended gates)"),
         "{}",
         r.stderr
     );
@@ -183,11 +184,14 @@ fn a_missing_part_is_no_data_naming_it_and_a_part_run_twice_takes_the_newest() {
     assert_eq!(parts.len(), 1);
     assert_eq!(parts[0]["superseded"].as_array().unwrap().len(), 1);
     assert!(
-        r.stderr.contains("part `fast` was recorded 2 times; the newest"),
+        r.stderr
+            .contains("part `fast` was recorded 2 times; the newest"),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("part `slow` of group `g` was not recorded"));
+    assert!(r
+        .stderr
+        .contains("part `slow` of group `g` was not recorded"));
 
     // `--wait`: the slow part arrives while combine waits for it.
     let mut late = s.command(&["run", "--store", "st", "--group", "h", "--part", "slow"]);
@@ -200,12 +204,20 @@ fn a_missing_part_is_no_data_naming_it_and_a_part_run_twice_takes_the_newest() {
         late.status().unwrap()
     });
     let r = s.qod(&[
-        "combine", "--store", "st", "--group", "h", "--wait", "30s", "--progress",
+        "combine",
+        "--store",
+        "st",
+        "--group",
+        "h",
+        "--wait",
+        "30s",
+        "--progress",
     ]);
     assert!(waiter.join().unwrap().success());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("waiting for the parts of group `h`: 2 of 4 instances recorded"),
+        r.stderr
+            .contains("waiting for the parts of group `h`: 2 of 4 instances recorded"),
         "{}",
         r.stderr
     );
@@ -225,11 +237,19 @@ fn parts_are_refused_with_the_fix() {
     );
     let r = s.qod(&["run", "--group", "g", "--only", "a,x"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("`--only` names instance `x`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`--only` names instance `x`"),
+        "{}",
+        r.stderr
+    );
     // No CI to group by, and no `--group`.
     let r = s.qod(&["run", "--shard", "1/2"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("give the same `--group ID`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("give the same `--group ID`"),
+        "{}",
+        r.stderr
+    );
     let r = s.qod(&["run", "--group", "g", "--shard", "3/2"]);
     assert_eq!(r.code, 64, "{}", r.stderr);
     let r = s.qod(&["run", "--group", "g"]);
@@ -237,16 +257,29 @@ fn parts_are_refused_with_the_fix() {
     let r = s.qod(&["combine", "--group", "nothing-here"]);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("no part of group `nothing-here` is recorded"),
+        r.stderr
+            .contains("no part of group `nothing-here` is recorded"),
         "{}",
         r.stderr
     );
     // A policy whose parts leave an instance out, or name one twice.
-    s.policy(&format!("{}parts:\n  one: [a, b, c]\n  two: [c]\n", policy()));
+    s.policy(&format!(
+        "{}parts:\n  one: [a, b, c]\n  two: [c]\n",
+        policy()
+    ));
     let r = s.qod(&["validate"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("instance `c` is in part `one` and in part `two`"), "{}", r.stderr);
-    assert!(r.stderr.contains("instance `d` is in no part"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("instance `c` is in part `one` and in part `two`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("instance `d` is in no part"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
