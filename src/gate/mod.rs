@@ -6,19 +6,21 @@
 pub mod combine;
 mod confirm;
 pub mod history;
+mod record;
 pub mod suspend;
+
+use record::{add_store_error, record, record_part};
 
 use crate::decision::{
     Decision, PipelineSummary, PluginOutcome, RunSummary, StoreOutcome, Verdict,
     DECISION_SCHEMA_VERSION,
 };
-use crate::diag::{error_chain, Diagnostics};
+use crate::diag::Diagnostics;
 use crate::evaluate::Evaluation;
 use crate::exit::Exit;
 use crate::ids::RunId;
 use crate::plan::Plan;
-use crate::protocol::{HistoryInfo, Pipeline, Source};
-use crate::record::RunRecord;
+use crate::protocol::HistoryInfo;
 use crate::runner::{Cancel, RunSettings, SharedContext};
 use crate::secrets::{secret_values, Redactor};
 use crate::store::{spool, Store, StoreError};
@@ -246,27 +248,11 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     }
     let mut notes = Vec::new();
     if let Some(info) = part {
-        decision.summary = format!(
-            "part `{}` of group `{}` ({} of {} instance{}): {}",
-            info.name,
-            info.group,
-            info.instances.len(),
-            whole,
-            if whole == 1 { "" } else { "s" },
-            decision.summary
-        );
-        decision.run.part = Some(info);
-        record_part(&store, &mut decision, &pipeline, &source).await;
-        if decision.store.recorded {
-            notes.push(format!(
-                "recorded as a part; `qod combine --group {}` decides once every part is recorded",
-                decision.run.part.as_ref().map_or("", |p| p.group.as_str())
-            ));
-        }
+        // A part's verdict is not the gate's: `qod combine` decides.
+        notes.extend(record_part(&store, &mut decision, info, whole, &pipeline, &source).await);
         decision.store.requests = store.requests();
         let exit = match cancelled {
             Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
-            // A part's verdict is not the gate's: `qod combine` decides.
             None if decision.store.error.is_some() => Exit::NoDecision,
             None => Exit::Pass,
         };
@@ -387,80 +373,6 @@ pub(super) fn decide(
             error: history.error.clone(),
         },
     }
-}
-
-/// Records the run; when the store cannot take it, keeps it in the spool.
-pub(super) async fn record(
-    store: &Store,
-    spool_dir: Option<&std::path::Path>,
-    decision: &mut Decision,
-    pipeline: &Pipeline,
-    source: &Source,
-) {
-    let record = RunRecord::from_decision(decision, pipeline, source);
-    let e = match store.record(&record).await {
-        Ok(first) => {
-            decision.store.recorded = true;
-            decision.store.created = first;
-            return;
-        }
-        // The record is there; only the index is behind: nothing to spool.
-        Err(e @ StoreError::NotIndexed { .. }) => {
-            decision.store.recorded = true;
-            add_store_error(decision, error_chain(&e));
-            return;
-        }
-        Err(e) => e,
-    };
-    let mut msg = error_chain(&e);
-    if let Some(dir) = spool_dir {
-        match spool::keep(dir, &record).await {
-            Ok(()) => decision.store.spooled = true,
-            Err(e) => msg.push_str(&format!("; the spool failed too: {}", error_chain(&e))),
-        }
-    }
-    add_store_error(decision, msg);
-}
-
-/// Keeps a part's record under its group, for `qod combine`; a part that
-/// cannot be kept is a store error (there is no spool for parts: the
-/// combine would not see it).
-async fn record_part(store: &Store, decision: &mut Decision, pipeline: &Pipeline, source: &Source) {
-    let Some(info) = decision.run.part.clone() else {
-        return;
-    };
-    let record = crate::parts::PartRecord {
-        record_version: crate::parts::PART_RECORD_VERSION,
-        part: info.clone(),
-        run_id: decision.run.id.clone(),
-        started_at: decision.run.started_at.clone(),
-        finished_at: decision.run.finished_at.clone(),
-        policy: decision.run.policy.clone(),
-        cancelled: decision.run.cancelled.clone(),
-        pipeline: pipeline.clone(),
-        source: source.clone(),
-        plugins: decision.plugins.clone(),
-        objectives: decision.objectives.clone(),
-    };
-    match store
-        .record_part(
-            &crate::parts::key_of(&info.group),
-            &info.name,
-            decision.run.id.as_str(),
-            &record,
-        )
-        .await
-    {
-        Ok(()) => decision.store.recorded = true,
-        Err(e) => add_store_error(decision, error_chain(&e)),
-    }
-}
-
-pub(super) fn add_store_error(decision: &mut Decision, msg: String) {
-    decision.store.error = Some(match decision.store.error.take() {
-        Some(prev) => format!("{prev}; {msg}"),
-        None => msg,
-    });
 }
 
 /// The exit code of a decided run: a store that failed means no decision
