@@ -29,12 +29,9 @@ impl Store {
         let mut removed = 0;
         let mut keys = self.backend.list("groups/").await?;
         keys.extend(self.backend.list("suspended/").await?);
-        for key in keys {
-            if millis_of(&key).is_some_and(|t| t < before_ms) {
-                self.backend.delete(&key).await?;
-                removed += 1;
-            }
-        }
+        keys.retain(|key| millis_of(key).is_some_and(|t| t < before_ms));
+        removed += keys.len();
+        self.delete_all(&keys).await?;
         Ok(removed)
     }
 

@@ -16,6 +16,7 @@
 
 pub mod blobs;
 mod dir;
+mod git;
 mod groups;
 pub mod index;
 mod s3;
@@ -24,6 +25,7 @@ mod suspended;
 
 pub use blobs::{Blob, Blobs, Written};
 pub use dir::DirBlobs;
+pub use git::GitBlobs;
 pub use s3::S3Blobs;
 pub use suspended::Taken;
 
@@ -55,6 +57,13 @@ pub enum StoreError {
         detail: String,
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("cannot {action} `{location}`: {detail}")]
+    Git {
+        action: &'static str,
+        location: String,
+        /// What git said (credentials taken out).
+        detail: String,
     },
     #[error("`{key}` already exists in `{location}`; records are never overwritten")]
     Exists { location: String, key: String },
@@ -103,6 +112,7 @@ pub struct Reindexed {
 enum Backend {
     Dir(DirBlobs),
     S3(S3Blobs),
+    Git(GitBlobs),
 }
 
 impl Blobs for Backend {
@@ -110,12 +120,14 @@ impl Blobs for Backend {
         match self {
             Backend::Dir(b) => b.location(),
             Backend::S3(b) => b.location(),
+            Backend::Git(b) => b.location(),
         }
     }
     async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
         match self {
             Backend::Dir(b) => b.get(key).await,
             Backend::S3(b) => b.get(key).await,
+            Backend::Git(b) => b.get(key).await,
         }
     }
     async fn put(
@@ -127,18 +139,21 @@ impl Blobs for Backend {
         match self {
             Backend::Dir(b) => b.put(key, bytes, if_match).await,
             Backend::S3(b) => b.put(key, bytes, if_match).await,
+            Backend::Git(b) => b.put(key, bytes, if_match).await,
         }
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         match self {
             Backend::Dir(b) => b.list(prefix).await,
             Backend::S3(b) => b.list(prefix).await,
+            Backend::Git(b) => b.list(prefix).await,
         }
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self {
             Backend::Dir(b) => b.delete(key).await,
             Backend::S3(b) => b.delete(key).await,
+            Backend::Git(b) => b.delete(key).await,
         }
     }
 }
@@ -194,13 +209,19 @@ impl Store {
     /// Opens the store at `location`: `s3://bucket/prefix` or a directory.
     /// Nothing is created until something is written.
     pub async fn open(location: &str, env: &BTreeMap<String, String>) -> Result<Store, StoreError> {
+        if git::is_git(location) {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            return Ok(Store {
+                backend: Backend::Git(GitBlobs::open(location, &cwd, env)?),
+            });
+        }
         let backend = match location.split_once("://") {
             Some(("s3", rest)) => Backend::S3(S3Blobs::connect(rest, env).await?),
             Some((scheme, _)) => {
                 return Err(StoreError::BadLocation {
                     location: location.to_owned(),
                     hint: format!(
-                    "scheme `{scheme}` is not supported: use `s3://bucket/prefix` or a directory"
+                    "scheme `{scheme}` is not supported: use `s3://bucket/prefix`, `git:BRANCH`, `git+URL#BRANCH` or a directory"
                 ),
                 })
             }
@@ -242,6 +263,7 @@ impl Store {
     pub fn requests(&self) -> u64 {
         match &self.backend {
             Backend::S3(b) => b.requests(),
+            Backend::Git(b) => b.requests(),
             Backend::Dir(_) => 0,
         }
     }
@@ -627,8 +649,19 @@ impl Store {
     pub fn sweep_temporary_files(&self) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Dir(d) => d.sweep_temporary(STALE_TEMPORARY),
-            Backend::S3(_) => Ok(0),
+            Backend::S3(_) | Backend::Git(_) => Ok(0),
         }
+    }
+
+    /// Removes `keys`: one commit on a git branch, one by one elsewhere.
+    async fn delete_all(&self, keys: &[String]) -> Result<(), StoreError> {
+        if let Backend::Git(g) = &self.backend {
+            return g.delete_many(keys).await;
+        }
+        for key in keys {
+            self.backend.delete(key).await?;
+        }
+        Ok(())
     }
 
     /// Removes old runs: their records, and their entries in the index.
@@ -666,12 +699,13 @@ impl Store {
             .await?;
         // The new index no longer names them: the old segments and the
         // removed records can go.
-        for key in old_segments.iter().filter(|k| !new_segments.contains(k)) {
-            self.backend.delete(key).await?;
-        }
-        for r in &removed {
-            self.backend.delete(&record_key(r)).await?;
-        }
+        let mut gone: Vec<String> = old_segments
+            .iter()
+            .filter(|k| !new_segments.contains(k))
+            .cloned()
+            .collect();
+        gone.extend(removed.iter().map(record_key));
+        self.delete_all(&gone).await?;
         // Parts of gates spread over jobs, and suspended gates, go with the
         // runs of their time.
         let oldest_kept = kept
@@ -681,6 +715,12 @@ impl Store {
             .min()
             .unwrap_or(now.timestamp_millis());
         let removed_parts = self.prune_groups(oldest_kept.max(0) as u64).await?;
+        // A git branch keeps what was removed in its history: start it anew.
+        if let Backend::Git(g) = &self.backend {
+            if !removed.is_empty() || removed_parts > 0 {
+                g.compact().await?;
+            }
+        }
         Ok(PruneReport {
             removed_parts,
             removed_runs: removed.len(),

@@ -1,0 +1,689 @@
+//! Blobs on a branch of a git repository (`git:BRANCH` for a branch of the
+//! checkout's `origin`, `git+URL#BRANCH` for any remote): the store's
+//! layout as the branch's tree, every write a commit pushed to it.
+//!
+//! - Reads fetch what they need only: the branch's tip commit first
+//!   (`--depth 1 --filter=tree:0`), then, lazily, the trees along a key's
+//!   path and the key's blob. An evaluation (the index head and a few run
+//!   records) costs the same number of objects however long the history.
+//! - A blob's tag is its object id. A write checks its condition (no blob
+//!   there; the same tag there) against the tip it builds on, and pushes
+//!   without force: a push another job beat is rejected as not a
+//!   fast-forward, which is the compare-and-swap failing. The tip is then
+//!   fetched again and the condition checked again: still holding, the
+//!   same change is rebuilt on the new tip and pushed; no longer holding,
+//!   it is a conflict for the store's own retries. Nothing is lost.
+//! - Credentials are what the CI already has: the checkout's `extraheader`
+//!   (actions/checkout), `GITHUB_TOKEN`, or `CI_JOB_TOKEN` (in the GitLab
+//!   remote's URL). They reach git through its environment, never its
+//!   arguments, and are taken out of every message.
+//!
+//! Size: the git plumbing (fetch, lazy reads, tree edits, pushes with their
+//! retries, compaction) kept together with the invariants it relies on.
+
+use super::blobs::{Blob, Blobs, Written};
+use super::StoreError;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// How many times a write is rebuilt on a newer tip before giving up.
+const PUSH_ATTEMPTS: u32 = 40;
+
+/// What a write asks of the key it changes first.
+#[derive(Debug, Clone)]
+enum Cond {
+    /// Nothing asked.
+    Any,
+    /// No blob there (a create).
+    Absent,
+    /// The blob there has this tag (a swap).
+    Tagged(String),
+}
+
+/// Blobs on a git branch.
+#[derive(Debug, Clone)]
+pub struct GitBlobs {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The remote's URL, credentials included (never shown).
+    url: String,
+    branch: String,
+    /// What messages show: `git:BRANCH` or `git+URL#BRANCH`, no credentials.
+    shown: String,
+    /// The local partial repository.
+    dir: PathBuf,
+    /// Kept alive for the repository's life when it is temporary.
+    _temp: Option<tempfile::TempDir>,
+    /// Variables for every git call: configuration (credentials) and no
+    /// prompts.
+    env: Vec<(String, String)>,
+    /// Secrets to take out of git's messages.
+    secrets: Vec<String>,
+    /// The tip this process builds on: `None` before the first fetch,
+    /// `Some(None)` when the branch does not exist yet.
+    tip: Mutex<Option<Option<String>>>,
+    /// Fetches and pushes made.
+    requests: AtomicU64,
+}
+
+/// Takes `user:password@` out of URLs in `s`, and every secret.
+fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_owned();
+    for secret in secrets.iter().filter(|x| x.len() >= 4) {
+        out = out.replace(secret.as_str(), "***");
+    }
+    let re = regex::Regex::new(r"://[^/@\s]+@").expect("valid regex");
+    re.replace_all(&out, "://***@").into_owned()
+}
+
+/// What `git:BRANCH` or `git+URL#BRANCH` names.
+struct Parsed {
+    url: Option<String>,
+    branch: String,
+}
+
+fn parse(location: &str) -> Result<Parsed, StoreError> {
+    let bad = |hint: &str| StoreError::BadLocation {
+        location: scrub(location, &[]),
+        hint: hint.to_owned(),
+    };
+    let good_branch = |b: &str| {
+        !b.is_empty()
+            && !b.starts_with('-')
+            && !b.contains("..")
+            && b.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+    };
+    if let Some(rest) = location.strip_prefix("git+") {
+        let Some((url, branch)) = rest.rsplit_once('#') else {
+            return Err(bad("give the branch after `#`: `git+https://host/owner/repo.git#qod-history`"));
+        };
+        if !good_branch(branch) || url.is_empty() {
+            return Err(bad("give a URL and a branch name: `git+https://host/owner/repo.git#qod-history`"));
+        }
+        return Ok(Parsed {
+            url: Some(url.to_owned()),
+            branch: branch.to_owned(),
+        });
+    }
+    let branch = location.strip_prefix("git:").unwrap_or_default();
+    if !good_branch(branch) {
+        return Err(bad("name a branch: `git:qod-history` (a branch of this checkout's `origin`)"));
+    }
+    Ok(Parsed {
+        url: None,
+        branch: branch.to_owned(),
+    })
+}
+
+/// Whether `location` names a git store.
+pub fn is_git(location: &str) -> bool {
+    location.starts_with("git:") || location.starts_with("git+")
+}
+
+impl GitBlobs {
+    /// Opens `location` as seen from the checkout in `cwd`; nothing is
+    /// fetched until something is read or written.
+    pub fn open(
+        location: &str,
+        cwd: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Result<GitBlobs, StoreError> {
+        let parsed = parse(location)?;
+        let mut config: Vec<(String, String)> = Vec::new();
+        let mut secrets = Vec::new();
+        let url = match parsed.url {
+            Some(u) => u,
+            None => {
+                let url = crate::git::run(cwd, &["remote", "get-url", "origin"])
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|e| StoreError::BadLocation {
+                        location: location.to_owned(),
+                        hint: format!(
+                            "`git:BRANCH` keeps the history on a branch of this checkout's `origin`, and there is none ({}); run qod in the checkout, or give the remote: `git+URL#BRANCH`",
+                            scrub(&e, &[])
+                        ),
+                    })?;
+                // What actions/checkout left for its own fetches and pushes.
+                if let Ok(headers) = crate::git::run(
+                    cwd,
+                    &["config", "--get-regexp", r"^http\..*\.extraheader$"],
+                ) {
+                    for line in headers.lines() {
+                        if let Some((k, v)) = line.split_once(' ') {
+                            secrets.push(v.to_owned());
+                            config.push((k.to_owned(), v.to_owned()));
+                        }
+                    }
+                }
+                url
+            }
+        };
+        // A GitHub token when the checkout left no header.
+        if config.is_empty() && url.starts_with("https://") {
+            let server = env
+                .get("GITHUB_SERVER_URL")
+                .cloned()
+                .unwrap_or_else(|| "https://github.com".into());
+            if let Some(token) = env.get("GITHUB_TOKEN").filter(|t| !t.is_empty()) {
+                if url.starts_with(&server) {
+                    use base64::Engine;
+                    let basic = base64::engine::general_purpose::STANDARD
+                        .encode(format!("x-access-token:{token}"));
+                    let value = format!("AUTHORIZATION: basic {basic}");
+                    secrets.push(token.clone());
+                    secrets.push(basic);
+                    config.push((format!("http.{server}/.extraheader"), value));
+                }
+            }
+        }
+        // GitLab's job token, when the remote's URL carries none.
+        let url = match env.get("CI_JOB_TOKEN").filter(|t| !t.is_empty()) {
+            Some(token) if url.starts_with("https://") && !url["https://".len()..].contains('@') => {
+                secrets.push(token.clone());
+                format!("https://gitlab-ci-token:{token}@{}", &url["https://".len()..])
+            }
+            Some(token) => {
+                secrets.push(token.clone());
+                url
+            }
+            None => url,
+        };
+        let mut genv: Vec<(String, String)> = vec![
+            ("GIT_TERMINAL_PROMPT".into(), "0".into()),
+            ("GIT_AUTHOR_NAME".into(), "qod".into()),
+            ("GIT_AUTHOR_EMAIL".into(), "qod@localhost".into()),
+            ("GIT_COMMITTER_NAME".into(), "qod".into()),
+            ("GIT_COMMITTER_EMAIL".into(), "qod@localhost".into()),
+            ("GIT_CONFIG_COUNT".into(), config.len().to_string()),
+        ];
+        if !env.contains_key("GIT_SSH_COMMAND") {
+            genv.push(("GIT_SSH_COMMAND".into(), "ssh -o BatchMode=yes".into()));
+        }
+        for (i, (k, v)) in config.iter().enumerate() {
+            genv.push((format!("GIT_CONFIG_KEY_{i}"), k.clone()));
+            genv.push((format!("GIT_CONFIG_VALUE_{i}"), v.clone()));
+        }
+        let shown = match location.strip_prefix("git:") {
+            Some(b) => format!("git:{b} (origin {})", scrub(&url, &secrets)),
+            None => scrub(location, &secrets),
+        };
+        // A cache folder (`QOD_GIT_CACHE`) keeps the objects between runs of
+        // one job; by default each process has its own, removed at the end.
+        let (dir, temp) = match env.get("QOD_GIT_CACHE").filter(|d| !d.is_empty()) {
+            Some(d) => (PathBuf::from(d), None),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("qod-git-")
+                    .tempdir()
+                    .map_err(|source| StoreError::Io {
+                        action: "create a folder for",
+                        path: std::env::temp_dir(),
+                        source,
+                    })?;
+                (t.path().to_owned(), Some(t))
+            }
+        };
+        Ok(GitBlobs {
+            inner: Arc::new(Inner {
+                url,
+                branch: parsed.branch,
+                shown,
+                dir,
+                _temp: temp,
+                env: genv,
+                secrets,
+                tip: Mutex::new(None),
+                requests: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Fetches and pushes made so far.
+    pub fn requests(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    fn fail(&self, action: &'static str, detail: String) -> StoreError {
+        StoreError::Git {
+            action,
+            location: self.inner.shown.clone(),
+            detail: scrub(&detail, &self.inner.secrets),
+        }
+    }
+
+    /// Runs git in the local repository with `input` on stdin; its stdout,
+    /// or its stderr as the error.
+    async fn git(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, String> {
+        use tokio::io::AsyncWriteExt;
+        let mut cmd = tokio::process::Command::new("git");
+        cmd.arg("-C")
+            .arg(&self.inner.dir)
+            .args(args)
+            .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if input.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run `git`: {e}; install git or put it on PATH"))?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin
+                .write_all(bytes)
+                .await
+                .map_err(|e| format!("cannot write to git: {e}"))?;
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| format!("git did not finish: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+
+    /// Makes the local partial repository, once.
+    async fn init(&self) -> Result<(), StoreError> {
+        if self.inner.dir.join("HEAD").exists() {
+            return Ok(());
+        }
+        let dir = self.inner.dir.to_string_lossy().into_owned();
+        let mut cmd = tokio::process::Command::new("git");
+        let out = cmd
+            .args(["init", "-q", "--bare", &dir])
+            .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .await
+            .map_err(|e| self.fail("create a repository for", e.to_string()))?;
+        if !out.status.success() {
+            return Err(self.fail(
+                "create a repository for",
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        for args in [
+            vec!["config", "core.repositoryformatversion", "1"],
+            vec!["config", "extensions.partialClone", "origin"],
+            vec!["remote", "add", "origin", self.inner.url.as_str()],
+            vec!["config", "remote.origin.promisor", "true"],
+            vec!["config", "remote.origin.partialclonefilter", "tree:0"],
+            vec!["config", "gc.auto", "0"],
+        ] {
+            self.git(&args, None)
+                .await
+                .map_err(|e| self.fail("create a repository for", e))?;
+        }
+        Ok(())
+    }
+
+    /// Fetches the branch's tip (the commit only); `None` when the branch
+    /// does not exist yet.
+    async fn fetch(&self) -> Result<Option<String>, StoreError> {
+        self.init().await?;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let refspec = format!(
+            "+refs/heads/{b}:refs/remotes/origin/{b}",
+            b = self.inner.branch
+        );
+        match self
+            .git(
+                &["fetch", "-q", "--depth=1", "--filter=tree:0", "origin", &refspec],
+                None,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.contains("couldn't find remote ref") => return Ok(None),
+            Err(e) => return Err(self.fail("fetch", e)),
+        }
+        let tip = self
+            .git(
+                &["rev-parse", &format!("refs/remotes/origin/{}", self.inner.branch)],
+                None,
+            )
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        Ok(Some(tip.trim().to_owned()))
+    }
+
+    /// The tip this process builds on, fetched the first time.
+    async fn tip(&self) -> Result<Option<String>, StoreError> {
+        let mut tip = self.inner.tip.lock().await;
+        if tip.is_none() {
+            *tip = Some(self.fetch().await?);
+        }
+        Ok(tip.clone().flatten())
+    }
+
+    /// The entries of a tree: name to (mode, type, id).
+    async fn entries(
+        &self,
+        tree: &str,
+    ) -> Result<BTreeMap<String, (String, String, String)>, StoreError> {
+        let out = self
+            .git(&["ls-tree", "-z", tree], None)
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        let mut map = BTreeMap::new();
+        for item in out.split('\0').filter(|s| !s.is_empty()) {
+            let (meta, name) = item.split_once('\t').unwrap_or((item, ""));
+            let mut parts = meta.split(' ');
+            let (mode, kind, id) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            map.insert(name.to_owned(), (mode.into(), kind.into(), id.into()));
+        }
+        Ok(map)
+    }
+
+    /// The object id at `key` in commit `tip`, if there is one; fetches
+    /// the trees along the path only.
+    async fn id_at(&self, tip: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let mut tree = format!("{tip}^{{tree}}");
+        let parts: Vec<&str> = key.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let entries = self.entries(&tree).await?;
+            let Some((_, kind, id)) = entries.get(*part) else {
+                return Ok(None);
+            };
+            let last = i + 1 == parts.len();
+            match (last, kind.as_str()) {
+                (true, "blob") => return Ok(Some(id.clone())),
+                (false, "tree") => tree = id.clone(),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// `tree` (or an empty one) with `path` set to `blob`, or removed when
+    /// `blob` is `None`; `None` when the result is empty.
+    async fn edit(
+        &self,
+        tree: Option<String>,
+        path: &[&str],
+        blob: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut entries = match &tree {
+            Some(t) => self.entries(t).await?,
+            None => BTreeMap::new(),
+        };
+        let name = path[0];
+        if path.len() == 1 {
+            match blob {
+                Some(b) => {
+                    entries.insert(name.into(), ("100644".into(), "blob".into(), b.into()));
+                }
+                None => {
+                    entries.remove(name);
+                }
+            }
+        } else {
+            let sub = entries
+                .get(name)
+                .filter(|(_, kind, _)| kind == "tree")
+                .map(|(_, _, id)| id.clone());
+            match Box::pin(self.edit(sub, &path[1..], blob)).await? {
+                Some(id) => {
+                    entries.insert(name.into(), ("040000".into(), "tree".into(), id));
+                }
+                None => {
+                    entries.remove(name);
+                }
+            }
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let mut input = Vec::new();
+        for (name, (mode, kind, id)) in &entries {
+            input.extend_from_slice(format!("{mode} {kind} {id}\t{name}\0").as_bytes());
+        }
+        let id = self
+            .git(&["mktree", "-z", "--missing"], Some(&input))
+            .await
+            .map_err(|e| self.fail("write", e))?;
+        Ok(Some(id.trim().to_owned()))
+    }
+
+    /// Pushes `commit` as the branch's new tip, without force; `false` when
+    /// another writer moved the branch first.
+    async fn push(&self, commit: &str, lease: Option<&str>) -> Result<bool, StoreError> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let dest = format!("{commit}:refs/heads/{}", self.inner.branch);
+        let lease_arg;
+        let mut args = vec!["push", "-q", "--porcelain"];
+        if let Some(l) = lease {
+            lease_arg = format!("--force-with-lease=refs/heads/{}:{l}", self.inner.branch);
+            args.push(&lease_arg);
+        }
+        args.extend(["origin", dest.as_str()]);
+        match self.git(&args, None).await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.contains("[rejected]")
+                    || e.contains("Updates were rejected")
+                    || e.contains("non-fast-forward")
+                    || e.contains("fetch first")
+                    || e.contains("stale info")
+                    || e.contains("failed to update ref")
+                    || e.contains("cannot lock ref") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.fail("push to", e)),
+        }
+    }
+
+    /// Whether the first changed key at `tip` is as `cond` asks.
+    async fn holds(&self, tip: Option<&str>, key: &str, cond: &Cond) -> Result<bool, StoreError> {
+        if let Cond::Any = cond {
+            return Ok(true);
+        }
+        let now = match tip {
+            Some(t) => self.id_at(t, key).await?,
+            None => None,
+        };
+        Ok(match cond {
+            Cond::Any => true,
+            Cond::Absent => now.is_none(),
+            Cond::Tagged(tag) => now.as_deref() == Some(tag.as_str()),
+        })
+    }
+
+    /// Applies `changes` (key to new blob content, `None` to remove) as one
+    /// commit, if the first key is as `cond` asks at the tip; rebuilt on the
+    /// newer tip whenever a push is rejected.
+    async fn commit(
+        &self,
+        message: &str,
+        changes: &[(&str, Option<&[u8]>)],
+        cond: Cond,
+    ) -> Result<Written, StoreError> {
+        let mut blobs = Vec::new();
+        for (_, bytes) in changes {
+            blobs.push(match bytes {
+                Some(b) => Some(
+                    self.git(&["hash-object", "-w", "--stdin"], Some(b))
+                        .await
+                        .map_err(|e| self.fail("write", e))?
+                        .trim()
+                        .to_owned(),
+                ),
+                None => None,
+            });
+        }
+        for attempt in 0..PUSH_ATTEMPTS {
+            let tip = self.tip().await?;
+            let first = changes.first().map_or("", |c| c.0);
+            if !self.holds(tip.as_deref(), first, &cond).await? {
+                return Ok(Written::Conflict);
+            }
+            let mut tree = tip.as_ref().map(|t| format!("{t}^{{tree}}"));
+            for ((key, _), blob) in changes.iter().zip(&blobs) {
+                let path: Vec<&str> = key.split('/').collect();
+                tree = self.edit(tree, &path, blob.as_deref()).await?;
+            }
+            let tree = match tree {
+                Some(t) => t,
+                None => self
+                    .git(&["mktree", "-z"], Some(b""))
+                    .await
+                    .map_err(|e| self.fail("write", e))?
+                    .trim()
+                    .to_owned(),
+            };
+            let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+            if let Some(t) = &tip {
+                args.extend(["-p", t.as_str()]);
+            }
+            let commit = self
+                .git(&args, None)
+                .await
+                .map_err(|e| self.fail("write", e))?
+                .trim()
+                .to_owned();
+            if self.push(&commit, None).await? {
+                *self.inner.tip.lock().await = Some(Some(commit));
+                return Ok(Written::Yes);
+            }
+            // Another writer was first: build on what it pushed.
+            let fresh = self.fetch().await?;
+            *self.inner.tip.lock().await = Some(fresh);
+            tokio::time::sleep(super::jitter(Duration::from_millis(20 << attempt.min(6)))).await;
+        }
+        Err(StoreError::Contended {
+            location: self.inner.shown.clone(),
+            key: changes.first().map_or("", |c| c.0).to_owned(),
+            attempts: PUSH_ATTEMPTS,
+        })
+    }
+
+    /// Removes many keys in one commit.
+    pub async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let changes: Vec<(&str, Option<&[u8]>)> =
+            keys.iter().map(|k| (k.as_str(), None)).collect();
+        self.commit(
+            &format!("qod: remove {} files", keys.len()),
+            &changes,
+            Cond::Any,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Replaces the branch's history by one commit holding its current
+    /// tree (after a prune), so that the branch stays small; pushed with a
+    /// lease, so that a run recorded meanwhile is never dropped (the
+    /// compaction is then skipped). Returns whether it compacted.
+    pub async fn compact(&self) -> Result<bool, StoreError> {
+        let Some(tip) = self.fetch().await? else {
+            return Ok(false);
+        };
+        let tree = format!("{tip}^{{tree}}");
+        let commit = self
+            .git(
+                &["commit-tree", &tree, "-m", "qod: history compacted by `qod store prune`"],
+                None,
+            )
+            .await
+            .map_err(|e| self.fail("write", e))?
+            .trim()
+            .to_owned();
+        let done = self.push(&commit, Some(&tip)).await?;
+        if done {
+            *self.inner.tip.lock().await = Some(Some(commit));
+        }
+        Ok(done)
+    }
+}
+
+impl Blobs for GitBlobs {
+    fn location(&self) -> String {
+        self.inner.shown.clone()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        let Some(tip) = self.tip().await? else {
+            return Ok(None);
+        };
+        let Some(id) = self.id_at(&tip, key).await? else {
+            return Ok(None);
+        };
+        let bytes = self
+            .git(&["cat-file", "blob", &id], None)
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        Ok(Some(Blob {
+            bytes: bytes.into_bytes(),
+            etag: id,
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        if_match: Option<&str>,
+    ) -> Result<Written, StoreError> {
+        self.commit(
+            &format!("qod: {key}"),
+            &[(key, Some(&bytes))],
+            match if_match {
+                None => Cond::Absent,
+                Some(tag) => Cond::Tagged(tag.to_owned()),
+            },
+        )
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let Some(tip) = self.tip().await? else {
+            return Ok(Vec::new());
+        };
+        let dir = match prefix.rfind('/') {
+            Some(i) => &prefix[..=i],
+            None => "",
+        };
+        let mut args = vec!["ls-tree", "-r", "-z", "--name-only", tip.as_str()];
+        if !dir.is_empty() {
+            args.extend(["--", dir]);
+        }
+        let out = self
+            .git(&args, None)
+            .await
+            .map_err(|e| self.fail("list", e))?;
+        let mut keys: Vec<String> = out
+            .split('\0')
+            .filter(|k| !k.is_empty() && k.starts_with(prefix))
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.commit(&format!("qod: remove {key}"), &[(key, None)], Cond::Any)
+            .await
+            .map(|_| ())
+    }
+}
