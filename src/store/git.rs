@@ -103,10 +103,14 @@ fn parse(location: &str) -> Result<Parsed, StoreError> {
     };
     if let Some(rest) = location.strip_prefix("git+") {
         let Some((url, branch)) = rest.rsplit_once('#') else {
-            return Err(bad("give the branch after `#`: `git+https://host/owner/repo.git#qod-history`"));
+            return Err(bad(
+                "give the branch after `#`: `git+https://host/owner/repo.git#qod-history`",
+            ));
         };
         if !good_branch(branch) || url.is_empty() {
-            return Err(bad("give a URL and a branch name: `git+https://host/owner/repo.git#qod-history`"));
+            return Err(bad(
+                "give a URL and a branch name: `git+https://host/owner/repo.git#qod-history`",
+            ));
         }
         return Ok(Parsed {
             url: Some(url.to_owned()),
@@ -115,7 +119,9 @@ fn parse(location: &str) -> Result<Parsed, StoreError> {
     }
     let branch = location.strip_prefix("git:").unwrap_or_default();
     if !good_branch(branch) {
-        return Err(bad("name a branch: `git:qod-history` (a branch of this checkout's `origin`)"));
+        return Err(bad(
+            "name a branch: `git:qod-history` (a branch of this checkout's `origin`)",
+        ));
     }
     Ok(Parsed {
         url: None,
@@ -152,10 +158,9 @@ impl GitBlobs {
                         ),
                     })?;
                 // What actions/checkout left for its own fetches and pushes.
-                if let Ok(headers) = crate::git::run(
-                    cwd,
-                    &["config", "--get-regexp", r"^http\..*\.extraheader$"],
-                ) {
+                if let Ok(headers) =
+                    crate::git::run(cwd, &["config", "--get-regexp", r"^http\..*\.extraheader$"])
+                {
                     for line in headers.lines() {
                         if let Some((k, v)) = line.split_once(' ') {
                             secrets.push(v.to_owned());
@@ -186,9 +191,14 @@ impl GitBlobs {
         }
         // GitLab's job token, when the remote's URL carries none.
         let url = match env.get("CI_JOB_TOKEN").filter(|t| !t.is_empty()) {
-            Some(token) if url.starts_with("https://") && !url["https://".len()..].contains('@') => {
+            Some(token)
+                if url.starts_with("https://") && !url["https://".len()..].contains('@') =>
+            {
                 secrets.push(token.clone());
-                format!("https://gitlab-ci-token:{token}@{}", &url["https://".len()..])
+                format!(
+                    "https://gitlab-ci-token:{token}@{}",
+                    &url["https://".len()..]
+                )
             }
             Some(token) => {
                 secrets.push(token.clone());
@@ -341,7 +351,14 @@ impl GitBlobs {
         );
         match self
             .git(
-                &["fetch", "-q", "--depth=1", "--filter=tree:0", "origin", &refspec],
+                &[
+                    "fetch",
+                    "-q",
+                    "--depth=1",
+                    "--filter=tree:0",
+                    "origin",
+                    &refspec,
+                ],
                 None,
             )
             .await
@@ -352,7 +369,10 @@ impl GitBlobs {
         }
         let tip = self
             .git(
-                &["rev-parse", &format!("refs/remotes/origin/{}", self.inner.branch)],
+                &[
+                    "rev-parse",
+                    &format!("refs/remotes/origin/{}", self.inner.branch),
+                ],
                 None,
             )
             .await
@@ -369,11 +389,70 @@ impl GitBlobs {
         Ok(tip.clone().flatten())
     }
 
+    /// Fetches tree `id` alone when it is not here yet. Left to itself, git
+    /// would fetch a missing tree with everything below it (its lazy fetch
+    /// filters blobs only), which grows with the history.
+    async fn ensure_tree(&self, id: &str) -> Result<(), StoreError> {
+        let mut check = vec!["cat-file", "-e", id];
+        if self.git_nolazy(&mut check).await {
+            return Ok(());
+        }
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        // As git's own lazy fetch does it, with a filter that keeps
+        // everything below the tree out.
+        let wanted = format!("{id}\n");
+        self.git(
+            &[
+                "-c",
+                "fetch.negotiationAlgorithm=noop",
+                "fetch",
+                "-q",
+                "origin",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--recurse-submodules=no",
+                "--filter=tree:0",
+                "--stdin",
+            ],
+            Some(wanted.as_bytes()),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| self.fail("fetch", e))
+    }
+
+    /// Whether `git ARGS` succeeds without fetching anything.
+    async fn git_nolazy(&self, args: &mut Vec<&str>) -> bool {
+        let mut cmd = tokio::process::Command::new("git");
+        cmd.arg("-C")
+            .arg(&self.inner.dir)
+            .args(args.iter())
+            .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
+            .env("GIT_NO_LAZY_FETCH", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.status().await.is_ok_and(|s| s.success())
+    }
+
+    /// The root tree of commit `tip`.
+    async fn root_tree(&self, tip: &str) -> Result<String, StoreError> {
+        let out = self
+            .git(&["cat-file", "commit", tip], None)
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("tree "))
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| self.fail("read", format!("commit {tip} names no tree")))
+    }
+
     /// The entries of a tree: name to (mode, type, id).
     async fn entries(
         &self,
         tree: &str,
     ) -> Result<BTreeMap<String, (String, String, String)>, StoreError> {
+        self.ensure_tree(tree).await?;
         let out = self
             .git(&["ls-tree", "-z", tree], None)
             .await
@@ -395,7 +474,7 @@ impl GitBlobs {
     /// The object id at `key` in commit `tip`, if there is one; fetches
     /// the trees along the path only.
     async fn id_at(&self, tip: &str, key: &str) -> Result<Option<String>, StoreError> {
-        let mut tree = format!("{tip}^{{tree}}");
+        let mut tree = self.root_tree(tip).await?;
         let parts: Vec<&str> = key.split('/').collect();
         for (i, part) in parts.iter().enumerate() {
             let entries = self.entries(&tree).await?;
@@ -535,7 +614,10 @@ impl GitBlobs {
             if !self.holds(tip.as_deref(), first, &cond).await? {
                 return Ok(Written::Conflict);
             }
-            let mut tree = tip.as_ref().map(|t| format!("{t}^{{tree}}"));
+            let mut tree = match &tip {
+                Some(t) => Some(self.root_tree(t).await?),
+                None => None,
+            };
             for ((key, _), blob) in changes.iter().zip(&blobs) {
                 let path: Vec<&str> = key.split('/').collect();
                 tree = self.edit(tree, &path, blob.as_deref()).await?;
@@ -580,8 +662,7 @@ impl GitBlobs {
         if keys.is_empty() {
             return Ok(());
         }
-        let changes: Vec<(&str, Option<&[u8]>)> =
-            keys.iter().map(|k| (k.as_str(), None)).collect();
+        let changes: Vec<(&str, Option<&[u8]>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
         self.commit(
             &format!("qod: remove {} files", keys.len()),
             &changes,
@@ -602,7 +683,12 @@ impl GitBlobs {
         let tree = format!("{tip}^{{tree}}");
         let commit = self
             .git(
-                &["commit-tree", &tree, "-m", "qod: history compacted by `qod store prune`"],
+                &[
+                    "commit-tree",
+                    &tree,
+                    "-m",
+                    "qod: history compacted by `qod store prune`",
+                ],
                 None,
             )
             .await

@@ -12,6 +12,7 @@ mod examples;
 mod examples_ci;
 mod first_party;
 mod gate;
+mod git_store;
 mod hardening;
 mod hostile;
 mod instructions;

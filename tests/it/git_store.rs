@@ -1,0 +1,322 @@
+//! The git-branch store against local bare repositories: concurrent runs
+//! from separate clones, a fresh clone's view, objects fetched per
+//! evaluation, a push rejected mid-run, and an unreachable remote.
+
+use crate::common::{emit_policy, git, Scratch};
+use crate::s3::{rt, seed_records};
+use qod::store::Store;
+use std::path::{Path, PathBuf};
+
+const OBJECTIVE: &str = "  - { id: t, metric: build.duration, pass: \"<= baseline * 1.5\" }\n";
+
+/// A bare repository that serves partial fetches, as GitHub and GitLab do,
+/// with one commit on `main`.
+fn remote(dir: &Path) -> PathBuf {
+    let bare = dir.join("remote.git");
+    git(
+        dir,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &bare.to_string_lossy(),
+        ],
+    );
+    git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+    git(&bare, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    let work = dir.join("seed");
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            &bare.to_string_lossy(),
+            &work.to_string_lossy(),
+        ],
+    );
+    std::fs::write(work.join("README"), "app\n").unwrap();
+    git(&work, &["add", "README"]);
+    git(&work, &["commit", "-q", "-m", "app"]);
+    git(&work, &["push", "-q", "origin", "HEAD:main"]);
+    bare
+}
+
+/// A clone of `bare` with a gate policy, where `qod` runs.
+fn checkout(bare: &Path, name: &str) -> Scratch {
+    let s = Scratch::new();
+    let dir = s.path().join(name);
+    git(
+        s.path(),
+        &[
+            "clone",
+            "-q",
+            &bare.to_string_lossy(),
+            &dir.to_string_lossy(),
+        ],
+    );
+    std::fs::write(
+        dir.join("qod.yaml"),
+        emit_policy(&[("build", "duration", 10.0)], OBJECTIVE),
+    )
+    .unwrap();
+    s
+}
+
+fn in_checkout(s: &Scratch, name: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = s.command(args);
+    cmd.current_dir(s.path().join(name));
+    cmd
+}
+
+#[test]
+fn sixteen_runs_from_separate_clones_record_sixteen_runs_that_a_fresh_clone_sees() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    let clones: Vec<Scratch> = (0..16).map(|_| checkout(&bare, "app")).collect();
+    let children: Vec<_> = clones
+        .iter()
+        .map(|s| {
+            in_checkout(s, "app", &["run", "--store", "git:qod-history", "-q"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            d["store"]["recorded"],
+            true,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            d["store"]["location"]
+                .as_str()
+                .unwrap()
+                .starts_with("git:qod-history (origin "),
+            "{d:#}"
+        );
+    }
+    let fresh = checkout(&bare, "fresh");
+    let out = in_checkout(
+        &fresh,
+        "fresh",
+        &[
+            "history",
+            "--store",
+            "git:qod-history",
+            "--format",
+            "json",
+            "--last",
+            "100",
+        ],
+    )
+    .output()
+    .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 16);
+    // The project's own branch is untouched.
+    assert_eq!(git(&bare, &["rev-list", "--count", "main"]), "1");
+}
+
+/// Objects in a local partial repository.
+fn objects(repo: &Path) -> u64 {
+    git(repo, &["count-objects", "-v"])
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(": ")?;
+            matches!(k, "count" | "in-pack").then(|| v.parse::<u64>().unwrap())
+        })
+        .sum()
+}
+
+#[test]
+fn an_evaluation_fetches_as_many_objects_at_10000_runs_as_at_100() {
+    let top = tempfile::tempdir().unwrap();
+    let mut fetched = Vec::new();
+    for n in [100, 10_000] {
+        // The history: a directory store's files, committed to the branch.
+        let bare = top.path().join(format!("h{n}.git"));
+        git(
+            top.path(),
+            &["init", "-q", "--bare", &bare.to_string_lossy()],
+        );
+        git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+        git(&bare, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+        let files = top.path().join(format!("files{n}"));
+        rt().block_on(Store::dir(&files).import(seed_records(n), true))
+            .unwrap();
+        git(&files, &["init", "-q", "-b", "qod-history"]);
+        git(&files, &["add", "-A"]);
+        git(&files, &["commit", "-q", "-m", "history"]);
+        git(
+            &files,
+            &["push", "-q", &bare.to_string_lossy(), "qod-history"],
+        );
+
+        let s = Scratch::new();
+        s.policy(&emit_policy(&[("build", "duration", 10.0)], OBJECTIVE));
+        let cache = s.path().join("cache");
+        let mut cmd = s.command(&[
+            "run",
+            "--no-record",
+            "--store",
+            &format!("git+file://{}#qod-history", bare.display()),
+        ]);
+        cmd.env("QOD_GIT_CACHE", &cache);
+        let r = crate::common::finish(cmd.output().unwrap());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let d = r.json();
+        assert_eq!(crate::common::baseline_runs(&d), 3, "{d:#}");
+        // The commit, the root tree, `index/` and the index head: what the
+        // evaluation read, whatever the length of the history.
+        fetched.push(objects(&cache));
+    }
+    assert_eq!(
+        fetched[0], fetched[1],
+        "objects fetched with 100 runs vs 10,000: {fetched:?}"
+    );
+}
+
+#[test]
+fn a_push_rejected_mid_run_is_built_again_on_the_new_tip() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    let url = format!("git+file://{}#qod-history", bare.display());
+    let s = checkout(&bare, "app");
+    // A first run makes the branch.
+    let out = in_checkout(&s, "app", &["run", "--store", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // While the second run measures, another writer pushes to the branch:
+    // the run's push is rejected and rebuilt on top of it.
+    let other = top.path().join("other");
+    git(
+        top.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "qod-history",
+            &bare.to_string_lossy(),
+            &other.to_string_lossy(),
+        ],
+    );
+    crate::common::python_plugin(
+        &s,
+        "meddler",
+        r#"[{"name": "duration", "unit": "s", "better": "lower"}]"#,
+        &format!(
+            r#"import json, subprocess, sys
+json.load(sys.stdin)
+d = {other:?}
+open(d + "/note.txt", "w").write("someone else\n")
+for args in (["add", "note.txt"], ["-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "-m", "other"], ["push", "-q", "origin", "qod-history"]):
+    subprocess.run(["git", "-C", d] + args, check=True, stdout=subprocess.DEVNULL)
+print(json.dumps({{"protocol": 1, "status": "ok", "metrics": [{{"name": "duration", "value": 10}}]}}))
+"#,
+            other = other.to_string_lossy()
+        ),
+    );
+    std::fs::write(
+        s.path().join("app/qod.yaml"),
+        format!("version: 1\nplugins:\n  build: {{ uses: meddler, path: ../plugins/meddler }}\nobjectives:\n{OBJECTIVE}"),
+    )
+    .unwrap();
+    let r = crate::common::finish(
+        in_checkout(&s, "app", &["run", "--store", &url])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    assert_eq!(d["store"]["recorded"], true);
+    // The fetches after the rejection show in the request count: a read,
+    // then for each of the two writes at least a push; one more fetch and
+    // push for the rejected one.
+    assert!(d["store"]["requests"].as_u64().unwrap() >= 5, "{d:#}");
+    let files = git(&bare, &["ls-tree", "-r", "--name-only", "qod-history"]);
+    assert!(
+        files.contains("note.txt"),
+        "the other writer's file is kept: {files}"
+    );
+    assert_eq!(
+        files.lines().filter(|f| f.starts_with("runs/")).count(),
+        2,
+        "{files}"
+    );
+}
+
+#[test]
+fn an_unreachable_remote_prints_the_decision_exits_2_and_spools_without_showing_credentials() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(&[("build", "duration", 10.0)], OBJECTIVE));
+    // Nothing listens on port 9 of 127.0.0.1.
+    let store = "git+http://ci:hunter2secret@127.0.0.1:9/app.git#qod-history";
+    let r = s.qod(&["run", "--store", store, "--spool", "spool"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let d = r.json();
+    assert_eq!(d["decision"], "warn", "{d:#}");
+    assert_eq!(d["store"]["spooled"], true);
+    assert!(
+        d["store"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot fetch"),
+        "{d:#}"
+    );
+    assert!(!r.stdout.contains("hunter2secret") && !r.stderr.contains("hunter2secret"));
+    assert_eq!(
+        std::fs::read_dir(s.path().join("spool")).unwrap().count(),
+        1
+    );
+    let r = s.qod(&["history", "--store", "git:qod-history"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("`git:BRANCH` keeps the history on a branch of this checkout's `origin`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn prune_keeps_the_branch_small() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    let url = format!("git+file://{}#qod-history", bare.display());
+    let s = checkout(&bare, "app");
+    for _ in 0..4 {
+        let out = in_checkout(&s, "app", &["run", "--store", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    assert!(
+        git(&bare, &["rev-list", "--count", "qod-history"])
+            .parse::<u32>()
+            .unwrap()
+            >= 8
+    );
+    let out = in_checkout(
+        &s,
+        "app",
+        &["store", "prune", "--store", &url, "--keep", "2"],
+    )
+    .output()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed 2 runs, kept 2"));
+    // One commit: the removed records are gone from the branch's history too.
+    assert_eq!(git(&bare, &["rev-list", "--count", "qod-history"]), "1");
+    let out = in_checkout(&s, "app", &["history", "--store", &url, "--format", "json"])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+}
