@@ -16,6 +16,7 @@ mod git_store;
 mod hardening;
 mod hostile;
 mod instructions;
+mod install;
 mod interface;
 mod messages;
 mod parts;
