@@ -165,6 +165,16 @@ pub enum Command {
     /// Compose the parts of a gate spread over several jobs (`qod run
     /// --group`) into one decision over the whole policy, and record it.
     Combine(CombineArgs),
+    /// GitHub: the decision's summary as the pull request's comment.
+    Github {
+        #[command(subcommand)]
+        command: ForgeCommand,
+    },
+    /// GitLab: the decision's summary as the merge request's comment.
+    Gitlab {
+        #[command(subcommand)]
+        command: ForgeCommand,
+    },
     /// Report the gate to CodePipeline as a job result.
     Codepipeline {
         #[command(subcommand)]
@@ -306,6 +316,22 @@ pub struct ExportArgs {
     /// Only runs of this day (`YYYY-MM-DD`, UTC) and later.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ForgeCommand {
+    /// Create the request's comment for this policy, or update it (one per
+    /// policy, found again by a hidden marker); with a token that may not
+    /// write (a fork's), the summary goes to the job summary or log instead.
+    Comment {
+        /// The decision (`qod run --out FILE`).
+        #[arg(long, value_name = "FILE", default_value = "qod-decision.json")]
+        decision: PathBuf,
+        /// The summary (`qod run --markdown FILE`, with sparklines); made
+        /// from the decision when not given.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,7 +2,7 @@
 //! options, and a decided run shown (the decision on stdout, the summary
 //! and annotations on stderr).
 
-use super::args::{CodepipelineCommand, CombineArgs, RunArgs};
+use super::args::{CodepipelineCommand, CombineArgs, ForgeCommand, RunArgs};
 use super::render::{self, Printer};
 use super::{block_on, cwd, summary};
 use crate::commands::{self, CommandError, Env};
@@ -199,4 +199,35 @@ pub(super) fn combine(args: CombineArgs, p: &Printer, env: Env) -> Result<Exit, 
     let outcome = block_on(crate::gate::combine::combine(&opts))?;
     let ran = commands::run::publish(outcome, &sinks, &opts.env);
     Ok(show_run(&ran, &opts.env, sinks.samples, p))
+}
+
+/// `qod github comment` and `qod gitlab comment`.
+pub(super) fn forge_comment(
+    forge: crate::outputs::comment::Forge,
+    command: ForgeCommand,
+    p: &Printer,
+    env: Env,
+) -> Result<Exit, CommandError> {
+    use crate::outputs::comment::Commented;
+    let ForgeCommand::Comment { decision, markdown } = command;
+    let what = match forge {
+        crate::outputs::comment::Forge::Github => "pull request",
+        crate::outputs::comment::Forge::Gitlab => "merge request",
+    };
+    match block_on(commands::comment::comment(
+        forge,
+        &decision,
+        markdown.as_deref(),
+        &env,
+    ))? {
+        Commented::Created { url } => p.note(&format!("qod: commented on the {what}: {url}")),
+        Commented::Updated { url } => p.note(&format!("qod: updated the {what}'s comment: {url}")),
+        Commented::NotARequest => {
+            p.note(&format!("qod: not a {what} build; nothing to comment on"))
+        }
+        Commented::Fallback { why, instead } => p.warning(&format!(
+            "qod could not comment on the {what}: {why}; the summary went to {instead}"
+        )),
+    }
+    Ok(Exit::Pass)
 }

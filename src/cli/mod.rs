@@ -13,7 +13,7 @@ use crate::commands::{self, CommandError, Env};
 use crate::exit::Exit;
 use args::{Cli, Command, ExportFormat, Format, PluginsCommand, StoreCommand};
 use clap::Parser;
-use gate::{codepipeline, combine, options_of, show_run};
+use gate::{codepipeline, combine, forge_comment, options_of, show_run};
 use render::{count, Printer};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -86,6 +86,12 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             Ok(show_run(&ran, &opts.env, sinks.samples, p))
         }
         Command::Combine(args) => combine(args, p, env),
+        Command::Github { command } => {
+            forge_comment(crate::outputs::comment::Forge::Github, command, p, env)
+        }
+        Command::Gitlab { command } => {
+            forge_comment(crate::outputs::comment::Forge::Gitlab, command, p, env)
+        }
         Command::Validate { policy } => {
             let plan = commands::validate::validate(policy.as_deref(), &cwd())?;
             p.note(&format!(

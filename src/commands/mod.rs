@@ -5,6 +5,7 @@
 
 pub(crate) mod backtest;
 pub(crate) mod codepipeline;
+pub mod comment;
 pub(crate) mod context;
 pub(crate) mod deployed;
 mod error;

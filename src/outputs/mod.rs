@@ -4,6 +4,7 @@
 //! and a `KEY=value` file for exported variables. The HTML report of the
 //! whole history is apart, in [`crate::report`].
 
+pub mod comment;
 pub mod github;
 pub mod junit;
 pub mod markdown;

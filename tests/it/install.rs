@@ -135,7 +135,8 @@ fn install_sh_installs_the_latest_release_and_checks_it() {
     let r = install(&release, home.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains(&format!("installed qod {VERSION} ({})", target())),
+        r.stderr
+            .contains(&format!("installed qod {VERSION} ({})", target())),
         "{}",
         r.stderr
     );
@@ -144,9 +145,16 @@ fn install_sh_installs_the_latest_release_and_checks_it() {
         .arg("--version")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), format!("qod {VERSION}"));
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("qod {VERSION}")
+    );
     // A given version needs no redirect.
-    let r = install(&release, home.path(), &[("QOD_VERSION", &format!("v{VERSION}"))]);
+    let r = install(
+        &release,
+        home.path(),
+        &[("QOD_VERSION", &format!("v{VERSION}"))],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -163,7 +171,10 @@ fn install_sh_refuses_a_wrong_checksum_and_names_a_missing_platform() {
     let r = install(
         &release,
         home.path(),
-        &[("QOD_VERSION", VERSION), ("QOD_TARGET", "riscv64gc-unknown-linux-musl")],
+        &[
+            ("QOD_VERSION", VERSION),
+            ("QOD_TARGET", "riscv64gc-unknown-linux-musl"),
+        ],
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
@@ -173,14 +184,23 @@ fn install_sh_refuses_a_wrong_checksum_and_names_a_missing_platform() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("cargo install --locked --git"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cargo install --locked --git"),
+        "{}",
+        r.stderr
+    );
     let r = install(&release, home.path(), &[("QOD_VERSION", "9.9.9")]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("no release v9.9.9"), "{}", r.stderr);
 }
 
 /// The action's install step, run as the runner runs it.
-fn action_install(release: &Release, dir: &Path, reference: &str, path: &str) -> crate::common::Run {
+fn action_install(
+    release: &Release,
+    dir: &Path,
+    reference: &str,
+    path: &str,
+) -> crate::common::Run {
     let action: serde_json::Value =
         serde_norway::from_str(&std::fs::read_to_string(repo().join("action.yml")).unwrap())
             .unwrap();
@@ -214,12 +234,12 @@ fn path_without_qod(dir: &Path) -> String {
     let bin = dir.join("fakebin");
     std::fs::create_dir_all(&bin).unwrap();
     let cargo = bin.join("cargo");
-    std::fs::write(&cargo, "#!/bin/sh\necho \"cargo $*\" >> \"$HOME/cargo-calls\"\n").unwrap();
-    std::fs::set_permissions(
+    std::fs::write(
         &cargo,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        "#!/bin/sh\necho \"cargo $*\" >> \"$HOME/cargo-calls\"\n",
     )
     .unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let system: Vec<PathBuf> = std::env::split_paths(&std::env::var("PATH").unwrap())
         .filter(|p| !p.join("qod").exists() && !p.join("cargo").exists())
         .collect();
@@ -255,5 +275,8 @@ fn the_action_installs_a_release_tag_into_the_tool_cache_and_builds_other_refs()
     let r = action_install(&release, dir.path(), "main", &path);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let calls = std::fs::read_to_string(dir.path().join("cargo-calls")).unwrap();
-    assert!(calls.starts_with("cargo install --locked --path"), "{calls}");
+    assert!(
+        calls.starts_with("cargo install --locked --path"),
+        "{calls}"
+    );
 }

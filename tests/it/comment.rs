@@ -1,0 +1,284 @@
+//! One comment per policy on a pull request (GitHub) or merge request
+//! (GitLab): the real binary against a fake REST API on 127.0.0.1 that
+//! checks every request (the token, the method, the path) and keeps the
+//! comments: created once, then updated, never a second one; a token that
+//! may not write falls back to the job summary without failing the job.
+
+use crate::ci::read_env;
+use crate::common::{emit_policy, fixture, Scratch};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Api {
+    /// Comments on the request: (id, body).
+    comments: Vec<(u64, String)>,
+    /// `METHOD path` of every request.
+    log: Vec<String>,
+    /// Answer writes with 403, as GitHub does for a fork's token.
+    read_only: bool,
+}
+
+/// A fake GitHub (`github = true`) or GitLab API on 127.0.0.1.
+fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(100).flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let (mut len, mut auth) = (0usize, String::new());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) <= 2 {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap_or((&h, ""));
+                match k.to_ascii_lowercase().as_str() {
+                    "content-length" => len = v.trim().parse().unwrap_or(0),
+                    "authorization" | "private-token" => auth = v.trim().to_owned(),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let mut parts = line.split(' ');
+            let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let path = target.split('?').next().unwrap_or("");
+            let mut st = api.lock().unwrap();
+            st.log.push(format!("{method} {path}"));
+            let (list, one) = if github {
+                (
+                    "/repos/example/app/issues/7/comments",
+                    "/repos/example/app/issues/comments/",
+                )
+            } else {
+                (
+                    "/projects/4242/merge_requests/31/notes",
+                    "/projects/4242/merge_requests/31/notes/",
+                )
+            };
+            let want_auth = if github {
+                "Bearer tok-123"
+            } else {
+                "glpat-456"
+            };
+            let (status, answer) = if auth != want_auth {
+                (401, json!({"message": "Bad credentials"}))
+            } else if method == "GET" && path == list {
+                let items: Vec<Value> = st
+                    .comments
+                    .iter()
+                    .map(|(id, b)| json!({"id": id, "body": b}))
+                    .collect();
+                (200, Value::Array(items))
+            } else if st.read_only && method != "GET" {
+                (
+                    403,
+                    json!({"message": "Resource not accessible by integration"}),
+                )
+            } else if method == "POST" && path == list {
+                let id = 100 + st.comments.len() as u64;
+                st.comments
+                    .push((id, body["body"].as_str().unwrap_or("").to_owned()));
+                (
+                    201,
+                    json!({"id": id, "html_url": format!("https://example.test/c/{id}")}),
+                )
+            } else if (method == "PATCH" && github || method == "PUT" && !github)
+                && path.starts_with(one)
+            {
+                let id: u64 = path[one.len()..].parse().unwrap_or(0);
+                match st.comments.iter_mut().find(|(i, _)| *i == id) {
+                    Some(c) => {
+                        c.1 = body["body"].as_str().unwrap_or("").to_owned();
+                        (
+                            200,
+                            json!({"id": id, "html_url": format!("https://example.test/c/{id}")}),
+                        )
+                    }
+                    None => (404, json!({"message": "Not Found"})),
+                }
+            } else {
+                (404, json!({"message": "Not Found"}))
+            };
+            drop(st);
+            let text = answer.to_string();
+            let _ = (&conn).write_all(
+                format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    port
+}
+
+/// A gate run on a pull or merge request build, with its decision and
+/// summary written, and the API's variables.
+fn gated(env_fixture: &str, extra: &[(&str, String)]) -> Scratch {
+    let mut s = Scratch::new();
+    for (k, v) in read_env(&fixture(env_fixture)) {
+        s = s.env(&k, &v);
+    }
+    for (k, v) in extra {
+        s = s.env(k, v);
+    }
+    s.policy(&emit_policy(
+        &[("build", "duration", 40.0)],
+        "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n",
+    ));
+    let r = s.qod(&[
+        "run",
+        "--no-record",
+        "--out",
+        "d.json",
+        "--markdown",
+        "s.md",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    s
+}
+
+#[test]
+fn a_pull_request_gets_one_comment_created_then_updated() {
+    let api = Arc::new(Mutex::new(Api::default()));
+    // Someone else's comment is there first, and stays as it is.
+    api.lock().unwrap().comments.push((1, "LGTM".into()));
+    let port = serve(true, api.clone());
+    let s = gated(
+        "ci/github-pull-request.env",
+        &[
+            ("GITHUB_API_URL", format!("http://127.0.0.1:{port}")),
+            ("GITHUB_TOKEN", "tok-123".into()),
+        ],
+    );
+    let args = [
+        "github",
+        "comment",
+        "--decision",
+        "d.json",
+        "--markdown",
+        "s.md",
+    ];
+    let r = s.qod(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("commented on the pull request: https://example.test/c/101"),
+        "{}",
+        r.stderr
+    );
+    let r = s.qod(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("updated the pull request's comment"),
+        "{}",
+        r.stderr
+    );
+    let st = api.lock().unwrap();
+    assert_eq!(
+        st.log,
+        [
+            "GET /repos/example/app/issues/7/comments",
+            "POST /repos/example/app/issues/7/comments",
+            "GET /repos/example/app/issues/7/comments",
+            "PATCH /repos/example/app/issues/comments/101",
+        ]
+    );
+    assert_eq!(st.comments.len(), 2);
+    assert_eq!(st.comments[0].1, "LGTM");
+    let body = &st.comments[1].1;
+    assert!(
+        body.starts_with("<!-- qod-comment policy=qod.yaml -->\n## qod: ✅ pass"),
+        "{body}"
+    );
+    let summary = std::fs::read_to_string(s.path().join("s.md")).unwrap();
+    assert!(body.ends_with(&summary));
+}
+
+#[test]
+fn a_read_only_token_puts_the_summary_in_the_job_summary_without_failing() {
+    let api = Arc::new(Mutex::new(Api {
+        read_only: true,
+        ..Api::default()
+    }));
+    let port = serve(true, api.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let summary_file = dir.path().join("step-summary.md");
+    let s = gated(
+        "ci/github-pull-request.env",
+        &[
+            ("GITHUB_API_URL", format!("http://127.0.0.1:{port}")),
+            ("GITHUB_TOKEN", "tok-123".into()),
+            (
+                "GITHUB_STEP_SUMMARY",
+                summary_file.to_string_lossy().into_owned(),
+            ),
+        ],
+    );
+    let r = s.qod(&["github", "comment", "--decision", "d.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the token may not write comments here (cannot create the comment: HTTP 403 \"Resource not accessible by integration\"); a pull request from a fork gets a read-only token; the summary went to the job summary"),
+        "{}",
+        r.stderr
+    );
+    let written = std::fs::read_to_string(&summary_file).unwrap();
+    assert!(
+        written.contains("> qod could not comment on the pull request"),
+        "{written}"
+    );
+    assert!(api.lock().unwrap().comments.is_empty());
+}
+
+#[test]
+fn a_merge_request_gets_one_note_and_a_push_build_none() {
+    let api = Arc::new(Mutex::new(Api::default()));
+    let port = serve(false, api.clone());
+    let s = gated(
+        "ci/gitlab-merge-request.env",
+        &[
+            ("CI_API_V4_URL", format!("http://127.0.0.1:{port}")),
+            ("CI_PROJECT_ID", "4242".into()),
+            ("QOD_GITLAB_TOKEN", "glpat-456".into()),
+        ],
+    );
+    for _ in 0..2 {
+        let r = s.qod(&["gitlab", "comment", "--decision", "d.json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let st = api.lock().unwrap();
+    assert_eq!(
+        st.log,
+        [
+            "GET /projects/4242/merge_requests/31/notes",
+            "POST /projects/4242/merge_requests/31/notes",
+            "GET /projects/4242/merge_requests/31/notes",
+            "PUT /projects/4242/merge_requests/31/notes/100",
+        ]
+    );
+    assert_eq!(st.comments.len(), 1);
+    drop(st);
+    // Not a request: nothing to comment on, and no request made.
+    let s = gated("ci/github-push.env", &[("GITHUB_TOKEN", "tok-123".into())]);
+    let r = s.qod(&["github", "comment", "--decision", "d.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a pull request build"),
+        "{}",
+        r.stderr
+    );
+    // A missing decision is an error that names the file.
+    let r = s.qod(&["github", "comment", "--decision", "nope.json"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot read `nope.json`"), "{}", r.stderr);
+}
