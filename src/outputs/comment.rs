@@ -43,6 +43,9 @@ pub enum Commented {
 pub enum CommentError {
     #[error("`{0}` is not set; it is set on {1}, or set it yourself")]
     Missing(&'static str, &'static str),
+    /// No token: not an error of the job, the summary goes elsewhere.
+    #[error("`{0}` is not set; it is set by {1}")]
+    NoToken(&'static str, &'static str),
 }
 
 /// The marker that finds this policy's comment again.
@@ -157,7 +160,7 @@ fn target(
             let repo = get(env, "GITHUB_REPOSITORY")
                 .ok_or(CommentError::Missing("GITHUB_REPOSITORY", "GitHub Actions"))?
                 .to_owned();
-            let token = get(env, "GITHUB_TOKEN").ok_or(CommentError::Missing(
+            let token = get(env, "GITHUB_TOKEN").ok_or(CommentError::NoToken(
                 "GITHUB_TOKEN",
                 "no step by default: add `env: { GITHUB_TOKEN: ${{ github.token }} }` and `permissions: { pull-requests: write }`",
             ))?;
@@ -192,7 +195,7 @@ fn target(
                 .to_owned();
             let token = get(env, "QOD_GITLAB_TOKEN")
                 .or_else(|| get(env, "GITLAB_TOKEN"))
-                .ok_or(CommentError::Missing(
+                .ok_or(CommentError::NoToken(
                     "QOD_GITLAB_TOKEN",
                     "no job by default (the job token may not write notes): a project access token with the `api` scope, as a masked CI/CD variable",
                 ))?;
@@ -218,8 +221,17 @@ pub async fn comment(
     body: &str,
     env: &BTreeMap<String, String>,
 ) -> Result<Commented, CommentError> {
-    let Some((t, api)) = target(forge, env)? else {
-        return Ok(Commented::NotARequest);
+    let (t, api) = match target(forge, env) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(Commented::NotARequest),
+        Err(e @ CommentError::NoToken(..)) => {
+            let why = e.to_string();
+            return Ok(Commented::Fallback {
+                instead: fallback(forge, &why, body, env),
+                why,
+            });
+        }
+        Err(e) => return Err(e),
     };
     let mark = marker(policy);
     let text = format!("{mark}\n{body}");

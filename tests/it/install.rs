@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// This machine's platform, as install.sh names it.
 fn target() -> String {
@@ -21,11 +21,12 @@ fn target() -> String {
     format!("{arch}-unknown-linux-musl")
 }
 
-/// A release served from a folder: `/example/qod/releases/download/vX/…`,
-/// and `/example/qod/releases/latest` redirecting to the tag, as GitHub does.
-struct Release {
-    port: u16,
-    requests: Arc<AtomicUsize>,
+/// A release served from a folder: `/example/qod/releases/download/vX/…`
+/// (install.sh among the assets), `…/latest/download/FILE`, and
+/// `/example/qod/releases/latest` redirecting to the tag, as GitHub does.
+pub struct Release {
+    pub port: u16,
+    pub requests: Arc<AtomicUsize>,
     /// The served folder, kept while the server runs.
     _dir: tempfile::TempDir,
 }
@@ -33,7 +34,7 @@ struct Release {
 impl Release {
     /// The release of the `qod` under test; with `corrupt`, its sums file
     /// lists another checksum.
-    fn start(corrupt: bool) -> Release {
+    pub fn start(corrupt: bool) -> Release {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("qod-{VERSION}-{}", target());
         let stage = dir.path().join("stage").join(&name);
@@ -60,6 +61,7 @@ impl Release {
         if corrupt {
             sum = sum.replace(&sum[..1], if sum.starts_with('0') { "1" } else { "0" });
         }
+        std::fs::copy(repo().join("install.sh"), assets.join("install.sh")).unwrap();
         std::fs::write(
             assets.join(format!("qod-{VERSION}-sha256sums.txt")),
             format!("{sum}  {archive}\n"),
@@ -85,6 +87,11 @@ impl Release {
                 }
                 let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
                 let rel = path.strip_prefix("/example/qod/releases/").unwrap_or("");
+                // `latest/download/FILE` is the latest release's FILE.
+                let latest = rel
+                    .strip_prefix("latest/download/")
+                    .map(|f| format!("download/v{VERSION}/{f}"));
+                let rel = latest.as_deref().unwrap_or(rel);
                 let response = if rel == "latest" {
                     format!("HTTP/1.1 302 Found\r\nLocation: /example/qod/releases/tag/v{VERSION}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
                 } else if let Ok(bytes) = std::fs::read(root.join(rel)).or_else(|_| {
@@ -111,7 +118,7 @@ impl Release {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/example/qod/releases", self.port)
     }
 }

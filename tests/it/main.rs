@@ -11,6 +11,7 @@ mod compare;
 mod docs;
 mod examples;
 mod examples_ci;
+mod examples_copied;
 mod first_party;
 mod gate;
 mod git_store;
