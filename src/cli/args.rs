@@ -197,7 +197,8 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct StoreArg {
-    /// History store: a directory, or `s3://bucket/prefix`.
+    /// History store: a directory, `s3://bucket/prefix`, `git:BRANCH` (a branch of
+    /// this checkout's origin) or `git+URL#BRANCH`.
     #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
     pub store: String,
 }
@@ -463,7 +464,8 @@ pub struct RunArgs {
     /// Policy file (default: qod.yaml, qod.yml or qod.json here).
     #[arg(long, short)]
     pub policy: Option<PathBuf>,
-    /// History store: a directory, or `s3://bucket/prefix`.
+    /// History store: a directory, `s3://bucket/prefix`, `git:BRANCH` (a branch of
+    /// this checkout's origin) or `git+URL#BRANCH`.
     #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
     pub store: String,
     /// Also write the decision to this file.
@@ -508,9 +510,9 @@ pub struct RunArgs {
     /// source before CodeBuild exports variables.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
-    /// Run part of the policy as a part of this group, for `qod combine`
-    /// (default with `--part`, `--shard` or `--only`: the CI's workflow run
-    /// or pipeline). A part exits 0 once recorded; `qod combine` decides.
+    /// The group the part (`--part`, `--shard` or `--only`) belongs to, for
+    /// `qod combine` (default: `QOD_GROUP`, or the CI's workflow run or
+    /// pipeline). A part exits 0 once recorded; `qod combine` decides.
     #[arg(long, requires = "selection", conflicts_with = "no_record")]
     pub group: Option<String>,
     /// Run the part of this name from the policy's `parts:` (with `--only`:
