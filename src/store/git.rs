@@ -773,3 +773,108 @@ impl Blobs for GitBlobs {
             .map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn config(g: &GitBlobs) -> BTreeMap<String, String> {
+        let e: BTreeMap<_, _> = g.inner.env.iter().cloned().collect();
+        let n: usize = e["GIT_CONFIG_COUNT"].parse().unwrap();
+        (0..n)
+            .map(|i| {
+                (
+                    e[&format!("GIT_CONFIG_KEY_{i}")].clone(),
+                    e[&format!("GIT_CONFIG_VALUE_{i}")].clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_github_token_becomes_an_extra_header_that_no_message_shows() {
+        let g = GitBlobs::open(
+            "git+https://github.com/acme/app.git#qod-history",
+            Path::new("."),
+            &env(&[("GITHUB_TOKEN", "ghs_secret123")]),
+        )
+        .unwrap();
+        let c = config(&g);
+        let header = &c["http.https://github.com/.extraheader"];
+        // base64("x-access-token:ghs_secret123")
+        assert_eq!(
+            header,
+            "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldDEyMw=="
+        );
+        assert_eq!(
+            g.location(),
+            "git+https://github.com/acme/app.git#qod-history"
+        );
+        let e = g.fail(
+            "push to",
+            format!("fatal: header {header} refused for ghs_secret123"),
+        );
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("ghs_secret123") && !shown.contains("eC1hY2Nl"),
+            "{shown}"
+        );
+        // Another host gets no GitHub token.
+        let g = GitBlobs::open(
+            "git+https://git.example.com/app.git#h",
+            Path::new("."),
+            &env(&[("GITHUB_TOKEN", "ghs_secret123")]),
+        )
+        .unwrap();
+        assert!(config(&g).is_empty());
+    }
+
+    #[test]
+    fn a_gitlab_job_token_goes_into_the_url_and_never_into_messages() {
+        let g = GitBlobs::open(
+            "git+https://gitlab.example.com/group/app.git#qod-history",
+            Path::new("."),
+            &env(&[("CI_JOB_TOKEN", "glcbt-secret456")]),
+        )
+        .unwrap();
+        assert_eq!(
+            g.inner.url,
+            "https://gitlab-ci-token:glcbt-secret456@gitlab.example.com/group/app.git"
+        );
+        let e = g.fail(
+            "fetch",
+            "fatal: unable to access 'https://gitlab-ci-token:glcbt-secret456@gitlab.example.com/group/app.git/'".into(),
+        );
+        assert!(!e.to_string().contains("glcbt-secret456"), "{e}");
+        assert!(
+            e.to_string().contains("https://***@gitlab.example.com"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn locations_are_checked() {
+        for bad in [
+            "git:",
+            "git:-x",
+            "git:a..b",
+            "git+https://host/repo.git",
+            "git+#b",
+        ] {
+            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(matches!(e, StoreError::BadLocation { .. }), "{bad}: {e}");
+        }
+        let p = parse("git+ssh://git@host/r.git#team/qod").unwrap();
+        assert_eq!(
+            (p.url.as_deref(), p.branch.as_str()),
+            (Some("ssh://git@host/r.git"), "team/qod")
+        );
+    }
+}

@@ -696,3 +696,53 @@ fn the_worker_resumes_a_suspended_gate_across_polls() {
     assert_eq!(reports[3].1["jobId"], "job-long-c1-c2-c3");
     assert_eq!(reports[3].1["outputVariables"]["decision"], "pass");
 }
+
+#[test]
+fn an_expired_continuation_token_fails_the_job_with_the_reason() {
+    let fake = FakeCodePipeline::start();
+    let s = fake.scratch();
+    poller(&s);
+    s.policy(POLLING);
+    let mut doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
+    )
+    .unwrap();
+    first_invocation(&mut doc);
+    let invoke = |job: &str, doc: &Value| {
+        fake.state
+            .lock()
+            .unwrap()
+            .in_progress
+            .insert(job.to_owned());
+        let mut doc = doc.clone();
+        doc["CodePipeline.job"]["id"] = json!(job);
+        let event = s.write("event.json", &doc.to_string());
+        s.qod(&[
+            "codepipeline",
+            "lambda-event",
+            "--event",
+            &event.to_string_lossy(),
+        ])
+    };
+    assert_eq!(invoke("job-1", &doc).code, 0);
+    let token = token_of(&fake.reports()[0]);
+    // The saved gate, suspended two days ago.
+    let id = token.strip_prefix("qod-suspended:").unwrap();
+    let saved = s.path().join(format!(".qod/store/suspended/{id}.json"));
+    let mut gate: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let old = chrono::Utc::now() - chrono::Duration::days(2);
+    gate["saved_at"] = json!(qod::time::rfc3339(old));
+    std::fs::write(&saved, gate.to_string()).unwrap();
+    doc["CodePipeline.job"]["data"]["continuationToken"] = json!(token);
+    let r = invoke("job-2", &doc);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let reports = fake.reports();
+    let (op, body) = reports.last().unwrap();
+    assert_eq!(op, "PutJobFailureResult");
+    let message = body["failureDetails"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("expired: the gate was suspended at"),
+        "{message}"
+    );
+    assert!(message.contains("start the action again"), "{message}");
+}

@@ -304,3 +304,18 @@ fn the_group_defaults_to_the_ci_run() {
         .collect();
     assert_eq!(names, ["first", "c.d"]);
 }
+
+#[test]
+fn four_shards_combine_through_a_git_branch() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = top.path().join("history.git");
+    crate::common::git(
+        top.path(),
+        &["init", "-q", "--bare", &bare.to_string_lossy()],
+    );
+    let store = format!("git+file://{}#qod-history", bare.display());
+    let s = Scratch::new();
+    s.policy(&policy());
+    let (whole, combined) = four_shards(&s, &store);
+    check_combined(&s, &store, &whole, &combined);
+}
