@@ -335,6 +335,29 @@ pub enum ForgeCommand {
     },
 }
 
+/// Where a decision goes besides stdout: `qod run`'s and `qod combine`'s.
+#[derive(Debug, clap::Args)]
+pub struct OutputsArg {
+    /// Also write the decision to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Samples per metric in the printed decision (stdout and `--out`);
+    /// the run record keeps up to 1000 whatever this says.
+    #[arg(long, value_name = "N|all", default_value_t = Samples::At(crate::commands::run::PRINTED_SAMPLES))]
+    pub samples: Samples,
+    /// Also write a JUnit XML report (CodeBuild report groups, GitLab, Jenkins).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a Markdown summary (on GitHub Actions it goes to the job
+    /// summary anyway).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also write `QOD_DECISION=…`, `QOD_SCORE=…`, `QOD_RUN_ID=…` lines, to
+    /// source before CodeBuild exports variables.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct CombineArgs {
     /// Policy file (default: qod.yaml, qod.yml or qod.json here).
@@ -362,21 +385,8 @@ pub struct CombineArgs {
     /// Keep the record here when the store cannot take it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
     pub spool: Option<PathBuf>,
-    /// Also write the decision to this file.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Samples per metric in the printed decision.
-    #[arg(long, value_name = "N|all", default_value_t = Samples::At(crate::commands::run::PRINTED_SAMPLES))]
-    pub samples: Samples,
-    /// Also write a JUnit XML report.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Also write a Markdown summary.
-    #[arg(long, value_name = "FILE")]
-    pub markdown: Option<PathBuf>,
-    /// Also write `QOD_DECISION=…` lines.
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: OutputsArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -468,9 +478,6 @@ pub struct RunArgs {
     /// this checkout's origin) or `git+URL#BRANCH`.
     #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
     pub store: String,
-    /// Also write the decision to this file.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
     /// Plugins run at once (default: the number of CPUs).
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -495,21 +502,8 @@ pub struct RunArgs {
     /// with the same spool uploads it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
     pub spool: Option<PathBuf>,
-    /// Samples per metric in the printed decision (stdout and `--out`);
-    /// the run record keeps up to 1000 whatever this says.
-    #[arg(long, value_name = "N|all", default_value_t = Samples::At(crate::commands::run::PRINTED_SAMPLES))]
-    pub samples: Samples,
-    /// Also write a JUnit XML report (CodeBuild report groups, GitLab, Jenkins).
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Also write a Markdown summary (on GitHub Actions it goes to the job
-    /// summary anyway).
-    #[arg(long, value_name = "FILE")]
-    pub markdown: Option<PathBuf>,
-    /// Also write `QOD_DECISION=…`, `QOD_SCORE=…`, `QOD_RUN_ID=…` lines, to
-    /// source before CodeBuild exports variables.
-    #[arg(long, value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub outputs: OutputsArg,
     /// The group the part (`--part`, `--shard` or `--only`) belongs to, for
     /// `qod combine` (default: `QOD_GROUP`, or the CI's workflow run or
     /// pipeline). A part exits 0 once recorded; `qod combine` decides.

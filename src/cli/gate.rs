@@ -2,7 +2,7 @@
 //! options, and a decided run shown (the decision on stdout, the summary
 //! and annotations on stderr).
 
-use super::args::{CodepipelineCommand, CombineArgs, ForgeCommand, RunArgs};
+use super::args::{CodepipelineCommand, CombineArgs, ForgeCommand, OutputsArg, RunArgs};
 use super::render::{self, Printer};
 use super::{block_on, cwd, summary};
 use crate::commands::{self, CommandError, Env};
@@ -10,20 +10,25 @@ use crate::exit::Exit;
 use crate::gate::RunOptions;
 use std::io::IsTerminal;
 
+/// Where a decision goes besides stdout.
+fn sinks(o: OutputsArg) -> commands::run::Sinks {
+    commands::run::Sinks {
+        out: o.out,
+        outputs: crate::outputs::Outputs {
+            junit: o.junit,
+            markdown: o.markdown,
+            env_file: o.env_file,
+        },
+        samples: o.samples.limit(),
+    }
+}
+
 pub(super) fn options_of(
     args: RunArgs,
     p: &Printer,
     env: Env,
 ) -> (RunOptions, commands::run::Sinks) {
-    let sinks = commands::run::Sinks {
-        out: args.out,
-        outputs: crate::outputs::Outputs {
-            junit: args.junit,
-            markdown: args.markdown,
-            env_file: args.env_file,
-        },
-        samples: args.samples.limit(),
-    };
+    let sinks = sinks(args.outputs);
     let progress = !p.quiet && (args.progress || std::io::stderr().is_terminal());
     let selection = match (args.shard, args.part, args.only) {
         (Some((k, n)), _, _) => Some(crate::parts::Selection::Shard { k, n }),
@@ -175,15 +180,7 @@ fn show_job(
 
 /// `qod combine`: the parts composed, the decision shown like a run's.
 pub(super) fn combine(args: CombineArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
-    let sinks = commands::run::Sinks {
-        out: args.out,
-        outputs: crate::outputs::Outputs {
-            junit: args.junit,
-            markdown: args.markdown,
-            env_file: args.env_file,
-        },
-        samples: args.samples.limit(),
-    };
+    let sinks = sinks(args.outputs);
     let opts = crate::gate::combine::CombineOptions {
         policy: args.policy,
         store: args.store.store,

@@ -247,26 +247,10 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         decision.run.cancelled = Some(name);
     }
     let mut notes = Vec::new();
+    let is_part = part.is_some();
     if let Some(info) = part {
-        // A part's verdict is not the gate's: `qod combine` decides.
         notes.extend(record_part(&store, &mut decision, info, whole, &pipeline, &source).await);
-        decision.store.requests = store.requests();
-        let exit = match cancelled {
-            Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
-            None if decision.store.error.is_some() => Exit::NoDecision,
-            None => Exit::Pass,
-        };
-        let trends = history::trends(&history.runs, &decision, branch);
-        return Ok(GateOutcome {
-            decision,
-            exit,
-            warnings,
-            notes,
-            trends,
-            suspended: None,
-        });
-    }
-    if opts.record {
+    } else if opts.record {
         record(
             &store,
             opts.spool.as_deref(),
@@ -285,6 +269,8 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     decision.store.requests = store.requests();
     let exit = match cancelled {
         Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
+        // A part's verdict is not the gate's: `qod combine` decides.
+        None if is_part && decision.store.error.is_none() => Exit::Pass,
         None => exit_of(&decision, opts.strict),
     };
     let trends = history::trends(&history.runs, &decision, branch);

@@ -558,6 +558,37 @@ objectives:
   - { id: build-time, metric: build.duration, pass: "<= 60s" }
 "#;
 
+/// One Lambda invocation for job `job` (a job of its own, in progress),
+/// resuming `token` when given.
+fn invoke(
+    fake: &FakeCodePipeline,
+    s: &Scratch,
+    job: &str,
+    token: Option<&str>,
+) -> crate::common::Run {
+    fake.state
+        .lock()
+        .unwrap()
+        .in_progress
+        .insert(job.to_owned());
+    let mut doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
+    )
+    .unwrap();
+    first_invocation(&mut doc);
+    doc["CodePipeline.job"]["id"] = json!(job);
+    if let Some(t) = token {
+        doc["CodePipeline.job"]["data"]["continuationToken"] = json!(t);
+    }
+    let event = s.write("event.json", &doc.to_string());
+    s.qod(&[
+        "codepipeline",
+        "lambda-event",
+        "--event",
+        &event.to_string_lossy(),
+    ])
+}
+
 /// The continuation token of a report, checking it came without output
 /// variables.
 fn token_of(report: &(String, Value)) -> String {
@@ -575,29 +606,7 @@ fn lambda_event_suspends_a_pending_gate_and_resumes_it_with_continuation_tokens(
     let s = fake.scratch();
     poller(&s);
     s.policy(POLLING);
-    let mut template: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
-    )
-    .unwrap();
-    first_invocation(&mut template);
-    // Each invocation is a job of its own; from the second on, the event
-    // carries the token the previous one returned.
-    let invoke = |n: usize, token: Option<&str>| {
-        let job = format!("job-{n}");
-        fake.state.lock().unwrap().in_progress.insert(job.clone());
-        let mut doc = template.clone();
-        doc["CodePipeline.job"]["id"] = json!(job);
-        if let Some(t) = token {
-            doc["CodePipeline.job"]["data"]["continuationToken"] = json!(t);
-        }
-        let event = s.write("event.json", &doc.to_string());
-        s.qod(&[
-            "codepipeline",
-            "lambda-event",
-            "--event",
-            &event.to_string_lossy(),
-        ])
-    };
+    let invoke = |n: usize, token: Option<&str>| invoke(&fake, &s, &format!("job-{n}"), token);
     let mut token: Option<String> = None;
     let mut tokens = Vec::new();
     for n in 1..=3 {
@@ -703,28 +712,7 @@ fn an_expired_continuation_token_fails_the_job_with_the_reason() {
     let s = fake.scratch();
     poller(&s);
     s.policy(POLLING);
-    let mut doc: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("codepipeline/lambda-event.json")).unwrap(),
-    )
-    .unwrap();
-    first_invocation(&mut doc);
-    let invoke = |job: &str, doc: &Value| {
-        fake.state
-            .lock()
-            .unwrap()
-            .in_progress
-            .insert(job.to_owned());
-        let mut doc = doc.clone();
-        doc["CodePipeline.job"]["id"] = json!(job);
-        let event = s.write("event.json", &doc.to_string());
-        s.qod(&[
-            "codepipeline",
-            "lambda-event",
-            "--event",
-            &event.to_string_lossy(),
-        ])
-    };
-    assert_eq!(invoke("job-1", &doc).code, 0);
+    assert_eq!(invoke(&fake, &s, "job-1", None).code, 0);
     let token = token_of(&fake.reports()[0]);
     // The saved gate, suspended two days ago.
     let id = token.strip_prefix("qod-suspended:").unwrap();
@@ -733,8 +721,7 @@ fn an_expired_continuation_token_fails_the_job_with_the_reason() {
     let old = chrono::Utc::now() - chrono::Duration::days(2);
     gate["saved_at"] = json!(qod::time::rfc3339(old));
     std::fs::write(&saved, gate.to_string()).unwrap();
-    doc["CodePipeline.job"]["data"]["continuationToken"] = json!(token);
-    let r = invoke("job-2", &doc);
+    let r = invoke(&fake, &s, "job-2", Some(&token));
     assert_eq!(r.code, 2, "{}", r.stderr);
     let reports = fake.reports();
     let (op, body) = reports.last().unwrap();

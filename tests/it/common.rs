@@ -218,3 +218,19 @@ pub fn baseline_runs(d: &Value) -> usize {
         .as_array()
         .map_or(0, Vec::len)
 }
+
+/// The `run` script of the step of action.yml whose `id` or `name` is `which`.
+pub fn action_step(which: &str) -> String {
+    let action: Value =
+        serde_norway::from_str(&std::fs::read_to_string(repo().join("action.yml")).unwrap())
+            .unwrap();
+    action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == which || s["name"] == which)
+        .unwrap_or_else(|| panic!("action.yml has no step `{which}`"))["run"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

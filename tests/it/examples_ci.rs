@@ -240,16 +240,7 @@ fn codebuild_batch_example_runs_four_shards_then_combines() {
 #[test]
 fn github_matrix_example_runs_four_shards_then_combines() {
     let wf = yaml("examples/fan-out/github-matrix.yml");
-    let action = yaml("action.yml");
-    let gate_step = action["runs"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|st| st["id"] == "gate")
-        .unwrap()["run"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let gate_step = crate::common::action_step("gate");
     let qod_step = |job: &str| {
         wf["jobs"][job]["steps"]
             .as_array()

@@ -208,18 +208,7 @@ fn action_install(
     reference: &str,
     path: &str,
 ) -> crate::common::Run {
-    let action: serde_json::Value =
-        serde_norway::from_str(&std::fs::read_to_string(repo().join("action.yml")).unwrap())
-            .unwrap();
-    let step = action["runs"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Install qod")
-        .unwrap()["run"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let step = crate::common::action_step("Install qod");
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg(step)
