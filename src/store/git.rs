@@ -83,6 +83,28 @@ fn scrub(s: &str, secrets: &[String]) -> String {
     re.replace_all(&out, "://***@").into_owned()
 }
 
+/// `https://user:password@host/…` (or `http://`) without its user and password, and
+/// `("user:password", password)`; other URLs as they are.
+fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url
+        .split_once("://")
+        .filter(|(s, _)| matches!(*s, "https" | "http"))
+    else {
+        return (url.to_owned(), None);
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rsplit_once('@') {
+        Some((info, host)) if info.contains(':') => {
+            let password = info.split_once(':').map_or("", |(_, p)| p).to_owned();
+            (
+                format!("{scheme}://{host}{}", &rest[host_end..]),
+                Some((info.to_owned(), password)),
+            )
+        }
+        _ => (url.to_owned(), None),
+    }
+}
+
 /// What `git:BRANCH` or `git+URL#BRANCH` names.
 struct Parsed {
     url: Option<String>,
@@ -189,23 +211,29 @@ impl GitBlobs {
                 }
             }
         }
-        // GitLab's job token, when the remote's URL carries none.
-        let url = match env.get("CI_JOB_TOKEN").filter(|t| !t.is_empty()) {
-            Some(token)
-                if url.starts_with("https://") && !url["https://".len()..].contains('@') =>
-            {
-                secrets.push(token.clone());
-                format!(
-                    "https://gitlab-ci-token:{token}@{}",
-                    &url["https://".len()..]
-                )
-            }
-            Some(token) => {
-                secrets.push(token.clone());
-                url
-            }
-            None => url,
-        };
+        // A user and password in an https URL (GitLab's runner puts the job
+        // token there), or else GitLab's job token: sent as a header, so
+        // that no secret is written into the local repository's config.
+        let (url, basic) = split_userinfo(&url);
+        let basic = basic.or_else(|| {
+            let token = env.get("CI_JOB_TOKEN").filter(|t| !t.is_empty())?;
+            url.starts_with("https://")
+                .then(|| (format!("gitlab-ci-token:{token}"), token.clone()))
+        });
+        if let Some((pair, password)) = basic {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&pair);
+            let host_end = url
+                .find("://")
+                .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j + 1))
+                .unwrap_or(url.len());
+            secrets.push(password);
+            secrets.push(encoded.clone());
+            config.push((
+                format!("http.{}.extraheader", &url[..host_end]),
+                format!("AUTHORIZATION: basic {encoded}"),
+            ));
+        }
         let mut genv: Vec<(String, String)> = vec![
             ("GIT_TERMINAL_PROMPT".into(), "0".into()),
             ("GIT_AUTHOR_NAME".into(), "qod".into()),
@@ -837,26 +865,32 @@ mod tests {
     }
 
     #[test]
-    fn a_gitlab_job_token_goes_into_the_url_and_never_into_messages() {
-        let g = GitBlobs::open(
-            "git+https://gitlab.example.com/group/app.git#qod-history",
-            Path::new("."),
-            &env(&[("CI_JOB_TOKEN", "glcbt-secret456")]),
-        )
-        .unwrap();
-        assert_eq!(
-            g.inner.url,
-            "https://gitlab-ci-token:glcbt-secret456@gitlab.example.com/group/app.git"
-        );
-        let e = g.fail(
-            "fetch",
-            "fatal: unable to access 'https://gitlab-ci-token:glcbt-secret456@gitlab.example.com/group/app.git/'".into(),
-        );
-        assert!(!e.to_string().contains("glcbt-secret456"), "{e}");
-        assert!(
-            e.to_string().contains("https://***@gitlab.example.com"),
-            "{e}"
-        );
+    fn a_gitlab_job_token_is_a_header_and_never_in_the_config_or_messages() {
+        for (location, env_pairs) in [
+            (
+                "git+https://gitlab.example.com/group/app.git#qod-history",
+                vec![("CI_JOB_TOKEN", "glcbt-secret456")],
+            ),
+            // As GitLab's runner leaves the checkout's `origin`.
+            (
+                "git+https://gitlab-ci-token:glcbt-secret456@gitlab.example.com/group/app.git#qod-history",
+                vec![],
+            ),
+        ] {
+            let g = GitBlobs::open(location, Path::new("."), &env(&env_pairs)).unwrap();
+            assert_eq!(g.inner.url, "https://gitlab.example.com/group/app.git");
+            // base64("gitlab-ci-token:glcbt-secret456")
+            assert_eq!(
+                config(&g)["http.https://gitlab.example.com/.extraheader"],
+                "AUTHORIZATION: basic Z2l0bGFiLWNpLXRva2VuOmdsY2J0LXNlY3JldDQ1Ng=="
+            );
+            assert!(!g.location().contains("glcbt-secret456"), "{}", g.location());
+            let e = g.fail(
+                "fetch",
+                "fatal: unable to access 'https://gitlab-ci-token:glcbt-secret456@gitlab.example.com/'".into(),
+            );
+            assert!(!e.to_string().contains("glcbt-secret456"), "{e}");
+        }
     }
 
     #[test]
