@@ -54,7 +54,7 @@ async fn evaluate_reads(store: &Store, plan: &qod::plan::Plan) -> usize {
     let mut warnings = Vec::new();
     let h = qod::gate::history::read(
         store,
-        plan,
+        &plan.objectives,
         &qod::gate::history::Target {
             branch: Some("main".into()),
             ..Default::default()

@@ -101,11 +101,6 @@ pub async fn run(
     shared: &SharedContext,
     settings: &RunSettings,
 ) -> (Vec<(usize, PluginOutcome)>, Comparisons) {
-    // Pairs are measured back to back: a pending plugin is waited for here,
-    // never left for a later invocation.
-    let mut settings = settings.clone();
-    settings.suspend = false;
-    let settings = &settings;
     let seed = seed(spec, shared.run_id.as_str());
     let candidate = settings.workspace.clone();
     let mut outcomes = Vec::new();

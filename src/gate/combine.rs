@@ -63,9 +63,9 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
     let source = composed.source.clone();
     let pipeline = composed.pipeline.clone();
     let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
-    // The history gives the sparklines and the last deployment; each part
-    // chose its own baselines when it evaluated its objectives.
-    let history = history::read(&store, &plan, &target, started_at, &mut warnings).await;
+    // The history gives the sparklines and the last deployment only: each
+    // part chose (and read the samples of) its own baselines.
+    let history = history::read(&store, &[], &target, started_at, &mut warnings).await;
     let eval = crate::evaluate::recombine(
         composed.objectives,
         &composed.plugins,

@@ -116,11 +116,6 @@ pub async fn run_and_evaluate(
             }
         }
         rerun.sort_unstable();
-        // A confirmation waits for a pending plugin here: the gate was past
-        // suspending once its first runs ended.
-        let mut settings = settings.clone();
-        settings.suspend = false;
-        let settings = &settings;
         for i in rerun {
             let inst = &plan.instances[i];
             // A confirmation repeats the instance as it first ran: `repeat` runs.

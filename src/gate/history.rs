@@ -9,7 +9,7 @@ use crate::diag::error_chain;
 use crate::evaluate::baseline::MAX_SCAN;
 pub use crate::evaluate::Target;
 use crate::evaluate::{Baselines, Chooser};
-use crate::plan::Plan;
+use crate::plan::PlannedObjective;
 use crate::protocol::Deployment;
 use crate::record::RunRecord;
 use crate::store::index::{last_deployment, IndexedDeployment, HEAD_MAX};
@@ -32,30 +32,31 @@ pub struct History {
     pub error: Option<String>,
 }
 
-/// Reads what the gate needs of `store` for a run of `plan` for `target`
-/// started at `now`. A store that cannot be read gives an empty history
-/// with the reason; problems that lose nothing go to `warnings`.
+/// Reads what the gate needs of `store` for a run judging `objectives`
+/// for `target` started at `now` (no objectives: the recent runs and the
+/// last deployment only). A store that cannot be read gives an empty
+/// history with the reason; problems that lose nothing go to `warnings`.
 pub async fn read(
     store: &Store,
-    plan: &Plan,
+    objectives: &[PlannedObjective],
     target: &Target,
     now: chrono::DateTime<chrono::Utc>,
     warnings: &mut Vec<String>,
 ) -> History {
     let branch = target.branch.as_deref();
-    let mut chooser = Chooser::new(&plan.objectives, target, now);
+    let mut chooser = Chooser::new(objectives, target, now);
     let (runs, deployments) = match scan(store, &mut chooser, branch, warnings).await {
         Ok(read) => read,
         Err(e) => {
             return History {
-                baselines: Chooser::new(&plan.objectives, target, now).finish(),
+                baselines: Chooser::new(objectives, target, now).finish(),
                 error: Some(error_chain(&e)),
                 ..History::default()
             }
         }
     };
     let mut baselines = chooser.finish();
-    with_samples(store, plan, &mut baselines, warnings).await;
+    with_samples(store, objectives, &mut baselines, warnings).await;
     // Without a recorded deployment, the last passing run stands in for it;
     // `source` says which it is.
     let last_deployment = last_deployment(&deployments, branch).cloned().or_else(|| {
@@ -121,12 +122,12 @@ pub async fn scan(
 /// few reads, only for those objectives.
 async fn with_samples(
     store: &Store,
-    plan: &Plan,
+    objectives: &[PlannedObjective],
     baselines: &mut Baselines,
     warnings: &mut Vec<String>,
 ) {
     let mut full: Vec<RunRecord> = Vec::new();
-    for run in baselines.runs_mut(&plan.objectives, |o| o.spec.test.is_some()) {
+    for run in baselines.runs_mut(objectives, |o| o.spec.test.is_some()) {
         if let Some(f) = full.iter().find(|f| f.run_id == run.run_id) {
             *run = f.clone();
             continue;

@@ -165,7 +165,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     };
     // A change is compared with its base branch, from the merge-base back.
     let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
-    let history = history::read(&store, &plan, &target, started_at, &mut warnings).await;
+    let history = history::read(&store, &plan.objectives, &target, started_at, &mut warnings).await;
     // 4 and 5. The plugins and the evaluation, failures confirmed.
     let mut shared = SharedContext {
         run_id: RunId::generate(),

@@ -154,6 +154,17 @@ pub async fn run_repeated(
     settings: &RunSettings,
     fresh: bool,
 ) -> Vec<PluginOutcome> {
+    // A confirmation waits for a pending plugin here: the gate is past
+    // suspending once its first runs have ended.
+    let waiting;
+    let settings = if fresh && settings.suspend {
+        let mut s = settings.clone();
+        s.suspend = false;
+        waiting = s;
+        &waiting
+    } else {
+        settings
+    };
     let mut runs = Vec::new();
     while runs.len() < inst.repeat.max(1) as usize
         && runs
@@ -231,6 +242,9 @@ pub async fn run_variant(
 ) -> PluginOutcome {
     let mut settings = settings.clone();
     settings.workspace = workspace.to_owned();
+    // Pairs are measured back to back: a pending plugin is waited for
+    // here, never left for a later invocation.
+    settings.suspend = false;
     let mut again = shared.clone();
     again.started_at = crate::time::now();
     let (mut ctx, env) = context_for(inst, &again, &settings);

@@ -7,7 +7,6 @@
 use crate::ci::read_env;
 use crate::common::{emit_policy, fixture, Scratch};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -27,30 +26,17 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for conn in listener.incoming().take(100).flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
+            let Ok(req) = crate::common::read_http(&conn) else {
                 continue;
-            }
-            let (mut len, mut auth) = (0usize, String::new());
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) <= 2 {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap_or((&h, ""));
-                match k.to_ascii_lowercase().as_str() {
-                    "content-length" => len = v.trim().parse().unwrap_or(0),
-                    "authorization" | "private-token" => auth = v.trim().to_owned(),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let mut parts = line.split(' ');
-            let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let path = target.split('?').next().unwrap_or("");
+            };
+            let auth = req
+                .headers
+                .get("authorization")
+                .or_else(|| req.headers.get("private-token"))
+                .cloned()
+                .unwrap_or_default();
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let (method, path) = (req.method.as_str(), req.path.as_str());
             let mut st = api.lock().unwrap();
             st.log.push(format!("{method} {path}"));
             let (list, one) = if github {
@@ -109,14 +95,8 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
                 (404, json!({"message": "Not Found"}))
             };
             drop(st);
-            let text = answer.to_string();
-            let _ = (&conn).write_all(
-                format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                    text.len()
-                )
-                .as_bytes(),
-            );
+            let head = "Content-Type: application/json\r\n";
+            crate::common::respond(&conn, status, head, answer.to_string().as_bytes());
         }
     });
     port

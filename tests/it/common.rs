@@ -234,3 +234,81 @@ pub fn action_step(which: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Runs `commands` at once (every one started before any is waited for, so
+/// that they race) and returns what each did, in order.
+pub fn at_once(commands: impl IntoIterator<Item = Command>) -> Vec<Run> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("qod starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| finish(c.wait_with_output().unwrap()))
+        .collect()
+}
+
+/// One HTTP/1.1 request, as the tests' local servers read it.
+pub struct Request {
+    pub method: String,
+    /// The target without its query.
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// Reads one request from `conn` (its head, then `Content-Length` bytes).
+pub fn read_http(conn: &std::net::TcpStream) -> std::io::Result<Request> {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(conn);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split(' ');
+    let method = parts.next().unwrap_or("").to_owned();
+    let path = parts
+        .next()
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_owned();
+    let mut headers = std::collections::BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? <= 2 {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap_or((&h, ""));
+        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+    }
+    let len = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    Ok(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+/// Writes one response with `body` and closes the exchange.
+pub fn respond(mut conn: &std::net::TcpStream, status: u16, head: &str, body: &[u8]) {
+    use std::io::Write;
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\n{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    let _ = conn.write_all(&out);
+}

@@ -75,25 +75,12 @@ fn sixteen_runs_from_separate_clones_record_sixteen_runs_that_a_fresh_clone_sees
     let top = tempfile::tempdir().unwrap();
     let bare = remote(top.path());
     let clones: Vec<Scratch> = (0..16).map(|_| checkout(&bare, "app")).collect();
-    let children: Vec<_> = clones
+    let runs = clones
         .iter()
-        .map(|s| {
-            in_checkout(s, "app", &["run", "--store", "git:qod-history", "-q"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(
-            d["store"]["recorded"],
-            true,
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        .map(|s| in_checkout(s, "app", &["run", "--store", "git:qod-history", "-q"]));
+    for r in crate::common::at_once(runs) {
+        let d = r.json();
+        assert_eq!(d["store"]["recorded"], true, "{}", r.stderr);
         assert!(
             d["store"]["location"]
                 .as_str()

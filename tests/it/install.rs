@@ -4,7 +4,6 @@
 //! wrong checksum and a platform without a binary.
 
 use crate::common::repo;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,43 +71,31 @@ impl Release {
         let requests = Arc::new(AtomicUsize::new(0));
         let (root, count) = (dir.path().to_owned(), requests.clone());
         std::thread::spawn(move || {
-            for mut conn in listener.incoming().take(200).flatten() {
+            for conn in listener.incoming().take(200).flatten() {
                 count.fetch_add(1, Ordering::SeqCst);
-                let mut line = String::new();
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                if reader.read_line(&mut line).is_err() {
+                let Ok(req) = crate::common::read_http(&conn) else {
                     continue;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) <= 2 {
-                        break;
-                    }
-                }
-                let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
-                let rel = path.strip_prefix("/example/qod/releases/").unwrap_or("");
+                };
+                let rel = req
+                    .path
+                    .strip_prefix("/example/qod/releases/")
+                    .unwrap_or("");
                 // `latest/download/FILE` is the latest release's FILE.
                 let latest = rel
                     .strip_prefix("latest/download/")
                     .map(|f| format!("download/v{VERSION}/{f}"));
                 let rel = latest.as_deref().unwrap_or(rel);
-                let response = if rel == "latest" {
-                    format!("HTTP/1.1 302 Found\r\nLocation: /example/qod/releases/tag/v{VERSION}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
-                } else if let Ok(bytes) = std::fs::read(root.join(rel)).or_else(|_| {
+                if rel == "latest" {
+                    let to = format!("Location: /example/qod/releases/tag/v{VERSION}\r\n");
+                    crate::common::respond(&conn, 302, &to, b"");
+                } else if let Ok(bytes) = std::fs::read(root.join(rel)) {
+                    crate::common::respond(&conn, 200, "", &bytes);
+                } else if rel.starts_with("tag/") {
                     // The tag's page, after the redirect.
-                    rel.starts_with("tag/").then(Vec::new).ok_or(())
-                }) {
-                    let mut r = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        bytes.len()
-                    )
-                    .into_bytes();
-                    r.extend(bytes);
-                    r
+                    crate::common::respond(&conn, 200, "", b"");
                 } else {
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nNot Found".to_vec()
-                };
-                let _ = conn.write_all(&response);
+                    crate::common::respond(&conn, 404, "", b"Not Found");
+                }
             }
         });
         Release {

@@ -46,31 +46,20 @@ fn four_shards(s: &Scratch, store: &str) -> (Value, Value) {
     }
     let whole = s.qod(&["run", "--store", store, "--no-record"]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
-    let children: Vec<_> = (1..=4)
-        .map(|k| {
-            s.command(&[
-                "run",
-                "--store",
-                store,
-                "--group",
-                "build-7",
-                "--shard",
-                &format!("{k}/4"),
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let part: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shards = (1..=4).map(|k| {
+        s.command(&[
+            "run",
+            "--store",
+            store,
+            "--group",
+            "build-7",
+            "--shard",
+            &format!("{k}/4"),
+        ])
+    });
+    for r in crate::common::at_once(shards) {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let part = r.json();
         assert_eq!(part["run"]["part"]["group"], "build-7");
         assert_eq!(part["plugins"].as_array().unwrap().len(), 1);
         crate::common::assert_valid("decision.schema.json", &part);

@@ -237,15 +237,9 @@ fn sixteen_concurrent_runs_keep_sixteen_records_and_a_consistent_index() {
     create_bucket(&moto.endpoint(), "busy");
     let s = scratch_for(&moto.endpoint());
     s.policy(&emit_policy(&[("build", "duration", 10.0)], OBJECTIVE));
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            s.command(&["run", "--store", "s3://busy/x"])
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    let runs = (0..16).map(|_| s.command(&["run", "--store", "s3://busy/x"]));
+    for r in crate::common::at_once(runs) {
+        assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(history_len(&s, "s3://busy/x"), 16);
     let r = s.qod(&["export", "--store", "s3://busy/x", "--format", "jsonl"]);

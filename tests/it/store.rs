@@ -32,22 +32,8 @@ fn concurrent_runs_lose_no_record() {
         "  - { id: t, metric: build.duration, pass: \"<= +50%\" }\n",
     ));
     // All 16 start before any is waited for, so they race for the index.
-    let children: Vec<_> = (0..16)
-        .map(|_| {
-            s.command(&["run"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for r in crate::common::at_once((0..16).map(|_| s.command(&["run"]))) {
+        assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let recs = records(&s.path().join(".qod/store"));
     assert_eq!(recs.len(), 16);
