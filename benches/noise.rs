@@ -98,6 +98,13 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
     }
+
+    /// A standard normal (Box-Muller).
+    fn normal(&mut self) -> f64 {
+        let u = |r: &mut Rng| (r.below(1 << 30) as f64 + 0.5) / (1u64 << 30) as f64;
+        let (a, b) = (u(self), u(self));
+        (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
+    }
 }
 
 /// One trial: history runs (oldest first), the current run, and a fresh
@@ -151,6 +158,10 @@ fn qod_confirm(t: &Trial) -> bool {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--only-null") {
+        null_simulation();
+        return;
+    }
     let runs = arg("--runs", 300);
     let trials = arg("--trials", 4000);
     eprintln!("noise: {runs} gate runs of command-bench (10 timed runs each)…");
@@ -234,6 +245,7 @@ fn median(x: &[f64]) -> f64 {
 fn side_by_side(rules: &[(&str, Rule)]) {
     use qod::compare::sequential::{Design, Ending};
     use qod::policy::PairedMethod;
+    null_simulation();
     let pairs = arg("--pairs", 800);
     let trials = arg("--compare-trials", 400);
     let load = arg("--load", 1);
@@ -283,12 +295,14 @@ fn side_by_side(rules: &[(&str, Rule)]) {
         sd / m * 100.0
     );
     println!("\n| rule (same series, {trials} trials a cell) | false alarms | 5% | 10% | 20% | 50% | median pairs at 0 / 10% / 50% |\n|---|--:|--:|--:|--:|--:|--:|");
-    // The defaults, and the looks and tests one may choose instead.
+    // The defaults, and the looks and tests one may choose instead; each
+    // beside the design before this one (power-2 spending split over the
+    // looks by Bonferroni).
     let designs = [
         (PairedMethod::Wilcoxon, 10, 10),
+        (PairedMethod::Wilcoxon, 6, 10),
         (PairedMethod::Wilcoxon, 6, 2),
-        (PairedMethod::Wilcoxon, 10, 5),
-        (PairedMethod::PairedT, 10, 10),
+        (PairedMethod::PairedT, 6, 2),
         (PairedMethod::Bootstrap, 10, 10),
     ];
     for (method, min, batch) in designs {
@@ -302,40 +316,47 @@ fn side_by_side(rules: &[(&str, Rule)]) {
             higher_is_worse: true,
             seed: 7,
         };
-        let mut row = format!(
-            "| qod side by side: `<= +3%`, {}, α 0.01, looks at {min}, then every {batch}, up to {WINDOW} pairs |",
-            method.as_str()
-        );
-        let mut medians = Vec::new();
-        for r in SIZES {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-            let mut fails = 0;
-            let mut used = Vec::new();
-            for _ in 0..trials {
-                let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
-                let w: Vec<f64> = (start..start + WINDOW)
-                    .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
-                    .collect();
-                let mut spent = 0.0;
-                for n in 1..=WINDOW {
-                    if !design.is_look(n) {
-                        continue;
-                    }
-                    let s = design.look(&w[..n], spent);
-                    spent = s.alpha_spent;
-                    if let Some(e) = s.ending {
-                        fails += usize::from(e == Ending::Fail);
-                        used.push(n as f64);
-                        break;
-                    }
+        let seq = design.sequence();
+        for old in [false, true] {
+            let looks = if old {
+                format!("looks at {min}, then every {batch}")
+            } else {
+                format!("looks at {:?}", seq.looks)
+            };
+            let mut row = format!(
+                "| {}: `<= +3%`, {}, α 0.01, min {min}, batch {batch} ({looks}) |",
+                if old {
+                    "before: Bonferroni over looks"
+                } else {
+                    "qod side by side"
+                },
+                method.as_str()
+            );
+            let mut medians = Vec::new();
+            for r in SIZES {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+                let mut fails = 0;
+                let mut used = Vec::new();
+                for _ in 0..trials {
+                    let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
+                    let w: Vec<f64> = (start..start + WINDOW)
+                        .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
+                        .collect();
+                    let (ending, n) = if old {
+                        old_design(&design, &w)
+                    } else {
+                        sequence_end(&seq, &w)
+                    };
+                    fails += usize::from(ending == Ending::Fail);
+                    used.push(n as f64);
+                }
+                row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
+                if [0.0, 0.10, 0.50].contains(&r) {
+                    medians.push(format!("{}", median(&used)));
                 }
             }
-            row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
-            if [0.0, 0.10, 0.50].contains(&r) {
-                medians.push(format!("{}", median(&used)));
-            }
+            println!("{row} {} |", medians.join(" / "));
         }
-        println!("{row} {} |", medians.join(" / "));
     }
     for (name, rule) in rules {
         let row = rates(trials, |rng, r| {
@@ -352,5 +373,134 @@ fn side_by_side(rules: &[(&str, Rule)]) {
             })
         });
         println!("| {name} |{row} 1 |");
+    }
+}
+
+/// Where the sequence on `w` ends, and after how many pairs.
+fn sequence_end(
+    seq: &qod::compare::sequential::Sequence,
+    w: &[f64],
+) -> (qod::compare::sequential::Ending, usize) {
+    for n in 1..=w.len() {
+        if seq.is_look(n) {
+            if let Some(e) = seq.look(&w[..n], false).ending {
+                return (e, n);
+            }
+        }
+    }
+    unreachable!("the look at max ends the sequence")
+}
+
+/// The design before this one, for comparison: by the look at `n`, at most
+/// `alpha * (n / max)^2` spent, each look testing at what the function
+/// allows beyond the earlier looks (Bonferroni), a look where the test
+/// cannot reject spending nothing; at `max`, a pass when the estimate is
+/// inside the tolerance.
+fn old_design(
+    d: &qod::compare::sequential::Design,
+    w: &[f64],
+) -> (qod::compare::sequential::Ending, usize) {
+    use qod::compare::sequential::{p_greater, Ending};
+    use qod::policy::PairedMethod;
+    let mut spent = 0.0;
+    for n in 1..=d.max {
+        let look = n == d.max || (n >= d.min && (n - d.min) % d.batch.max(1) == 0);
+        if !look {
+            continue;
+        }
+        let worse: Vec<f64> = w[..n].iter().map(|x| x - d.floor).collect();
+        let inside: Vec<f64> = worse.iter().map(|x| -x).collect();
+        let seed = d.seed ^ n as u64;
+        let pw = p_greater(d.method, &worse, seed);
+        let pi = p_greater(d.method, &inside, seed.rotate_left(17));
+        let available = (d.alpha * (n as f64 / d.max as f64).powi(2) - spent).max(0.0);
+        let smallest = match d.method {
+            PairedMethod::Wilcoxon => 0.5f64.powi(n as i32),
+            PairedMethod::PairedT => 0.0,
+            PairedMethod::Bootstrap => 1.0 / 4001.0,
+        };
+        let feasible = smallest <= available;
+        if feasible {
+            spent += available;
+            if pw <= available {
+                return (Ending::Fail, n);
+            }
+            if pi <= available {
+                return (Ending::Pass, n);
+            }
+        }
+        if n == d.max {
+            let m = worse.iter().sum::<f64>() / n as f64;
+            return (
+                if m <= 0.0 {
+                    Ending::Pass
+                } else {
+                    Ending::Inconclusive
+                },
+                n,
+            );
+        }
+    }
+    unreachable!()
+}
+
+/// The guarantee, simulated: log-ratios exactly at the tolerance (the
+/// hardest null), Gaussian and heavy-tailed, 20,000 sequences each; the
+/// share that fail must stay at or below alpha.
+fn null_simulation() {
+    use qod::compare::sequential::{Design, Ending};
+    use qod::policy::PairedMethod;
+    let trials = arg("--null-trials", 20000);
+    println!("\nfalse alarms at the tolerance's edge, simulated ({trials} sequences a cell, α 0.01, 30 pairs at most):\n");
+    println!("| design | Gaussian | Student t (3 df) | before (Bonferroni), Gaussian |\n|---|--:|--:|--:|");
+    for (method, min, batch) in [
+        (PairedMethod::Wilcoxon, 10, 10),
+        (PairedMethod::Wilcoxon, 6, 2),
+        (PairedMethod::PairedT, 6, 2),
+        (PairedMethod::PairedT, 2, 1),
+    ] {
+        let d = Design {
+            method,
+            alpha: 0.01,
+            min,
+            max: 30,
+            batch,
+            floor: 0.0,
+            higher_is_worse: true,
+            seed: 3,
+        };
+        let seq = d.sequence();
+        let mut cells = Vec::new();
+        for (heavy, old) in [(false, false), (true, false), (false, true)] {
+            let mut rng = Rng(0x51ED_270B_2716_8D2B);
+            let mut alarms = 0usize;
+            for _ in 0..trials {
+                let w: Vec<f64> = (0..30)
+                    .map(|_| {
+                        let z = rng.normal();
+                        if heavy {
+                            // t with 3 df: z / sqrt(chi2_3 / 3).
+                            let c: f64 = (0..3).map(|_| rng.normal().powi(2)).sum();
+                            z / (c / 3.0).sqrt()
+                        } else {
+                            z
+                        }
+                    })
+                    .collect();
+                let (e, _) = if old {
+                    old_design(&d, &w)
+                } else {
+                    sequence_end(&seq, &w)
+                };
+                alarms += usize::from(e == Ending::Fail);
+            }
+            cells.push(format!("{:.2}%", alarms as f64 / trials as f64 * 100.0));
+        }
+        println!(
+            "| {}, min {min}, batch {batch} (looks {:?}) | {} |",
+            method.as_str(),
+            seq.looks,
+            cells.join(" | ")
+        );
     }
 }

@@ -118,10 +118,15 @@ impl From<Effect> for OutcomeEffect {
 /// One objective's outcome, explained.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ObjectiveOutcome {
-    /// The objective's id.
+    /// The objective's id; for one metric of an objective whose `metric` is
+    /// a pattern, `<objective>[<metric>]`.
     pub id: String,
     /// The metric, as `<instance>.<metric>`.
     pub metric: String,
+    /// For one metric of an objective whose `metric` is a pattern: that
+    /// objective's id and pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
     /// How it ended.
     pub status: ObjectiveStatus,
     /// What that does to the gate, after `mode` and `on_no_data`/`on_no_baseline`.
@@ -172,6 +177,15 @@ pub struct ObjectiveOutcome {
     pub passes_if: Option<String>,
 }
 
+/// The pattern objective a row belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Family {
+    /// The objective's id.
+    pub objective: String,
+    /// Its metric pattern, as `<instance>.<pattern>`.
+    pub pattern: String,
+}
+
 /// A side-by-side comparison: the base and the candidate measured in
 /// alternating pairs on this runner, decided by a paired sequential test on
 /// the log-ratios candidate/base.
@@ -212,6 +226,22 @@ pub struct ComparisonOutcome {
     pub seed: u64,
     /// Which side ran first in each pair: `b` (base) or `c` (candidate).
     pub order: String,
+    /// The last look's boundary: the one-sided p-value at or below which
+    /// it decided (computed for the design's looks, spending `alpha_spent`).
+    pub boundary_p: f64,
+    /// The smallest change, in percent, the test would have detected with
+    /// 80% power at the pairs run, from the spread observed (absent with
+    /// under 2 pairs or no spread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mde_pct: Option<f64>,
+    /// Whether the sequence stopped because `compare.budget` ran out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub budget_exhausted: bool,
+    /// The objectives judged with this one as a family (a metric pattern):
+    /// their count, for the family-wise error control (Holm) that set its
+    /// significance level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_size: Option<u32>,
 }
 
 /// The baseline an objective was compared with.

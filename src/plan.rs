@@ -63,12 +63,40 @@ pub struct PlannedObjective {
     pub baseline: BaselineSpec,
     /// For an objective `against: base`: its tolerance for the paired test.
     pub side_by_side: Option<SideBySide>,
+    /// For one metric of a pattern objective: the objective it comes from.
+    pub family: Option<crate::decision::Family>,
 }
 
 impl PlannedObjective {
     /// The store key of this objective's metric: `<instance>.<metric>`.
     pub fn key(&self) -> &str {
         &self.spec.metric
+    }
+
+    /// Whether `metric` is a pattern (`bench.*`): the objective applies to
+    /// every metric of its instance that matches.
+    pub fn is_pattern(&self) -> bool {
+        self.metric.as_str().contains('*')
+    }
+
+    /// Whether the metric `name` (without the instance) matches this
+    /// objective's pattern.
+    pub fn matches(&self, name: &str) -> bool {
+        pattern_matches(self.metric.as_str(), name)
+    }
+
+    /// The objective for one metric `name` matched by this pattern
+    /// objective: its row id is `<objective>[<metric>]`.
+    pub fn row(&self, name: &str) -> PlannedObjective {
+        let mut row = self.clone();
+        row.family = Some(crate::decision::Family {
+            objective: self.spec.id.clone(),
+            pattern: self.spec.metric.clone(),
+        });
+        row.spec.id = format!("{}[{name}]", self.spec.id);
+        row.spec.metric = format!("{}.{name}", self.instance);
+        row.metric = MetricName::new(name);
+        row
     }
 
     /// Whether the objective compares with history (not `against: base`).
@@ -81,6 +109,28 @@ impl PlannedObjective {
                 )
             })
     }
+}
+
+/// Whether `name` matches `pattern`, in which `*` stands for any sequence
+/// of characters (`/`, `:`, `#` and `[` included: benchmark names hold
+/// them) and every other character for itself.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// Whether `uses:` names a folder rather than a plugin.
@@ -279,12 +329,47 @@ impl Plan {
                 continue;
             };
             let manifest = &planned.plugin.manifest;
-            let Some(decl) = manifest.metric(metric_name) else {
+            let pattern = metric_name.contains('*');
+            if pattern && o.against == crate::policy::Against::History {
                 diags.push(
                     diag(format!(
-                        "plugin `{}` (instance `{inst_name}`) does not declare metric `{metric_name}`",
-                        manifest.name
+                        "metric `{}` is a pattern, which only a side-by-side objective (`against: base`) takes",
+                        o.metric
                     ))
+                    .at(at("metric"))
+                    .hint("judge the whole suite side by side with `against: base` (and a `compare:` section), or name one metric in each history objective"),
+                );
+                continue;
+            }
+            // A pattern is checked against the metrics the plugin declares:
+            // a pattern of its own may match anything; names must match.
+            let decl = if pattern {
+                manifest
+                    .metrics
+                    .iter()
+                    .find(|m| m.is_pattern())
+                    .or_else(|| {
+                        manifest
+                            .metrics
+                            .iter()
+                            .find(|m| pattern_matches(metric_name, &m.name))
+                    })
+            } else {
+                manifest.metric(metric_name)
+            };
+            let Some(decl) = decl else {
+                diags.push(
+                    diag(if pattern {
+                        format!(
+                            "plugin `{}` (instance `{inst_name}`) declares no metric that `{metric_name}` matches",
+                            manifest.name
+                        )
+                    } else {
+                        format!(
+                            "plugin `{}` (instance `{inst_name}`) does not declare metric `{metric_name}`",
+                            manifest.name
+                        )
+                    })
                     .at(at("metric"))
                     .hint(format!(
                         "{}it declares: {}",
@@ -294,7 +379,7 @@ impl Plan {
                 );
                 continue;
             };
-            let declared_unit = (!decl.is_pattern() || decl.unit.is_some())
+            let declared_unit = (!pattern && (!decl.is_pattern() || decl.unit.is_some()))
                 .then(|| Unit::of_metric(decl.unit.as_deref()));
             if let Some(unit) = &declared_unit {
                 for (field, list) in [("pass", &pass), ("warn", &warn)] {
@@ -362,6 +447,21 @@ impl Plan {
                 .map_err(|(field, problem, fix)| diags.push(diag(problem).at(at(field)).hint(fix)))
                 .ok()
                 .flatten();
+            // Fake pairs: an import without `run` reads the same file on
+            // every invocation of a side, so every pair has the same ratio.
+            if side.is_some()
+                && manifest.name == "bench-import"
+                && planned.config.get("run").is_none()
+            {
+                diags.push(
+                    diag(format!(
+                        "objective `{}` is judged side by side, but instance `{inst_name}` (bench-import) has no `run`: it would read the same results on every invocation of a side, and every pair would have the same ratio",
+                        o.id
+                    ))
+                    .at(pointer(["plugins", inst_name, "with"]))
+                    .hint("give the command that runs the benchmarks and writes `path` as `with.run` (for example `run: \"pytest --benchmark-json=bench.json\"`), so that each invocation measures afresh"),
+                );
+            }
             objectives.push(PlannedObjective {
                 spec: o.clone(),
                 instance: instance_id,
@@ -372,6 +472,7 @@ impl Plan {
                 warn,
                 baseline,
                 side_by_side: side,
+                family: None,
             });
         }
         if let Some(c) = p.compare.as_ref().filter(|c| c.pairs.max < c.pairs.min) {

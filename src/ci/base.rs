@@ -55,13 +55,74 @@ pub fn complete(cwd: &Path, source: &mut Source, base: Option<&str>, github_even
         super::detect::git(cwd, &["merge-base", &head, &base])
     });
     let head = source.revision.as_deref().unwrap_or("HEAD");
-    source.merge_base = from_event.or_else(|| {
-        let mut candidates: Vec<String> = base.map(str::to_owned).into_iter().collect();
-        candidates.extend([format!("origin/{branch}"), branch.clone()]);
+    let mut candidates: Vec<String> = base.map(str::to_owned).into_iter().collect();
+    candidates.extend([format!("origin/{branch}"), branch.clone()]);
+    let find = || {
         candidates
             .iter()
             .find_map(|c| super::detect::git(cwd, &["merge-base", head, c]))
-    });
+    };
+    source.merge_base = from_event
+        .or_else(find)
+        .or_else(|| deepen_to_merge_base(cwd, head, &branch).and_then(|()| find()));
+}
+
+/// Whether the checkout is shallow (CI checkouts often are).
+pub fn is_shallow(cwd: &Path) -> bool {
+    super::detect::git(cwd, &["rev-parse", "--is-shallow-repository"]).as_deref() == Some("true")
+}
+
+/// Depths fetched in turn while looking for a shallow checkout's
+/// merge-base: at most 3,150 commits of each side, in 6 fetches.
+const DEEPEN: [u32; 6] = [50, 100, 200, 400, 800, 1600];
+
+/// In a shallow checkout of a change, fetches the base branch and deepens
+/// both histories from `origin` until they meet: `Some(())` once `head`
+/// and `origin/<branch>` have a merge-base, `None` when the checkout is
+/// not shallow or `origin` cannot give it (within [`DEEPEN`]).
+fn deepen_to_merge_base(cwd: &Path, head: &str, branch: &str) -> Option<()> {
+    if !is_shallow(cwd) {
+        return None;
+    }
+    let sha = super::detect::git(
+        cwd,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{head}^{{commit}}"),
+        ],
+    )?;
+    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+    let tracking = format!("origin/{branch}");
+    let fetch = |how: String| {
+        crate::git::run(
+            cwd,
+            &[
+                "fetch",
+                "--no-tags",
+                "--quiet",
+                &how,
+                "origin",
+                &sha,
+                &refspec,
+            ],
+        )
+        .is_ok()
+    };
+    // The base branch first (a shallow clone of one branch lacks it).
+    if !fetch(format!("--depth={}", DEEPEN[0])) {
+        return None;
+    }
+    for step in DEEPEN {
+        if super::detect::git(cwd, &["merge-base", &sha, &tracking]).is_some() {
+            return Some(());
+        }
+        if !is_shallow(cwd) || !fetch(format!("--deepen={step}")) {
+            break;
+        }
+    }
+    super::detect::git(cwd, &["merge-base", &sha, &tracking]).map(|_| ())
 }
 
 /// The base of `source` when it is a change: the branch, the merge-base,

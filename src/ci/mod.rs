@@ -7,7 +7,7 @@ mod base;
 pub mod codepipeline;
 mod detect;
 
-pub use base::{base_of, is_change, Base};
+pub use base::{base_of, is_change, is_shallow, Base};
 
 pub use detect::{detect, git_info, merge_context, provider_of, ContextError, GitInfo};
 

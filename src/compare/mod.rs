@@ -4,7 +4,13 @@
 //! each invocation told its `variant` and `pair` and given its side's folder
 //! as its workspace. After each batch of pairs the log-ratios
 //! candidate/base are tested ([`sequential`]); the instance stops when every
-//! objective on it has ended.
+//! objective on it has ended, or when `compare.budget` runs out.
+//!
+//! An objective whose metric is a pattern (`bench.*`) is a family: one
+//! comparison per metric the plugin reports that it matches (and no
+//! objective names exactly), all from the same invocations, with Holm's
+//! step-down over the family: each starts at `alpha / m`, and each fail
+//! passes its share on to the metrics still open.
 
 pub mod sequential;
 pub mod workspace;
@@ -15,7 +21,9 @@ use crate::plan::Plan;
 use crate::policy::{Aggregate, CompareSpec};
 use crate::protocol::Metric;
 use crate::runner::{self, RunSettings, SharedContext};
-use sequential::{Design, Ending, Rng, State};
+use sequential::{Design, Ending, Rng, Sequence, State};
+use std::io::Write;
+use std::time::{Duration, Instant};
 use workspace::prepare;
 pub use workspace::{Base, WorkspaceError};
 
@@ -75,19 +83,188 @@ fn value_of(out: &PluginOutcome, name: &str) -> Option<f64> {
     })
 }
 
-/// One objective's comparison in progress.
+/// One metric's comparison in progress.
 struct Open {
+    /// The row's objective id (`<objective>[<metric>]` in a family).
     id: String,
+    /// The plan objective's id, for a family's Holm step-down.
+    family: Option<String>,
     metric: String,
-    design: Design,
+    seq: Sequence,
     tolerance_pct: f64,
     w: Vec<f64>,
     base: Vec<f64>,
     candidate: Vec<f64>,
-    spent: f64,
     state: Option<State>,
     /// Why a pair gave no ratio, the first time it happened.
     problem: Option<String>,
+    /// Why the pairs cannot be trusted (replicated values).
+    replicated: Option<String>,
+}
+
+impl Open {
+    fn done(&self) -> bool {
+        self.problem.is_some()
+            || self.replicated.is_some()
+            || self.state.as_ref().is_some_and(|s| s.ending.is_some())
+    }
+}
+
+/// Pairs that are not pairs: a side whose value never varies over 3 or
+/// more invocations while the other side's does, or both sides constant,
+/// comes from a plugin that does not measure on each invocation (it reads
+/// a file written once); its ratios would be replicated, and any test on
+/// them falsely significant.
+pub fn replicated(base: &[f64], candidate: &[f64]) -> Option<String> {
+    let n = base.len();
+    if n < 3 {
+        return None;
+    }
+    let constant = |v: &[f64]| v.iter().all(|x| *x == v[0]);
+    match (constant(base), constant(candidate)) {
+        (true, true) => Some(format!(
+            "the plugin returned the same value on all {n} invocations of each side ({} and {}): it does not measure on each invocation, so the pairs are copies of one measurement (a `bench-import` needs `with.run`); a count that never varies is judged against history instead",
+            base[0], candidate[0]
+        )),
+        (true, false) | (false, true) => {
+            let (side, v) = if constant(base) {
+                ("base", base[0])
+            } else {
+                ("candidate", candidate[0])
+            };
+            Some(format!(
+                "the plugin returned the same value ({v}) on all {n} invocations of the {side} while the other side varied: it does not measure on each invocation of the {side}"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The design of an objective's comparisons at significance `alpha`.
+fn design(spec: &CompareSpec, side: crate::plan::SideBySide, alpha: f64, seed: u64) -> Design {
+    Design {
+        method: spec.test,
+        alpha,
+        min: spec.pairs.min as usize,
+        max: spec.pairs.max as usize,
+        batch: spec.pairs.batch as usize,
+        floor: side.ratio.ln(),
+        higher_is_worse: side.higher_is_worse,
+        seed,
+    }
+}
+
+/// The rows of `plan`'s objectives on instance `inst` once the first pair
+/// is in: one per objective naming a metric; one per metric a pattern
+/// objective matches (among those both sides reported or the candidate
+/// did), unless an objective names it exactly.
+fn open_rows(
+    plan: &Plan,
+    spec: &CompareSpec,
+    inst: &crate::ids::InstanceId,
+    reported: &[&Metric],
+    seed: u64,
+) -> Vec<Open> {
+    let on: Vec<&crate::plan::PlannedObjective> = plan
+        .objectives
+        .iter()
+        .filter(|o| o.instance == *inst && o.side_by_side.is_some())
+        .collect();
+    let named: Vec<&str> = on
+        .iter()
+        .filter(|o| !o.is_pattern())
+        .map(|o| o.metric.as_str())
+        .collect();
+    let mut rows = Vec::new();
+    for o in on {
+        let side = o.side_by_side.expect("filtered");
+        let members: Vec<(String, String, Option<String>, crate::plan::SideBySide)> =
+            if o.is_pattern() {
+                let mut found: Vec<&Metric> = reported
+                    .iter()
+                    .copied()
+                    .filter(|m| o.matches(&m.name) && !named.contains(&m.name.as_str()))
+                    .collect();
+                found.sort_by(|a, b| a.name.cmp(&b.name));
+                found.dedup_by(|a, b| a.name == b.name);
+                found
+                    .into_iter()
+                    .map(|m| {
+                        (
+                            o.row(&m.name).spec.id,
+                            m.name.clone(),
+                            Some(o.spec.id.clone()),
+                            side.toward(m.better),
+                        )
+                    })
+                    .collect()
+            } else {
+                vec![(o.spec.id.clone(), o.metric.as_str().to_owned(), None, side)]
+            };
+        // Holm: the family's looks are those of its strictest level.
+        let m = members.len().max(1) as f64;
+        let looks = design(spec, side, spec.alpha / m, seed).looks();
+        for (id, metric, family, side) in members {
+            // `1.1 - 1` is 0.10000000000000009: rounded to what was written.
+            let tolerance_pct = ((side.ratio - 1.0) * 1e8).round() / 1e6;
+            rows.push(Open {
+                id,
+                family,
+                metric,
+                seq: design(spec, side, spec.alpha / m, seed).sequence_at(looks.clone()),
+                tolerance_pct,
+                w: Vec::new(),
+                base: Vec::new(),
+                candidate: Vec::new(),
+                state: None,
+                problem: None,
+                replicated: None,
+            });
+        }
+    }
+    rows
+}
+
+/// Holm's step-down within each family: once a member has failed, the
+/// members still open are tested at `alpha / (members not failed)`, on the
+/// same looks.
+fn step_down(open: &mut [Open], alpha: f64) {
+    let families: std::collections::BTreeSet<String> =
+        open.iter().filter_map(|o| o.family.clone()).collect();
+    for f in families {
+        let size = open
+            .iter()
+            .filter(|o| o.family.as_ref() == Some(&f))
+            .count();
+        let failed = open
+            .iter()
+            .filter(|o| o.family.as_ref() == Some(&f))
+            .filter(|o| o.state.as_ref().and_then(|s| s.ending) == Some(Ending::Fail))
+            .count();
+        let level = alpha / (size - failed).max(1) as f64;
+        for o in open
+            .iter_mut()
+            .filter(|o| o.family.as_ref() == Some(&f) && !o.done())
+        {
+            if o.seq.design.alpha < level {
+                let design = Design {
+                    alpha: level,
+                    ..o.seq.design
+                };
+                o.seq = design.sequence_at(o.seq.looks.clone());
+            }
+        }
+    }
+}
+
+/// `1m05s`, `42s`.
+fn short(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// Runs the compared instances of `plan` side by side, one instance after
@@ -105,39 +282,20 @@ pub async fn run(
     let candidate = settings.workspace.clone();
     let mut outcomes = Vec::new();
     let mut comparisons = Comparisons::default();
+    let budget = spec.budget.map(|b| b.get());
+    let began = Instant::now();
+    let mut pair_times: Vec<Duration> = Vec::new();
+    let mut out_of_budget = false;
     for index in instances(plan) {
         let inst = &plan.instances[index];
-        let mut open: Vec<Open> = plan
+        let mut open: Vec<Open> = Vec::new();
+        let max = plan
             .objectives
             .iter()
             .filter(|o| o.instance == inst.id)
-            .filter_map(|o| {
-                let side = o.side_by_side?;
-                Some(Open {
-                    id: o.spec.id.clone(),
-                    metric: o.metric.as_str().to_owned(),
-                    design: Design {
-                        method: spec.test,
-                        alpha: spec.alpha,
-                        min: spec.pairs.min as usize,
-                        max: spec.pairs.max as usize,
-                        batch: spec.pairs.batch as usize,
-                        floor: side.ratio.ln(),
-                        higher_is_worse: side.higher_is_worse,
-                        seed,
-                    },
-                    // `1.1 - 1` is 0.10000000000000009: rounded to what was written.
-                    tolerance_pct: ((side.ratio - 1.0) * 1e8).round() / 1e6,
-                    w: Vec::new(),
-                    base: Vec::new(),
-                    candidate: Vec::new(),
-                    spent: 0.0,
-                    state: None,
-                    problem: None,
-                })
-            })
-            .collect();
-        let max = open.iter().map(|o| o.design.max).max().unwrap_or(0);
+            .map(|_| spec.pairs.max as usize)
+            .max()
+            .unwrap_or(0);
         // Each instance's order is its own, and reproducible from the seed.
         let mut rng = Rng::new(seed ^ sequential::Rng::new(index as u64).next_u64());
         let mut order = String::new();
@@ -147,6 +305,15 @@ pub async fn run(
             if settings.cancel.signal().is_some() {
                 break;
             }
+            // The next pair must fit in what is left of the budget.
+            if let Some(b) = budget {
+                let typical = pair_times.iter().sum::<Duration>() / pair_times.len().max(1) as u32;
+                if pair > 1 && began.elapsed() + typical > b {
+                    out_of_budget = true;
+                    break;
+                }
+            }
+            let pair_started = Instant::now();
             let base_first = rng.below(2) == 0;
             order.push_str(if pair > 1 { " " } else { "" });
             order.push(if base_first { 'b' } else { 'c' });
@@ -170,11 +337,12 @@ pub async fn run(
                 got[usize::from(variant == "candidate")] = Some(out);
             }
             let [Some(b), Some(c)] = got else { break };
-            for o in open
-                .iter_mut()
-                .filter(|o| o.problem.is_none())
-                .filter(|o| o.state.as_ref().is_none_or(|s| s.ending.is_none()))
-            {
+            pair_times.push(pair_started.elapsed());
+            if pair == 1 {
+                let reported: Vec<&Metric> = c.metrics.iter().chain(&b.metrics).collect();
+                open = open_rows(plan, spec, &inst.id, &reported, seed);
+            }
+            for o in open.iter_mut().filter(|o| !o.done()) {
                 let (vb, vc) = match (value_of(&b, &o.metric), value_of(&c, &o.metric)) {
                     (Some(vb), Some(vc)) if vb > 0.0 && vc > 0.0 => (vb, vc),
                     (vb, vc) => {
@@ -192,20 +360,24 @@ pub async fn run(
                 o.w.push((vc / vb).ln());
                 o.base.push(vb);
                 o.candidate.push(vc);
-                if o.design.is_look(o.w.len()) {
-                    let s = o.design.look(&o.w, o.spent);
-                    o.spent = s.alpha_spent;
-                    o.state = Some(s);
+                o.replicated = replicated(&o.base, &o.candidate);
+                if o.replicated.is_none() && o.seq.is_look(o.w.len()) {
+                    o.state = Some(o.seq.look(&o.w, false));
                 }
             }
+            step_down(&mut open, spec.alpha);
             runs.push(c);
-            if open
-                .iter()
-                // An objective whose pairs give no ratio is not waited for.
-                .all(|o| {
-                    o.problem.is_some() || o.state.as_ref().is_some_and(|s| s.ending.is_some())
-                })
-            {
+            if settings.progress {
+                progress(
+                    &inst.id,
+                    pair,
+                    max,
+                    &open,
+                    budget.map(|b| b.saturating_sub(began.elapsed())),
+                );
+            }
+            // An objective whose pairs give no ratio is not waited for.
+            if open.iter().all(Open::done) {
                 break;
             }
         }
@@ -217,28 +389,62 @@ pub async fn run(
                 let mut pooled = runner::pool(runs, pairs as u32, Aggregate::Median);
                 pooled.repeats = None;
                 pooled.notes.push(format!(
-                    "measured side by side with `{}`: {pairs} pair{} (order {order})",
+                    "measured side by side with `{}`: {pairs} pair{} (order {order}){}",
                     base.label,
-                    if pairs == 1 { "" } else { "s" }
+                    if pairs == 1 { "" } else { "s" },
+                    if out_of_budget {
+                        format!(
+                            "; `compare.budget` ({}) ran out",
+                            short(budget.unwrap_or_default())
+                        )
+                    } else {
+                        String::new()
+                    }
                 ));
                 pooled
             }
         };
         if outcome.status == PluginStatus::Ok {
+            let sizes: std::collections::BTreeMap<String, u32> = open
+                .iter()
+                .filter_map(|o| o.family.clone())
+                .fold(std::collections::BTreeMap::new(), |mut m, f| {
+                    *m.entry(f).or_insert(0) += 1;
+                    m
+                });
             for o in open {
-                // A comparison cut short (a cancelled run) ends where it stood.
+                if let Some(f) = &o.family {
+                    comparisons
+                        .families
+                        .entry(f.clone())
+                        .or_default()
+                        .push(o.id.clone());
+                }
+                if let Some(r) = &o.replicated {
+                    comparisons.replicated.insert(o.id.clone(), r.clone());
+                }
+                // A comparison cut short (a cancelled run, the budget) ends
+                // where it stood.
+                let budget_hit = out_of_budget && !o.done();
                 let state = match o.state {
-                    Some(s) if s.ending.is_some() => s,
+                    Some(s) if s.ending.is_some() && o.replicated.is_none() => s,
                     _ if o.w.is_empty() => {
                         if let Some(p) = o.problem {
                             comparisons.problems.insert(o.id, p);
                         }
                         continue;
                     }
-                    _ => {
-                        let mut s = o.design.look(&o.w, o.spent);
+                    _ if o.replicated.is_some() => {
+                        let mut s = o.seq.look(&o.w, true);
                         s.ending = Some(Ending::Inconclusive);
-                        s.stopped_early = false;
+                        s
+                    }
+                    _ => {
+                        let mut s = o.seq.look(&o.w, true);
+                        // Cancelled: what it stood at, never a pass.
+                        if !budget_hit && o.w.len() < o.seq.design.max {
+                            s.ending = Some(Ending::Inconclusive);
+                        }
                         s
                     }
                 };
@@ -248,6 +454,7 @@ pub async fn run(
                     _ => ObjectiveStatus::Inconclusive,
                 };
                 let median = |v: &[f64]| crate::stats::aggregate(v, Aggregate::Median);
+                let family_size = o.family.as_ref().and_then(|f| sizes.get(f).copied());
                 comparisons.by_objective.insert(
                     o.id,
                     (
@@ -255,11 +462,11 @@ pub async fn run(
                             base: base.label.clone(),
                             base_revision: base.revision.clone(),
                             test: spec.test.as_str().to_owned(),
-                            alpha: spec.alpha,
+                            alpha: o.seq.design.alpha,
                             alpha_spent: state.alpha_spent,
                             pairs: state.pairs as u32,
-                            min_pairs: o.design.min as u32,
-                            max_pairs: o.design.max as u32,
+                            min_pairs: o.seq.design.min as u32,
+                            max_pairs: o.seq.design.max as u32,
                             stopped_early: state.stopped_early,
                             tolerance_pct: o.tolerance_pct,
                             change_pct: state.change_pct,
@@ -271,6 +478,10 @@ pub async fn run(
                             candidate_value: median(&o.candidate),
                             seed,
                             order: order.clone(),
+                            boundary_p: state.boundary,
+                            mde_pct: state.mde_pct,
+                            budget_exhausted: budget_hit,
+                            family_size,
                         },
                         status,
                     ),
@@ -280,4 +491,32 @@ pub async fn run(
         outcomes.push((index, outcome));
     }
     (outcomes, comparisons)
+}
+
+/// One progress line after a pair: the pairs done, the running estimate
+/// (of the one metric, or how many of a family are decided) and the
+/// budget left.
+fn progress(
+    inst: &crate::ids::InstanceId,
+    pair: u32,
+    max: usize,
+    open: &[Open],
+    left: Option<Duration>,
+) {
+    let estimate = match open {
+        [o] if o.w.is_empty() => String::new(),
+        [o] => format!(", {:+.1}% so far", sequential::estimate(&o.w).0),
+        _ => format!(
+            ", {} of {} metrics decided",
+            open.iter().filter(|o| o.done()).count(),
+            open.len()
+        ),
+    };
+    let left = left.map_or(String::new(), |l| {
+        format!(", {} of the budget left", short(l))
+    });
+    let _ = writeln!(
+        std::io::stderr(),
+        "qod: `{inst}` side by side: pair {pair} of at most {max}{estimate}{left}"
+    );
 }

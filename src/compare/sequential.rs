@@ -1,17 +1,23 @@
 //! The paired sequential test behind `against: base`: each pair of
-//! invocations gives one log-ratio candidate/base; after each batch of
-//! pairs the log-ratios are tested, one-sided, against the criterion's
-//! tolerance, with the significance level spent over the looks so that the
-//! whole sequence keeps its false-alarm rate at `alpha`.
+//! invocations gives one log-ratio candidate/base; at each look the
+//! log-ratios are tested, one-sided, against the criterion's tolerance.
 //!
-//! Spending: by the look at `n` of at most `max` pairs, at most
-//! `alpha * (n / max)^2` has been spent (a power-2 spending function,
-//! between Pocock's and O'Brien-Fleming's). Each look spends what the
-//! function allows beyond what earlier looks spent; a look where the test
-//! could not reject whatever the data (Wilcoxon's exact p-value is at least
-//! `2^-n`) spends nothing and leaves its share to the next. Looks are
-//! combined by Bonferroni's inequality, which holds whatever the
-//! correlation between looks: the false-alarm rate is at most `alpha`.
+//! The looks form a group-sequential design (Lan and DeMets): the
+//! significance `alpha` is spent in proportion to the pairs seen (`alpha *
+//! n / max` by the look at `n`), and each look's boundary is computed for
+//! the looks actually made, accounting for their correlation (the test
+//! statistics of nested looks behave as a Gaussian random walk; the
+//! boundary is found by integrating over the paths that crossed no earlier
+//! boundary). The chance that any look rejects a true null is then `alpha`,
+//! not the much smaller sum a Bonferroni split over the looks gives. The
+//! first look is the first number of pairs, from `pairs.min` on, at which
+//! the test can reject at all (Wilcoxon's exact p-value is at least
+//! `2^-n`); later looks come every `pairs.batch` pairs, and at `max`.
+//!
+//! The same boundaries decide "inside the tolerance": a sequence passes
+//! early only when inside is as significant as a fail would have to be. At
+//! `max`, an undecided sequence passes only when the whole 95% interval of
+//! the change is inside the tolerance; otherwise it is inconclusive.
 
 use crate::policy::PairedMethod;
 use crate::stats::mean;
@@ -149,9 +155,9 @@ impl Rng {
 pub enum Ending {
     /// Worse than the tolerance, significantly.
     Fail,
-    /// Inside the tolerance: significantly, or by the estimate at `max`.
+    /// Inside the tolerance: significantly, or by the whole interval at `max`.
     Pass,
-    /// At `max`, neither: the estimate is beyond the tolerance but not significantly.
+    /// Neither, at `max` (or when the budget ran out).
     Inconclusive,
 }
 
@@ -175,8 +181,10 @@ pub struct Design {
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
     pub pairs: usize,
-    /// Significance spent by the looks so far.
+    /// Significance spent by the looks so far (`alpha * n / max`).
     pub alpha_spent: f64,
+    /// This look's boundary: the nominal one-sided p-value that decides.
+    pub boundary: f64,
     /// The p-value of "worse than the tolerance" at the last look.
     pub p_worse: f64,
     /// The p-value of "inside the tolerance" at the last look.
@@ -184,67 +192,259 @@ pub struct State {
     /// The mean log-ratio and its 95% interval, as changes in percent.
     pub change_pct: f64,
     pub ci_pct: (f64, f64),
+    /// The smallest change this look would detect with 80% power, in
+    /// percent, from the observed spread (`None` with under 2 pairs or no
+    /// spread).
+    pub mde_pct: Option<f64>,
     /// Set once the sequence has ended.
     pub ending: Option<Ending>,
     pub stopped_early: bool,
 }
 
+/// A design's looks and their boundaries, computed once.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub design: Design,
+    /// Pairs at each look, ascending, ending at `max`.
+    pub looks: Vec<usize>,
+    /// Each look's nominal one-sided p-value boundary.
+    pub boundaries: Vec<f64>,
+}
+
 impl Design {
+    /// The significance spent by the look at `n` pairs.
+    fn spend(&self, n: usize) -> f64 {
+        self.alpha * (n as f64 / self.max as f64).min(1.0)
+    }
+
+    /// The looks: from the first `n >= min` at which the test can reject
+    /// (its smallest p-value within what the first look may spend), every
+    /// `batch` pairs, and `max`.
+    pub fn looks(&self) -> Vec<usize> {
+        // The t-test's and the bootstrap's spread is estimated: on fewer
+        // than 10 pairs its estimate moves so much from look to look that
+        // the looks are less correlated than the design assumes (paired-t
+        // from 6 pairs raised 1.2% false alarms at alpha 1% in
+        // `benches/noise.rs`); the signed-rank test needs no estimate.
+        let lowest = match self.method {
+            PairedMethod::Wilcoxon => 1,
+            _ => 10,
+        };
+        let first = (self.min.max(lowest)..self.max)
+            .find(|&n| smallest_p(self.method, n) <= self.spend(n))
+            .unwrap_or(self.max);
+        let mut looks: Vec<usize> = (first..self.max).step_by(self.batch.max(1)).collect();
+        looks.push(self.max);
+        looks
+    }
+
+    /// The looks and their boundaries.
+    pub fn sequence(&self) -> Sequence {
+        self.sequence_at(self.looks())
+    }
+
+    /// The boundaries of `looks` for this design's `alpha` (the looks of a
+    /// family stay those of its strictest member when significance is
+    /// passed on; see `compare`).
+    pub fn sequence_at(&self, looks: Vec<usize>) -> Sequence {
+        let boundaries = boundaries(&looks, |n| self.spend(n));
+        Sequence {
+            design: *self,
+            looks,
+            boundaries,
+        }
+    }
+}
+
+/// Cells of the grid on the z scale, and its range.
+const GRID: usize = 800;
+const Z_RANGE: f64 = 8.0;
+
+/// The nominal one-sided p-value boundaries of a group-sequential design
+/// with looks at `looks` pairs, spending `spend(n)` by the look at `n`: at
+/// each look, the chance under the null of crossing it, having crossed no
+/// earlier one, is what the look may spend. The statistic at look `k` is
+/// `Z_k = S(n_k) / sqrt(n_k)`, `S` a sum of standard normals; the
+/// distribution of the paths still running is carried on a grid of `z`
+/// from look to look.
+pub fn boundaries(looks: &[usize], spend: impl Fn(usize) -> f64) -> Vec<f64> {
+    let normal = Normal::standard();
+    let cdf = |x: f64| normal.cdf(x);
+    let width = 2.0 * Z_RANGE / GRID as f64;
+    let lo = |j: usize| -Z_RANGE + j as f64 * width;
+    let centre = |j: usize| lo(j) + width / 2.0;
+    let mut mass = vec![0f64; GRID];
+    let mut out = Vec::with_capacity(looks.len());
+    let mut spent = 0.0;
+    let mut prev: Option<usize> = None;
+    for &n in looks {
+        let now = spend(n);
+        let share = (now - spent).max(0.0);
+        spent = now;
+        let nf = n as f64;
+        // The chance of being at `z` at this look given the cell `i` at
+        // the last: Z_k = (sqrt(n_p) u + sqrt(d) X) / sqrt(n_k).
+        let (c, next) = match prev {
+            None => {
+                let c = if share > 0.0 {
+                    normal.inverse_cdf(1.0 - share)
+                } else {
+                    f64::INFINITY
+                };
+                let next = (0..GRID)
+                    .map(|j| (cdf(lo(j) + width).min(cdf(c)) - cdf(lo(j))).max(0.0))
+                    .collect::<Vec<f64>>();
+                (c, next)
+            }
+            Some(p) => {
+                let (pf, d) = (p as f64, (n - p) as f64);
+                let (a, b) = (pf.sqrt() / nf.sqrt(), (d / nf).sqrt());
+                // P(Z_k >= x | u) = 1 - Φ((x - a u) / b).
+                let cross = |x: f64| -> f64 {
+                    mass.iter()
+                        .enumerate()
+                        .filter(|(_, m)| **m > 0.0)
+                        .map(|(i, m)| m * (1.0 - cdf((x - a * centre(i)) / b)))
+                        .sum()
+                };
+                let c = if share <= 0.0 || cross(Z_RANGE) >= share {
+                    if share <= 0.0 {
+                        f64::INFINITY
+                    } else {
+                        Z_RANGE
+                    }
+                } else {
+                    let (mut lo_c, mut hi_c) = (-Z_RANGE, Z_RANGE);
+                    for _ in 0..60 {
+                        let mid = (lo_c + hi_c) / 2.0;
+                        if cross(mid) > share {
+                            lo_c = mid;
+                        } else {
+                            hi_c = mid;
+                        }
+                    }
+                    hi_c
+                };
+                let mut next = vec![0f64; GRID];
+                for (i, m) in mass.iter().enumerate().filter(|(_, m)| **m > 1e-300) {
+                    let mu = a * centre(i);
+                    // Only the cells within 9 sd of where the path goes.
+                    let from = ((mu - 9.0 * b + Z_RANGE) / width).floor().max(0.0) as usize;
+                    let to = (((mu + 9.0 * b + Z_RANGE) / width).ceil() as usize).min(GRID);
+                    // Each cell's lower edge is the upper edge of the one below.
+                    let mut below = cdf((lo(from) - mu) / b);
+                    for (j, cell) in next.iter_mut().enumerate().take(to).skip(from) {
+                        let top = (lo(j) + width).min(c);
+                        if top <= lo(j) {
+                            break;
+                        }
+                        let up = cdf((top - mu) / b);
+                        *cell += m * (up - below).max(0.0);
+                        below = up;
+                    }
+                }
+                (c, next)
+            }
+        };
+        out.push(if c.is_finite() { 1.0 - cdf(c) } else { 0.0 });
+        mass = next;
+        prev = Some(n);
+    }
+    out
+}
+
+impl Sequence {
     /// Whether `n` pairs is a look.
     pub fn is_look(&self, n: usize) -> bool {
-        n == self.max || (n >= self.min && (n - self.min).is_multiple_of(self.batch.max(1)))
+        self.looks.contains(&n)
     }
 
-    fn allowed(&self, n: usize) -> f64 {
-        self.alpha * (n as f64 / self.max as f64).powi(2)
+    /// The boundary of the look at `n` pairs, or of the last look before it.
+    fn boundary_at(&self, n: usize) -> (f64, f64) {
+        match self.looks.iter().rposition(|&l| l <= n) {
+            Some(k) => (self.boundaries[k], self.design.spend(self.looks[k])),
+            None => (0.0, 0.0),
+        }
     }
 
-    /// Looks at the log-ratios `w` (candidate/base, one per pair) with the
-    /// significance `spent` by earlier looks.
-    pub fn look(&self, w: &[f64], spent: f64) -> State {
+    /// The smallest change, in percent, that `w`'s spread lets the test
+    /// detect with 80% power at boundary `p` (normal theory; Wilcoxon's
+    /// efficiency relative to it is 0.955 for normal data).
+    pub fn mde_pct(&self, w: &[f64], p: f64) -> Option<f64> {
+        let n = w.len();
+        let s = sd(w);
+        if n < 2 || s <= 0.0 || p <= 0.0 {
+            return None;
+        }
+        let normal = Normal::standard();
+        let reach = (normal.inverse_cdf(1.0 - p) + normal.inverse_cdf(0.8)) * s / (n as f64).sqrt();
+        let d = &self.design;
+        let edge = if d.higher_is_worse {
+            d.floor + reach
+        } else {
+            d.floor - reach
+        };
+        Some((edge.exp() - 1.0) * 100.0)
+    }
+
+    /// Looks at the log-ratios `w` (candidate/base, one per pair). At a
+    /// look, the sequence ends when either side is significant at the
+    /// look's boundary; at `max`, or when `last` (the budget ran out),
+    /// when the whole interval is inside the tolerance (a pass), else it
+    /// is inconclusive.
+    pub fn look(&self, w: &[f64], last: bool) -> State {
+        let d = &self.design;
         let n = w.len();
         // Oriented so that positive is worse than the tolerance.
         let worse: Vec<f64> = w
             .iter()
             .map(|x| {
-                if self.higher_is_worse {
-                    x - self.floor
+                if d.higher_is_worse {
+                    x - d.floor
                 } else {
-                    self.floor - x
+                    d.floor - x
                 }
             })
             .collect();
         let inside: Vec<f64> = worse.iter().map(|x| -x).collect();
-        let seed = self.seed ^ n as u64;
-        let p_worse = p_greater(self.method, &worse, seed);
-        let p_inside = p_greater(self.method, &inside, seed.rotate_left(17));
-        let available = (self.allowed(n) - spent).max(0.0);
-        let feasible = smallest_p(self.method, n) <= available;
-        let spent_now = if feasible { spent + available } else { spent };
+        let seed = d.seed ^ n as u64;
+        let p_worse = p_greater(d.method, &worse, seed);
+        let p_inside = p_greater(d.method, &inside, seed.rotate_left(17));
+        let at_look = self.is_look(n);
+        let (boundary, alpha_spent) = self.boundary_at(n);
         let (change_pct, ci_pct) = estimate(w);
         let mut state = State {
             pairs: n,
-            alpha_spent: spent_now,
+            alpha_spent,
+            boundary,
             p_worse,
             p_inside,
             change_pct,
             ci_pct,
+            mde_pct: self.mde_pct(w, if boundary > 0.0 { boundary } else { d.alpha }),
             ending: None,
             stopped_early: false,
         };
-        if feasible && p_worse <= available {
+        let decided = at_look && (p_worse <= boundary || p_inside <= boundary);
+        if at_look && p_worse <= boundary {
             state.ending = Some(Ending::Fail);
-        } else if feasible && p_inside <= available {
+        } else if at_look && p_inside <= boundary {
             state.ending = Some(Ending::Pass);
-        } else if n >= self.max {
-            let mean_worse = worse.iter().sum::<f64>() / n.max(1) as f64;
-            state.ending = Some(if mean_worse <= 0.0 {
+        } else if n >= d.max || last {
+            // The tolerance as a change in percent, and the interval's worse end.
+            let tolerance = (d.floor.exp() - 1.0) * 100.0;
+            let inside = if d.higher_is_worse {
+                ci_pct.1 <= tolerance
+            } else {
+                ci_pct.0 >= tolerance
+            };
+            state.ending = Some(if inside && n >= 2 {
                 Ending::Pass
             } else {
                 Ending::Inconclusive
             });
         }
-        state.stopped_early = state.ending.is_some() && n < self.max;
+        state.stopped_early = decided && n < d.max;
         state
     }
 }
@@ -318,11 +518,10 @@ mod tests {
 
     /// Runs the sequence on `w` until it ends.
     fn run(d: &Design, w: &[f64]) -> State {
-        let mut spent = 0.0;
+        let seq = d.sequence();
         for n in 1..=w.len().min(d.max) {
-            if d.is_look(n) {
-                let s = d.look(&w[..n], spent);
-                spent = s.alpha_spent;
+            if seq.is_look(n) {
+                let s = seq.look(&w[..n], false);
                 if s.ending.is_some() {
                     return s;
                 }
@@ -335,7 +534,7 @@ mod tests {
     fn sequences_stop_early_or_end_at_max() {
         let d = design(PairedMethod::Wilcoxon);
         let jitter = |i: usize| ((i * 7919) % 11) as f64 / 100.0 - 0.05;
-        // Twice as slow: a fail long before 30 pairs.
+        // Twice as slow: a fail at the first look.
         let slow: Vec<f64> = (0..30).map(|i| 2f64.ln() + jitter(i)).collect();
         let s = run(&d, &slow);
         assert_eq!(s.ending, Some(Ending::Fail));
@@ -356,22 +555,89 @@ mod tests {
             (Some(Ending::Inconclusive), 30, false)
         );
         assert!(s.alpha_spent <= 0.01 + 1e-12, "{s:?}");
+        // The interval reaches past +3%: what a pass would claim is not shown.
+        assert!(s.mde_pct.is_some_and(|m| m > 3.0), "{s:?}");
     }
 
     #[test]
-    fn spending_never_exceeds_alpha_and_skips_infeasible_looks() {
+    fn the_first_look_is_where_the_test_can_reject() {
+        // Wilcoxon's exact p on 8 pairs is at least 2^-8 = 0.0039, above
+        // what 8 of 30 pairs may spend (0.0027); on 9, 0.0020 < 0.0030.
         let d = design(PairedMethod::Wilcoxon);
-        // At 6 pairs the exact test cannot reach 0.01 * (6/30)^2: nothing spent.
-        let s = d.look(&[1.0; 6], 0.0);
-        assert_eq!(s.alpha_spent, 0.0);
-        assert_eq!(s.ending, None);
-        let mut spent = 0.0;
-        for n in 6..=30 {
-            if d.is_look(n) {
-                spent = d.look(&vec![0.0; n], spent).alpha_spent;
-            }
+        assert_eq!(d.looks()[0], 9);
+        assert_eq!(*d.looks().last().unwrap(), 30);
+        // The t-test could reject on 6 pairs, but its estimated spread
+        // needs 10 to keep the design's guarantee.
+        assert_eq!(design(PairedMethod::PairedT).looks()[0], 10);
+    }
+
+    #[test]
+    fn boundaries_spend_alpha_over_correlated_looks() {
+        // One look: the boundary is alpha itself.
+        let b = boundaries(&[30], |_| 0.01);
+        assert!((b[0] - 0.01).abs() < 1e-9, "{b:?}");
+        // Two looks at the same information are one: the second adds the
+        // rest of alpha on top of what the first spent.
+        // Pocock's classic two looks at alpha 0.05 (one-sided 0.025 each
+        // half): the nominal level is 0.0147 at both (Jennison & Turnbull,
+        // table 2.1: c = 2.178 for alpha 0.05 two-sided).
+        let b = boundaries(&[10, 20], |n| if n == 10 { 0.0147 } else { 0.025 });
+        assert!(
+            (b[0] - 0.0147).abs() < 1e-9 && (b[1] - 0.0147).abs() < 4e-4,
+            "{b:?}"
+        );
+        // Many correlated looks: each nominal level is above the share of
+        // alpha a Bonferroni split would give it.
+        let looks: Vec<usize> = (9..30).step_by(2).chain([30]).collect();
+        let b = boundaries(&looks, |n| 0.01 * n as f64 / 30.0);
+        let mut before = 0.0;
+        for (k, &n) in looks.iter().enumerate() {
+            let share = 0.01 * n as f64 / 30.0 - before;
+            before += share;
+            assert!(b[k] >= share * 0.999, "look {n}: {} < {share}", b[k]);
         }
-        assert!(spent <= 0.01 + 1e-12 && spent > 0.009, "{spent}");
+    }
+
+    /// The whole sequence's false alarms, simulated: at most alpha.
+    #[test]
+    fn false_alarms_stay_within_alpha_whatever_the_looks() {
+        for (method, batch) in [(PairedMethod::PairedT, 1), (PairedMethod::Wilcoxon, 2)] {
+            let d = Design {
+                alpha: 0.05,
+                floor: 0.0,
+                batch,
+                ..design(method)
+            };
+            let seq = d.sequence();
+            let mut rng = Rng::new(11);
+            let normal = |rng: &mut Rng| {
+                // Box-Muller from two uniforms.
+                let u1 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + 1e-300;
+                let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            };
+            let trials = 2000;
+            let mut alarms = 0;
+            for _ in 0..trials {
+                let w: Vec<f64> = (0..30).map(|_| normal(&mut rng)).collect();
+                let s = (1..=30)
+                    .filter(|n| seq.is_look(*n))
+                    .map(|n| seq.look(&w[..n], false))
+                    .find(|s| s.ending.is_some())
+                    .expect("max ends it");
+                alarms += usize::from(s.ending == Some(Ending::Fail));
+            }
+            let rate = alarms as f64 / trials as f64;
+            // 0.05 plus three standard errors of the simulation.
+            assert!(
+                rate <= 0.05 + 3.0 * (0.05f64 * 0.95 / 2000.0).sqrt(),
+                "{method:?}: {rate}"
+            );
+            assert!(
+                rate > 0.02,
+                "{method:?}: {rate} (far below alpha: not spending it)"
+            );
+        }
     }
 
     #[test]

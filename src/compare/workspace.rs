@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 pub enum WorkspaceError {
     #[error("`compare.base.revision: merge-base`: this run has no merge-base; run it in a pull or merge request build, or give `--base BRANCH` (the merge-base comes from git), or name a revision")]
     NoMergeBase,
+    #[error("`compare.base.revision: merge-base`: the checkout is shallow and its merge-base with `{branch}` could not be fetched from `origin`; check out the whole history (GitHub: `fetch-depth: 0` on actions/checkout; GitLab: `GIT_DEPTH: 0`; CodeBuild: a full clone, `git-clone-depth: 0`), or `git fetch --unshallow` before qod")]
+    Shallow { branch: String },
     #[error("`compare.base.revision`: `{0}` names no commit in this repository (fetch it first: CI checkouts are often shallow, so set `fetch-depth: 0` or `git fetch origin {0}`)")]
     UnknownRevision(String),
     #[error("`compare.base.workspace`: `{0}` is not a folder; check out and build the base there first, or use `revision:`")]
@@ -61,22 +63,50 @@ impl Base {
                     worktree: None,
                 });
             }
-            BaseSource::Revision(r) if r == "merge-base" => source
-                .merge_base
-                .clone()
-                .ok_or(WorkspaceError::NoMergeBase)?,
+            BaseSource::Revision(r) if r == "merge-base" => {
+                match (&source.merge_base, &source.base_branch) {
+                    (Some(mb), _) => mb.clone(),
+                    (None, Some(branch)) if crate::ci::is_shallow(cwd) => {
+                        return Err(WorkspaceError::Shallow {
+                            branch: branch.clone(),
+                        })
+                    }
+                    (None, _) => return Err(WorkspaceError::NoMergeBase),
+                }
+            }
             BaseSource::Revision(r) => r.clone(),
         };
-        let sha = git(
-            cwd,
-            &[
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("{wanted}^{{commit}}"),
-            ],
-        )
-        .map_err(|_| WorkspaceError::UnknownRevision(wanted.clone()))?;
+        let resolve = || {
+            git(
+                cwd,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{wanted}^{{commit}}"),
+                ],
+            )
+        };
+        // A shallow checkout may lack the commit the CI named: fetch it.
+        let sha = resolve()
+            .or_else(|e| {
+                if !crate::ci::is_shallow(cwd) {
+                    return Err(e);
+                }
+                git(
+                    cwd,
+                    &[
+                        "fetch",
+                        "--no-tags",
+                        "--quiet",
+                        "--depth=1",
+                        "origin",
+                        &wanted,
+                    ],
+                )?;
+                resolve()
+            })
+            .map_err(|_| WorkspaceError::UnknownRevision(wanted.clone()))?;
         let top = git(cwd, &["rev-parse", "--show-toplevel"]).map_err(|message| {
             WorkspaceError::Worktree {
                 revision: wanted.clone(),

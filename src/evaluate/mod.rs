@@ -40,6 +40,11 @@ pub struct Comparisons {
     pub unavailable: Option<String>,
     /// Why an objective's pairs gave no ratio (a side without the metric).
     pub problems: std::collections::BTreeMap<String, String>,
+    /// Why an objective's pairs were copies of one measurement (the plugin
+    /// returned the same value on every invocation): it is inconclusive.
+    pub replicated: std::collections::BTreeMap<String, String>,
+    /// For each pattern objective, the row ids of the metrics it matched.
+    pub families: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// Evaluates every objective against the plugins' metrics and its chosen
@@ -55,14 +60,17 @@ pub fn evaluate(
     let outcomes: Vec<ObjectiveOutcome> = objectives
         .iter()
         .enumerate()
-        .map(|(i, o)| {
+        .flat_map(|(i, o)| {
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
+            if o.is_pattern() {
+                return side_by_side::family(o, objectives, plugin, comparisons);
+            }
             let metric =
                 plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
             if o.side_by_side.is_some() {
-                return side_by_side::evaluate(o, metric, plugin, comparisons);
+                return vec![side_by_side::evaluate(o, metric, plugin, comparisons)];
             }
-            objective::evaluate(o, metric, plugin, baselines.of(i))
+            vec![objective::evaluate(o, metric, plugin, baselines.of(i))]
         })
         .collect();
     let (verdict, score) = combine(&outcomes, strategy);

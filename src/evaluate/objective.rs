@@ -58,6 +58,7 @@ pub(super) fn blank(o: &PlannedObjective) -> ObjectiveOutcome {
     ObjectiveOutcome {
         id: o.spec.id.clone(),
         metric: o.spec.metric.clone(),
+        family: o.family.clone(),
         status: ObjectiveStatus::NoData,
         effect: effect_of(ObjectiveStatus::NoData, &o.spec),
         mode: o.spec.mode,

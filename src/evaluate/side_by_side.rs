@@ -43,6 +43,81 @@ fn headline(c: &ComparisonOutcome) -> String {
     )
 }
 
+/// The rows of a pattern objective: one per metric it matched, failures
+/// first, then by metric; a row with no data when it matched none.
+pub(super) fn family(
+    o: &PlannedObjective,
+    objectives: &[PlannedObjective],
+    plugin: Option<&PluginOutcome>,
+    comparisons: &Comparisons,
+) -> Vec<ObjectiveOutcome> {
+    let mut rows: Vec<ObjectiveOutcome> = match comparisons.families.get(&o.spec.id) {
+        Some(ids) => ids
+            .iter()
+            .map(|id| {
+                let name = &id[o.spec.id.len() + 1..id.len() - 1];
+                let row = o.row(name);
+                let metric = plugin.and_then(|p| p.metrics.iter().find(|m| m.name == name));
+                evaluate(&row, metric, plugin, comparisons)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if rows.is_empty() {
+        let mut out = blank(o);
+        out.reason = match plugin {
+            Some(p) if p.status == crate::decision::PluginStatus::Ok => {
+                let named = |m: &str| {
+                    objectives.iter().any(|x| {
+                        x.instance == o.instance && !x.is_pattern() && x.metric.as_str() == m
+                    })
+                };
+                let matched = p
+                    .metrics
+                    .iter()
+                    .filter(|m| o.matches(&m.name) && !named(&m.name))
+                    .count();
+                if matched == 0 {
+                    format!(
+                        "no metric of `{}` matches `{}` (it reported {})",
+                        o.instance,
+                        o.metric.as_str(),
+                        p.metrics.len()
+                    )
+                } else {
+                    format!(
+                        "no comparison with the base: {}",
+                        comparisons
+                            .unavailable
+                            .as_deref()
+                            .unwrap_or("the base was not measured side by side in this run")
+                    )
+                }
+            }
+            _ => no_value_reason(o, plugin),
+        };
+        if comparisons.unavailable.is_some() && plugin.is_some_and(|p| !p.metrics.is_empty()) {
+            out.status = ObjectiveStatus::NoBaseline;
+        }
+        out.effect = effect_of(out.status, &o.spec);
+        return vec![out];
+    }
+    rows.sort_by_key(|r| (severity(r.status), r.metric.clone()));
+    rows
+}
+
+/// Failures first.
+fn severity(s: ObjectiveStatus) -> u8 {
+    match s {
+        ObjectiveStatus::Fail => 0,
+        ObjectiveStatus::NoData => 1,
+        ObjectiveStatus::Inconclusive => 2,
+        ObjectiveStatus::Warn => 3,
+        ObjectiveStatus::NoBaseline => 4,
+        ObjectiveStatus::Pass => 5,
+    }
+}
+
 pub(super) fn evaluate(
     o: &PlannedObjective,
     metric: Option<&Metric>,
@@ -73,24 +148,47 @@ pub(super) fn evaluate(
         return out;
     };
     let tolerance = signed(c.tolerance_pct);
-    let alpha_now = c.alpha_spent;
+    let boundary = c.boundary_p;
+    // What the run could have seen.
+    let detectable = match c.mde_pct {
+        Some(m) => format!(
+            "changes under {} are not detectable with {} pairs on this runner",
+            signed(m),
+            c.pairs
+        ),
+        None => format!(
+            "{} pair{} cannot tell",
+            c.pairs,
+            if c.pairs == 1 { "" } else { "s" }
+        ),
+    };
     let verdict = match status {
         ObjectiveStatus::Fail => format!(
-            "worse than {tolerance} (p {} ≤ α spent {})",
+            "worse than {tolerance} (p {} ≤ {}, the boundary of this look)",
             p(c.p_worse),
-            p(alpha_now)
+            p(boundary)
         ),
-        ObjectiveStatus::Pass if c.p_inside <= alpha_now => {
+        ObjectiveStatus::Pass if c.p_inside <= boundary && c.stopped_early => {
             format!("inside {tolerance} (p {})", p(c.p_inside))
         }
         ObjectiveStatus::Pass => format!(
-            "the estimate is inside {tolerance}, not significantly worse (p {})",
+            "inside {tolerance}: the whole interval is (p {} of worse)",
             p(c.p_worse)
         ),
+        _ if comparisons.replicated.contains_key(&o.spec.id) => format!(
+            "inconclusive: {}",
+            comparisons.replicated[&o.spec.id]
+        ),
+        _ if c.budget_exhausted => format!(
+            "inconclusive: `compare.budget` ran out; {detectable}: raise the budget or `compare.pairs.max`, or quiet the measurement"
+        ),
+        _ if c.pairs < c.max_pairs => format!(
+            "inconclusive: the comparison was cut short; {detectable}"
+        ),
         _ => format!(
-            "the estimate is beyond {tolerance}, but not significantly (p {} > α spent {}); raise `compare.pairs.max`, or make the measurement less noisy",
+            "inconclusive: the interval reaches beyond {tolerance} and the change is not significantly worse (p {} > {}); {detectable}: raise `compare.pairs.max`, or quiet the measurement",
             p(c.p_worse),
-            p(alpha_now)
+            p(boundary)
         ),
     };
     out.status = *status;
@@ -100,7 +198,7 @@ pub(super) fn evaluate(
         (c.change_pct < 0.0) == higher_is_worse
     });
     out.passes_if = Some(format!(
-        "the candidate is not significantly worse than {tolerance} of the base"
+        "the change from the base is inside {tolerance}: significantly, or with its whole 95% interval at the last look"
     ));
     out.reason = format!("{}: {verdict}", headline(c));
     out.comparison = Some(c.clone());

@@ -49,6 +49,42 @@ pub(super) fn summarize(
         Verdict::Pass if n == 1 => "the objective passed".to_owned(),
         Verdict::Pass => format!("all {} passed", plural(n - shadow, "objective")),
     };
+    // Each pattern objective with rows that failed, counted first:
+    // "`suite`: 2 of 48 metrics worse than +3%".
+    let mut families: Vec<&str> = Vec::new();
+    for o in outcomes {
+        if let Some(f) = &o.family {
+            if !families.contains(&f.objective.as_str()) {
+                families.push(&f.objective);
+            }
+        }
+    }
+    let counts: Vec<String> = families
+        .iter()
+        .filter_map(|f| {
+            let rows: Vec<&ObjectiveOutcome> = outcomes
+                .iter()
+                .filter(|o| o.family.as_ref().is_some_and(|x| x.objective == *f))
+                .collect();
+            let worse = rows
+                .iter()
+                .filter(|o| o.status == crate::decision::ObjectiveStatus::Fail)
+                .count();
+            let tolerance = rows
+                .iter()
+                .find_map(|o| o.comparison.as_ref())?
+                .tolerance_pct;
+            (worse > 0).then(|| {
+                format!(
+                    "`{f}`: {worse} of {} worse than {tolerance:+}%",
+                    plural(rows.len(), "metric")
+                )
+            })
+        })
+        .collect();
+    if !counts.is_empty() {
+        s = format!("{}; {s}", counts.join("; "));
+    }
     if let DecisionSpec::Score { .. } = strategy {
         s = format!("score {}: {s}", format_value(score));
     }

@@ -84,22 +84,24 @@ pub async fn run_and_evaluate(
         .max()
         .unwrap_or(0);
     for attempt in 1..=most {
-        let failing: Vec<usize> = plan
+        // Rows and plan objectives pair up by id (a pattern objective has
+        // one row per metric, and takes no `confirm`).
+        let failing: Vec<(usize, usize)> = eval
             .objectives
             .iter()
-            .zip(&eval.objectives)
             .enumerate()
-            .filter(|(_, (o, out))| {
-                out.status == ObjectiveStatus::Fail && o.spec.confirm >= attempt
+            .filter_map(|(r, out)| {
+                let i = plan.objectives.iter().position(|o| o.spec.id == out.id)?;
+                (out.status == ObjectiveStatus::Fail && plan.objectives[i].spec.confirm >= attempt)
+                    .then_some((i, r))
             })
-            .map(|(i, _)| i)
             .collect();
         if failing.is_empty() || settings.cancel.signal().is_some() {
             break;
         }
         let mut rerun: Vec<usize> = Vec::new();
-        for &i in &failing {
-            let (o, out) = (&plan.objectives[i], &eval.objectives[i]);
+        for &(i, r) in &failing {
+            let (o, out) = (&plan.objectives[i], &eval.objectives[r]);
             let inst = plan.instance_index(&o.instance);
             attempts
                 .entry(o.spec.id.clone())

@@ -118,20 +118,30 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
     let objectives = plan
         .objectives
         .iter()
-        .map(|o| {
+        .flat_map(|o| {
             if let Some((_, why)) = missing.iter().find(|(id, _)| *id == o.instance) {
-                return crate::evaluate::missing(o, why.clone());
+                return vec![crate::evaluate::missing(o, why.clone())];
             }
             let rec = &records[by_instance[&o.instance]];
-            match rec.objectives.iter().find(|x| x.id == o.spec.id) {
-                Some(out) => out.clone(),
-                None => crate::evaluate::missing(
+            // A pattern objective's rows: each metric it matched.
+            let rows: Vec<_> = rec
+                .objectives
+                .iter()
+                .filter(|x| {
+                    x.id == o.spec.id
+                        || x.family.as_ref().is_some_and(|f| f.objective == o.spec.id)
+                })
+                .cloned()
+                .collect();
+            match rows.is_empty() {
+                false => rows,
+                true => vec![crate::evaluate::missing(
                     o,
                     format!(
                         "part `{}` did not evaluate objective `{}`: was the policy changed between the parts? Run the parts again with one policy",
                         rec.part.name, o.spec.id
                     ),
-                ),
+                )],
             }
         })
         .collect();

@@ -14,6 +14,23 @@ pub struct SideBySide {
     pub higher_is_worse: bool,
 }
 
+impl SideBySide {
+    /// The tolerance for a metric of a pattern objective whose direction is
+    /// `better`: "no more than 3% worse" is `<= +3%` for a time and, for a
+    /// higher-is-better metric (`ops`), the same distance the other way
+    /// (a ratio of `1 / 1.03`).
+    pub fn toward(self, better: Option<crate::protocol::Better>) -> SideBySide {
+        let lower_is_worse = better == Some(crate::protocol::Better::Higher);
+        if lower_is_worse == !self.higher_is_worse {
+            return self;
+        }
+        SideBySide {
+            ratio: 1.0 / self.ratio,
+            higher_is_worse: !self.higher_is_worse,
+        }
+    }
+}
+
 /// Checks an objective: `None` for one compared with history; for one
 /// `against: base`: one relative pass criterion with a
 /// ratio (`<= +3%`, `>= -5%`, `<= baseline * 1.1`), a `compare:` section,

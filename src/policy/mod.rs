@@ -78,6 +78,11 @@ pub struct CompareSpec {
     /// Seed of the pairs' order (default: from the run id); recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The most wall time all pairs of the run may take (`10m`): when the
+    /// next pair would not fit, the sequence stops, and what it did not
+    /// decide ends `inconclusive` with the change it could have detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<HumanDuration>,
 }
 
 /// Where the base of a comparison comes from.

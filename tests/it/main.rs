@@ -16,6 +16,7 @@ mod first_party;
 mod gate;
 mod git_store;
 mod hardening;
+mod harnesses;
 mod hostile;
 mod install;
 mod instructions;

@@ -57,6 +57,10 @@ impl Format {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    /// A shell command run in the workspace on every invocation, before
+    /// `path` is read: the harness measuring afresh.
+    #[serde(default)]
+    run: Option<String>,
     path: String,
     #[serde(default = "auto")]
     format: Format,
@@ -125,7 +129,33 @@ pub struct ParseError(pub String);
 
 pub fn run(ctx: &Context) -> Result<Measured, Failure> {
     let config: Config = super::config(ctx)?;
-    let files = inputs(&super::workspace(ctx), &config.path)?;
+    let workspace = super::workspace(ctx);
+    let started = std::time::SystemTime::now();
+    if let Some(cmd) = &config.run {
+        run_harness(cmd, &workspace, ctx)?;
+    }
+    let files = inputs(&workspace, &config.path)?;
+    if config.run.is_some() {
+        // A file the run did not write is an earlier invocation's result.
+        let stale: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| f.is_file())
+            .filter(|f| {
+                std::fs::metadata(f)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < started)
+            })
+            .collect();
+        if !stale.is_empty() && stale.len() == files.len() {
+            return Err(Failure::new(
+                "stale-input",
+                format!(
+                    "`with.run` succeeded but did not write `{}` (it is older than this invocation): make the command write the harness's output there, or fix `with.path`",
+                    config.path
+                ),
+            ));
+        }
+    }
     let mut benches = Vec::new();
     let mut formats = Vec::new();
     for file in &files {
@@ -172,6 +202,55 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         formats.join(", ")
     );
     Ok(m)
+}
+
+/// Runs `with.run` with `sh -c` in the workspace: its output goes to the
+/// plugin's stderr (stdout carries the result); it ends with the plugin,
+/// in its process group, under its timeout. `QOD_VARIANT` and `QOD_PAIR`
+/// tell it which side and pair it measures, side by side.
+fn run_harness(cmd: &str, workspace: &Path, ctx: &Context) -> Result<(), Failure> {
+    use std::os::fd::AsFd;
+    let to_stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Failure::new("run-failed", format!("cannot pass on stderr: {e}")))?;
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(workspace)
+        .stdin(std::process::Stdio::null())
+        .stdout(to_stderr);
+    if let Some(v) = &ctx.variant {
+        command.env("QOD_VARIANT", v);
+    }
+    if let Some(p) = ctx.pair {
+        command.env("QOD_PAIR", p.to_string());
+    }
+    let status = command.status().map_err(|e| {
+        Failure::new(
+            "run-failed",
+            format!("`with.run` could not start `sh`: {e}"),
+        )
+    })?;
+    if !status.success() {
+        let how = match (
+            status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&status),
+        ) {
+            (Some(c), _) => format!("exited with {c}"),
+            (None, Some(s)) => format!("was killed by signal {s}"),
+            _ => "failed".to_owned(),
+        };
+        return Err(Failure::new(
+            "run-failed",
+            format!(
+                "`with.run` {how} in `{}`; its output is above, on the plugin's stderr",
+                workspace.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The files `path` names: a file, a glob, or a folder (a criterion output
