@@ -404,7 +404,7 @@ fn old_design(
     use qod::policy::PairedMethod;
     let mut spent = 0.0;
     for n in 1..=d.max {
-        let look = n == d.max || (n >= d.min && (n - d.min) % d.batch.max(1) == 0);
+        let look = n == d.max || (n >= d.min && (n - d.min).is_multiple_of(d.batch.max(1)));
         if !look {
             continue;
         }

@@ -21,7 +21,7 @@ impl SideBySide {
     /// (a ratio of `1 / 1.03`).
     pub fn toward(self, better: Option<crate::protocol::Better>) -> SideBySide {
         let lower_is_worse = better == Some(crate::protocol::Better::Higher);
-        if lower_is_worse == !self.higher_is_worse {
+        if lower_is_worse != self.higher_is_worse {
             return self;
         }
         SideBySide {

@@ -94,7 +94,14 @@ fn a_pytest_benchmark_suite_fails_on_its_two_regressions_through_one_pattern() {
             ("COUNT_PASSES = 100", "COUNT_PASSES = 118"),
         ],
     );
-    let r = s.qod(&["run", "--base", "main", "--markdown", "summary.md"]);
+    let r = s.qod(&[
+        "run",
+        "--base",
+        "main",
+        "--progress",
+        "--markdown",
+        "summary.md",
+    ]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let d = r.json();
     crate::common::assert_valid("decision.schema.json", &d);
