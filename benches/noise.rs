@@ -160,6 +160,7 @@ fn qod_confirm(t: &Trial) -> bool {
 fn main() {
     if std::env::args().any(|a| a == "--only-null") {
         null_simulation();
+        corpus_series();
         return;
     }
     let runs = arg("--runs", 300);
@@ -215,6 +216,7 @@ fn main() {
     }
     println!("\n(first column: alarms on runs with no regression; others: detection rate of a regression of that size; {trials} trials each)");
     side_by_side(&rules);
+    corpus_series();
 }
 
 /// One table row: for each regression size, the share of `trials` trials
@@ -502,5 +504,96 @@ fn null_simulation() {
             seq.looks,
             cells.join(" | ")
         );
+    }
+}
+
+/// A real series from another machine: TigerBeetle's throughput over 365
+/// commits (`../shared/corpus/otava-tigerbeetle.json`, from Apache Otava's
+/// tests), turned into times (1 / throughput). Consecutive values are one
+/// pair (base, candidate): run-to-run noise and drift as they were, change
+/// points included. Each trial takes 30 pairs from a random place and
+/// multiplies the candidates by 1 + r.
+fn corpus_series() {
+    use qod::compare::sequential::{Design, Ending};
+    use qod::policy::PairedMethod;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/otava-tigerbeetle.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "noise: no corpus at {}; skipping its series",
+            path.display()
+        );
+        return;
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("the corpus is JSON");
+    let times: Vec<f64> = doc["series"]
+        .as_array()
+        .expect("a series")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .map(|x| 1.0 / x)
+        .collect();
+    let trials = arg("--compare-trials", 400);
+    const WINDOW: usize = 30;
+    let ratios: Vec<f64> = times.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+    let sd = {
+        let m = mean(&ratios);
+        (ratios.iter().map(|x| (x - m).powi(2)).sum::<f64>() / ratios.len() as f64).sqrt()
+    };
+    println!(
+        "\nTigerBeetle's series ({} values; consecutive values as pairs; sd of a pair's log-ratio {:.1}%), {trials} trials a cell:\n",
+        times.len(),
+        sd * 100.0
+    );
+    println!("| design | false alarms | 5% | 10% | 20% | 50% | median pairs at 0 / 10% / 50% |\n|---|--:|--:|--:|--:|--:|--:|");
+    for (method, min, batch) in [
+        (PairedMethod::Wilcoxon, 10, 10),
+        (PairedMethod::Wilcoxon, 6, 2),
+        (PairedMethod::PairedT, 6, 2),
+    ] {
+        let design = Design {
+            method,
+            alpha: 0.01,
+            min,
+            max: WINDOW,
+            batch,
+            floor: 1.03f64.ln(),
+            higher_is_worse: true,
+            seed: 7,
+        };
+        let seq = design.sequence();
+        for old in [false, true] {
+            let mut row = format!(
+                "| {} {}, min {min}, batch {batch} |",
+                if old { "before (Bonferroni):" } else { "qod:" },
+                method.as_str()
+            );
+            let mut medians = Vec::new();
+            for r in SIZES {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+                let (mut fails, mut used) = (0, Vec::new());
+                for _ in 0..trials {
+                    let start = rng.below(times.len() - 2 * WINDOW);
+                    let w: Vec<f64> = (0..WINDOW)
+                        .map(|i| {
+                            let (b, c) = (times[start + 2 * i], times[start + 2 * i + 1]);
+                            (c * (1.0 + r) / b).ln()
+                        })
+                        .collect();
+                    let (e, n) = if old {
+                        old_design(&design, &w)
+                    } else {
+                        sequence_end(&seq, &w)
+                    };
+                    fails += usize::from(e == Ending::Fail);
+                    used.push(n as f64);
+                }
+                row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
+                if [0.0, 0.10, 0.50].contains(&r) {
+                    medians.push(format!("{}", median(&used)));
+                }
+            }
+            println!("{row} {} |", medians.join(" / "));
+        }
     }
 }

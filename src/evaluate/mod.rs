@@ -31,6 +31,10 @@ pub struct Evaluation {
     pub summary: String,
 }
 
+/// Why a build has no base to compare with when it is not a change: the
+/// objectives `against: base` do not apply to it.
+pub const NOT_A_CHANGE: &str = "this build is not a pull or merge request, so it has no merge-base to compare with: side-by-side objectives judge changes, and a push records its values as history";
+
 /// The side-by-side comparisons of a run, by objective id, each with the
 /// status its paired test ended in; or why none could run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -45,6 +49,13 @@ pub struct Comparisons {
     pub replicated: std::collections::BTreeMap<String, String>,
     /// For each pattern objective, the row ids of the metrics it matched.
     pub families: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Comparisons {
+    /// Whether the build is not a change, so side by side does not apply.
+    pub fn not_a_change(&self) -> bool {
+        self.unavailable.as_deref() == Some(NOT_A_CHANGE)
+    }
 }
 
 /// Evaluates every objective against the plugins' metrics and its chosen
@@ -148,8 +159,14 @@ pub fn combine(outcomes: &[ObjectiveOutcome], strategy: &DecisionSpec) -> (Verdi
     };
     let any = |e: OutcomeEffect| counted.iter().any(|o| o.effect == e);
     let verdict = if counted.is_empty() {
-        // Only shadow objectives: nothing was enforced, which is worth a warning.
-        Verdict::Warn
+        // Only shadow objectives: nothing was enforced, which is worth a
+        // warning. Objectives that do not apply to the build (side by side
+        // on a push) and no shadow ones: nothing was asked of it.
+        if !outcomes.is_empty() && outcomes.iter().all(|o| o.mode != Mode::Shadow) {
+            Verdict::Pass
+        } else {
+            Verdict::Warn
+        }
     } else {
         match strategy {
             DecisionSpec::All => {

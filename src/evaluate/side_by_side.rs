@@ -100,6 +100,11 @@ pub(super) fn family(
             out.status = ObjectiveStatus::NoBaseline;
         }
         out.effect = effect_of(out.status, &o.spec);
+        if comparisons.not_a_change() {
+            out.status = ObjectiveStatus::NoBaseline;
+            out.reason = format!("not judged: {}", super::NOT_A_CHANGE);
+            out.effect = crate::decision::OutcomeEffect::None;
+        }
         return vec![out];
     }
     rows.sort_by_key(|r| (severity(r.status), r.metric.clone()));
@@ -133,6 +138,11 @@ pub(super) fn evaluate(
     out.unit = metric.unit.clone();
     let Some((c, status)) = comparisons.by_objective.get(&o.spec.id) else {
         out.status = ObjectiveStatus::NoBaseline;
+        if comparisons.not_a_change() {
+            out.reason = format!("not judged: {}", super::NOT_A_CHANGE);
+            out.effect = crate::decision::OutcomeEffect::None;
+            return out;
+        }
         out.reason = format!(
             "no comparison with the base: {}",
             comparisons

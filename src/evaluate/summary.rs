@@ -26,7 +26,15 @@ pub(super) fn summarize(
         .iter()
         .filter(|o| o.effect == OutcomeEffect::None)
         .count();
+    let shadow_mode = outcomes
+        .iter()
+        .filter(|o| o.mode == crate::policy::Mode::Shadow)
+        .count();
     let mut s = match verdict {
+        _ if shadow == n && shadow_mode == 0 && n > 0 => format!(
+            "no objective applies to this build ({} judged side by side on changes only); its values are recorded as history",
+            plural(n, "objective")
+        ),
         _ if shadow == n => format!(
             "no objective is enforced ({} in shadow mode)",
             plural(n, "objective")
@@ -70,13 +78,11 @@ pub(super) fn summarize(
                 .iter()
                 .filter(|o| o.status == crate::decision::ObjectiveStatus::Fail)
                 .count();
-            let tolerance = rows
-                .iter()
-                .find_map(|o| o.comparison.as_ref())?
-                .tolerance_pct;
+            // The criterion as written (a rate's row holds its mirror).
+            let criterion = rows.first()?.criteria.first()?.clone();
             (worse > 0).then(|| {
                 format!(
-                    "`{f}`: {worse} of {} worse than {tolerance:+}%",
+                    "`{f}`: {worse} of {} fail `{criterion}`",
                     plural(rows.len(), "metric")
                 )
             })

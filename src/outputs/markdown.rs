@@ -56,13 +56,27 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)], report_url: Option<&s
     });
     for o in ordered {
         let unit = o.unit.as_deref().unwrap_or("");
-        let value = o
-            .value
-            .map(|v| format_with_unit(v, unit))
-            .unwrap_or_else(|| "–".into());
+        // Side by side, both columns are the medians over the pairs that
+        // the paired change comes from, and say so.
+        let value = match &o.comparison {
+            Some(c) => format!(
+                "{} (median of {})",
+                format_with_unit(c.candidate_value, unit),
+                c.pairs
+            ),
+            None => o
+                .value
+                .map(|v| format_with_unit(v, unit))
+                .unwrap_or_else(|| "–".into()),
+        };
         // Side by side, the base measured beside the candidate (with where it came from).
         let base = match (&o.comparison, o.baseline.as_ref().and_then(|b| b.value)) {
-            (Some(c), _) => format!("{} (`{}`)", format_with_unit(c.base_value, unit), c.base),
+            (Some(c), _) => format!(
+                "{} (median of {}, `{}`)",
+                format_with_unit(c.base_value, unit),
+                c.pairs,
+                c.base
+            ),
             (None, Some(v)) => format_with_unit(v, unit),
             (None, None) => "–".into(),
         };

@@ -65,7 +65,10 @@ fn a_twice_slower_candidate_fails_early_and_an_unchanged_one_passes() {
         assert!(text.contains("candidate vs `main@"), "{file}: {text}");
     }
     let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
-    assert!(md.contains("(`main@") && md.contains("% ["), "{md}");
+    assert!(
+        md.contains("(median of ") && md.contains(", `main@") && md.contains("% ["),
+        "{md}"
+    );
     crate::common::assert_valid("decision.schema.json", &d);
     let o = objective(&d);
     assert_eq!(o["status"], "fail", "{o:#}");

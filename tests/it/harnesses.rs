@@ -120,7 +120,7 @@ fn a_pytest_benchmark_suite_fails_on_its_two_regressions_through_one_pattern() {
     }
     let summary = d["summary"].as_str().unwrap();
     assert!(
-        summary.starts_with("`suite`: 2 of 3 metrics worse than +5%"),
+        summary.starts_with("`suite`: 2 of 3 metrics fail `<= +5%`"),
         "{summary}"
     );
     let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
@@ -299,6 +299,38 @@ fn the_budget_stops_a_long_sequence_with_what_it_could_detect() {
         .contains("`compare.budget` (4s) ran out"));
 }
 
+/// A shallow clone (depth 1) of `feature` from `origin` into `tmp/NAME`,
+/// with the scratch's plugins.
+fn shallow_clone(s: &Scratch, origin: &Path, name: &str) -> std::path::PathBuf {
+    let dir = s.path().join("tmp").join(name);
+    git(
+        s.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth=1",
+            "--branch",
+            "feature",
+            &format!("file://{}", origin.display()),
+            &dir.display().to_string(),
+        ],
+    );
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    copy_dir(&s.path().join("plugins"), &dir.join("plugins"));
+    dir
+}
+
+/// `qod run` in `dir` as GitLab runs a merge request's pipeline.
+fn merge_request_run(s: &Scratch, dir: &Path) -> crate::common::Run {
+    let mut cmd = s.command(&["run"]);
+    cmd.current_dir(dir)
+        .env("GITLAB_CI", "true")
+        .env("CI_MERGE_REQUEST_IID", "7")
+        .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
+        .env("CI_COMMIT_REF_NAME", "feature");
+    crate::common::finish(cmd.output().unwrap())
+}
+
 #[test]
 fn a_shallow_pull_request_checkout_fetches_its_merge_base() {
     let s = scripted(
@@ -319,28 +351,8 @@ fn a_shallow_pull_request_checkout_fetches_its_merge_base() {
         &["clone", "-q", "--bare", ".", &origin.display().to_string()],
     );
     // CI's shallow clone of the request's branch.
-    let work = s.path().join("tmp/work");
-    git(
-        s.path(),
-        &[
-            "clone",
-            "-q",
-            "--depth=1",
-            "--branch",
-            "feature",
-            &format!("file://{}", origin.display()),
-            &work.display().to_string(),
-        ],
-    );
-    std::fs::create_dir_all(work.join("plugins")).unwrap();
-    copy_dir(&s.path().join("plugins"), &work.join("plugins"));
-    let mut cmd = s.command(&["run"]);
-    cmd.current_dir(&work)
-        .env("GITLAB_CI", "true")
-        .env("CI_MERGE_REQUEST_IID", "7")
-        .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
-        .env("CI_COMMIT_REF_NAME", "feature");
-    let r = crate::common::finish(cmd.output().unwrap());
+    let work = shallow_clone(&s, &origin, "work");
+    let r = merge_request_run(&s, &work);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let d = r.json();
     assert_eq!(
@@ -355,31 +367,12 @@ fn a_shallow_pull_request_checkout_fetches_its_merge_base() {
     );
 
     // An origin that cannot give it: the reason names the fix.
-    let lonely = s.path().join("tmp/lonely");
-    git(
-        s.path(),
-        &[
-            "clone",
-            "-q",
-            "--depth=1",
-            "--branch",
-            "feature",
-            &format!("file://{}", origin.display()),
-            &lonely.display().to_string(),
-        ],
-    );
+    let lonely = shallow_clone(&s, &origin, "lonely");
     git(
         &lonely,
         &["remote", "set-url", "origin", "/nonexistent/origin.git"],
     );
-    copy_dir(&s.path().join("plugins"), &lonely.join("plugins"));
-    let mut cmd = s.command(&["run"]);
-    cmd.current_dir(&lonely)
-        .env("GITLAB_CI", "true")
-        .env("CI_MERGE_REQUEST_IID", "7")
-        .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main")
-        .env("CI_COMMIT_REF_NAME", "feature");
-    let r = crate::common::finish(cmd.output().unwrap());
+    let r = merge_request_run(&s, &lonely);
     let d = r.json();
     let reason = d["objectives"][0]["reason"].as_str().unwrap();
     assert!(
@@ -444,4 +437,108 @@ objectives:
     };
     assert_eq!(status("cmds[sh work.sh#min]"), "fail");
     assert_ne!(status("cmds[sh steady.sh#min]"), "fail");
+}
+
+#[test]
+fn a_push_build_records_history_and_is_not_warned_about_a_missing_base() {
+    let s = scripted(
+        "    return {'t': 100.0 + random.random()}",
+        &SCRIPTED.replace("revision: main", "revision: merge-base"),
+    );
+    git(s.path(), &["checkout", "-q", "main"]);
+    let sha = git(s.path(), &["rev-parse", "HEAD"]);
+    let mut cmd = s.command(&["run"]);
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_SHA", &sha);
+    let r = crate::common::finish(cmd.output().unwrap());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    assert_eq!(d["decision"], "pass", "{:#}", d);
+    let o = &d["objectives"][0];
+    assert_eq!(
+        (o["status"].as_str(), o["effect"].as_str()),
+        (Some("no_baseline"), Some("none")),
+        "{o:#}"
+    );
+    assert!(
+        o["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not judged: this build is not a pull or merge request"),
+        "{o:#}"
+    );
+    assert!(
+        d["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("no objective applies to this build"),
+        "{}",
+        d["summary"]
+    );
+    // The plugin ran once, and its values are history.
+    assert_eq!(d["store"]["recorded"], true, "{:#}", d["store"]);
+    assert!(d["plugins"][0]["metrics"][0]["value"].as_f64().is_some());
+}
+
+#[test]
+fn a_pattern_objectives_decision_and_markdown() {
+    // Three metrics from the same invocations: `slow` twice as slow, `same`
+    // unchanged, `ops` a rate that halves (higher is better); `named` is
+    // judged by its own objective, not by the pattern.
+    let s = scripted(
+        "    j = (pair * 7 + (variant == 'base')) % 5 * 0.002\n    c = variant == 'candidate'\n    return {'slow': 10 * (2 if c else 1) * (1 + j), 'same': 5 * (1 + j), 'ops': 1000 * (0.5 if c else 1) * (1 + j), 'named': 3 * (1 + j)}",
+        &SCRIPTED
+            .replace("compare:\n", "compare:\n  seed: 42\n")
+            .replace(
+                "objectives:\n",
+                "objectives:\n  - { id: own, metric: p.named, pass: \"<= +50%\", against: base }\n",
+            ),
+    );
+    std::fs::write(
+        s.path().join("plugins/scripted/plugin.json"),
+        std::fs::read_to_string(s.path().join("plugins/scripted/plugin.json"))
+            .unwrap()
+            .replace(
+                r#"[{"name": "*", "unit": "ms", "better": "lower"}]"#,
+                r#"[{"name": "ops", "unit": "ops/s", "better": "higher"}, {"name": "*", "unit": "ms", "better": "lower"}]"#,
+            ),
+    )
+    .unwrap();
+    let r = s.qod(&["run", "--markdown", "summary.md"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    // `main@abc1234` → `main@[sha]`, everywhere.
+    let sha = |text: &str| -> String {
+        let mut parts = text.split("main@");
+        let mut out = parts.next().unwrap_or("").to_owned();
+        for p in parts {
+            out.push_str("main@[sha]");
+            out.push_str(p.get(7..).unwrap_or(""));
+        }
+        out
+    };
+    let rows: Vec<Value> = d["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            o["reason"] = Value::String(sha(o["reason"].as_str().unwrap()));
+            if let Some(c) = o.get_mut("comparison") {
+                c["base"] = Value::String("[base]".into());
+                c["base_revision"] = Value::String("[sha]".into());
+            }
+            o
+        })
+        .collect();
+    insta::assert_json_snapshot!("pattern_objective_rows", rows);
+    let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
+    let md: String = md
+        .lines()
+        .filter(|l| !l.starts_with("<sub>run `"))
+        .map(|l| sha(l) + "\n")
+        .collect();
+    insta::assert_snapshot!("pattern_objective_markdown", md);
 }
