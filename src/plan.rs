@@ -330,17 +330,6 @@ impl Plan {
             };
             let manifest = &planned.plugin.manifest;
             let pattern = metric_name.contains('*');
-            if pattern && o.against == crate::policy::Against::History {
-                diags.push(
-                    diag(format!(
-                        "metric `{}` is a pattern, which only a side-by-side objective (`against: base`) takes",
-                        o.metric
-                    ))
-                    .at(at("metric"))
-                    .hint("judge the whole suite side by side with `against: base` (and a `compare:` section), or name one metric in each history objective"),
-                );
-                continue;
-            }
             // A pattern is checked against the metrics the plugin declares:
             // a pattern of its own may match anything; names must match.
             let decl = if pattern {

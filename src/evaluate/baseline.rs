@@ -398,6 +398,15 @@ impl Choice {
 }
 
 fn admits(c: &Choice, o: &PlannedObjective, run: &RunRecord) -> bool {
+    // A pattern objective only keeps the history read long enough for the
+    // metrics it will match: a run measuring any of them counts.
+    if o.is_pattern() {
+        return !run.cancelled
+            && run
+                .metrics
+                .iter()
+                .any(|m| m.instance == o.instance && o.matches(&m.name));
+    }
     let Some(m) = run.metric(o.key()) else {
         return false;
     };

@@ -68,10 +68,10 @@ pub fn evaluate(
     baselines: &Baselines,
     comparisons: &Comparisons,
 ) -> Evaluation {
-    let outcomes: Vec<ObjectiveOutcome> = objectives
+    let mut per: Vec<Vec<ObjectiveOutcome>> = objectives
         .iter()
         .enumerate()
-        .flat_map(|(i, o)| {
+        .map(|(i, o)| {
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
             if o.is_pattern() {
                 return side_by_side::family(o, objectives, plugin, comparisons);
@@ -84,6 +84,8 @@ pub fn evaluate(
             vec![objective::evaluate(o, metric, plugin, baselines.of(i))]
         })
         .collect();
+    holm(objectives, &mut per, plugins, baselines);
+    let outcomes: Vec<ObjectiveOutcome> = per.into_iter().flatten().collect();
     let (verdict, score) = combine(&outcomes, strategy);
     let summary = summary::summarize(&outcomes, plugins, verdict, score, strategy);
     Evaluation {
@@ -91,6 +93,65 @@ pub fn evaluate(
         verdict,
         score,
         summary,
+    }
+}
+
+/// Holm's step-down over each pattern family's significance tests (history
+/// objectives with `test:`): the family's m metrics sorted by p-value, the
+/// k-th (from 0) is tested at `alpha / (m - k)` until one is not
+/// significant, and every later one at that one's level; the rows whose
+/// level changed are evaluated again at it, their reason saying so.
+fn holm(
+    objectives: &[PlannedObjective],
+    per: &mut [Vec<ObjectiveOutcome>],
+    plugins: &[PluginOutcome],
+    baselines: &Baselines,
+) {
+    let mut families: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, o) in objectives.iter().enumerate() {
+        if let (Some(f), None, Some(_)) = (&o.family, o.side_by_side, &o.spec.test) {
+            families.entry(f.objective.as_str()).or_default().push(i);
+        }
+    }
+    for (family, members) in families {
+        let m = members.len();
+        let mut ranked: Vec<(usize, f64)> = members
+            .iter()
+            .map(|&i| {
+                let p = per[i]
+                    .first()
+                    .and_then(|o| o.test.as_ref())
+                    .and_then(|t| t.p_value)
+                    .unwrap_or(1.0);
+                (i, p)
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut stop: Option<usize> = None;
+        for (k, &(i, p)) in ranked.iter().enumerate() {
+            let o = &objectives[i];
+            let alpha = o.spec.test.as_ref().map_or(0.05, |t| t.alpha);
+            let at = stop.unwrap_or(k);
+            let level = alpha / (m - at) as f64;
+            if stop.is_none() && p > level {
+                stop = Some(k);
+            }
+            let mut row = o.clone();
+            if let Some(t) = row.spec.test.as_mut() {
+                t.alpha = level;
+            }
+            let plugin = plugins.iter().find(|p| p.instance == o.instance);
+            let metric =
+                plugin.and_then(|p| p.metrics.iter().find(|x| x.name == o.metric.as_str()));
+            let mut out = objective::evaluate(&row, metric, plugin, baselines.of(i));
+            if m > 1 {
+                out.reason.push_str(&format!(
+                    "; Holm over the {m} metrics of `{family}`: tested at α {}",
+                    crate::units::format_value(level)
+                ));
+            }
+            per[i] = vec![out];
+        }
     }
 }
 
@@ -259,7 +320,8 @@ mod tests {
     fn outcome(effect: E, weight: f64, key: bool) -> ObjectiveOutcome {
         serde_json::from_value(json!({
             "id": "o", "metric": "i.m", "status": "pass", "effect": effect,
-            "mode": "enforce", "key": key, "weight": weight, "criteria": [], "reason": "",
+            "mode": if effect == E::None { "shadow" } else { "enforce" },
+            "key": key, "weight": weight, "criteria": [], "reason": "",
         }))
         .expect("a valid outcome")
     }
@@ -272,6 +334,16 @@ mod tests {
         Verdict,
         f64,
     );
+
+    #[test]
+    fn objectives_that_do_not_apply_pass_but_shadow_ones_warn() {
+        // Side by side on a push build: enforced, but without effect.
+        let mut o = outcome(E::None, 1.0, false);
+        o.mode = Mode::Enforce;
+        assert_eq!(combine(&[o.clone()], &DecisionSpec::All).0, Verdict::Pass);
+        let shadow = outcome(E::None, 1.0, false);
+        assert_eq!(combine(&[o, shadow], &DecisionSpec::All).0, Verdict::Warn);
+    }
 
     #[test]
     fn combine_under_each_strategy() {

@@ -16,16 +16,27 @@ pub struct Comparing<'a> {
     pub base: Result<&'a crate::compare::Base, String>,
 }
 
+/// What the judging of history objectives needs once the plugins have
+/// run: the history read, and the store and target to choose the
+/// baselines of a pattern objective's metrics.
+pub struct Judging<'a> {
+    pub history: &'a super::History,
+    pub store: &'a crate::store::Store,
+    pub target: &'a super::history::Target,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
 /// Runs every plugin of `plan` (the instances behind `against: base`
 /// objectives side by side, after the others), evaluates, and confirms
-/// failures.
+/// failures. Problems that lose nothing go to `warnings`.
 pub async fn run_and_evaluate(
     plan: &Plan,
     shared: &SharedContext,
     settings: &RunSettings,
-    baselines: &Baselines,
+    judging: Judging<'_>,
     comparing: Option<Comparing<'_>>,
     carried: &[(usize, PluginOutcome)],
+    warnings: &mut Vec<String>,
 ) -> (Vec<PluginOutcome>, Evaluation) {
     let mut skip = match &comparing {
         Some(Comparing { base: Ok(_), .. }) => crate::compare::instances(plan),
@@ -62,12 +73,21 @@ pub async fn run_and_evaluate(
         Some(Comparing { base: Err(why), .. }) => comparisons.unavailable = Some(why),
         None => {}
     }
+    // A history objective with a pattern: one objective per metric found.
+    let (objectives, baselines): (Vec<_>, Baselines) = super::history::rows(
+        &plan.objectives,
+        &plugins,
+        judging.history,
+        (judging.store, judging.target, judging.now),
+        warnings,
+    )
+    .await;
     let evaluate = |plugins: &[PluginOutcome]| {
         evaluate::evaluate(
-            &plan.objectives,
+            &objectives,
             &plan.policy.policy.decision,
             plugins,
-            baselines,
+            &baselines,
             &comparisons,
         )
     };
@@ -77,22 +97,17 @@ pub async fn run_and_evaluate(
         return (plugins, eval);
     }
     let mut attempts: BTreeMap<String, Vec<Attempt>> = BTreeMap::new();
-    let most = plan
-        .objectives
-        .iter()
-        .map(|o| o.spec.confirm)
-        .max()
-        .unwrap_or(0);
+    let most = objectives.iter().map(|o| o.spec.confirm).max().unwrap_or(0);
     for attempt in 1..=most {
-        // Rows and plan objectives pair up by id (a pattern objective has
-        // one row per metric, and takes no `confirm`).
+        // Rows and objectives pair up by id (a side-by-side pattern
+        // objective has one row per metric, and takes no `confirm`).
         let failing: Vec<(usize, usize)> = eval
             .objectives
             .iter()
             .enumerate()
             .filter_map(|(r, out)| {
-                let i = plan.objectives.iter().position(|o| o.spec.id == out.id)?;
-                (out.status == ObjectiveStatus::Fail && plan.objectives[i].spec.confirm >= attempt)
+                let i = objectives.iter().position(|o| o.spec.id == out.id)?;
+                (out.status == ObjectiveStatus::Fail && objectives[i].spec.confirm >= attempt)
                     .then_some((i, r))
             })
             .collect();
@@ -101,7 +116,7 @@ pub async fn run_and_evaluate(
         }
         let mut rerun: Vec<usize> = Vec::new();
         for &(i, r) in &failing {
-            let (o, out) = (&plan.objectives[i], &eval.objectives[r]);
+            let (o, out) = (&objectives[i], &eval.objectives[r]);
             let inst = plan.instance_index(&o.instance);
             attempts
                 .entry(o.spec.id.clone())

@@ -146,6 +146,79 @@ async fn with_samples(
     }
 }
 
+/// The objectives to evaluate once the plugins have run: each history
+/// objective whose metric is a pattern becomes one objective per metric
+/// its instance reported that the pattern matches (and no objective names
+/// exactly), each with its baseline chosen from the runs read (with their
+/// samples where a test needs them); the others stay as planned, with the
+/// baselines chosen before. The two lists are aligned.
+pub async fn rows(
+    objectives: &[PlannedObjective],
+    plugins: &[crate::decision::PluginOutcome],
+    history: &History,
+    (store, target, now): (&Store, &Target, chrono::DateTime<chrono::Utc>),
+    warnings: &mut Vec<String>,
+) -> (Vec<PlannedObjective>, Baselines) {
+    if !objectives
+        .iter()
+        .any(|o| o.is_pattern() && o.side_by_side.is_none())
+    {
+        return (objectives.to_vec(), history.baselines.clone());
+    }
+    let named = |o: &PlannedObjective, m: &str| {
+        objectives
+            .iter()
+            .any(|x| x.instance == o.instance && !x.is_pattern() && x.metric.as_str() == m)
+    };
+    // Each planned objective, or the rows it expands to (`None`: expanded).
+    let mut out: Vec<(PlannedObjective, Option<usize>)> = Vec::new();
+    for (i, o) in objectives.iter().enumerate() {
+        let found: Vec<&str> = match (o.is_pattern() && o.side_by_side.is_none())
+            .then(|| plugins.iter().find(|p| p.instance == o.instance))
+            .flatten()
+        {
+            Some(p) => {
+                let mut names: Vec<&str> = p
+                    .metrics
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .filter(|m| o.matches(m) && !named(o, m))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+            }
+            None => Vec::new(),
+        };
+        if found.is_empty() {
+            out.push((o.clone(), Some(i)));
+        } else {
+            out.extend(found.into_iter().map(|m| (o.row(m), None)));
+        }
+    }
+    let expanded: Vec<PlannedObjective> = out
+        .iter()
+        .filter(|(_, i)| i.is_none())
+        .map(|(o, _)| o.clone())
+        .collect();
+    let mut chosen = Chooser::new(&expanded, target, now)
+        .offer_all(&history.runs)
+        .finish();
+    with_samples(store, &expanded, &mut chosen, warnings).await;
+    let mut chosen = chosen.0.into_iter();
+    let baselines = out
+        .iter()
+        .map(|(_, i)| match i {
+            Some(i) => history.baselines.0.get(*i).cloned().flatten(),
+            None => chosen.next().flatten(),
+        })
+        .collect();
+    (
+        out.into_iter().map(|(o, _)| o).collect(),
+        Baselines(baselines),
+    )
+}
+
 /// The recent values of each objective's metric on `branch`, oldest first,
 /// ending with this run's.
 pub fn trends(

@@ -215,13 +215,20 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             spec,
             base: base.as_ref().map_err(Clone::clone),
         });
+    let judging = confirm::Judging {
+        history: &history,
+        store: &store,
+        target: &target,
+        now: started_at,
+    };
     let (plugins, eval) = confirm::run_and_evaluate(
         &plan,
         &shared,
         &settings,
-        &history.baselines,
+        judging,
         comparing,
         &carried,
+        &mut warnings,
     )
     .await;
     let orphans = crate::runner::kill_orphans();

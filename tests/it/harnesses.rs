@@ -184,18 +184,6 @@ objectives:
 "#,
     );
     assert_eq!(s.qod(&["validate"]).code, 0);
-    // A pattern is for side by side only: said, not silently judged.
-    s.policy(
-        r#"version: 1
-plugins:
-  bench: { uses: bench-import, with: { path: bench.json } }
-objectives:
-  - { id: all, metric: "bench.*", pass: "<= +3%" }
-"#,
-    );
-    let r = s.qod(&["validate"]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("is a pattern"), "{}", r.stderr);
 }
 
 /// A repository with a Python plugin `p` whose values the test scripts.

@@ -23,6 +23,7 @@ mod instructions;
 mod interface;
 mod messages;
 mod parts;
+mod patterns;
 mod pending;
 mod quality;
 mod reports;
