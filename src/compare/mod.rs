@@ -119,13 +119,7 @@ pub async fn run(
     for index in instances(plan) {
         let inst = &plan.instances[index];
         let mut open: Vec<Open> = Vec::new();
-        let max = plan
-            .objectives
-            .iter()
-            .filter(|o| o.instance == inst.id)
-            .map(|_| spec.pairs.max as usize)
-            .max()
-            .unwrap_or(0);
+        let max = spec.pairs.max as usize;
         // Each instance's order is its own, and reproducible from the seed.
         let mut rng = Rng::new(seed ^ sequential::Rng::new(index as u64).next_u64());
         let mut order = String::new();
@@ -198,13 +192,12 @@ pub async fn run(
             step_down(&mut open, spec.alpha);
             runs.push(c);
             if settings.progress {
-                progress(
-                    &inst.id,
-                    pair,
-                    max,
-                    &open,
-                    budget.map(|b| b.saturating_sub(began.elapsed())),
-                );
+                // What is left: of the budget, else at most the pairs to `max`.
+                let typical = pair_times.iter().sum::<Duration>() / pair_times.len().max(1) as u32;
+                let left = budget
+                    .map(|b| b.saturating_sub(began.elapsed()))
+                    .unwrap_or(typical * (max as u32 - pair));
+                progress(&inst.id, (pair, max), &open, left, budget.is_some());
             }
             // An objective whose pairs give no ratio is not waited for.
             if open.iter().all(Open::done) {
@@ -328,10 +321,10 @@ pub async fn run(
 /// budget left.
 fn progress(
     inst: &crate::ids::InstanceId,
-    pair: u32,
-    max: usize,
+    (pair, max): (u32, usize),
     open: &[Open],
-    left: Option<Duration>,
+    left: Duration,
+    budget: bool,
 ) {
     let estimate = match open {
         [o] if o.w.is_empty() => String::new(),
@@ -342,9 +335,11 @@ fn progress(
             open.len()
         ),
     };
-    let left = left.map_or(String::new(), |l| {
-        format!(", {} of the budget left", short(l))
-    });
+    let left = if budget {
+        format!(", {} of the budget left", short(left))
+    } else {
+        format!(", at most {} left", short(left))
+    };
     let _ = writeln!(
         std::io::stderr(),
         "qod: `{inst}` side by side: pair {pair} of at most {max}{estimate}{left}"

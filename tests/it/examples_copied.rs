@@ -17,6 +17,20 @@ fn yaml(path: &str) -> Value {
         .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The policy the examples gate with, as the docs lead: requests judged
+/// side by side with their merge-base (a command timed on each side),
+/// pushes recording history; and the build's duration against a limit.
+fn policy(build_s: f64) -> String {
+    emit_policy(
+        &[("build", "duration", build_s)],
+        "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n  - { id: speed, metric: work.mean, pass: \"<= +50%\", against: base }\n",
+    )
+    .replace(
+        "objectives:\n",
+        "  work: { uses: command-bench, with: { command: [\"true\"], warmup: 0, min_runs: 3, max_runs: 3, min_time: 0s } }\ncompare:\n  base: { revision: merge-base }\n  pairs: { min: 6, max: 12, batch: 2 }\nobjectives:\n",
+    )
+}
+
 /// A CI workspace: a clone of a bare `origin` with a passing policy, the
 /// CI's variables, and a PATH with the system's tools but no `qod` (the
 /// example must install it).
@@ -60,14 +74,7 @@ impl Workspace {
                 &dir.to_string_lossy(),
             ],
         );
-        std::fs::write(
-            dir.join("qod.yaml"),
-            emit_policy(
-                &[("build", "duration", 40.0)],
-                "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n",
-            ),
-        )
-        .unwrap();
+        std::fs::write(dir.join("qod.yaml"), policy(40.0)).unwrap();
         git(&dir, &["add", "qod.yaml"]);
         git(&dir, &["commit", "-q", "-m", "gate"]);
         git(&dir, &["push", "-q", "origin", "HEAD:main"]);
@@ -253,6 +260,15 @@ fn github_workflow_keeps_history_on_a_branch_and_a_fork_records_nothing() {
             .join("runner_temp/qod-decision.json"),
     );
     assert_eq!(d["store"]["recorded"], true);
+    // A push has no base to compare with: the side-by-side objective is
+    // reported without effect, its command's time recorded as history.
+    let speed = &d["objectives"][1];
+    assert_eq!(
+        (speed["status"].as_str(), speed["effect"].as_str()),
+        (Some("no_baseline"), Some("none")),
+        "{speed:#}"
+    );
+    assert_eq!(d["decision"], "pass");
 
     // A pull request from a fork: the expression gives `--no-record`; the
     // comment cannot be written and goes to the job summary; the job passes.
@@ -310,6 +326,12 @@ fn gitlab_example_installs_gates_a_merge_request_and_keeps_history_on_a_branch()
     for (k, v) in job["variables"].as_object().unwrap() {
         w.set(k, v.as_str().unwrap());
     }
+    // The request's branch, one commit past `main`.
+    let main = git(&w.dir, &["rev-parse", "HEAD"]);
+    git(&w.dir, &["checkout", "-q", "-b", "feature/faster-sort"]);
+    git(&w.dir, &["commit", "-q", "--allow-empty", "-m", "faster"]);
+    let head = git(&w.dir, &["rev-parse", "HEAD"]);
+    w.set("CI_COMMIT_SHA", &head);
     let script = [strings(&job["before_script"]), strings(&job["script"])]
         .concat()
         .join("\n");
@@ -324,6 +346,16 @@ fn gitlab_example_installs_gates_a_merge_request_and_keeps_history_on_a_branch()
     for f in ["qod-junit.xml", "qod-summary.md", "qod-decision.json"] {
         assert!(w.dir.join(f).is_file(), "{f}");
     }
+    // Judged side by side with its merge-base.
+    let d = w.decision(Path::new("qod-decision.json"));
+    let c = &d["objectives"][1]["comparison"];
+    assert_eq!(
+        c["base_revision"],
+        main.as_str(),
+        "{:#}",
+        d["objectives"][1]
+    );
+    assert!(c["pairs"].as_u64().unwrap() >= 1, "{c:#}");
     // The after_script's comment: no token here, so it says why, puts the
     // summary in the job log, and fails nothing.
     w.set("CI_API_V4_URL", "http://127.0.0.1:9/api/v4");
@@ -363,14 +395,7 @@ fn jenkins_example_installs_gates_and_fails_a_failed_gate() {
     assert_eq!(w.recorded(), 1);
     assert!(w.dir.join("qod-junit.xml").is_file());
     // A failing gate fails the stage.
-    std::fs::write(
-        w.dir.join("qod.yaml"),
-        emit_policy(
-            &[("build", "duration", 90.0)],
-            "  - { id: build-time, metric: build.duration, pass: \"<= 60s\" }\n",
-        ),
-    )
-    .unwrap();
+    std::fs::write(w.dir.join("qod.yaml"), policy(90.0)).unwrap();
     let r = w.sh("sh", commands[1]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(w.recorded(), 2);
