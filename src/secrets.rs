@@ -81,6 +81,44 @@ impl Redactor {
         }
         out
     }
+
+    /// Every string in `v` (keys too), redacted: for whole documents at
+    /// the boundary where they leave qod.
+    pub fn redact_json(&self, v: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.secrets.is_empty() {
+            return;
+        }
+        match v {
+            Value::String(s) => {
+                if self.secrets.iter().any(|x| s.contains(x.as_str())) {
+                    *s = self.redact(s);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.redact_json(x)),
+            Value::Object(o) => {
+                let taken = std::mem::take(o);
+                for (k, mut x) in taken {
+                    self.redact_json(&mut x);
+                    o.insert(self.redact(&k), x);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `doc` with every string in it redacted; `doc` itself when it does
+    /// not round-trip through JSON (it always does for qod's documents).
+    pub fn redact_doc<T: serde::Serialize + serde::de::DeserializeOwned>(&self, doc: T) -> T {
+        if self.secrets.is_empty() {
+            return doc;
+        }
+        let Ok(mut v) = serde_json::to_value(&doc) else {
+            return doc;
+        };
+        self.redact_json(&mut v);
+        serde_json::from_value(v).unwrap_or(doc)
+    }
 }
 
 /// The variables a plugin gets from `parent`: the base set, `LC_*`, `QOD_*`,

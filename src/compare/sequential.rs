@@ -213,9 +213,16 @@ pub struct Sequence {
 }
 
 impl Design {
-    /// The significance spent by the look at `n` pairs.
+    /// The significance spent by the look at `n` pairs. The t-test and the
+    /// bootstrap estimate their spread at every look, which makes nested
+    /// looks a little more liberal than the design (1.06–1.08% false alarms
+    /// at α 1% in 100,000 simulated sequences): they spend 90% of `alpha`.
     fn spend(&self, n: usize) -> f64 {
-        self.alpha * (n as f64 / self.max as f64).min(1.0)
+        let share = match self.method {
+            PairedMethod::Wilcoxon => 1.0,
+            PairedMethod::PairedT | PairedMethod::Bootstrap => 0.9,
+        };
+        share * self.alpha * (n as f64 / self.max as f64).min(1.0)
     }
 
     /// The looks: from the first `n >= min` at which the test can reject

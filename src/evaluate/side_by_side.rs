@@ -178,11 +178,11 @@ pub(super) fn evaluate(
             p(c.p_worse),
             p(boundary)
         ),
-        ObjectiveStatus::Pass if c.p_inside <= boundary && c.stopped_early => {
+        ObjectiveStatus::Pass if c.p_inside <= boundary => {
             format!("inside {tolerance} (p {})", p(c.p_inside))
         }
         ObjectiveStatus::Pass => format!(
-            "inside {tolerance}: the whole interval is (p {} of worse)",
+            "inside {tolerance} with its whole 95% interval, at the last look (p {} of worse)",
             p(c.p_worse)
         ),
         _ if comparisons.replicated.contains_key(&o.spec.id) => format!(

@@ -244,7 +244,12 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         .any(|p| p.status == crate::decision::PluginStatus::Pending)
         .then(|| suspend::Suspension::of(&shared, &plugins));
     // 6. The decision, then the record.
-    let mut decision = decide(&plan, &shared, &store, &history, uploaded, eval, plugins);
+    // Text that came from plugins, `compare.prepare`, the CI or git leaves
+    // qod here, in the decision and everything made of it (the record, the
+    // index, comments, summaries): redacted once, as a whole.
+    let mut decision = settings.redactor.redact_doc(decide(
+        &plan, &shared, &store, &history, uploaded, eval, plugins,
+    ));
     if let Some(s) = suspended {
         decision.summary = format!("suspended: {}", s.waiting_for());
         return Ok(GateOutcome {

@@ -277,8 +277,9 @@ fn latest_decision(r: &RunRecord) -> String {
         s.push_str(&format!(
             "<tr class=\"{status}\"><td><code>{}</code></td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             escape(&o.id),
-            o.value.map(|v| format_with_unit(v, &unit)).unwrap_or_else(|| "–".into()),
-            o.target.map(|v| format_with_unit(v, &unit)).unwrap_or_else(|| "–".into()),
+            // The unit comes from a plugin: escaped like any of its text.
+            escape(&o.value.map(|v| format_with_unit(v, &unit)).unwrap_or_else(|| "–".into())),
+            escape(&o.target.map(|v| format_with_unit(v, &unit)).unwrap_or_else(|| "–".into())),
             escape(o.reason.as_deref().unwrap_or("")),
         ));
     }

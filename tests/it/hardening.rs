@@ -352,6 +352,71 @@ fn a_secret_a_plugin_prints_is_stored_nowhere() {
 }
 
 #[test]
+fn a_secret_in_prepare_output_or_an_instrument_is_stored_nowhere() {
+    const SECRET: &str = "ghp_s3cr3tTok3n42";
+    let s = Scratch::new().env("GITHUB_TOKEN", SECRET);
+    // The base's `prepare` prints the token and fails (the candidate's
+    // passes: it has `ready`); the plugin names its instrument after it.
+    write_plugin(
+        &s,
+        "counted",
+        r#"{"manifest_version":1,"name":"counted","version":"1","protocol_versions":[1],"command":["./run.sh"],"timeout":"10s","metrics":[{"name":"value","better":"lower"}]}"#,
+        "#!/bin/sh\ncat >/dev/null\nprintf '{\"protocol\":1,\"status\":\"ok\",\"metrics\":[{\"name\":\"value\",\"value\":1,\"instrument\":\"cpu %s\"}]}' \"$GITHUB_TOKEN\"\n",
+    );
+    s.policy(
+        r#"version: 1
+plugins:
+  counted: { uses: counted, env: [GITHUB_TOKEN] }
+compare:
+  base: { revision: main }
+  prepare: "test -f ready || { echo \"using $GITHUB_TOKEN\" >&2; exit 1; }"
+objectives:
+  - { id: v, metric: counted.value, pass: "< 5" }
+  - { id: same, metric: counted.value, pass: "<= +5%", against: base }
+"#,
+    );
+    crate::common::git(s.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(s.path().join(".gitignore"), ".qod/\n").unwrap();
+    crate::common::git(s.path(), &["add", "."]);
+    crate::common::git(s.path(), &["commit", "-q", "-m", "base"]);
+    crate::common::git(s.path(), &["checkout", "-q", "-b", "feature"]);
+    s.write("ready", "");
+    let r = s.qod(&["run", "--markdown", "summary.md", "--junit", "junit.xml"]);
+    let d = r.json();
+    let same = &d["objectives"][1];
+    assert_eq!(same["status"], "no_baseline", "{same:#}");
+    assert!(
+        same["reason"]
+            .as_str()
+            .unwrap()
+            .contains("using [redacted]"),
+        "the prepare's output is quoted, redacted: {same:#}"
+    );
+    assert_eq!(
+        d["plugins"][0]["metrics"][0]["instrument"],
+        "cpu [redacted]"
+    );
+    let mut outputs = vec![r.stdout, r.stderr];
+    for args in [
+        &["history", "--format", "json"][..],
+        &["export", "--format", "jsonl"],
+    ] {
+        outputs.push(s.qod(args).stdout);
+    }
+    for (i, o) in outputs.iter().enumerate() {
+        assert!(!o.contains(SECRET), "output {i}: {o}");
+    }
+    let mut files = Vec::new();
+    files_under(&s.path().join(".qod"), &mut files);
+    files.push(s.path().join("summary.md"));
+    files.push(s.path().join("junit.xml"));
+    for f in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!text.contains(SECRET), "`{}` holds the secret", f.display());
+    }
+}
+
+#[test]
 fn a_manifest_probe_on_path_sees_no_credential() {
     use std::os::unix::fs::PermissionsExt;
     let s = Scratch::new()
@@ -596,4 +661,23 @@ fn the_printed_decision_holds_a_bounded_number_of_samples() {
     assert!(r.json()["plugins"][0]["notes"]
         .as_array()
         .is_none_or(|n| n.is_empty()));
+}
+
+#[test]
+fn a_unit_from_a_request_cannot_inject_html_into_the_report() {
+    let s = Scratch::new();
+    s.write(
+        "bench.json",
+        r#"[{"name": "fib", "value": 3, "unit": "ms\"><img src=x onerror=alert(document.domain)>"}]"#,
+    );
+    s.policy(
+        "version: 1\nplugins:\n  b: { uses: bench-import, with: { path: bench.json, format: custom } }\nobjectives:\n  - { id: fib, metric: b.fib, pass: \"< 5\" }\n",
+    );
+    let r = s.qod(&["run"]);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    let r = s.qod(&["report", "--out", "report.html"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(s.path().join("report.html")).unwrap();
+    assert!(!html.contains("<img src=x"), "the unit is written raw");
+    assert!(html.contains("&lt;img src=x"), "the unit is shown, escaped");
 }
