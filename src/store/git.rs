@@ -623,6 +623,10 @@ impl GitBlobs {
         changes: &[(&str, Option<&[u8]>)],
         cond: Cond,
     ) -> Result<Written, StoreError> {
+        // A write may be the first thing this process does with the store
+        // (`qod deployed`, a spooled upload, a suspension): the local
+        // repository must exist before the blobs go into it.
+        self.init().await?;
         let mut blobs = Vec::new();
         for (_, bytes) in changes {
             blobs.push(match bytes {

@@ -307,3 +307,19 @@ fn prune_keeps_the_branch_small() {
     let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_first_write_creates_the_local_repository() {
+    // `qod deployed` writes before it reads anything: on a fresh runner
+    // the store's local repository does not exist yet.
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    let s = checkout(&bare, "app");
+    let out = in_checkout(&s, "app", &["deployed", "--store", "git:qod-history"])
+        .output()
+        .unwrap();
+    let r = crate::common::finish(out);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let listed = git(&bare, &["ls-tree", "-r", "--name-only", "qod-history"]);
+    assert!(listed.contains("deployments/"), "{listed}");
+}
