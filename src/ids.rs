@@ -60,7 +60,11 @@ impl RunId {
 /// Whether `s` may name a part of a gate (and so a store key's segment):
 /// letters, digits, `.`, `_` and `-`.
 pub fn is_key_name(s: &str) -> bool {
+    // `.` and `..` are made of allowed characters but name no folder of
+    // their own: as a path component they climb out of the store.
     !s.is_empty()
+        && s != "."
+        && s != ".."
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

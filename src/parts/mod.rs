@@ -201,9 +201,10 @@ pub fn group_from_env(env: &BTreeMap<String, String>) -> Result<String, PartErro
 }
 
 /// The group as it appears in store keys: characters other than letters,
-/// digits, `.`, `_` and `-` become `_` (the record keeps the real name).
+/// digits, `.`, `_` and `-` become `_`, and `.`, `..` or an empty name
+/// become underscores (the record keeps the real name).
 pub fn key_of(group: &str) -> String {
-    group
+    let key: String = group
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
@@ -212,7 +213,13 @@ pub fn key_of(group: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    // Never a path component that climbs or stays put (`..`, `.`, empty).
+    if crate::ids::is_key_name(&key) {
+        key
+    } else {
+        key.replace('.', "_") + "_"
+    }
 }
 
 /// What the store keeps of one part: everything its run found, so that

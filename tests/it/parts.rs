@@ -308,3 +308,58 @@ fn four_shards_combine_through_a_git_branch() {
     let (whole, combined) = four_shards(&s, &store);
     check_combined(&s, &store, &whole, &combined);
 }
+
+#[test]
+fn dot_names_never_leave_the_store() {
+    let s = Scratch::new();
+    // A part named `..` would be a folder above the group's.
+    s.policy(&format!(
+        "{}parts:\n  \"..\": [a, b]\n  rest: [c, d]\n",
+        policy()
+    ));
+    let r = s.qod(&["validate"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("part name `..`"), "{}", r.stderr);
+    // A group named `..` is kept under `groups/`, as `___`.
+    s.policy(&format!("{}{NAMED}", policy()));
+    let store = s.path().join("store");
+    let r = s.qod(&[
+        "run",
+        "--store",
+        &store.display().to_string(),
+        "--group",
+        "..",
+        "--part",
+        "fast",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut files = Vec::new();
+    let mut stack = vec![s.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    let parts: Vec<_> = files
+        .iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "groups"))
+        .collect();
+    assert_eq!(parts.len(), 1, "{files:?}");
+    assert!(
+        parts[0].starts_with(store.join("groups").join("___")),
+        "{parts:?}"
+    );
+    // And `combine` finds it by the same name.
+    let r = s.qod(&[
+        "combine",
+        "--store",
+        &store.display().to_string(),
+        "--group",
+        "..",
+    ]);
+    assert_ne!(r.code, 2, "{}", r.stderr);
+}
