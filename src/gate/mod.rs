@@ -242,7 +242,11 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let suspended = plugins
         .iter()
         .any(|p| p.status == crate::decision::PluginStatus::Pending)
-        .then(|| suspend::Suspension::of(&shared, &plugins));
+        .then(|| {
+            settings
+                .redactor
+                .redact_doc(suspend::Suspension::of(&shared, &plugins))
+        });
     // 6. The decision, then the record.
     // Text that came from plugins, `compare.prepare`, the CI or git leaves
     // qod here, in the decision and everything made of it (the record, the

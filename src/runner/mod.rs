@@ -470,19 +470,11 @@ async fn with_heartbeat<F: std::future::Future>(f: F, what: &str, every: Duratio
 
 /// Hides secret values in every text of `out` that came from the plugin
 /// (its result, its stderr) or mentions what it printed.
+/// The whole outcome redacted, every string in it (a pending plugin's
+/// state included: it is stored with a suspended gate; a plugin reads its
+/// secrets from the environment again when it is resumed).
 fn redact(out: &mut PluginOutcome, r: &Redactor) {
-    let fix = |s: &mut String| *s = r.redact(s);
-    out.summary.iter_mut().for_each(fix);
-    out.stderr_tail.iter_mut().for_each(fix);
-    out.notes.iter_mut().for_each(fix);
-    if let Some(e) = &mut out.error {
-        fix(&mut e.kind);
-        fix(&mut e.message);
-    }
-    for m in &mut out.metrics {
-        fix(&mut m.name);
-        m.unit.iter_mut().for_each(fix);
-    }
+    *out = r.redact_doc(out.clone());
 }
 
 #[cfg(test)]

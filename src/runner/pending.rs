@@ -61,8 +61,9 @@ pub(super) async fn wait(
     if settings.progress {
         let _ = writeln!(
             std::io::stderr(),
-            "qod: `{}` pending ({what}); resuming in {}",
+            "qod: `{}` pending ({}); resuming in {}",
             inst.id,
+            settings.redactor.redact(what),
             crate::duration::HumanDuration(p.retry_after)
         );
     }

@@ -733,3 +733,43 @@ fn an_expired_continuation_token_fails_the_job_with_the_reason() {
     );
     assert!(message.contains("start the action again"), "{message}");
 }
+
+#[test]
+fn a_pending_plugins_summary_and_state_keep_no_secret() {
+    const SECRET: &str = "tok-pending-s3cr3t";
+    let fake = FakeCodePipeline::start();
+    let s = fake.scratch().env("API_TOKEN", SECRET);
+    crate::common::python_plugin(
+        &s,
+        "leaky",
+        r#"[{"name": "steps", "better": "lower"}]"#,
+        r#"import json, os, sys
+json.load(sys.stdin)
+t = os.environ["API_TOKEN"]
+print(json.dumps({"protocol": 1, "status": "pending", "state": {"token": t},
+                  "retry_after": "1s", "summary": f"job with {t} running"}))
+"#,
+    );
+    s.policy(
+        "version: 1\nplugins:\n  load: { uses: leaky, env: [API_TOKEN] }\nobjectives:\n  - { id: steps, metric: load.steps, pass: \"== 3\" }\n",
+    );
+    let r = invoke(&fake, &s, "job-1", None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pending (job with [redacted] running)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+    let reports = fake.reports();
+    assert!(!format!("{reports:?}").contains(SECRET), "{reports:?}");
+    let dir = s.path().join(".qod/store/suspended");
+    let saved: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(saved.len(), 1);
+    let text = std::fs::read_to_string(saved[0].path()).unwrap();
+    assert!(
+        !text.contains(SECRET),
+        "the suspension holds the secret: {text}"
+    );
+    assert!(text.contains("[redacted]"), "{text}");
+}
