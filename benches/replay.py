@@ -76,7 +76,7 @@ for r in [0.0, 0.05, 0.10, 0.20, 0.50]:
             for i in range(args.max):
                 b, c = times[start + 2 * i], times[start + 2 * i + 1]
                 f.write(f"{b!r} {c * (1 + r)!r}\n")
-        out = subprocess.run([qod, "run", "--no-record", "--store", f"dir:{work}/store"],
+        out = subprocess.run([qod, "run", "--no-record", "--store", f"{work}/store"],
                              cwd=work, env=env, capture_output=True, text=True)
         d = json.loads(out.stdout)
         o = d["objectives"][0]

@@ -31,7 +31,7 @@ printf '%-6s %6s %6s %12s %14s %8s\n' round exit pairs "wall ms" "invocations ms
 for r in $(seq "$rounds"); do
   start=$(date +%s%N)
   set +e
-  "$qod" run --progress --base main --store "dir:$work/store" > "$work/d.json" 2> "$work/err.txt"
+  "$qod" run --progress --base main --store "$work/store" > "$work/d.json" 2> "$work/err.txt"
   code=$?
   set -e
   wall=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -316,7 +316,14 @@ impl Store {
             }
         }
         let mut older = head.older;
+        let mut seen = std::collections::HashSet::new();
         while let Some(key) = older {
+            // A damaged or forged index can chain back to a segment already
+            // read: walking on would never end.
+            if !seen.insert(key.clone()) {
+                skipped(format!("index segment `{key}` is reached twice: the index loops, so older runs are not visible (`qod store reindex` rebuilds the index)"));
+                return Ok(deployments);
+            }
             match self.read::<Segment>(&key).await {
                 Ok(Some((segment, _))) => {
                     for run in segment.runs {
@@ -512,6 +519,13 @@ impl Store {
         let mut segments = Vec::new();
         let mut older = head.older.clone();
         while let Some(key) = older {
+            if segments.contains(&key) {
+                return Err(StoreError::Corrupt {
+                    location: self.location(),
+                    key,
+                    detail: "the index's segments loop back to this one; run `qod store reindex` to rebuild the index from the records".into(),
+                });
+            }
             let (segment, _) =
                 self.read::<Segment>(&key)
                     .await?

@@ -681,3 +681,53 @@ fn a_unit_from_a_request_cannot_inject_html_into_the_report() {
     assert!(!html.contains("<img src=x"), "the unit is written raw");
     assert!(html.contains("&lt;img src=x"), "the unit is shown, escaped");
 }
+
+#[test]
+fn a_looping_index_ends_every_walk_with_the_fix() {
+    let s = Scratch::new();
+    let store = s.path().join("store");
+    s.policy(&crate::common::emit_policy(
+        &[("build", "duration", 40.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= baseline * 1.5\" }\n",
+    ));
+    let at = store.display().to_string();
+    assert_eq!(s.qod(&["run", "--store", &at]).code, 0);
+    // The head's oldest segment chains back to itself.
+    let head = store.join("index/head.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&head).unwrap()).unwrap();
+    doc["older"] = "index/segments/loop.json".into();
+    std::fs::write(&head, doc.to_string()).unwrap();
+    std::fs::create_dir_all(store.join("index/segments")).unwrap();
+    std::fs::write(
+        store.join("index/segments/loop.json"),
+        r#"{"index_version":1,"runs":[],"older":"index/segments/loop.json"}"#,
+    )
+    .unwrap();
+    for args in [
+        &["history", "--store", &at][..],
+        &["run", "--store", &at, "--no-record"],
+        &["store", "prune", "--store", &at, "--keep", "5"],
+    ] {
+        let mut child = s
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{args:?} walks the loop forever");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let r = crate::common::finish(child.wait_with_output().unwrap());
+        assert!(
+            r.stderr.contains("qod store reindex"),
+            "{args:?} says how to repair it: {}",
+            r.stderr
+        );
+    }
+}
