@@ -225,6 +225,21 @@ impl Store {
                 ),
                 })
             }
+            // `dir:/x` or `file:x` reads like a scheme but would be a
+            // folder named `dir:`: said, not created.
+            None if location
+                .split_once(':')
+                .is_some_and(|(s, _)| s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')) =>
+            {
+                let scheme = location.split_once(':').map_or("", |(s, _)| s);
+                let rest = &location[scheme.len() + 1..];
+                return Err(StoreError::BadLocation {
+                    location: location.to_owned(),
+                    hint: format!(
+                        "`{scheme}:` is not a store qod knows: a directory is given as its path (`{rest}`, or `./{location}` for a folder named so); the others are `s3://bucket/prefix`, `git:BRANCH` and `git+URL#BRANCH`"
+                    ),
+                });
+            }
             None => Backend::Dir(DirBlobs::new(location)),
         };
         Ok(Store { backend })

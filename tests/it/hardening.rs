@@ -731,3 +731,17 @@ fn a_looping_index_ends_every_walk_with_the_fix() {
         );
     }
 }
+
+#[test]
+fn a_location_that_reads_like_an_unknown_scheme_is_refused_not_created() {
+    let s = Scratch::new();
+    let r = s.qod(&["history", "--store", "dir:/tmp/qod-history"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`dir:` is not a store qod knows")
+            && r.stderr.contains("`/tmp/qod-history`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!s.path().join("dir:").exists());
+}
