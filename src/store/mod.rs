@@ -38,6 +38,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why the store could not be used.
+/// How long parts and suspended gates are kept whatever `store prune`
+/// keeps of the runs: longer than any `combine --wait` or CodePipeline
+/// continuation waits.
+pub const IN_FLIGHT: chrono::Duration = chrono::Duration::days(1);
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -694,6 +699,8 @@ impl Store {
     }
 
     /// Removes old runs: their records, and their entries in the index.
+    /// Parts and suspended gates go with the runs of their time, but never
+    /// before they are [`IN_FLIGHT`] old.
     /// The index is swapped in only if no run was recorded meanwhile (else
     /// it is rebuilt again), so a concurrent run is never dropped.
     pub async fn prune(
@@ -743,7 +750,13 @@ impl Store {
             .map(|t| t.timestamp_millis())
             .min()
             .unwrap_or(now.timestamp_millis());
-        let removed_parts = self.prune_groups(oldest_kept.max(0) as u64).await?;
+        // Work still in flight is never pruned: a part waiting for its
+        // group's `combine`, a gate suspended for a CodePipeline job. Both
+        // are kept for a day, whatever `--keep` says.
+        let in_flight = (now - IN_FLIGHT).timestamp_millis();
+        let removed_parts = self
+            .prune_groups(oldest_kept.min(in_flight).max(0) as u64)
+            .await?;
         // A git branch keeps what was removed in its history: start it anew.
         if let Backend::Git(g) = &self.backend {
             if !removed.is_empty() || removed_parts > 0 {

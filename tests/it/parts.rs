@@ -123,13 +123,28 @@ fn four_shards_recorded_at_once_combine_into_the_decision_of_the_whole_policy() 
     // Pruning keeps the parts of the runs it keeps, and takes the others.
     let r = s.qod(&["store", "prune", "--store", "store", "--keep", "1"]);
     assert!(r.stderr.contains("removed 2 runs, kept 1"), "{}", r.stderr);
+    // Parts younger than a day are work in flight: kept whatever `--keep`
+    // says; an older one goes.
+    let part_dir = s.path().join("store/groups/build-7");
+    let mut parts = Vec::new();
+    for e in std::fs::read_dir(&part_dir).unwrap().flatten() {
+        for f in std::fs::read_dir(e.path()).unwrap().flatten() {
+            parts.push(f.path());
+        }
+    }
+    assert_eq!(parts.len(), 5, "{parts:?}");
+    // A part of 2020 (its id's time), beside the others.
+    let old = parts[0].with_file_name("01700000-0000-7000-8000-000000000000.json");
+    std::fs::copy(&parts[0], &old).unwrap();
     let r = s.qod(&["store", "prune", "--store", "store", "--keep-days", "0"]);
     assert!(
         r.stderr
-            .contains("removed 1 run and 5 older gate files (parts and suspended gates)"),
+            .contains("removed 1 run and 1 older gate file (parts and suspended gates)"),
         "{}",
         r.stderr
     );
+    assert!(!old.exists());
+    assert!(parts.iter().all(|p| p.exists()), "{parts:?}");
 }
 
 #[test]
