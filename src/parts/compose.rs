@@ -133,6 +133,51 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
                 })
                 .cloned()
                 .collect();
+            // A part evaluated under another policy is not this policy's
+            // verdict: its criteria must be this policy's.
+            let pass: Vec<&str> = o.pass.iter().map(|p| p.text.as_str()).collect();
+            let warn: Vec<&str> = o.warn.iter().map(|p| p.text.as_str()).collect();
+            if let Some(other) = rows.iter().find(|r| {
+                r.criteria.iter().map(String::as_str).ne(pass.iter().copied())
+                    || r.warn_criteria.iter().map(String::as_str).ne(warn.iter().copied())
+            }) {
+                return vec![crate::evaluate::missing(
+                    o,
+                    format!(
+                        "part `{}` evaluated `{}` under another policy (`{}` where this policy says `{}`); run the parts again with one policy",
+                        rec.part.name,
+                        o.spec.id,
+                        other.criteria.join(", "),
+                        pass.join(", ")
+                    ),
+                )];
+            }
+            // What needs no history is judged again from the part's values;
+            // the rest keeps the part's verdict, its effect under this policy.
+            let absolute = !o.is_pattern() && !o.is_relative() && o.side_by_side.is_none();
+            let rows: Vec<ObjectiveOutcome> = rows
+                .into_iter()
+                .map(|mut row| {
+                    if absolute {
+                        let again = crate::evaluate::evaluate(
+                            std::slice::from_ref(o),
+                            &plan.policy.policy.decision,
+                            &rec.plugins,
+                            &Default::default(),
+                            &Default::default(),
+                        );
+                        if let Some(mut fresh) = again.objectives.into_iter().next() {
+                            fresh.attempts = std::mem::take(&mut row.attempts);
+                            return fresh;
+                        }
+                    }
+                    row.effect = crate::evaluate::effect_of(row.status, &o.spec);
+                    row.mode = o.spec.mode;
+                    row.key = o.spec.key;
+                    row.weight = o.spec.weight;
+                    row
+                })
+                .collect();
             match rows.is_empty() {
                 false => rows,
                 true => vec![crate::evaluate::missing(

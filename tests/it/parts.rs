@@ -378,3 +378,68 @@ fn dot_names_never_leave_the_store() {
     ]);
     assert_ne!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn combine_judges_by_its_own_policy_not_the_parts() {
+    let s = Scratch::new();
+    // The parts run under a looser limit for `b-size` than combine's policy.
+    let loose = format!("{}{NAMED}", policy()).replace("pass: \"< 100\"", "pass: \"< 1000\"");
+    s.policy(&loose);
+    for part in ["fast", "slow"] {
+        let r = s.qod(&["run", "--store", "store", "--group", "g1", "--part", part]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    s.policy(&format!("{}{NAMED}", policy()).replace("pass: \"< 100\"", "pass: \"< 10\""));
+    let r = s.qod(&["combine", "--store", "store", "--group", "g1"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let b = d["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "b-size")
+        .unwrap();
+    assert_eq!(b["status"], "no_data", "{b:#}");
+    assert!(
+        b["reason"]
+            .as_str()
+            .unwrap()
+            .contains("under another policy (`< 1000` where this policy says `< 10`)"),
+        "{b:#}"
+    );
+
+    // A part whose record says pass for a value the criterion fails.
+    s.policy(&format!("{}{NAMED}", policy()));
+    for part in ["fast", "slow"] {
+        let r = s.qod(&["run", "--store", "store", "--group", "g2", "--part", part]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let dir = s.path().join("store/groups/g2/fast");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut rec: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    for p in rec["plugins"].as_array_mut().unwrap() {
+        if p["instance"] == "b" {
+            p["metrics"][0]["value"] = 500.into();
+        }
+    }
+    std::fs::write(&file, rec.to_string()).unwrap();
+    let r = s.qod(&["combine", "--store", "store", "--group", "g2"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let b = d["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "b-size")
+        .unwrap();
+    assert_eq!(
+        (b["status"].as_str(), b["value"].as_f64()),
+        (Some("fail"), Some(500.0)),
+        "{b:#}"
+    );
+}
