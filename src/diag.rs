@@ -171,6 +171,27 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Text that came from plugins, requests or stores, made safe for one line
+/// of a terminal or a CI log: line breaks become `⏎` and other control
+/// characters (ANSI escapes, NUL) `�`, so that it can neither start a line
+/// of its own (a forged `::error::` on GitHub Actions) nor drive the
+/// terminal. Tabs stay.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| match c {
+                '\n' | '\r' => '⏎',
+                '\t' => c,
+                c if c.is_control() => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

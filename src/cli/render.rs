@@ -61,9 +61,11 @@ impl Printer {
 
     /// `warning: …` on stderr, even with `--quiet`.
     pub fn warning(&self, text: &str) {
+        // Warnings quote stores and plugins: one line, no control codes.
         eprint(&format!(
-            "{}: {text}",
-            paint("warning", Tone::Warn, self.colour)
+            "{}: {}",
+            paint("warning", Tone::Warn, self.colour),
+            crate::diag::printable(text)
         ));
     }
 

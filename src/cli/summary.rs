@@ -34,11 +34,13 @@ pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
         Verdict::Warn => Tone::Warn,
         Verdict::Fail => Tone::Bad,
     };
+    // Everything below quotes plugins and requests: one line each.
+    use crate::diag::printable;
     let mut s = format!(
         "qod: {} (score {}) — {}",
         paint(&verdict, tone, colour),
         d.score,
-        d.summary
+        printable(&d.summary)
     );
     for o in &d.objectives {
         let (mark, tone) = match (o.effect, o.status) {
@@ -59,9 +61,9 @@ pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
         s.push_str(&format!(
             "\n  {} {:<24} {:>12}  {}",
             paint(&mark, tone, colour),
-            o.id,
-            value,
-            o.reason
+            printable(&o.id),
+            printable(&value),
+            printable(&o.reason)
         ));
     }
     for p in d.plugins.iter().filter(|p| p.error.is_some()) {
@@ -71,10 +73,10 @@ pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
             p.instance,
             p.name,
             paint(p.status.as_str(), Tone::Bad, colour),
-            e.message
+            printable(&e.message)
         ));
         if let Some(tail) = &p.stderr_tail {
-            let lines: Vec<&str> = tail.lines().collect();
+            let lines: Vec<String> = tail.lines().map(|l| printable(l).into_owned()).collect();
             let cut = lines.len().saturating_sub(STDERR_SHOWN);
             let mut shown: Vec<String> = Vec::new();
             // A crash's cause is often above its stack trace: keep the

@@ -11,6 +11,16 @@ fn data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
+        .chars()
+        // ANSI escapes and NUL would reach the log as they are.
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Escapes a workflow command's property value.

@@ -440,7 +440,7 @@ async fn run_one(
             out.status.as_str(),
             out.duration_ms,
             if detail.is_empty() { "" } else { ": " },
-            detail
+            crate::diag::printable(&detail)
         );
     }
     out

@@ -63,7 +63,7 @@ pub(super) async fn wait(
             std::io::stderr(),
             "qod: `{}` pending ({}); resuming in {}",
             inst.id,
-            settings.redactor.redact(what),
+            crate::diag::printable(&settings.redactor.redact(what)),
             crate::duration::HumanDuration(p.retry_after)
         );
     }

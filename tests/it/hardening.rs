@@ -745,3 +745,39 @@ fn a_location_that_reads_like_an_unknown_scheme_is_refused_not_created() {
     );
     assert!(!s.path().join("dir:").exists());
 }
+
+#[test]
+fn plugin_text_cannot_issue_workflow_commands_or_drive_the_terminal() {
+    let s = Scratch::new().env("GITHUB_ACTIONS", "true");
+    write_plugin(
+        &s,
+        "forger",
+        &manifest("forger"),
+        "#!/bin/sh\ncat >/dev/null\nprintf '{\"protocol\":1,\"status\":\"error\",\"error\":{\"kind\":\"x\",\"message\":\"bad\\\\n::error::forged\\\\n::stop-commands::tok\\\\u001b[2J\\\\u0000end\"}}'\n",
+    );
+    // bench-import's error quotes a request's benchmark name.
+    s.write(
+        "bench.json",
+        r#"[{"name": "a\n::add-mask::x", "value": 1}, {"name": "a\n::add-mask::x", "value": 2}]"#,
+    );
+    s.policy(
+        "version: 1\nplugins:\n  f: { uses: forger }\n  b: { uses: bench-import, with: { path: bench.json, format: custom } }\nobjectives:\n  - { id: v, metric: f.value, pass: \"< 5\" }\n  - { id: w, metric: b.a, pass: \"< 5\" }\n",
+    );
+    let r = s.qod(&["run", "--progress", "--no-record"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for line in r.stderr.lines() {
+        assert!(
+            !line.trim_start().starts_with("::error::forged")
+                && !line.trim_start().starts_with("::stop-commands::tok")
+                && !line.trim_start().starts_with("::add-mask::"),
+            "a plugin's text began a line: {line}\n{}",
+            r.stderr
+        );
+    }
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\0'),
+        "{:?}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("bad⏎::error::forged"), "{}", r.stderr);
+}
