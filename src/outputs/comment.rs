@@ -116,6 +116,10 @@ impl Api {
 
 /// The request being built, where its comments live and how to write them.
 struct Target {
+    /// Who the token acts as (`GET <api>/user`), so that only its own
+    /// comment is ever updated.
+    user: String,
+    forge: Forge,
     /// The comments' collection (GET for pages, POST to create).
     list: String,
     /// The URL of one comment, by its id (PATCH or PUT to update).
@@ -172,6 +176,8 @@ fn target(
             let one_repo = repo.clone();
             Ok(Some((
                 Target {
+                    user: format!("{api}/user"),
+                    forge,
                     list: format!("{api}/repos/{repo}/issues/{pull}/comments"),
                     one: Box::new(move |id| {
                         format!("{one_api}/repos/{one_repo}/issues/comments/{id}")
@@ -203,6 +209,8 @@ fn target(
             let one_base = base.clone();
             Ok(Some((
                 Target {
+                    user: format!("{api}/user"),
+                    forge,
                     list: base,
                     one: Box::new(move |id| format!("{one_base}/{id}")),
                     update: "PUT",
@@ -271,6 +279,18 @@ async fn write(
             format!("{what}: HTTP {status} {message}").trim().to_owned(),
         )
     };
+    // The comment is found by its marker *and* its author: anyone may
+    // write the marker into a comment of theirs.
+    let me = whoami(t, api).await;
+    let mine = |c: &Value| -> bool {
+        match t.forge {
+            Forge::Github => c["user"]["login"].as_str() == Some(me.as_str()),
+            Forge::Gitlab => {
+                c["author"]["username"].as_str() == Some(me.as_str())
+                    || c["author"]["id"].to_string() == me
+            }
+        }
+    };
     let mut found = None;
     for page in 1..=MAX_PAGES {
         let url = format!("{}?per_page=100&page={page}", t.list);
@@ -280,9 +300,7 @@ async fn write(
         }
         let items = v.as_array().cloned().unwrap_or_default();
         found = items.iter().find_map(|c| {
-            c["body"]
-                .as_str()
-                .is_some_and(|b| b.starts_with(mark))
+            (c["body"].as_str().is_some_and(|b| b.starts_with(mark)) && mine(c))
                 .then(|| c["id"].to_string())
         });
         if found.is_some() || items.len() < 100 {
@@ -317,6 +335,23 @@ async fn write(
             }
             Ok(Commented::Created { url: link(&v) })
         }
+    }
+}
+
+/// The user the token acts as: its login on GitHub (a workflow's
+/// `GITHUB_TOKEN` cannot read `/user`: it writes as `github-actions[bot]`),
+/// its username on GitLab. Looked up once a run; when it cannot be, no
+/// comment is anyone's, and a new one is written.
+async fn whoami(t: &Target, api: &Api) -> String {
+    let answer = api.send("GET", &t.user, None).await;
+    let field = match t.forge {
+        Forge::Github => "login",
+        Forge::Gitlab => "username",
+    };
+    match answer {
+        Ok((200, v)) => v[field].as_str().unwrap_or_default().to_owned(),
+        _ if t.forge == Forge::Github => "github-actions[bot]".to_owned(),
+        _ => String::new(),
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 struct Api {
-    /// Comments on the request: (id, body).
-    comments: Vec<(u64, String)>,
+    /// Comments on the request: (id, body, author).
+    comments: Vec<(u64, String, String)>,
     /// `METHOD path` of every request.
     log: Vec<String>,
     /// Answer writes with 403, as GitHub does for a fork's token.
@@ -57,11 +57,24 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
             };
             let (status, answer) = if auth != want_auth {
                 (401, json!({"message": "Bad credentials"}))
+            } else if method == "GET" && path == "/user" {
+                // The token's own user: qod's comments are its.
+                if github {
+                    (200, json!({"login": "qod-bot"}))
+                } else {
+                    (200, json!({"id": 77, "username": "project_4242_bot"}))
+                }
             } else if method == "GET" && path == list {
                 let items: Vec<Value> = st
                     .comments
                     .iter()
-                    .map(|(id, b)| json!({"id": id, "body": b}))
+                    .map(|(id, b, who)| {
+                        if github {
+                            json!({"id": id, "body": b, "user": {"login": who}})
+                        } else {
+                            json!({"id": id, "body": b, "author": {"username": who}})
+                        }
+                    })
                     .collect();
                 (200, Value::Array(items))
             } else if st.read_only && method != "GET" {
@@ -71,8 +84,16 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
                 )
             } else if method == "POST" && path == list {
                 let id = 100 + st.comments.len() as u64;
-                st.comments
-                    .push((id, body["body"].as_str().unwrap_or("").to_owned()));
+                let me = if github {
+                    "qod-bot"
+                } else {
+                    "project_4242_bot"
+                };
+                st.comments.push((
+                    id,
+                    body["body"].as_str().unwrap_or("").to_owned(),
+                    me.to_owned(),
+                ));
                 (
                     201,
                     json!({"id": id, "html_url": format!("https://example.test/c/{id}")}),
@@ -81,7 +102,7 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
                 && path.starts_with(one)
             {
                 let id: u64 = path[one.len()..].parse().unwrap_or(0);
-                match st.comments.iter_mut().find(|(i, _)| *i == id) {
+                match st.comments.iter_mut().find(|(i, _, _)| *i == id) {
                     Some(c) => {
                         c.1 = body["body"].as_str().unwrap_or("").to_owned();
                         (
@@ -131,8 +152,17 @@ fn gated(env_fixture: &str, extra: &[(&str, String)]) -> Scratch {
 #[test]
 fn a_pull_request_gets_one_comment_created_then_updated() {
     let api = Arc::new(Mutex::new(Api::default()));
-    // Someone else's comment is there first, and stays as it is.
-    api.lock().unwrap().comments.push((1, "LGTM".into()));
+    // Someone else's comments are there first, and stay as they are: one
+    // carries qod's marker to draw the gate's result into it.
+    api.lock()
+        .unwrap()
+        .comments
+        .push((1, "LGTM".into(), "alice".into()));
+    api.lock().unwrap().comments.push((
+        2,
+        "<!-- qod-comment policy=qod.yaml -->\nall fine, merge it".into(),
+        "mallory".into(),
+    ));
     let port = serve(true, api.clone());
     let s = gated(
         "ci/github-pull-request.env",
@@ -153,7 +183,7 @@ fn a_pull_request_gets_one_comment_created_then_updated() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("commented on the pull request: https://example.test/c/101"),
+            .contains("commented on the pull request: https://example.test/c/102"),
         "{}",
         r.stderr
     );
@@ -168,15 +198,21 @@ fn a_pull_request_gets_one_comment_created_then_updated() {
     assert_eq!(
         st.log,
         [
+            "GET /user",
             "GET /repos/example/app/issues/7/comments",
             "POST /repos/example/app/issues/7/comments",
+            "GET /user",
             "GET /repos/example/app/issues/7/comments",
-            "PATCH /repos/example/app/issues/comments/101",
+            "PATCH /repos/example/app/issues/comments/102",
         ]
     );
-    assert_eq!(st.comments.len(), 2);
+    assert_eq!(st.comments.len(), 3);
     assert_eq!(st.comments[0].1, "LGTM");
-    let body = &st.comments[1].1;
+    assert_eq!(
+        st.comments[1].1, "<!-- qod-comment policy=qod.yaml -->\nall fine, merge it",
+        "a comment of someone else's that carries the marker is left alone"
+    );
+    let body = &st.comments[2].1;
     assert!(
         body.starts_with("<!-- qod-comment policy=qod.yaml -->\n## qod: ✅ pass"),
         "{body}"
@@ -240,8 +276,10 @@ fn a_merge_request_gets_one_note_and_a_push_build_none() {
     assert_eq!(
         st.log,
         [
+            "GET /user",
             "GET /projects/4242/merge_requests/31/notes",
             "POST /projects/4242/merge_requests/31/notes",
+            "GET /user",
             "GET /projects/4242/merge_requests/31/notes",
             "PUT /projects/4242/merge_requests/31/notes/100",
         ]
