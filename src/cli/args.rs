@@ -94,10 +94,20 @@ impl std::fmt::Display for Samples {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
 
+/// The longest duration an option takes: longer is a mistake, and would
+/// overflow the clocks it is added to.
+const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
+
 impl std::str::FromStr for Span {
-    type Err = humantime::DurationError;
+    type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(s).map(Span)
+        let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+        if d > LONGEST {
+            return Err(format!(
+                "`{s}` is longer than a year; give a shorter duration, such as `10m`"
+            ));
+        }
+        Ok(Span(d))
     }
 }
 
@@ -436,7 +446,8 @@ pub enum StoreCommand {
             long,
             value_name = "N",
             conflicts_with = "keep",
-            required_unless_present = "keep"
+            required_unless_present = "keep",
+            value_parser = clap::value_parser!(u32).range(0..=36_600)
         )]
         keep_days: Option<u32>,
         /// Keep the newest N runs.

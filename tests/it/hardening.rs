@@ -781,3 +781,26 @@ fn plugin_text_cannot_issue_workflow_commands_or_drive_the_terminal() {
     );
     assert!(r.stderr.contains("bad⏎::error::forged"), "{}", r.stderr);
 }
+
+#[test]
+fn absurd_durations_and_day_counts_are_usage_errors_not_panics() {
+    let s = Scratch::new();
+    for (args, says) in [
+        (
+            &["combine", "--group", "g", "--wait", "18446744073709551615s"][..],
+            "is longer than a year",
+        ),
+        (
+            &["store", "prune", "--keep-days", "100000000"],
+            "is not in 0..=36600",
+        ),
+        (
+            &["run", "--heartbeat", "99999999999h"],
+            "is longer than a year",
+        ),
+    ] {
+        let r = s.qod(args);
+        assert_eq!(r.code, 64, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+}
