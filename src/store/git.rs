@@ -83,8 +83,35 @@ fn scrub(s: &str, secrets: &[String]) -> String {
     re.replace_all(&out, "://***@").into_owned()
 }
 
-/// `https://user:password@host/…` (or `http://`) without its user and password, and
-/// `("user:password", password)`; other URLs as they are.
+/// `%XX` escapes decoded, as git decodes a URL's user and password.
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `https://user:password@host/…` (or `http://`) without its user and
+/// password, and `("user:password", secret)` decoded as git decodes them;
+/// a user alone (`https://TOKEN@host/…`, as many CI docs write a token) is
+/// the secret, with an empty password. Other URLs as they are.
 fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
     let Some((scheme, rest)) = url
         .split_once("://")
@@ -93,16 +120,22 @@ fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
         return (url.to_owned(), None);
     };
     let host_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_end].rsplit_once('@') {
-        Some((info, host)) if info.contains(':') => {
-            let password = info.split_once(':').map_or("", |(_, p)| p).to_owned();
-            (
-                format!("{scheme}://{host}{}", &rest[host_end..]),
-                Some((info.to_owned(), password)),
-            )
-        }
-        _ => (url.to_owned(), None),
-    }
+    let Some((info, host)) = rest[..host_end].rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let (user, password) = match info.split_once(':') {
+        Some((u, p)) => (percent_decoded(u), percent_decoded(p)),
+        None => (percent_decoded(info), String::new()),
+    };
+    let secret = if password.is_empty() {
+        user.clone()
+    } else {
+        password.clone()
+    };
+    (
+        format!("{scheme}://{host}{}", &rest[host_end..]),
+        Some((format!("{user}:{password}"), secret)),
+    )
 }
 
 /// What `git:BRANCH` or `git+URL#BRANCH` names.
@@ -895,6 +928,30 @@ mod tests {
             );
             assert!(!e.to_string().contains("glcbt-secret456"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_token_as_the_urls_user_and_escaped_passwords_are_taken_out_decoded() {
+        assert_eq!(
+            split_userinfo("https://ghp_T0KEN@github.com/o/r.git"),
+            (
+                "https://github.com/o/r.git".to_owned(),
+                Some(("ghp_T0KEN:".to_owned(), "ghp_T0KEN".to_owned()))
+            )
+        );
+        assert_eq!(
+            split_userinfo("https://me:p%40ss%3Aw0rd@host/r.git"),
+            (
+                "https://host/r.git".to_owned(),
+                Some(("me:p@ss:w0rd".to_owned(), "p@ss:w0rd".to_owned()))
+            )
+        );
+        assert_eq!(
+            split_userinfo("ssh://git@host/r.git").1,
+            None,
+            "ssh keeps its user"
+        );
+        assert_eq!(percent_decoded("a%2"), "a%2");
     }
 
     #[test]
