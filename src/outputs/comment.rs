@@ -285,10 +285,7 @@ async fn write(
     let mine = |c: &Value| -> bool {
         match t.forge {
             Forge::Github => c["user"]["login"].as_str() == Some(me.as_str()),
-            Forge::Gitlab => {
-                c["author"]["username"].as_str() == Some(me.as_str())
-                    || c["author"]["id"].to_string() == me
-            }
+            Forge::Gitlab => c["author"]["username"].as_str() == Some(me.as_str()),
         }
     };
     let mut found = None;
