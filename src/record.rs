@@ -199,7 +199,11 @@ impl RunRecord {
 
     /// The `YYYY-MM-DD` partition of the record.
     pub fn date(&self) -> &str {
-        self.started_at.get(..10).unwrap_or("unknown")
+        // A store key's segment: `YYYY-MM-DD`, or `unknown`, never a path.
+        match self.started_at.get(..10) {
+            Some(d) if d.bytes().all(|b| b.is_ascii_digit() || b == b'-') => d,
+            _ => "unknown",
+        }
     }
 }
 

@@ -54,6 +54,16 @@ pub fn open_base(
     Ok(Ok(base))
 }
 
+/// Whether side by side applies to a build: a CI push build (to the base
+/// branch) has no merge-base by nature, so its side-by-side objectives on
+/// `revision: merge-base` do not apply (it records history); a local run
+/// without `--base` is told how to give one instead.
+pub fn applies(spec: &CompareSpec, source: &crate::protocol::Source, provider: &str) -> bool {
+    !matches!(&spec.base, crate::policy::BaseSource::Revision(r) if r == "merge-base")
+        || crate::ci::is_change(source)
+        || provider == "local"
+}
+
 /// The instances behind objectives `against: base`, as indices into the plan.
 pub fn instances(plan: &Plan) -> Vec<usize> {
     let mut out: Vec<usize> = plan

@@ -193,16 +193,10 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         .compare
         .as_ref()
         .filter(|_| plan.objectives.iter().any(|o| o.side_by_side.is_some()));
-    // A CI push build (to the base branch) has no merge-base by nature:
-    // its side-by-side objectives do not apply (it records history). A
-    // local run without `--base` is told how to give one instead.
-    let applies = |spec: &crate::policy::CompareSpec| {
-        !matches!(&spec.base, crate::policy::BaseSource::Revision(r) if r == "merge-base")
-            || crate::ci::is_change(&source)
-            || pipeline.provider == "local"
-    };
     let base = match compare {
-        Some(spec) if !applies(spec) => Some(Err(crate::evaluate::NOT_A_CHANGE.to_owned())),
+        Some(spec) if !crate::compare::applies(spec, &source, &pipeline.provider) => {
+            Some(Err(crate::evaluate::NOT_A_CHANGE.to_owned()))
+        }
         Some(spec) => Some(
             crate::compare::open_base(spec, &source, &opts.cwd, &opts.env)
                 .map_err(GateError::Prepare)?,

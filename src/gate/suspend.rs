@@ -102,7 +102,11 @@ impl Suspension {
         shared: &mut SharedContext,
         settings: &mut RunSettings,
     ) -> Vec<(usize, PluginOutcome)> {
-        shared.run_id = self.run_id.clone();
+        // The run id becomes a store key: a tampered one (`../../x`) is not
+        // taken; the resumed run keeps the id it was given.
+        if uuid::Uuid::parse_str(self.run_id.as_str()).is_ok() {
+            shared.run_id = self.run_id.clone();
+        }
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&self.started_at) {
             shared.started_at = t.with_timezone(&chrono::Utc);
         }

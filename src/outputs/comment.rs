@@ -58,6 +58,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// Comments read at most (pages of 100) when looking for ours.
 const MAX_PAGES: u32 = 30;
 
+/// The most of an API's answer read: a page of 100 comments is far less.
+const MAX_ANSWER: usize = 4 << 20;
+
 struct Api {
     client: hyper_util::client::legacy::Client<
         hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -105,11 +108,15 @@ impl Api {
             .map_err(|_| format!("{method} {url}: no answer within {}s", TIMEOUT.as_secs()))?
             .map_err(|e| format!("{method} {url}: {}", crate::diag::error_chain(&e)))?;
         let status = res.status().as_u16();
-        let body = tokio::time::timeout(TIMEOUT, res.into_body().collect())
-            .await
-            .map_err(|_| format!("{method} {url}: the answer did not end"))?
-            .map_err(|e| format!("{method} {url}: {e}"))?
-            .to_bytes();
+        // An answer that never ends is cut at 4 MiB, not read to exhaustion.
+        let body = tokio::time::timeout(
+            TIMEOUT,
+            http_body_util::Limited::new(res.into_body(), MAX_ANSWER).collect(),
+        )
+        .await
+        .map_err(|_| format!("{method} {url}: the answer did not end"))?
+        .map_err(|e| format!("{method} {url}: {e}"))?
+        .to_bytes();
         Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
     }
 }

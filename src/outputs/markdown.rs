@@ -7,8 +7,35 @@ use crate::decision::{
 };
 use crate::units::{format_value, format_with_unit};
 
+/// A table cell of text that may come from plugins or requests: one
+/// line, and no raw HTML, images or @-mentions outside code spans (a
+/// comment on a pull request renders them, fetches the images and
+/// notifies whoever is named); inside a code span they are shown as they
+/// are, and an unmatched backtick is escaped so that no span opens.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let s = s.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let ticks = s.matches('`').count();
+    let (mut out, mut inside, mut seen) = (String::with_capacity(s.len()), false, 0);
+    for c in s.chars() {
+        match c {
+            '`' => {
+                seen += 1;
+                if ticks % 2 == 1 && seen == ticks {
+                    out.push_str("\\`");
+                } else {
+                    inside = !inside;
+                    out.push(c);
+                }
+            }
+            _ if inside => out.push(c),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '@' => out.push_str("@\u{200b}"),
+            '[' if out.ends_with('!') => out.push_str("\\["),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn mark(o: &ObjectiveOutcome) -> &'static str {

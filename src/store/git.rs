@@ -150,7 +150,10 @@ fn parse(location: &str) -> Result<Parsed, StoreError> {
         hint: hint.to_owned(),
     };
     let good_branch = |b: &str| {
+        // `HEAD` and `refs/…` would make refs that shadow others.
         !b.is_empty()
+            && b != "HEAD"
+            && !b.starts_with("refs/")
             && !b.starts_with('-')
             && !b.contains("..")
             && b.chars()

@@ -773,3 +773,52 @@ print(json.dumps({"protocol": 1, "status": "pending", "state": {"token": t},
     );
     assert!(text.contains("[redacted]"), "{text}");
 }
+
+#[test]
+fn a_tampered_suspension_cannot_write_outside_the_store() {
+    let fake = FakeCodePipeline::start();
+    let s = fake.scratch();
+    poller(&s);
+    s.policy(POLLING);
+    let r = invoke(&fake, &s, "job-1", None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut token = token_of(&fake.reports()[0]);
+    // Someone with write access to the store rewrites the run id.
+    let dir = s.path().join(".qod/store/suspended");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    doc["run_id"] = json!("../../../evil");
+    doc["started_at"] = json!("../../../x");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    for n in 2..=4 {
+        let r = invoke(&fake, &s, &format!("job-{n}"), Some(&token));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        if n < 4 {
+            token = token_of(&fake.reports()[n - 1]);
+        }
+    }
+    let mut all = Vec::new();
+    let mut stack = vec![s.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            }
+            all.push(e.path());
+        }
+    }
+    assert!(
+        !all.iter().any(|p| p.to_string_lossy().contains("evil")),
+        "{all:?}"
+    );
+    let runs: Vec<_> = all
+        .iter()
+        .filter(|p| p.starts_with(s.path().join(".qod/store/runs")) && p.is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{all:?}");
+}

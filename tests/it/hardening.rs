@@ -804,3 +804,34 @@ fn absurd_durations_and_day_counts_are_usage_errors_not_panics() {
         assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn plugin_text_in_the_markdown_cannot_render_html_images_or_mentions() {
+    let s = Scratch::new();
+    write_plugin(
+        &s,
+        "loud",
+        &manifest("loud"),
+        "#!/bin/sh\ncat >/dev/null\nprintf '{\"protocol\":1,\"status\":\"error\",\"error\":{\"kind\":\"x\",\"message\":\"<img src=x onerror=alert(1)> ![t](http://track.example/p.png) cc @octocat `keep <b>@code</b>`\"}}'\n",
+    );
+    s.policy("version: 1\nplugins:\n  l: { uses: loud }\nobjectives:\n  - { id: v, metric: l.value, pass: \"< 5\" }\n");
+    let r = s.qod(&["run", "--no-record", "--markdown", "summary.md"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
+    assert!(!md.contains("<img"), "{md}");
+    assert!(!md.contains("![t]"), "{md}");
+    assert!(!md.contains("@octocat"), "{md}");
+    assert!(md.contains("&lt;img src=x"), "{md}");
+    // Inside a code span the text is shown as it is.
+    assert!(md.contains("`keep <b>@code</b>`"), "{md}");
+}
+
+#[test]
+fn git_store_branches_that_shadow_refs_are_refused() {
+    let s = Scratch::new();
+    for at in ["git:HEAD", "git:refs/heads/x"] {
+        let r = s.qod(&["history", "--store", at]);
+        assert_eq!(r.code, 2, "{at}: {}", r.stderr);
+        assert!(r.stderr.contains("name a branch"), "{at}: {}", r.stderr);
+    }
+}
