@@ -8,7 +8,7 @@ use crate::decision::{
 use crate::units::{format_value, format_with_unit};
 
 /// A table cell of text that may come from plugins or requests: one
-/// line, and no raw HTML, images or @-mentions outside code spans (a
+/// line, and no raw HTML tags, images or @-mentions outside code spans (a
 /// comment on a pull request renders them, fetches the images and
 /// notifies whoever is named); inside a code span they are shown as they
 /// are, and an unmatched backtick is escaped so that no span opens.
@@ -16,7 +16,14 @@ fn cell(s: &str) -> String {
     let s = s.replace('|', "\\|").replace(['\n', '\r'], " ");
     let ticks = s.matches('`').count();
     let (mut out, mut inside, mut seen) = (String::with_capacity(s.len()), false, 0);
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        // Raw HTML (and autolinks) needs `<` before a letter, `/`, `!` or
+        // `?`; `<= 15 s` stays as it reads.
+        let opens_tag = c == '<'
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
         match c {
             '`' => {
                 seen += 1;
@@ -28,8 +35,7 @@ fn cell(s: &str) -> String {
                 }
             }
             _ if inside => out.push(c),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
+            '<' if opens_tag => out.push_str("&lt;"),
             '@' => out.push_str("@\u{200b}"),
             '[' if out.ends_with('!') => out.push_str("\\["),
             c => out.push(c),

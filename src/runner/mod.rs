@@ -381,7 +381,9 @@ async fn run_one(
             timeout: inst.timeout.saturating_sub(elapsed()),
             grace: settings.grace,
             stdout_cap: STDOUT_CAP,
-            stderr_tail: STDERR_TAIL,
+            // More than is kept: a secret across the tail's first byte is
+            // whole when it is redacted, and cut after.
+            stderr_tail: STDERR_TAIL + TAIL_SLACK,
         };
         let running = process::run_process(
             &inst.plugin.argv,
@@ -427,6 +429,13 @@ async fn run_one(
     notes.append(&mut out.notes);
     out.notes = notes;
     redact(&mut out, &settings.redactor);
+    if let Some(tail) = out.stderr_tail.as_mut() {
+        let mut start = tail.len().saturating_sub(STDERR_TAIL);
+        while !tail.is_char_boundary(start) {
+            start += 1;
+        }
+        tail.drain(..start);
+    }
     if settings.progress {
         let detail = match (&out.status, &out.error) {
             (PluginStatus::Ok, _) => outcome::brief(&out),
@@ -470,6 +479,10 @@ async fn with_heartbeat<F: std::future::Future>(f: F, what: &str, every: Duratio
 
 /// Hides secret values in every text of `out` that came from the plugin
 /// (its result, its stderr) or mentions what it printed.
+/// Bytes of stderr read beyond the tail kept, so that a secret that
+/// straddles the tail's start is redacted whole before the tail is cut.
+const TAIL_SLACK: usize = 4 << 10;
+
 /// The whole outcome redacted, every string in it (a pending plugin's
 /// state included: it is stored with a suspended gate; a plugin reads its
 /// secrets from the environment again when it is resumed).

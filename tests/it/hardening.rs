@@ -835,3 +835,29 @@ fn git_store_branches_that_shadow_refs_are_refused() {
         assert!(r.stderr.contains("name a branch"), "{at}: {}", r.stderr);
     }
 }
+
+#[test]
+fn a_secret_across_the_start_of_the_stderr_tail_is_not_half_kept() {
+    const SECRET: &str = "s3cr3t-straddle-XYZ987";
+    let s = Scratch::new().env("API_TOKEN", SECRET);
+    // The kept tail (64 KiB) starts in the middle of the secret.
+    write_plugin(
+        &s,
+        "straddle",
+        &manifest("straddle"),
+        &format!(
+            "#!/bin/sh\ncat >/dev/null\nprintf '%s' \"$API_TOKEN\" >&2\nhead -c {} /dev/zero | tr '\\0' a >&2\nexit 3\n",
+            (64 << 10) - 11
+        ),
+    );
+    s.policy("version: 1\nplugins:\n  p: { uses: straddle, env: [API_TOKEN] }\nobjectives:\n  - { id: v, metric: p.value, pass: \"< 5\" }\n");
+    let r = s.qod(&["run", "--no-record"]);
+    let d = r.json();
+    let tail = d["plugins"][0]["stderr_tail"].as_str().unwrap();
+    assert!(tail.len() <= 64 << 10, "{}", tail.len());
+    assert!(
+        !tail.contains("XYZ987"),
+        "half the secret kept: {}",
+        &tail[..40]
+    );
+}
