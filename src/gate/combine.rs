@@ -44,7 +44,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
         Some(g) => g.clone(),
         None => crate::parts::group_from_env(&opts.env)?,
     };
-    let records = await_parts(&store, &plan, &group, opts).await?;
+    let (records, damaged) = await_parts(&store, &plan, &group, opts).await?;
     if records.is_empty() {
         return Err(GateError::NoParts {
             group: group.clone(),
@@ -57,6 +57,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
     let started_at = crate::time::now();
     let composed = crate::parts::compose(&plan, &group, records);
     let mut warnings = composed.notes.clone();
+    warnings.extend(damaged);
     for (id, why) in &composed.missing {
         warnings.push(format!("`{id}`: {why}"));
     }
@@ -147,12 +148,12 @@ async fn await_parts(
     plan: &Plan,
     group: &str,
     opts: &CombineOptions,
-) -> Result<Vec<PartRecord>, GateError> {
+) -> Result<(Vec<PartRecord>, Vec<String>), GateError> {
     let until = tokio::time::Instant::now() + opts.wait;
     let key = crate::parts::key_of(group);
     let mut said = None;
     loop {
-        let mut records: Vec<PartRecord> = store.parts(&key).await?;
+        let (mut records, damaged): (Vec<PartRecord>, _) = store.parts(&key).await?;
         records.retain(|r| r.part.group == group);
         let covered = plan
             .instances
@@ -161,7 +162,7 @@ async fn await_parts(
             .count();
         let now = tokio::time::Instant::now();
         if covered == plan.instances.len() || now >= until {
-            return Ok(records);
+            return Ok((records, damaged));
         }
         if opts.progress && said != Some(covered) {
             let _ = writeln!(

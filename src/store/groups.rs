@@ -54,20 +54,27 @@ impl Store {
         }
     }
 
-    /// Every part recorded in a group, in any order.
+    /// Every part recorded in a group, in any order, and why each damaged
+    /// one was passed over (it is left in place: its part counts as not
+    /// recorded, and running that part again replaces it).
     pub async fn parts<T: serde::de::DeserializeOwned>(
         &self,
         group_key: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
+    ) -> Result<(Vec<T>, Vec<String>), StoreError> {
+        let (mut out, mut damaged) = (Vec::new(), Vec::new());
         for key in self.backend.list(&prefix(group_key)).await? {
             if key.ends_with(".json") && !key.contains("/combined/") {
-                if let Some((doc, _)) = self.read::<T>(&key).await? {
-                    out.push(doc);
+                match self.read::<T>(&key).await {
+                    Ok(Some((doc, _))) => out.push(doc),
+                    Ok(None) => {}
+                    Err(e @ StoreError::Corrupt { .. }) => damaged.push(format!(
+                        "{e}; the part counts as not recorded: run it again"
+                    )),
+                    Err(e) => return Err(e),
                 }
             }
         }
-        Ok(out)
+        Ok((out, damaged))
     }
 
     /// Marks the set of parts whose newest is `newest_part` as recorded as

@@ -443,3 +443,45 @@ fn combine_judges_by_its_own_policy_not_the_parts() {
         "{b:#}"
     );
 }
+
+#[test]
+fn a_damaged_part_counts_as_not_recorded_and_the_rest_combine() {
+    let s = Scratch::new();
+    s.policy(&format!("{}{NAMED}", policy()));
+    for part in ["fast", "slow"] {
+        let r = s.qod(&["run", "--store", "store", "--group", "g", "--part", part]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let dir = s.path().join("store/groups/g/slow");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::write(&file, "{ damaged").unwrap();
+    let r = s.qod(&["combine", "--store", "store", "--group", "g"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("the part counts as not recorded: run it again"),
+        "{}",
+        r.stderr
+    );
+    let d = r.json();
+    let status = |id: &str| {
+        d["objectives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(
+        status("b-size"),
+        "pass",
+        "the fast part's objectives are judged"
+    );
+    assert_eq!(status("d-merged"), "no_data", "the slow part's are not");
+}
