@@ -135,6 +135,9 @@ pub async fn run(
         let mut order = String::new();
         let mut runs: Vec<PluginOutcome> = Vec::new();
         let mut failed: Option<PluginOutcome> = None;
+        // The base's failure is the comparison's, not the candidate's: like
+        // a base that cannot be had, it leaves the objectives without one.
+        let mut base_failed: Option<String> = None;
         for pair in 1..=max as u32 {
             if settings.cancel.signal().is_some() {
                 break;
@@ -159,6 +162,17 @@ pub async fn run(
             let mut got: [Option<PluginOutcome>; 2] = [None, None];
             for (variant, folder) in sides {
                 let out = runner::run_variant(inst, shared, settings, folder, variant, pair).await;
+                if out.status != PluginStatus::Ok && variant == "base" {
+                    base_failed = Some(format!(
+                        "the base side of pair {pair} ended `{}`{}",
+                        out.status.as_str(),
+                        out.error
+                            .as_ref()
+                            .map(|e| format!(": {}", e.message))
+                            .unwrap_or_default()
+                    ));
+                    break;
+                }
                 if out.status != PluginStatus::Ok {
                     let mut out = out;
                     out.notes.push(format!(
@@ -169,6 +183,10 @@ pub async fn run(
                     break;
                 }
                 got[usize::from(variant == "candidate")] = Some(out);
+            }
+            if base_failed.is_some() {
+                runs.extend(got[1].take());
+                break;
             }
             let [Some(b), Some(c)] = got else { break };
             pair_times.push(pair_started.elapsed());
@@ -214,6 +232,14 @@ pub async fn run(
                 break;
             }
         }
+        if base_failed.is_some() && runs.is_empty() {
+            // The candidate measured once, for the record.
+            let out = runner::run_variant(inst, shared, settings, &candidate, "candidate", 1).await;
+            match out.status {
+                PluginStatus::Ok => runs.push(out),
+                _ => failed = Some(out),
+            }
+        }
         let pairs = runs.len();
         let outcome = match failed {
             Some(f) => f,
@@ -237,6 +263,14 @@ pub async fn run(
                 pooled
             }
         };
+        if let (Some(why), PluginStatus::Ok) = (&base_failed, outcome.status) {
+            for o in plan.objectives.iter().filter(|o| o.instance == inst.id) {
+                comparisons
+                    .problems
+                    .entry(o.spec.id.clone())
+                    .or_insert_with(|| why.clone());
+            }
+        }
         if outcome.status == PluginStatus::Ok {
             let sizes: std::collections::BTreeMap<String, u32> = open
                 .iter()
@@ -255,6 +289,10 @@ pub async fn run(
                 }
                 if let Some(r) = &o.replicated {
                     comparisons.replicated.insert(o.id.clone(), r.clone());
+                }
+                if let Some(why) = base_failed.as_ref().filter(|_| !o.done()) {
+                    comparisons.problems.insert(o.id, why.clone());
+                    continue;
                 }
                 // A comparison cut short (a cancelled run, the budget) ends
                 // where it stood.

@@ -88,15 +88,21 @@ pub(super) fn family(
                     format!(
                         "no comparison with the base: {}",
                         comparisons
-                            .unavailable
-                            .as_deref()
-                            .unwrap_or("the base was not measured side by side in this run")
+                            .problems
+                            .get(&o.spec.id)
+                            .or(comparisons.unavailable.as_ref())
+                            .map_or(
+                                "the base was not measured side by side in this run",
+                                String::as_str
+                            )
                     )
                 }
             }
             _ => no_value_reason(o, plugin),
         };
-        if comparisons.unavailable.is_some() && plugin.is_some_and(|p| !p.metrics.is_empty()) {
+        if (comparisons.unavailable.is_some() || comparisons.problems.contains_key(&o.spec.id))
+            && plugin.is_some_and(|p| !p.metrics.is_empty())
+        {
             out.status = ObjectiveStatus::NoBaseline;
         }
         out.effect = effect_of(out.status, &o.spec);

@@ -530,3 +530,28 @@ fn a_pattern_objectives_decision_and_markdown() {
         .collect();
     insta::assert_snapshot!("pattern_objective_markdown", md);
 }
+
+#[test]
+fn a_plugin_failing_on_the_base_only_warns_like_a_missing_base() {
+    let s = scripted(
+        "    if variant == 'base':\n        print(json.dumps({'protocol': 1, 'status': 'error', 'error': {'kind': 'build', 'message': 'the base does not build'}}))\n        sys.exit(0)\n    return {'t': 100.0 + random.random()}",
+        &SCRIPTED.replace("p.*", "p.t"),
+    );
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = r.json();
+    let o = &d["objectives"][0];
+    assert_eq!(
+        (o["status"].as_str(), o["effect"].as_str()),
+        (Some("no_baseline"), Some("warn")),
+        "{o:#}"
+    );
+    let reason = o["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the base side of pair 1 ended `plugin_error`: the base does not build"),
+        "{reason}"
+    );
+    // The candidate was measured all the same, and recorded.
+    assert_eq!(d["plugins"][0]["status"], "ok", "{:#}", d["plugins"][0]);
+    assert!(o["value"].as_f64().is_some(), "{o:#}");
+}
