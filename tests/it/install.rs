@@ -263,3 +263,101 @@ fn the_action_installs_a_release_tag_into_the_tool_cache_and_builds_other_refs()
         "{calls}"
     );
 }
+
+/// A server that answers headers and then never sends the body.
+fn stalled() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().take(20).flatten() {
+            if crate::common::read_http(&conn).is_ok() {
+                use std::io::Write;
+                let _ = (&conn).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+                held.push(conn);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn install_sh_gives_up_on_a_stalled_download_and_stops_on_sigterm() {
+    let port = stalled();
+    let home = tempfile::tempdir().unwrap();
+    let tmp = home.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let command = |timeout: &str| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg(repo().join("install.sh"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", home.path())
+            .env("TMPDIR", &tmp)
+            .env("QOD_VERSION", VERSION)
+            .env("QOD_INSTALL_TIMEOUT", timeout)
+            .env("QOD_DOWNLOAD_URL", format!("http://127.0.0.1:{port}/r"))
+            .env("QOD_INSTALL_DIR", home.path().join("bin"));
+        cmd
+    };
+    let start = std::time::Instant::now();
+    let r = crate::common::finish(command("2").output().unwrap());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("QOD_INSTALL_TIMEOUT"), "{}", r.stderr);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    // SIGTERM ends it (and its temporary folder) at once.
+    let mut child = command("300")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn install_sh_eight_installs_into_one_folder_at_once_all_succeed() {
+    let release = Release::start(false);
+    let home = tempfile::tempdir().unwrap();
+    let runs = crate::common::at_once((0..8).map(|_| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg(repo().join("install.sh"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .env("HOME", home.path())
+            .env("QOD_VERSION", VERSION)
+            .env("QOD_DOWNLOAD_URL", release.url())
+            .env("QOD_INSTALL_DIR", home.path().join("bin"));
+        cmd
+    }));
+    for r in &runs {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let left: Vec<_> = std::fs::read_dir(home.path().join("bin"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["qod"], "{left:?}");
+}
