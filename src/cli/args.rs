@@ -489,9 +489,9 @@ pub struct RunArgs {
     /// this checkout's origin) or `git+URL#BRANCH`.
     #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
     pub store: String,
-    /// Plugins run at once (default: the number of CPUs).
-    #[arg(long, short)]
-    pub jobs: Option<usize>,
+    /// Plugins run at once (default: the number of CPUs; at most 1024).
+    #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
     /// Exit 1 on warn, not only on fail.
     #[arg(long)]
     pub strict: bool,

@@ -47,6 +47,7 @@ pub(super) fn options_of(
         store: args.store,
         jobs: args
             .jobs
+            .map(usize::from)
             .unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(usize::from)

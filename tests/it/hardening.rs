@@ -861,3 +861,66 @@ fn a_secret_across_the_start_of_the_stderr_tail_is_not_half_kept() {
         &tail[..40]
     );
 }
+
+#[test]
+fn absurd_numeric_arguments_never_panic_or_hang() {
+    let s = Scratch::new();
+    s.policy(&crate::common::emit_policy(
+        &[("build", "duration", 40.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= baseline * 1.5\" }\n",
+    ));
+    for _ in 0..3 {
+        assert_eq!(s.qod(&["run", "--store", "st"]).code, 0);
+    }
+    let values = [
+        "0",
+        "1",
+        "-1",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e308",
+        "NaN",
+        "inf",
+        "0.5",
+    ];
+    let options: &[(&[&str], &str)] = &[
+        (&["history", "--store", "st"], "--last"),
+        (&["backtest", "--store", "st"], "--last"),
+        (&["trend", "--store", "st"], "--last"),
+        (&["trend", "--store", "st"], "--window"),
+        (&["trend", "--store", "st"], "--max-pvalue"),
+        (&["trend", "--store", "st"], "--min-magnitude"),
+        (&["report", "--store", "st", "--out", "r.html"], "--last"),
+        (&["run", "--store", "st", "--no-record"], "--jobs"),
+        (&["store", "prune", "--store", "st"], "--keep"),
+        (&["store", "prune", "--store", "st"], "--keep-days"),
+        (&["run", "--store", "st", "--no-record"], "--heartbeat"),
+        (&["run", "--store", "st", "--no-record"], "--kill-grace"),
+        (
+            &["run", "--store", "st", "--no-record", "--group", "g"],
+            "--shard",
+        ),
+    ];
+    for (command, option) in options {
+        for value in values.iter().chain(&[
+            "1/0",
+            "0/0",
+            "3/2",
+            "18446744073709551615/18446744073709551615",
+        ]) {
+            if value.contains('/') != (*option == "--shard") {
+                continue;
+            }
+            let mut args: Vec<&str> = command.to_vec();
+            args.extend([*option, value]);
+            let start = std::time::Instant::now();
+            let r = s.qod(&args);
+            assert_ne!(r.code, 101, "{args:?} panicked: {}", r.stderr);
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "{args:?} took {:?}",
+                start.elapsed()
+            );
+        }
+    }
+}
