@@ -245,7 +245,7 @@ fn median(x: &[f64]) -> f64 {
 /// The side-by-side table: the paired sequential test against the history
 /// rules, on one real interleaved series.
 fn side_by_side(rules: &[(&str, Rule)]) {
-    use qod::compare::sequential::{Design, Ending};
+    use qod::compare::sequential::Design;
     use qod::policy::PairedMethod;
     null_simulation();
     let pairs = arg("--pairs", 800);
@@ -325,7 +325,7 @@ fn side_by_side(rules: &[(&str, Rule)]) {
             } else {
                 format!("looks at {:?}", seq.looks)
             };
-            let mut row = format!(
+            let row = format!(
                 "| {}: `<= +3%`, {}, α 0.01, min {min}, batch {batch} ({looks}) |",
                 if old {
                     "before: Bonferroni over looks"
@@ -334,30 +334,18 @@ fn side_by_side(rules: &[(&str, Rule)]) {
                 },
                 method.as_str()
             );
-            let mut medians = Vec::new();
-            for r in SIZES {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-                let mut fails = 0;
-                let mut used = Vec::new();
-                for _ in 0..trials {
-                    let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
-                    let w: Vec<f64> = (start..start + WINDOW)
-                        .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
-                        .collect();
-                    let (ending, n) = if old {
-                        old_design(&design, &w)
-                    } else {
-                        sequence_end(&seq, &w)
-                    };
-                    fails += usize::from(ending == Ending::Fail);
-                    used.push(n as f64);
+            let cells = design_cells(trials, |rng, r| {
+                let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
+                let w: Vec<f64> = (start..start + WINDOW)
+                    .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
+                    .collect();
+                if old {
+                    old_design(&design, &w)
+                } else {
+                    sequence_end(&seq, &w)
                 }
-                row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
-                if [0.0, 0.10, 0.50].contains(&r) {
-                    medians.push(format!("{}", median(&used)));
-                }
-            }
-            println!("{row} {} |", medians.join(" / "));
+            });
+            println!("{row}{cells}");
         }
     }
     for (name, rule) in rules {
@@ -514,7 +502,7 @@ fn null_simulation() {
 /// points included. Each trial takes 30 pairs from a random place and
 /// multiplies the candidates by 1 + r.
 fn corpus_series() {
-    use qod::compare::sequential::{Design, Ending};
+    use qod::compare::sequential::Design;
     use qod::policy::PairedMethod;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpus/otava-tigerbeetle.json");
@@ -563,37 +551,51 @@ fn corpus_series() {
         };
         let seq = design.sequence();
         for old in [false, true] {
-            let mut row = format!(
+            let row = format!(
                 "| {} {}, min {min}, batch {batch} |",
                 if old { "before (Bonferroni):" } else { "qod:" },
                 method.as_str()
             );
-            let mut medians = Vec::new();
-            for r in SIZES {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-                let (mut fails, mut used) = (0, Vec::new());
-                for _ in 0..trials {
-                    let start = rng.below(times.len() - 2 * WINDOW);
-                    let w: Vec<f64> = (0..WINDOW)
-                        .map(|i| {
-                            let (b, c) = (times[start + 2 * i], times[start + 2 * i + 1]);
-                            (c * (1.0 + r) / b).ln()
-                        })
-                        .collect();
-                    let (e, n) = if old {
-                        old_design(&design, &w)
-                    } else {
-                        sequence_end(&seq, &w)
-                    };
-                    fails += usize::from(e == Ending::Fail);
-                    used.push(n as f64);
+            let cells = design_cells(trials, |rng, r| {
+                let start = rng.below(times.len() - 2 * WINDOW);
+                let w: Vec<f64> = (0..WINDOW)
+                    .map(|i| {
+                        let (b, c) = (times[start + 2 * i], times[start + 2 * i + 1]);
+                        (c * (1.0 + r) / b).ln()
+                    })
+                    .collect();
+                if old {
+                    old_design(&design, &w)
+                } else {
+                    sequence_end(&seq, &w)
                 }
-                row.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
-                if [0.0, 0.10, 0.50].contains(&r) {
-                    medians.push(format!("{}", median(&used)));
-                }
-            }
-            println!("{row} {} |", medians.join(" / "));
+            });
+            println!("{row}{cells}");
         }
     }
+}
+
+/// A design's table cells: for each size in [`SIZES`], the share of
+/// `trials` sequences (drawn by `trial` from the same seed) that failed;
+/// then the median pairs at 0, +10% and +50%.
+fn design_cells(
+    trials: usize,
+    mut trial: impl FnMut(&mut Rng, f64) -> (qod::compare::sequential::Ending, usize),
+) -> String {
+    let mut cells = String::new();
+    let mut medians = Vec::new();
+    for r in SIZES {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut fails, mut used) = (0, Vec::new());
+        for _ in 0..trials {
+            let (e, n) = trial(&mut rng, r);
+            fails += usize::from(e == qod::compare::sequential::Ending::Fail);
+            used.push(n as f64);
+        }
+        cells.push_str(&format!(" {:.1}% |", fails as f64 / trials as f64 * 100.0));
+        if [0.0, 0.10, 0.50].contains(&r) {
+            medians.push(format!("{}", median(&used)));
+        }
+    }
+    format!("{cells} {} |", medians.join(" / "))
 }

@@ -85,17 +85,7 @@ pub(super) fn family(
                         p.metrics.len()
                     )
                 } else {
-                    format!(
-                        "no comparison with the base: {}",
-                        comparisons
-                            .problems
-                            .get(&o.spec.id)
-                            .or(comparisons.unavailable.as_ref())
-                            .map_or(
-                                "the base was not measured side by side in this run",
-                                String::as_str
-                            )
-                    )
+                    no_comparison(o, comparisons)
                 }
             }
             _ => no_value_reason(o, plugin),
@@ -115,6 +105,21 @@ pub(super) fn family(
     }
     rows.sort_by_key(|r| (severity(r.status), r.metric.clone()));
     rows
+}
+
+/// Why `o` has no comparison: its own problem, or the run's.
+fn no_comparison(o: &PlannedObjective, comparisons: &Comparisons) -> String {
+    format!(
+        "no comparison with the base: {}",
+        comparisons
+            .problems
+            .get(&o.spec.id)
+            .or(comparisons.unavailable.as_ref())
+            .map_or(
+                "the base was not measured side by side in this run",
+                String::as_str
+            )
+    )
 }
 
 /// Failures first.
@@ -149,17 +154,7 @@ pub(super) fn evaluate(
             out.effect = crate::decision::OutcomeEffect::None;
             return out;
         }
-        out.reason = format!(
-            "no comparison with the base: {}",
-            comparisons
-                .problems
-                .get(&o.spec.id)
-                .or(comparisons.unavailable.as_ref())
-                .map_or(
-                    "the base was not measured side by side in this run",
-                    String::as_str
-                )
-        );
+        out.reason = no_comparison(o, comparisons);
         out.effect = effect_of(out.status, &o.spec);
         return out;
     };

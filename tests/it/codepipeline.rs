@@ -785,12 +785,7 @@ fn a_tampered_suspension_cannot_write_outside_the_store() {
     let mut token = token_of(&fake.reports()[0]);
     // Someone with write access to the store rewrites the run id.
     let dir = s.path().join(".qod/store/suspended");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let file = crate::common::first_file(&dir);
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     doc["run_id"] = json!("../../../evil");
     doc["started_at"] = json!("../../../x");
@@ -802,16 +797,7 @@ fn a_tampered_suspension_cannot_write_outside_the_store() {
             token = token_of(&fake.reports()[n - 1]);
         }
     }
-    let mut all = Vec::new();
-    let mut stack = vec![s.path().to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            }
-            all.push(e.path());
-        }
-    }
+    let all = crate::common::files_under(s.path());
     assert!(
         !all.iter().any(|p| p.to_string_lossy().contains("evil")),
         "{all:?}"

@@ -312,3 +312,29 @@ pub fn respond(mut conn: &std::net::TcpStream, status: u16, head: &str, body: &[
     out.extend_from_slice(body);
     let _ = conn.write_all(&out);
 }
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The first file in `dir` (a part, a suspended gate a test tampers with).
+pub fn first_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap_or_else(|| panic!("nothing in `{}`", dir.display()))
+        .path()
+}

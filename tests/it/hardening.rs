@@ -281,17 +281,6 @@ fn write_plugin(s: &Scratch, name: &str, manifest: &str, script: &str) {
     std::fs::set_permissions(dir.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn a_secret_a_plugin_prints_is_stored_nowhere() {
     const SECRET: &str = "s3cr3t-value-123";
@@ -335,8 +324,7 @@ fn a_secret_a_plugin_prints_is_stored_nowhere() {
     for (i, o) in outputs.iter().enumerate() {
         assert!(!o.contains(SECRET), "output {i}: {o}");
     }
-    let mut files = Vec::new();
-    files_under(&s.path().join(".qod"), &mut files);
+    let mut files = crate::common::files_under(&s.path().join(".qod"));
     for f in ["junit.xml", "summary.md", "qod.env", "report.html"] {
         files.push(s.path().join(f));
     }
@@ -406,8 +394,7 @@ objectives:
     for (i, o) in outputs.iter().enumerate() {
         assert!(!o.contains(SECRET), "output {i}: {o}");
     }
-    let mut files = Vec::new();
-    files_under(&s.path().join(".qod"), &mut files);
+    let mut files = crate::common::files_under(&s.path().join(".qod"));
     files.push(s.path().join("summary.md"));
     files.push(s.path().join("junit.xml"));
     for f in files {

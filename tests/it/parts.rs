@@ -348,17 +348,7 @@ fn dot_names_never_leave_the_store() {
         "fast",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let mut files = Vec::new();
-    let mut stack = vec![s.path().to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                files.push(e.path());
-            }
-        }
-    }
+    let files = crate::common::files_under(s.path());
     let parts: Vec<_> = files
         .iter()
         .filter(|f| f.components().any(|c| c.as_os_str() == "groups"))
@@ -415,12 +405,7 @@ fn combine_judges_by_its_own_policy_not_the_parts() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let dir = s.path().join("store/groups/g2/fast");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let file = crate::common::first_file(&dir);
     let mut rec: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     for p in rec["plugins"].as_array_mut().unwrap() {
         if p["instance"] == "b" {
@@ -453,12 +438,7 @@ fn a_damaged_part_counts_as_not_recorded_and_the_rest_combine() {
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     let dir = s.path().join("store/groups/g/slow");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let file = crate::common::first_file(&dir);
     std::fs::write(&file, "{ damaged").unwrap();
     let r = s.qod(&["combine", "--store", "store", "--group", "g"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
