@@ -187,6 +187,34 @@ fn parse(location: &str) -> Result<Parsed, StoreError> {
     })
 }
 
+/// How a process's own repository folder in the temporary folder starts:
+/// `qod-git-<pid>-…`, so that one left by a killed process is known.
+const ORPHAN_PREFIX: &str = "qod-git-";
+
+/// Removes the repository folders of processes that are gone (killed with
+/// `kill -9`, which leaves no chance to clean up): named after a process
+/// id that no process has.
+fn sweep_orphans(temp: &Path) {
+    for e in std::fs::read_dir(temp).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(ORPHAN_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if gone && pid > 0 {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Whether `location` names a git store.
 pub fn is_git(location: &str) -> bool {
     location.starts_with("git:") || location.starts_with("git+")
@@ -294,8 +322,9 @@ impl GitBlobs {
         let (dir, temp) = match env.get("QOD_GIT_CACHE").filter(|d| !d.is_empty()) {
             Some(d) => (PathBuf::from(d), None),
             None => {
+                sweep_orphans(&std::env::temp_dir());
                 let t = tempfile::Builder::new()
-                    .prefix("qod-git-")
+                    .prefix(&format!("{ORPHAN_PREFIX}{}-", std::process::id()))
                     .tempdir()
                     .map_err(|source| StoreError::Io {
                         action: "create a folder for",

@@ -323,3 +323,34 @@ fn a_first_write_creates_the_local_repository() {
     let listed = git(&bare, &["ls-tree", "-r", "--name-only", "qod-history"]);
     assert!(listed.contains("deployments/"), "{listed}");
 }
+
+#[test]
+fn a_killed_processs_repository_folder_is_swept_by_the_next() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    let s = checkout(&bare, "app");
+    let tmp = s.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // What `kill -9` leaves: a folder named after a process that is gone,
+    // beside one of a process that is alive (this test's).
+    let gone = tmp.join("qod-git-2147483646-abc123");
+    let alive = tmp.join(format!("qod-git-{}-def456", std::process::id()));
+    for d in [&gone, &alive] {
+        std::fs::create_dir_all(d.join("objects")).unwrap();
+    }
+    let out = in_checkout(&s, "app", &["history", "--store", "git:qod-history"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let r = crate::common::finish(out);
+    assert!(r.code == 0 || r.code == 2, "{}", r.stderr);
+    assert!(!gone.exists(), "the killed process's folder is left");
+    assert!(alive.exists(), "a live process's folder was removed");
+    // And the run's own folder went with it.
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
