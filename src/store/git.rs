@@ -769,6 +769,31 @@ impl GitBlobs {
         .map(|_| ())
     }
 
+    /// Moves files in one commit: each `(from, to, content)` writes its
+    /// content at `to` (when it has one) and removes `from`.
+    pub async fn move_many(
+        &self,
+        moves: &[(String, String, Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let mut changes: Vec<(&str, Option<&[u8]>)> = Vec::new();
+        for (from, to, bytes) in moves {
+            if let Some(b) = bytes {
+                changes.push((to.as_str(), Some(b.as_slice())));
+            }
+            changes.push((from.as_str(), None));
+        }
+        self.commit(
+            &format!("qod: quarantine {} damaged files", moves.len()),
+            &changes,
+            Cond::Any,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Replaces the branch's history by one commit holding its current
     /// tree (after a prune), so that the branch stays small; pushed with a
     /// lease, so that a run recorded meanwhile is never dropped (the

@@ -630,16 +630,15 @@ impl Store {
     /// the record and indexing it.
     pub async fn reindex(&self) -> Result<Reindexed, StoreError> {
         let mut summaries = Vec::new();
-        let mut quarantined = Vec::new();
+        let mut damaged = Vec::new();
         for key in self.run_keys(None).await? {
             match self.read_record(&key).await {
                 Ok(r) => summaries.push(index::summary(&r)),
-                Err(StoreError::Corrupt { .. }) => {
-                    quarantined.push(self.quarantine(&key).await?);
-                }
+                Err(StoreError::Corrupt { .. }) => damaged.push(key),
                 Err(e) => return Err(e),
             }
         }
+        let quarantined = self.quarantine_all(&damaged).await?;
         let swept = self.sweep_temporary_files()?;
         let n = summaries.len();
         self.with_retries(async || {
@@ -664,6 +663,25 @@ impl Store {
             quarantined: quarantined.clone(),
             swept,
         })
+    }
+
+    /// Moves damaged records aside (see [`Store::quarantine`]): on a git
+    /// branch in one commit and push, not two a record.
+    async fn quarantine_all(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+        let Backend::Git(g) = &self.backend else {
+            let mut out = Vec::new();
+            for key in keys {
+                out.push(self.quarantine(key).await?);
+            }
+            return Ok(out);
+        };
+        let mut moves = Vec::new();
+        for key in keys {
+            let bytes = self.backend.get(key).await?.map(|b| b.bytes);
+            moves.push((key.clone(), format!("{QUARANTINE}{key}"), bytes));
+        }
+        g.move_many(&moves).await?;
+        Ok(moves.into_iter().map(|(_, to, _)| to).collect())
     }
 
     /// Moves a damaged record aside, to `quarantine/<key>`: out of the

@@ -354,3 +354,67 @@ fn a_killed_processs_repository_folder_is_swept_by_the_next() {
         .collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
+
+#[test]
+fn reindex_quarantines_many_damaged_records_in_one_commit() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    let s = checkout(&bare, "app");
+    let r = crate::common::finish(
+        in_checkout(&s, "app", &["run", "--store", "git:qod-history", "-q"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Fifty damaged records pushed onto the history branch.
+    let junk = top.path().join("junk");
+    git(
+        top.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "qod-history",
+            &bare.to_string_lossy(),
+            &junk.to_string_lossy(),
+        ],
+    );
+    let day = junk.join("runs/date=2026-01-01");
+    std::fs::create_dir_all(&day).unwrap();
+    for i in 0..50 {
+        std::fs::write(
+            day.join(format!("01900000-0000-7000-8000-{i:012}.json")),
+            "{ junk",
+        )
+        .unwrap();
+    }
+    git(&junk, &["add", "."]);
+    git(&junk, &["commit", "-q", "-m", "junk"]);
+    git(&junk, &["push", "-q", "origin", "qod-history"]);
+    let count = || {
+        git(&bare, &["rev-list", "--count", "qod-history"])
+            .parse::<u32>()
+            .unwrap()
+    };
+    let before = count();
+    let r = crate::common::finish(
+        in_checkout(
+            &s,
+            "app",
+            &["store", "reindex", "--store", "git:qod-history"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        count() - before <= 3,
+        "{} commits for 50 damaged records",
+        count() - before
+    );
+    let moved = git(
+        &bare,
+        &["ls-tree", "-r", "--name-only", "qod-history", "quarantine/"],
+    );
+    assert_eq!(moved.lines().count(), 50, "{moved}");
+}
