@@ -263,10 +263,11 @@ fn a_plugin_that_returns_the_same_values_is_inconclusive_never_significant() {
 
 #[test]
 fn the_budget_stops_a_long_sequence_with_what_it_could_detect() {
-    // A noisy metric right at the tolerance, each invocation 0.2 s: with a
-    // 4 s budget only a few pairs fit.
+    // A metric whose pairs swing by a factor of two either way (no answer
+    // in a few pairs), each invocation 0.2 s: with a 4 s budget only a few
+    // pairs fit.
     let s = scripted(
-        "    import time; time.sleep(0.2)\n    return {'t': 100.0 * (1.03 if variant == 'candidate' else 1.0) * (1 + 0.2 * random.random())}",
+        "    import time; time.sleep(0.2)\n    return {'t': 100.0 * (1.5 if (pair + (variant == 'candidate')) % 2 else 0.7)}",
         &SCRIPTED
             .replace("{ min: 6, max: 12, batch: 2 }", "{ min: 6, max: 30, batch: 2 }\n  budget: 4s"),
     );
