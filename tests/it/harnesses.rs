@@ -91,7 +91,11 @@ fn a_pytest_benchmark_suite_fails_on_its_two_regressions_through_one_pattern() {
         &suite_policy("{ min: 6, max: 30, batch: 2 }", ""),
         &[
             ("SLUG_PASSES = 1", "SLUG_PASSES = 2"),
-            ("COUNT_PASSES = 100", "COUNT_PASSES = 118"),
+            // About +25%: under the whole suite running in parallel on two
+            // cores a pair's ratio varies so much that +15% against a +5%
+            // tolerance is not always separable in 30 pairs (the decision
+            // then says so, inconclusive, with what it could detect).
+            ("COUNT_PASSES = 100", "COUNT_PASSES = 125"),
         ],
     );
     let r = s.qod(&[
