@@ -245,7 +245,6 @@ fn median(x: &[f64]) -> f64 {
 /// The side-by-side table: the paired sequential test against the history
 /// rules, on one real interleaved series.
 fn side_by_side(rules: &[(&str, Rule)]) {
-    use qod::compare::sequential::Design;
     use qod::policy::PairedMethod;
     null_simulation();
     let pairs = arg("--pairs", 800);
@@ -308,16 +307,7 @@ fn side_by_side(rules: &[(&str, Rule)]) {
         (PairedMethod::Bootstrap, 10, 10),
     ];
     for (method, min, batch) in designs {
-        let design = Design {
-            method,
-            alpha: 0.01,
-            min,
-            max: WINDOW,
-            batch,
-            floor: 1.03f64.ln(),
-            higher_is_worse: true,
-            seed: 7,
-        };
+        let design = within_3pct(method, min, batch, WINDOW);
         let seq = design.sequence();
         for old in [false, true] {
             let looks = if old {
@@ -502,7 +492,6 @@ fn null_simulation() {
 /// points included. Each trial takes 30 pairs from a random place and
 /// multiplies the candidates by 1 + r.
 fn corpus_series() {
-    use qod::compare::sequential::Design;
     use qod::policy::PairedMethod;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpus/otava-tigerbeetle.json");
@@ -539,16 +528,7 @@ fn corpus_series() {
         (PairedMethod::Wilcoxon, 6, 2),
         (PairedMethod::PairedT, 6, 2),
     ] {
-        let design = Design {
-            method,
-            alpha: 0.01,
-            min,
-            max: WINDOW,
-            batch,
-            floor: 1.03f64.ln(),
-            higher_is_worse: true,
-            seed: 7,
-        };
+        let design = within_3pct(method, min, batch, WINDOW);
         let seq = design.sequence();
         for old in [false, true] {
             let row = format!(
@@ -598,4 +578,23 @@ fn design_cells(
         }
     }
     format!("{cells} {} |", medians.join(" / "))
+}
+
+/// The side-by-side design the tables compare: `<= +3%`, α 0.01.
+fn within_3pct(
+    method: qod::policy::PairedMethod,
+    min: usize,
+    batch: usize,
+    max: usize,
+) -> qod::compare::sequential::Design {
+    qod::compare::sequential::Design {
+        method,
+        alpha: 0.01,
+        min,
+        max,
+        batch,
+        floor: 1.03f64.ln(),
+        higher_is_worse: true,
+        seed: 7,
+    }
 }

@@ -184,17 +184,7 @@ fn a_push_rejected_mid_run_is_built_again_on_the_new_tip() {
     // While the second run measures, another writer pushes to the branch:
     // the run's push is rejected and rebuilt on top of it.
     let other = top.path().join("other");
-    git(
-        top.path(),
-        &[
-            "clone",
-            "-q",
-            "-b",
-            "qod-history",
-            &bare.to_string_lossy(),
-            &other.to_string_lossy(),
-        ],
-    );
+    clone_history(&bare, &other);
     crate::common::python_plugin(
         &s,
         "meddler",
@@ -368,17 +358,7 @@ fn reindex_quarantines_many_damaged_records_in_one_commit() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Fifty damaged records pushed onto the history branch.
     let junk = top.path().join("junk");
-    git(
-        top.path(),
-        &[
-            "clone",
-            "-q",
-            "-b",
-            "qod-history",
-            &bare.to_string_lossy(),
-            &junk.to_string_lossy(),
-        ],
-    );
+    clone_history(&bare, &junk);
     let day = junk.join("runs/date=2026-01-01");
     std::fs::create_dir_all(&day).unwrap();
     for i in 0..50 {
@@ -417,4 +397,20 @@ fn reindex_quarantines_many_damaged_records_in_one_commit() {
         &["ls-tree", "-r", "--name-only", "qod-history", "quarantine/"],
     );
     assert_eq!(moved.lines().count(), 50, "{moved}");
+}
+
+/// A plain clone of the history branch of `bare` into `to`, for a writer
+/// other than qod.
+fn clone_history(bare: &Path, to: &Path) {
+    git(
+        to.parent().expect("a parent folder"),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "qod-history",
+            &bare.to_string_lossy(),
+            &to.to_string_lossy(),
+        ],
+    );
 }
