@@ -115,7 +115,16 @@ impl Api {
         )
         .await
         .map_err(|_| format!("{method} {url}: the answer did not end"))?
-        .map_err(|e| format!("{method} {url}: {e}"))?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                format!(
+                    "{method} {url}: the answer passed the {} MiB qod reads of one; it was cut there",
+                    MAX_ANSWER >> 20
+                )
+            } else {
+                format!("{method} {url}: {e}")
+            }
+        })?
         .to_bytes();
         Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
     }

@@ -30,6 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// A commit changing more files than this edits its tree through a
+/// temporary index, in a fixed number of git calls.
+const BATCH_EDIT: usize = 8;
+
 /// How many times a write is rebuilt on a newer tip before giving up.
 const PUSH_ATTEMPTS: u32 = 40;
 
@@ -365,12 +369,27 @@ impl GitBlobs {
     /// Runs git in the local repository with `input` on stdin; its stdout,
     /// or its stderr as the error.
     async fn git(&self, args: &[&str], input: Option<&[u8]>) -> Result<String, String> {
+        self.git_bytes(args, input, &[])
+            .await
+            .map(|out| String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// [`GitBlobs::git`] with raw output and extra variables. The input is
+    /// written while the output is read: a batch command answers as it
+    /// reads, and would fill its output pipe before taking all its input.
+    async fn git_bytes(
+        &self,
+        args: &[&str],
+        input: Option<&[u8]>,
+        vars: &[(&str, &str)],
+    ) -> Result<Vec<u8>, String> {
         use tokio::io::AsyncWriteExt;
         let mut cmd = tokio::process::Command::new("git");
         cmd.arg("-C")
             .arg(&self.inner.dir)
             .args(args)
             .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
+            .envs(vars.iter().copied())
             .stdin(if input.is_some() {
                 std::process::Stdio::piped()
             } else {
@@ -382,18 +401,19 @@ impl GitBlobs {
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot run `git`: {e}; install git or put it on PATH"))?;
-        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
-            stdin
-                .write_all(bytes)
-                .await
-                .map_err(|e| format!("cannot write to git: {e}"))?;
-        }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| format!("git did not finish: {e}"))?;
+        let stdin = child.stdin.take();
+        let write = async move {
+            if let (Some(bytes), Some(mut stdin)) = (input, stdin) {
+                stdin.write_all(bytes).await?;
+                stdin.shutdown().await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        let (written, out) = tokio::join!(write, child.wait_with_output());
+        let out = out.map_err(|e| format!("git did not finish: {e}"))?;
         if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            written.map_err(|e| format!("cannot write to git: {e}"))?;
+            Ok(out.stdout)
         } else {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
         }
@@ -692,41 +712,34 @@ impl GitBlobs {
         // (`qod deployed`, a spooled upload, a suspension): the local
         // repository must exist before the blobs go into it.
         self.init().await?;
-        let mut blobs = Vec::new();
-        for (_, bytes) in changes {
-            blobs.push(match bytes {
-                Some(b) => Some(
-                    self.git(&["hash-object", "-w", "--stdin"], Some(b))
-                        .await
-                        .map_err(|e| self.fail("write", e))?
-                        .trim()
-                        .to_owned(),
-                ),
-                None => None,
-            });
-        }
+        let blobs = self.hash_objects(changes).await?;
         for attempt in 0..PUSH_ATTEMPTS {
             let tip = self.tip().await?;
             let first = changes.first().map_or("", |c| c.0);
             if !self.holds(tip.as_deref(), first, &cond).await? {
                 return Ok(Written::Conflict);
             }
-            let mut tree = match &tip {
+            let root = match &tip {
                 Some(t) => Some(self.root_tree(t).await?),
                 None => None,
             };
-            for ((key, _), blob) in changes.iter().zip(&blobs) {
-                let path: Vec<&str> = key.split('/').collect();
-                tree = self.edit(tree, &path, blob.as_deref()).await?;
-            }
-            let tree = match tree {
-                Some(t) => t,
-                None => self
-                    .git(&["mktree", "-z"], Some(b""))
-                    .await
-                    .map_err(|e| self.fail("write", e))?
-                    .trim()
-                    .to_owned(),
+            let tree = if changes.len() > BATCH_EDIT {
+                self.edit_batch(root, changes, &blobs).await?
+            } else {
+                let mut tree = root;
+                for ((key, _), blob) in changes.iter().zip(&blobs) {
+                    let path: Vec<&str> = key.split('/').collect();
+                    tree = self.edit(tree, &path, blob.as_deref()).await?;
+                }
+                match tree {
+                    Some(t) => t,
+                    None => self
+                        .git(&["mktree", "-z"], Some(b""))
+                        .await
+                        .map_err(|e| self.fail("write", e))?
+                        .trim()
+                        .to_owned(),
+                }
             };
             let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
             if let Some(t) = &tip {
@@ -754,6 +767,119 @@ impl GitBlobs {
         })
     }
 
+    /// The blob ids of the changes' contents, written into the local
+    /// repository: one `hash-object` for a few, one for all of many (from
+    /// files in a temporary folder).
+    async fn hash_objects(
+        &self,
+        changes: &[(&str, Option<&[u8]>)],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let written = changes.iter().filter(|(_, b)| b.is_some()).count();
+        if written <= BATCH_EDIT {
+            let mut blobs = Vec::new();
+            for (_, bytes) in changes {
+                blobs.push(match bytes {
+                    Some(b) => Some(
+                        self.git(&["hash-object", "-w", "--stdin"], Some(b))
+                            .await
+                            .map_err(|e| self.fail("write", e))?
+                            .trim()
+                            .to_owned(),
+                    ),
+                    None => None,
+                });
+            }
+            return Ok(blobs);
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(&format!("qod-git-{}-", std::process::id()))
+            .tempdir()
+            .map_err(|e| self.fail("write", format!("cannot make a temporary folder: {e}")))?;
+        let mut paths = String::new();
+        for (i, (_, bytes)) in changes.iter().enumerate() {
+            if let Some(b) = bytes {
+                let file = temp.path().join(i.to_string());
+                std::fs::write(&file, b).map_err(|e| {
+                    self.fail("write", format!("cannot write a temporary file: {e}"))
+                })?;
+                paths.push_str(&format!("{}\n", file.display()));
+            }
+        }
+        let out = self
+            .git(
+                &["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                Some(paths.as_bytes()),
+            )
+            .await
+            .map_err(|e| self.fail("write", e))?;
+        let mut ids = out.lines().map(|l| l.trim().to_owned());
+        Ok(changes
+            .iter()
+            .map(|(_, b)| b.and_then(|_| ids.next()))
+            .collect())
+    }
+
+    /// The tree `root` (or an empty one) with every change applied, in
+    /// three git calls through a temporary index rather than a few per
+    /// change; the trees below `root` are fetched in one request first.
+    async fn edit_batch(
+        &self,
+        root: Option<String>,
+        changes: &[(&str, Option<&[u8]>)],
+        blobs: &[Option<String>],
+    ) -> Result<String, StoreError> {
+        let temp = tempfile::Builder::new()
+            .prefix(&format!("qod-git-{}-", std::process::id()))
+            .tempdir()
+            .map_err(|e| self.fail("write", format!("cannot make a temporary folder: {e}")))?;
+        let index = temp.path().join("index");
+        let index = index.to_string_lossy();
+        let vars = [("GIT_INDEX_FILE", index.as_ref())];
+        if let Some(root) = &root {
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            // Every tree below the root, no blob: what an index needs.
+            self.git(
+                &[
+                    "-c",
+                    "fetch.negotiationAlgorithm=noop",
+                    "fetch",
+                    "-q",
+                    "origin",
+                    "--no-tags",
+                    "--no-write-fetch-head",
+                    "--recurse-submodules=no",
+                    "--filter=blob:none",
+                    "--stdin",
+                ],
+                Some(format!("{root}\n").as_bytes()),
+            )
+            .await
+            .map_err(|e| self.fail("fetch", e))?;
+            self.git_bytes(&["read-tree", root], None, &vars)
+                .await
+                .map_err(|e| self.fail("write", e))?;
+        }
+        let mut info = String::new();
+        for ((key, _), blob) in changes.iter().zip(blobs) {
+            match blob {
+                Some(id) => info.push_str(&format!("100644 {id}\t{key}\0")),
+                None => info.push_str(&format!("0 {}\t{key}\0", "0".repeat(40))),
+            }
+        }
+        self.git_bytes(
+            &["update-index", "-z", "--index-info"],
+            Some(info.as_bytes()),
+            &vars,
+        )
+        .await
+        .map_err(|e| self.fail("write", e))?;
+        let tree = self
+            .git_bytes(&["write-tree", "--missing-ok"], None, &vars)
+            .await
+            .map_err(|e| self.fail("write", e))?;
+        Ok(String::from_utf8_lossy(&tree).trim().to_owned())
+    }
+
     /// Removes many keys in one commit.
     pub async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
         if keys.is_empty() {
@@ -767,6 +893,88 @@ impl GitBlobs {
         )
         .await
         .map(|_| ())
+    }
+
+    /// The blobs at `keys` with a few git calls whatever their number: one
+    /// listing for their ids, one fetch for those not here yet, one batch
+    /// read. `None` for a key the branch does not hold.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let Some(tip) = self.tip().await? else {
+            return Ok(vec![None; keys.len()]);
+        };
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tops: std::collections::BTreeSet<&str> = keys
+            .iter()
+            .map(|k| k.split('/').next().unwrap_or(k))
+            .collect();
+        let mut args = vec!["ls-tree", "-r", "-z", tip.as_str(), "--"];
+        args.extend(tops);
+        let listing = self
+            .git(&args, None)
+            .await
+            .map_err(|e| self.fail("list", e))?;
+        let mut ids = BTreeMap::new();
+        for item in listing.split('\0').filter(|s| !s.is_empty()) {
+            let (meta, name) = item.split_once('\t').unwrap_or((item, ""));
+            let mut parts = meta.split(' ');
+            if let (Some(_), Some("blob"), Some(id)) = (parts.next(), parts.next(), parts.next()) {
+                ids.insert(name.to_owned(), id.to_owned());
+            }
+        }
+        let wanted: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| ids.get(k).map(String::as_str))
+            .collect();
+        let list = wanted
+            .iter()
+            .map(|id| format!("{id}\n"))
+            .collect::<String>();
+        // Which blobs this partial repository lacks, without fetching them
+        // one by one as a plain read would.
+        let check = self
+            .git_bytes(
+                &["cat-file", "--batch-check"],
+                Some(list.as_bytes()),
+                &[("GIT_NO_LAZY_FETCH", "1")],
+            )
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        let missing: String = String::from_utf8_lossy(&check)
+            .lines()
+            .filter_map(|l| l.strip_suffix(" missing"))
+            .map(|id| format!("{id}\n"))
+            .collect();
+        if !missing.is_empty() {
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            self.git(
+                &[
+                    "-c",
+                    "fetch.negotiationAlgorithm=noop",
+                    "fetch",
+                    "-q",
+                    "origin",
+                    "--no-tags",
+                    "--no-write-fetch-head",
+                    "--recurse-submodules=no",
+                    "--filter=blob:none",
+                    "--stdin",
+                ],
+                Some(missing.as_bytes()),
+            )
+            .await
+            .map_err(|e| self.fail("fetch", e))?;
+        }
+        let out = self
+            .git_bytes(&["cat-file", "--batch"], Some(list.as_bytes()), &[])
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        let blobs = parse_batch(&out).map_err(|e| self.fail("read", e))?;
+        Ok(keys
+            .iter()
+            .map(|k| ids.get(k).and_then(|id| blobs.get(id.as_str()).cloned()))
+            .collect())
     }
 
     /// Moves files in one commit: each `(from, to, content)` writes its
@@ -894,6 +1102,35 @@ impl Blobs for GitBlobs {
             .await
             .map(|_| ())
     }
+}
+
+/// `git cat-file --batch` output: each object's header line (`ID TYPE
+/// SIZE`, or `ID missing`), its bytes and a newline; object id to bytes.
+fn parse_batch(mut out: &[u8]) -> Result<BTreeMap<&str, Vec<u8>>, String> {
+    let mut blobs = BTreeMap::new();
+    while !out.is_empty() {
+        let end = out
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or("a `cat-file --batch` header has no end")?;
+        let header = std::str::from_utf8(&out[..end]).map_err(|e| e.to_string())?;
+        out = &out[end + 1..];
+        let mut parts = header.split(' ');
+        let id = parts.next().unwrap_or_default();
+        let (Some(_kind), Some(size)) = (parts.next(), parts.next()) else {
+            // `ID missing`: nothing follows.
+            continue;
+        };
+        let size: usize = size
+            .parse()
+            .map_err(|_| format!("`cat-file --batch` gave a bad size in `{header}`"))?;
+        let body = out
+            .get(..size)
+            .ok_or("`cat-file --batch` output was cut short")?;
+        blobs.insert(id, body.to_vec());
+        out = out.get(size + 1..).unwrap_or_default();
+    }
+    Ok(blobs)
 }
 
 #[cfg(test)]

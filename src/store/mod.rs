@@ -631,14 +631,17 @@ impl Store {
     pub async fn reindex(&self) -> Result<Reindexed, StoreError> {
         let mut summaries = Vec::new();
         let mut damaged = Vec::new();
-        for key in self.run_keys(None).await? {
-            match self.read_record(&key).await {
+        let keys = self.run_keys(None).await?;
+        let blobs = self.get_many(&keys).await?;
+        for (key, bytes) in keys.into_iter().zip(blobs) {
+            // A record removed meanwhile (a prune) is not in the history.
+            let Some(bytes) = bytes else { continue };
+            match serde_json::from_slice::<RunRecord>(&bytes) {
                 Ok(r) => summaries.push(index::summary(&r)),
-                Err(StoreError::Corrupt { .. }) => damaged.push(key),
-                Err(e) => return Err(e),
+                Err(_) => damaged.push((key, bytes)),
             }
         }
-        let quarantined = self.quarantine_all(&damaged).await?;
+        let quarantined = self.quarantine_all(damaged).await?;
         let swept = self.sweep_temporary_files()?;
         let n = summaries.len();
         self.with_retries(async || {
@@ -665,21 +668,40 @@ impl Store {
         })
     }
 
-    /// Moves damaged records aside (see [`Store::quarantine`]): on a git
-    /// branch in one commit and push, not two a record.
-    async fn quarantine_all(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+    /// The blobs at `keys`: on a git branch in one batch, not a fetch
+    /// and a read each; elsewhere one by one.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if let Backend::Git(g) = &self.backend {
+            return g.get_many(keys).await;
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.backend.get(key).await?.map(|b| b.bytes));
+        }
+        Ok(out)
+    }
+
+    /// Moves damaged records, with their content, aside (see
+    /// [`Store::quarantine`]): on a git branch in one commit and push, not
+    /// two a record.
+    async fn quarantine_all(
+        &self,
+        damaged: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<String>, StoreError> {
         let Backend::Git(g) = &self.backend else {
             let mut out = Vec::new();
-            for key in keys {
+            for (key, _) in &damaged {
                 out.push(self.quarantine(key).await?);
             }
             return Ok(out);
         };
-        let mut moves = Vec::new();
-        for key in keys {
-            let bytes = self.backend.get(key).await?.map(|b| b.bytes);
-            moves.push((key.clone(), format!("{QUARANTINE}{key}"), bytes));
-        }
+        let moves: Vec<_> = damaged
+            .into_iter()
+            .map(|(key, bytes)| {
+                let to = format!("{QUARANTINE}{key}");
+                (key, to, Some(bytes))
+            })
+            .collect();
         g.move_many(&moves).await?;
         Ok(moves.into_iter().map(|(_, to, _)| to).collect())
     }

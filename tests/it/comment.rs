@@ -300,3 +300,55 @@ fn a_merge_request_gets_one_note_and_a_push_build_none() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("cannot read `nope.json`"), "{}", r.stderr);
 }
+
+/// An API that answers every request with a body that never ends (chunks
+/// of 64 KiB, up to 256 MiB): qod stops reading at its 4 MiB cap, says so
+/// and closes the connection, rather than holding what it is sent.
+#[test]
+fn an_endless_answer_is_cut_at_the_cap_and_reported() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().take(4).flatten() {
+            if crate::common::read_http(&conn).is_err() {
+                continue;
+            }
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if conn.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let chunk = format!("{:x}\r\n{}\r\n", 64 << 10, "[".repeat(64 << 10));
+            for _ in 0..4096 {
+                if conn.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+                counter.fetch_add(64 << 10, Ordering::Relaxed);
+            }
+        }
+    });
+    let s = gated(
+        "ci/github-pull-request.env",
+        &[
+            ("GITHUB_API_URL", format!("http://127.0.0.1:{port}")),
+            ("GITHUB_TOKEN", "tok-123".into()),
+        ],
+    );
+    let r = s.qod(&["github", "comment", "--decision", "d.json"]);
+    // A comment that cannot be posted never fails the job: the summary is
+    // printed instead, with the reason.
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the answer passed the 4 MiB qod reads of one; it was cut there"),
+        "{}",
+        r.stderr
+    );
+    // qod hung up soon after its cap: what the server got out before the
+    // close is the cap plus the sockets' buffers, not the 256 MiB it offered.
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent < 64 << 20, "the server sent {sent} bytes");
+}

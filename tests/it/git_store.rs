@@ -397,6 +397,18 @@ fn reindex_quarantines_many_damaged_records_in_one_commit() {
         &["ls-tree", "-r", "--name-only", "qod-history", "quarantine/"],
     );
     assert_eq!(moved.lines().count(), 50, "{moved}");
+    // The good run stays where it was.
+    let kept = git(
+        &bare,
+        &["ls-tree", "-r", "--name-only", "qod-history", "runs/"],
+    );
+    assert_eq!(kept.lines().count(), 1, "{kept}");
+    // Moved with their content, nothing lost.
+    let first = moved.lines().next().unwrap();
+    assert_eq!(
+        git(&bare, &["show", &format!("qod-history:{first}")]),
+        "{ junk"
+    );
 }
 
 /// A plain clone of the history branch of `bare` into `to`, for a writer

@@ -82,34 +82,70 @@ pub fn is_gungraun_text(text: &str) -> bool {
 /// A summary file, a JSON array of summaries (`--output-format=json | jq
 /// -s`), or JSON lines (`--output-format=json`).
 pub fn gungraun_json(text: &str) -> Result<Vec<Bench>, ParseError> {
-    let docs: Vec<Value> = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(items)) => items,
-        Ok(v) => vec![v],
-        Err(whole) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .map_err(|_| ParseError(format!("not JSON: {whole}")))?,
-    };
+    // Typed and streamed: each summary's per-thread `parts` (most of the
+    // file) are skipped unread and each summary is dropped once counted,
+    // so memory stays near the file's size whatever its length.
     let mut out = Vec::new();
-    for doc in &docs {
-        if !is_gungraun_summary(doc) {
-            return Err(ParseError(
-                "an entry has no `module_path` and `profiles`; is it a gungraun summary (`--save-summary=json`)?".into(),
-            ));
+    let mut add = |n: usize, summary: Result<Summary, serde_json::Error>| {
+        let s = summary.map_err(|e| {
+            ParseError(format!(
+                "entry {n}: {e}; is it a gungraun summary (`--save-summary=json` or `--output-format=json`)?"
+            ))
+        })?;
+        s.counts(&mut out)
+    };
+    if text.trim_start().starts_with('[') {
+        let summaries: Vec<Summary> = serde_json::from_str(text)
+            .map_err(|e| ParseError(format!("not a JSON array of gungraun summaries: {e}")))?;
+        for (i, s) in summaries.into_iter().enumerate() {
+            add(i + 1, Ok(s))?;
         }
-        let path = doc["module_path"].as_str().unwrap_or_default();
-        let name = match doc.get("id").and_then(Value::as_str) {
-            Some(id) => format!("{path} {id}"),
-            None => path.to_owned(),
+    } else {
+        // One summary file, or JSON lines: a stream of documents.
+        let stream = serde_json::Deserializer::from_str(text).into_iter::<Summary>();
+        for (i, s) in stream.enumerate() {
+            add(i + 1, s)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The parts of a gungraun summary qod reads; everything else is skipped.
+#[derive(serde::Deserialize)]
+struct Summary {
+    module_path: String,
+    #[serde(default)]
+    id: Option<String>,
+    profiles: Vec<Profile>,
+}
+
+#[derive(serde::Deserialize)]
+struct Profile {
+    #[serde(default)]
+    tool: Option<String>,
+    #[serde(default)]
+    data: Option<ProfileData>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProfileData {
+    #[serde(default)]
+    total: Option<Value>,
+}
+
+impl Summary {
+    fn counts(self, out: &mut Vec<Bench>) -> Result<(), ParseError> {
+        let name = match &self.id {
+            Some(id) => format!("{} {id}", self.module_path),
+            None => self.module_path.clone(),
         };
-        let profiles = doc["profiles"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         // DHAT, Massif and the other tools measure other things.
-        let counted = profiles
+        let metrics = self
+            .profiles
             .iter()
-            .find(|p| matches!(p["tool"].as_str(), Some("Callgrind" | "Cachegrind")));
-        let Some(metrics) = counted.and_then(|p| p["data"]["total"]["metrics"].as_object()) else {
+            .find(|p| matches!(p.tool.as_deref(), Some("Callgrind" | "Cachegrind")))
+            .and_then(|p| p.data.as_ref()?.total.as_ref()?["metrics"].as_object());
+        let Some(metrics) = metrics else {
             return Err(ParseError(format!(
                 "`{name}` has no Callgrind or Cachegrind profile with totals"
             )));
@@ -120,8 +156,8 @@ pub fn gungraun_json(text: &str) -> Result<Vec<Bench>, ParseError> {
                 out.push(count(&name, *measure, v));
             }
         }
+        Ok(())
     }
-    Ok(out)
 }
 
 /// The terminal output: a line naming each benchmark (`module::bench id:(args)`),
