@@ -36,6 +36,7 @@ pub(crate) mod runner;
 pub(crate) mod secrets;
 pub mod stats;
 pub mod store;
+pub(crate) mod supervise;
 pub mod threshold;
 pub mod time;
 pub(crate) mod units;

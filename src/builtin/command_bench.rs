@@ -8,11 +8,11 @@ use super::instructions::{self, Instrument};
 use super::{Failure, Measured};
 use crate::duration::HumanDuration;
 use crate::protocol::Context;
+use crate::supervise::Cmd;
 use serde::Deserialize;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -278,23 +278,7 @@ fn time_once(argv: &[String], cwd: &Path, stderr: &mut std::fs::File) -> Result<
     let err = stderr
         .try_clone()
         .map_err(|e| Failure::new("io", format!("cannot share the stderr file: {e}")))?;
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err);
-    // A hook makes std fork instead of vfork-like spawning. With vfork the
-    // child shares qod's memory until exec, and Linux counts that memory
-    // into the child's peak RSS; a forked child copies only qod's few
-    // anonymous pages.
-    // SAFETY: the hook does nothing, so it is async-signal-safe.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| Ok(()));
-    }
-    let start = Instant::now();
-    let child = cmd.spawn().map_err(|e| {
+    let usage = Cmd::argv(argv).cwd(cwd).measure(err).map_err(|e| {
         Failure::new(
             "command-failed",
             format!(
@@ -303,45 +287,15 @@ fn time_once(argv: &[String], cwd: &Path, stderr: &mut std::fs::File) -> Result<
             ),
         )
     })?;
-    let (status, usage) = wait4(child.id() as libc::pid_t)
-        .map_err(|e| Failure::new("io", format!("cannot wait for `{}`: {e}", argv[0])))?;
-    let wall = start.elapsed().as_secs_f64();
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Run {
-        wall,
-        user: secs(usage.ru_utime),
-        system: secs(usage.ru_stime),
+        wall: usage.wall.as_secs_f64(),
+        user: secs(usage.rusage.ru_utime),
+        system: secs(usage.rusage.ru_stime),
         // Linux reports kilobytes.
-        max_rss: (usage.ru_maxrss.max(0) as u64) * 1024,
-        status,
+        max_rss: (usage.rusage.ru_maxrss.max(0) as u64) * 1024,
+        status: usage.status,
     })
-}
-
-/// Waits for `pid` and returns its exit status (negative: the signal that
-/// killed it) with its resource usage.
-fn wait4(pid: libc::pid_t) -> std::io::Result<(i32, libc::rusage)> {
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain old data that wait4 fills in; zeroed is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: both pointers are to live locals of the right types.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        -libc::WTERMSIG(status)
-    } else {
-        -1
-    };
-    Ok((code, usage))
 }
 
 fn summarize(runs: &[Run], stopped_early: bool, argv: &[String]) -> Measured {

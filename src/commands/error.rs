@@ -54,6 +54,9 @@ impl CommandError {
     pub fn exit(&self) -> Exit {
         match self {
             CommandError::Usage(_) => Exit::Usage,
+            CommandError::Prepare(crate::compare::WorkspaceError::Cancelled { signal, .. }) => {
+                Exit::Cancelled(u8::try_from(*signal).unwrap_or(15))
+            }
             _ => Exit::NoDecision,
         }
     }

@@ -28,31 +28,7 @@ use rows::{open_rows, step_down, Open};
 use sequential::{Ending, Rng};
 use std::io::Write;
 use std::time::{Duration, Instant};
-use workspace::prepare;
-pub use workspace::{Base, WorkspaceError};
-
-/// The base of a comparison made ready: checked out and prepared in each
-/// side's folder; or why it cannot be (its objectives end `no_baseline`
-/// with the reason). A candidate whose `prepare` fails is an error: there
-/// is nothing to measure.
-pub fn open_base(
-    spec: &CompareSpec,
-    source: &crate::protocol::Source,
-    cwd: &std::path::Path,
-    env: &std::collections::BTreeMap<String, String>,
-) -> Result<Result<Base, String>, WorkspaceError> {
-    let base = match Base::open(&spec.base, source, cwd) {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    if let Some(cmd) = &spec.prepare {
-        prepare(cmd, "candidate", cwd, env)?;
-        if let Err(e) = prepare(cmd, "base", &base.path, env) {
-            return Ok(Err(e.to_string()));
-        }
-    }
-    Ok(Ok(base))
-}
+pub use workspace::{open_base, Base, WorkspaceError};
 
 /// Whether side by side applies to a build: a CI push build (to the base
 /// branch) has no merge-base by nature, so its side-by-side objectives on

@@ -5,8 +5,16 @@
 
 use crate::policy::BaseSource;
 use crate::protocol::Source;
+use crate::supervise::{Cancel, Cmd, Ending, Limits, StdoutMode};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// How the temporary folder of a base's worktree starts: with the process
+/// id after it, so that one left by a killed run is removed by the next.
+const WORKTREE_PREFIX: &str = "qod-base-";
+
+/// How much of `prepare`'s stderr is kept for its error.
+const PREPARE_TAIL: usize = 64 << 10;
 
 /// Why the base could not be made ready.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -29,6 +37,28 @@ pub enum WorkspaceError {
         how: String,
         tail: String,
     },
+    #[error("cancelled by {} while `compare.prepare` ran in the {side}'s folder; nothing was measured", crate::supervise::signal_name(*.signal))]
+    Cancelled { side: &'static str, signal: i32 },
+}
+
+impl WorkspaceError {
+    /// The same error with `redact` applied to what came from `prepare`.
+    pub fn redacted(self, redact: impl Fn(&str) -> String) -> WorkspaceError {
+        match self {
+            WorkspaceError::Prepare {
+                side,
+                folder,
+                how,
+                tail,
+            } => WorkspaceError::Prepare {
+                side,
+                folder,
+                how,
+                tail: redact(&tail),
+            },
+            other => other,
+        }
+    }
 }
 
 /// The base's folder, and how it is shown.
@@ -114,12 +144,13 @@ impl Base {
             }
         })?;
         let top = PathBuf::from(top);
-        // Worktrees of runs that were killed outright are pruned first.
+        // Worktrees of runs that were killed outright are removed first:
+        // their folders (named after a process that is gone), then their
+        // registrations.
+        crate::supervise::sweep_orphans(&std::env::temp_dir(), WORKTREE_PREFIX, |_| {});
         let _ = git(&top, &["worktree", "prune"]);
-        let tmp = tempfile::Builder::new()
-            .prefix("qod-base-")
-            .tempdir()
-            .map_err(|e| WorkspaceError::Worktree {
+        let tmp =
+            crate::supervise::temp_dir(WORKTREE_PREFIX).map_err(|e| WorkspaceError::Worktree {
                 revision: wanted.clone(),
                 message: format!("cannot create a temporary folder: {e}"),
             })?;
@@ -178,24 +209,75 @@ impl Drop for Base {
     }
 }
 
+/// The base of a comparison made ready: checked out and prepared in each
+/// side's folder; or why it cannot be (its objectives end `no_baseline`
+/// with the reason). A candidate whose `prepare` fails is an error: there
+/// is nothing to measure.
+pub async fn open_base(
+    spec: &crate::policy::CompareSpec,
+    source: &crate::protocol::Source,
+    cwd: &std::path::Path,
+    env: &std::collections::BTreeMap<String, String>,
+    grace: Duration,
+    cancel: &Cancel,
+) -> Result<Result<Base, String>, WorkspaceError> {
+    let base = match Base::open(&spec.base, source, cwd) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if let Some(cmd) = &spec.prepare {
+        let limits = PrepareLimits {
+            timeout: spec.prepare_timeout.get(),
+            grace,
+        };
+        prepare(cmd, "candidate", cwd, env, limits, cancel).await?;
+        match prepare(cmd, "base", &base.path, env, limits, cancel).await {
+            Ok(()) => {}
+            Err(e @ WorkspaceError::Cancelled { .. }) => return Err(e),
+            Err(e) => return Ok(Err(e.to_string())),
+        }
+    }
+    Ok(Ok(base))
+}
+
+/// How `compare.prepare` runs: its timeout, and the grace between the
+/// signal and SIGKILL when it is stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct PrepareLimits {
+    pub timeout: Duration,
+    pub grace: Duration,
+}
+
 /// Runs `compare.prepare` in `folder` through `sh -c`, with the gate's
-/// environment.
-pub fn prepare(
+/// environment: supervised as a plugin is (its own process group, stopped
+/// whole at its timeout or when the gate is cancelled), its stdout
+/// dropped and its stderr's tail kept for the error.
+pub async fn prepare(
     command: &str,
     side: &'static str,
     folder: &Path,
     env: &std::collections::BTreeMap<String, String>,
+    limits: PrepareLimits,
+    cancel: &Cancel,
 ) -> Result<(), WorkspaceError> {
-    let out = Command::new("sh")
+    let raw = Cmd::new("sh")
         .args(["-c", command])
-        .current_dir(folder)
+        .cwd(folder)
         .env_clear()
         .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .output();
-    let failed = |how: String, stderr: &[u8]| {
-        let text = String::from_utf8_lossy(stderr);
+        .supervise(
+            Vec::new(),
+            Limits {
+                timeout: limits.timeout,
+                grace: limits.grace,
+                stdout: StdoutMode::Discarded,
+                stderr_tail: PREPARE_TAIL,
+            },
+            cancel,
+        )
+        .await;
+    let failed = |how: String| {
+        let text = String::from_utf8_lossy(&raw.stderr_tail);
         let lines: Vec<&str> = text.trim().lines().collect();
         let tail = lines[lines.len().saturating_sub(5)..].join("\n");
         WorkspaceError::Prepare {
@@ -209,12 +291,14 @@ pub fn prepare(
             },
         }
     };
-    match out {
-        Err(e) => Err(failed(format!("cannot start `sh`: {e}"), b"")),
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(failed(
-            format!("`{command}` exited with {}", o.status),
-            &o.stderr,
-        )),
+    match raw.ending {
+        Ending::Exited(s) if s.success() => Ok(()),
+        Ending::Exited(s) => Err(failed(format!("`{command}` exited with {s}"))),
+        Ending::TimedOut => Err(failed(format!(
+            "`{command}` did not end within {} and was stopped; raise `compare.prepare_timeout` if the build needs longer",
+            humantime::format_duration(limits.timeout)
+        ))),
+        Ending::Cancelled(signal) => Err(WorkspaceError::Cancelled { side, signal }),
+        Ending::SpawnFailed(e) => Err(failed(format!("cannot start `sh`: {e}"))),
     }
 }

@@ -5,18 +5,17 @@
 
 pub mod combine;
 mod confirm;
+mod decide;
 pub mod history;
 mod record;
 pub mod suspend;
 
+use decide::decide;
+pub use decide::exit_of;
 use record::{add_store_error, record, record_part};
 
-use crate::decision::{
-    Decision, PipelineSummary, PluginOutcome, RunSummary, StoreOutcome, Verdict,
-    DECISION_SCHEMA_VERSION,
-};
+use crate::decision::Decision;
 use crate::diag::Diagnostics;
-use crate::evaluate::Evaluation;
 use crate::exit::Exit;
 use crate::ids::RunId;
 use crate::plan::Plan;
@@ -198,8 +197,16 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             Some(Err(crate::evaluate::NOT_A_CHANGE.to_owned()))
         }
         Some(spec) => Some(
-            crate::compare::open_base(spec, &source, &opts.cwd, &opts.env)
-                .map_err(GateError::Prepare)?,
+            crate::compare::open_base(
+                spec,
+                &source,
+                &opts.cwd,
+                &opts.env,
+                settings.grace,
+                &settings.cancel,
+            )
+            .await
+            .map_err(|e| GateError::Prepare(e.redacted(|t| settings.redactor.redact(t))))?,
         ),
         None => None,
     };
@@ -327,69 +334,5 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
         },
         suspend: opts.suspend,
         resume: BTreeMap::new(),
-    }
-}
-
-/// Composes the decision document from the evaluation and what the run saw.
-pub(super) fn decide(
-    plan: &Plan,
-    shared: &SharedContext,
-    store: &Store,
-    history: &History,
-    uploaded: u32,
-    eval: Evaluation,
-    plugins: Vec<PluginOutcome>,
-) -> Decision {
-    Decision {
-        schema_version: DECISION_SCHEMA_VERSION,
-        decision: eval.verdict,
-        score: eval.score,
-        summary: eval.summary,
-        objectives: eval.objectives,
-        plugins,
-        pipeline: PipelineSummary {
-            provider: shared.pipeline.provider.clone(),
-            name: shared.pipeline.name.clone(),
-            build_id: shared.pipeline.build_id.clone(),
-            revision: shared.source.revision.clone(),
-            branch: shared.source.branch.clone(),
-            pull_request: shared.source.pull_request,
-            base_branch: shared.source.base_branch.clone(),
-            merge_base: shared.source.merge_base.clone(),
-        },
-        run: RunSummary {
-            id: shared.run_id.clone(),
-            started_at: crate::time::rfc3339(shared.started_at),
-            finished_at: crate::time::rfc3339(crate::time::now()),
-            policy: plan.policy.file.display().to_string(),
-            cancelled: None,
-            part: None,
-            parts: Vec::new(),
-        },
-        store: StoreOutcome {
-            location: store.location(),
-            history_read: history.error.is_none(),
-            recorded: false,
-            created: false,
-            spooled: false,
-            uploaded_from_spool: uploaded,
-            last_deployment: history.last_deployment.clone(),
-            requests: 0,
-            error: history.error.clone(),
-        },
-    }
-}
-
-/// The exit code of a decided run: a store that failed means no decision
-/// can be trusted to have been kept.
-pub fn exit_of(d: &Decision, strict: bool) -> Exit {
-    if d.store.error.is_some() {
-        return Exit::NoDecision;
-    }
-    match d.decision {
-        Verdict::Pass => Exit::Pass,
-        Verdict::Warn if strict => Exit::Fail,
-        Verdict::Warn => Exit::Pass,
-        Verdict::Fail => Exit::Fail,
     }
 }

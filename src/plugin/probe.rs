@@ -5,11 +5,9 @@
 use super::discovery::{DiscoveryError, Origin, ResolvedPlugin};
 use super::manifest::parse_manifest;
 use crate::diag::Diagnostic;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
+use crate::supervise::Cmd;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a probe may take to print its manifest.
 const MANIFEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,47 +24,23 @@ pub(super) fn from_executable(name: &str, exe: &Path) -> Result<ResolvedPlugin, 
     // The probe is a plugin too: the same minimal environment (no
     // credentials), its own process group, killed whole on a timeout.
     let parent: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    let mut child = Command::new(exe)
+    let out = Cmd::new(exe)
         .arg("--manifest")
         .env_clear()
         .envs(crate::secrets::plugin_env(&parent, &[]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| fail(format!("cannot run `--manifest`: {e}")))?;
-    let group = nix::unistd::Pid::from_raw(child.id() as i32);
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.by_ref().take(1 << 20).read_to_end(&mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() < MANIFEST_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            _ => {
-                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(fail(format!(
-                    "`--manifest` did not answer within {}s",
-                    MANIFEST_TIMEOUT.as_secs()
-                )));
-            }
-        }
-    };
-    // Nothing the probe started outlives it.
-    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-    let out = reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(fail(format!("`--manifest` exited with {status}")));
+        .output(None, Some(MANIFEST_TIMEOUT))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => fail(format!(
+                "`--manifest` did not answer within {}s",
+                MANIFEST_TIMEOUT.as_secs()
+            )),
+            _ => fail(format!("cannot run `--manifest`: {e}")),
+        })?;
+    if !out.status.success() {
+        return Err(fail(format!("`--manifest` exited with {}", out.status)));
     }
-    let text = String::from_utf8_lossy(&out);
+    let out = &out.stdout[..out.stdout.len().min(1 << 20)];
+    let text = String::from_utf8_lossy(out);
     let mut manifest =
         parse_manifest(exe, &text).map_err(|diagnostics| DiscoveryError::Manifest {
             name: name.to_owned(),

@@ -64,6 +64,11 @@ pub struct CompareSpec {
     /// A shell command run once in each workspace before measuring (a build).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prepare: Option<String>,
+    /// How long `prepare` may run on each side (default `30m`); past it,
+    /// it is stopped (its whole process group) and the comparison fails
+    /// with the reason.
+    #[serde(default = "default_prepare_timeout")]
+    pub prepare_timeout: HumanDuration,
     /// How many pairs: the first look, the most, and the pairs between looks.
     #[serde(default)]
     pub pairs: PairsSpec,
@@ -83,6 +88,10 @@ pub struct CompareSpec {
     /// decide ends `inconclusive` with the change it could have detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<HumanDuration>,
+}
+
+fn default_prepare_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(30 * 60))
 }
 
 /// Where the base of a comparison comes from.

@@ -2,14 +2,12 @@
 //! most `jobs` at once, one outcome per instance whatever happens, in
 //! policy order.
 
-mod cancel;
 mod outcome;
 mod pending;
-mod process;
 
 use crate::secrets::plugin_env;
-pub use cancel::{become_subreaper, kill_orphans, signal_name, Cancel};
-pub use process::{Limits, DEFAULT_GRACE, STDERR_TAIL, STDOUT_CAP};
+pub use crate::supervise::{become_subreaper, kill_orphans, signal_name, Cancel, DEFAULT_GRACE};
+use crate::supervise::{Cmd, Limits, StdoutMode, STDERR_TAIL, STDOUT_CAP};
 
 /// What `stdout` from a plugin of `manifest` that exited 0 comes to (for
 /// tests that feed the interpreter directly).
@@ -18,8 +16,10 @@ pub(crate) fn interpret_stdout(
     manifest: &crate::protocol::Manifest,
     stdout: &[u8],
 ) -> PluginOutcome {
-    let raw = process::RawRun {
-        ending: process::Ending::Exited(std::os::unix::process::ExitStatusExt::from_raw(0)),
+    let raw = crate::supervise::RawRun {
+        ending: crate::supervise::Ending::Exited(std::os::unix::process::ExitStatusExt::from_raw(
+            0,
+        )),
         stdout: stdout.to_vec(),
         stdout_overflow: false,
         stderr_tail: Vec::new(),
@@ -380,19 +380,16 @@ async fn run_one(
         let limits = Limits {
             timeout: inst.timeout.saturating_sub(elapsed()),
             grace: settings.grace,
-            stdout_cap: STDOUT_CAP,
+            stdout: StdoutMode::Capped(STDOUT_CAP),
             // More than is kept: a secret across the tail's first byte is
             // whole when it is redacted, and cut after.
             stderr_tail: STDERR_TAIL + TAIL_SLACK,
         };
-        let running = process::run_process(
-            &inst.plugin.argv,
-            &env,
-            &settings.workspace,
-            input,
-            limits,
-            &settings.cancel,
-        );
+        let cmd = Cmd::argv(&inst.plugin.argv)
+            .env_clear()
+            .envs(&env)
+            .cwd(&settings.workspace);
+        let running = cmd.supervise(input, limits, &settings.cancel);
         let raw = if settings.progress {
             let what = format!("`{}` ({})", inst.id, inst.plugin.manifest.name);
             with_heartbeat(running, &what, settings.heartbeat).await

@@ -2,10 +2,10 @@
 //! way a plugin can misbehave becomes a clear status and message, never an
 //! engine error.
 
-use super::process::{signal_of, Ending, RawRun};
 use crate::decision::{PluginOutcome, PluginStatus};
 use crate::ids::InstanceId;
 use crate::protocol::{ErrorInfo, Manifest, PluginResult, ResultStatus};
+use crate::supervise::child::{signal_of, Ending, RawRun};
 use crate::units::format_value;
 use crate::validate::{violations, SchemaKind};
 use serde_json::Value;
@@ -132,7 +132,7 @@ fn judge(
             "stdout-too-large",
             format!(
                 "printed more than {} MiB on stdout and was stopped; a result is one small JSON object (logs go to stderr)",
-                super::process::STDOUT_CAP >> 20
+                crate::supervise::STDOUT_CAP >> 20
             ),
         ));
     }

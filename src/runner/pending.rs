@@ -1,10 +1,10 @@
 //! Plugins that answer `"status": "pending"`: the answer read, and the wait
 //! before the plugin is invoked again with its state.
 
-use super::process::{Ending, RawRun};
 use super::{PlannedInstance, RunSettings};
 use crate::decision::{PluginOutcome, PluginStatus};
 use crate::protocol::{PluginResult, ResultStatus};
+use crate::supervise::{Ending, RawRun};
 use serde_json::Value;
 use std::io::Write;
 use std::time::Duration;

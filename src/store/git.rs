@@ -23,6 +23,8 @@
 
 use super::blobs::{Blob, Blobs, Written};
 use super::StoreError;
+use crate::secrets::REDACTED;
+use crate::supervise::{self, Cmd};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,10 +83,11 @@ struct Inner {
 fn scrub(s: &str, secrets: &[String]) -> String {
     let mut out = s.to_owned();
     for secret in secrets.iter().filter(|x| x.len() >= 4) {
-        out = out.replace(secret.as_str(), "***");
+        out = out.replace(secret.as_str(), REDACTED);
     }
     let re = regex::Regex::new(r"://[^/@\s]+@").expect("valid regex");
-    re.replace_all(&out, "://***@").into_owned()
+    re.replace_all(&out, format!("://{REDACTED}@").as_str())
+        .into_owned()
 }
 
 /// `%XX` escapes decoded, as git decodes a URL's user and password.
@@ -195,30 +198,6 @@ fn parse(location: &str) -> Result<Parsed, StoreError> {
 /// `qod-git-<pid>-…`, so that one left by a killed process is known.
 const ORPHAN_PREFIX: &str = "qod-git-";
 
-/// Removes the repository folders of processes that are gone (killed with
-/// `kill -9`, which leaves no chance to clean up): named after a process
-/// id that no process has.
-fn sweep_orphans(temp: &Path) {
-    for e in std::fs::read_dir(temp).into_iter().flatten().flatten() {
-        let name = e.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(ORPHAN_PREFIX))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let gone = matches!(
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
-            Err(nix::errno::Errno::ESRCH)
-        );
-        if gone && pid > 0 {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
 /// Whether `location` names a git store.
 pub fn is_git(location: &str) -> bool {
     location.starts_with("git:") || location.starts_with("git+")
@@ -326,15 +305,12 @@ impl GitBlobs {
         let (dir, temp) = match env.get("QOD_GIT_CACHE").filter(|d| !d.is_empty()) {
             Some(d) => (PathBuf::from(d), None),
             None => {
-                sweep_orphans(&std::env::temp_dir());
-                let t = tempfile::Builder::new()
-                    .prefix(&format!("{ORPHAN_PREFIX}{}-", std::process::id()))
-                    .tempdir()
-                    .map_err(|source| StoreError::Io {
-                        action: "create a folder for",
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
+                supervise::sweep_orphans(&std::env::temp_dir(), ORPHAN_PREFIX, |_| {});
+                let t = supervise::temp_dir(ORPHAN_PREFIX).map_err(|source| StoreError::Io {
+                    action: "create a folder for",
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
                 (t.path().to_owned(), Some(t))
             }
         };
@@ -383,40 +359,26 @@ impl GitBlobs {
         input: Option<&[u8]>,
         vars: &[(&str, &str)],
     ) -> Result<Vec<u8>, String> {
-        use tokio::io::AsyncWriteExt;
-        let mut cmd = tokio::process::Command::new("git");
-        cmd.arg("-C")
-            .arg(&self.inner.dir)
-            .args(args)
-            .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
+        let out = self
+            .cmd(args)
             .envs(vars.iter().copied())
-            .stdin(if input.is_some() {
-                std::process::Stdio::piped()
-            } else {
-                std::process::Stdio::null()
-            })
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
+            .output_async(input)
+            .await
             .map_err(|e| format!("cannot run `git`: {e}; install git or put it on PATH"))?;
-        let stdin = child.stdin.take();
-        let write = async move {
-            if let (Some(bytes), Some(mut stdin)) = (input, stdin) {
-                stdin.write_all(bytes).await?;
-                stdin.shutdown().await?;
-            }
-            Ok::<(), std::io::Error>(())
-        };
-        let (written, out) = tokio::join!(write, child.wait_with_output());
-        let out = out.map_err(|e| format!("git did not finish: {e}"))?;
         if out.status.success() {
-            written.map_err(|e| format!("cannot write to git: {e}"))?;
             Ok(out.stdout)
         } else {
             Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
         }
+    }
+
+    /// `git -C <the local repository> ARGS`, with the store's variables.
+    fn cmd(&self, args: &[&str]) -> Cmd {
+        Cmd::new("git")
+            .arg("-C")
+            .arg(&self.inner.dir)
+            .args(args)
+            .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
     }
 
     /// Makes the local partial repository, once.
@@ -425,11 +387,10 @@ impl GitBlobs {
             return Ok(());
         }
         let dir = self.inner.dir.to_string_lossy().into_owned();
-        let mut cmd = tokio::process::Command::new("git");
-        let out = cmd
+        let out = Cmd::new("git")
             .args(["init", "-q", "--bare", &dir])
             .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
-            .output()
+            .output_async(None)
             .await
             .map_err(|e| self.fail("create a repository for", e.to_string()))?;
         if !out.status.success() {
@@ -506,8 +467,8 @@ impl GitBlobs {
     /// would fetch a missing tree with everything below it (its lazy fetch
     /// filters blobs only), which grows with the history.
     async fn ensure_tree(&self, id: &str) -> Result<(), StoreError> {
-        let mut check = vec!["cat-file", "-e", id];
-        if self.git_nolazy(&mut check).await {
+        let check = ["cat-file", "-e", id];
+        if self.git_nolazy(&check).await {
             return Ok(());
         }
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
@@ -535,17 +496,12 @@ impl GitBlobs {
     }
 
     /// Whether `git ARGS` succeeds without fetching anything.
-    async fn git_nolazy(&self, args: &mut Vec<&str>) -> bool {
-        let mut cmd = tokio::process::Command::new("git");
-        cmd.arg("-C")
-            .arg(&self.inner.dir)
-            .args(args.iter())
-            .envs(self.inner.env.iter().map(|(k, v)| (k, v)))
+    async fn git_nolazy(&self, args: &[&str]) -> bool {
+        self.cmd(args)
             .env("GIT_NO_LAZY_FETCH", "1")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd.status().await.is_ok_and(|s| s.success())
+            .output_async(None)
+            .await
+            .is_ok_and(|o| o.status.success())
     }
 
     /// The root tree of commit `tip`.
@@ -791,9 +747,7 @@ impl GitBlobs {
             }
             return Ok(blobs);
         }
-        let temp = tempfile::Builder::new()
-            .prefix(&format!("qod-git-{}-", std::process::id()))
-            .tempdir()
+        let temp = supervise::temp_dir(ORPHAN_PREFIX)
             .map_err(|e| self.fail("write", format!("cannot make a temporary folder: {e}")))?;
         let mut paths = String::new();
         for (i, (_, bytes)) in changes.iter().enumerate() {
@@ -828,9 +782,7 @@ impl GitBlobs {
         changes: &[(&str, Option<&[u8]>)],
         blobs: &[Option<String>],
     ) -> Result<String, StoreError> {
-        let temp = tempfile::Builder::new()
-            .prefix(&format!("qod-git-{}-", std::process::id()))
-            .tempdir()
+        let temp = supervise::temp_dir(ORPHAN_PREFIX)
             .map_err(|e| self.fail("write", format!("cannot make a temporary folder: {e}")))?;
         let index = temp.path().join("index");
         let index = index.to_string_lossy();

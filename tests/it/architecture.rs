@@ -9,7 +9,17 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first; a module uses only its own layer and those below.
 const LAYERS: &[&[&str]] = &[
     &[
-        "ids", "units", "duration", "time", "locate", "diag", "exit", "secrets", "aws", "git",
+        "ids",
+        "units",
+        "duration",
+        "time",
+        "locate",
+        "diag",
+        "exit",
+        "secrets",
+        "aws",
+        "supervise",
+        "git",
     ],
     &["protocol", "validate"],
     &["policy"],
@@ -211,5 +221,46 @@ fn long_modules_say_why() {
         long.is_empty(),
         "modules over {MAX_LINES} lines without a `//! Size:` reason:\n{}",
         long.join("\n")
+    );
+}
+
+/// The files under `src/` and their code without comments, `src/`-relative.
+fn sources() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rs_files(&src, &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&src).unwrap().display().to_string();
+            (rel, code(&std::fs::read_to_string(&f).unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn child_processes_start_only_in_the_supervisor() {
+    let mut found = Vec::new();
+    let mut seen = 0;
+    for (file, code) in sources() {
+        for needle in [
+            "process::Command",
+            "Command::new",
+            "CommandExt",
+            "Command::from",
+        ] {
+            if code.contains(needle) {
+                seen += 1;
+                if !file.starts_with("supervise/") {
+                    found.push(format!("{file}: `{needle}`"));
+                }
+            }
+        }
+    }
+    assert!(seen > 0, "the supervisor itself was read");
+    assert!(
+        found.is_empty(),
+        "start child processes through `crate::supervise::Cmd`:\n{}",
+        found.join("\n")
     );
 }

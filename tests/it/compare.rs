@@ -385,3 +385,116 @@ compare: { base: { revision: main }, pairs: { min: 20, max: 10 } }
         assert!(r.stderr.contains(said), "{said}\n{}", r.stderr);
     }
 }
+
+/// A policy whose `prepare` writes its shell's pid (its process group) to
+/// `prepare.pid`, then runs `then`.
+fn preparing(then: &str, timeout: &str) -> String {
+    TIMED.replace(
+        "  base: { revision: main }\n",
+        &format!(
+            "  base: {{ revision: main }}\n  prepare: \"echo $$ > prepare.pid; {then}\"\n  prepare_timeout: {timeout}\n"
+        ),
+    )
+}
+
+/// Whether any process is still in process group `pgid` (from `/proc`).
+fn group_alive(pgid: i32) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let after = &stat[stat.rfind(')')? + 1..];
+                // `state ppid pgrp …`; a zombie is dead, waiting for its
+                // parent (here perhaps a container's init) to reap it.
+                let fields: Vec<&str> = after.split_whitespace().collect();
+                if fields.first() == Some(&"Z") {
+                    return None;
+                }
+                fields.get(2)?.parse::<i32>().ok()
+            })
+            == Some(pgid)
+    })
+}
+
+/// Waits for `prepare.pid` in `dir`; the group it names.
+fn prepare_group(dir: &Path) -> i32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(pid) = std::fs::read_to_string(dir.join("prepare.pid"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(start.elapsed().as_secs() < 20, "prepare never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_hung_prepare_ends_at_its_timeout_with_the_reason() {
+    let s = repo(0.01, 0.01, &preparing("sleep 3600", "1s"));
+    let started = std::time::Instant::now();
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("did not end within 1s and was stopped; raise `compare.prepare_timeout` if the build needs longer"),
+        "{}",
+        r.stderr
+    );
+    assert!(started.elapsed().as_secs() < 30);
+    let pgid = prepare_group(s.path());
+    assert!(!group_alive(pgid), "the prepare's processes outlived it");
+    assert_clean(&s);
+}
+
+#[test]
+fn sigterm_during_prepare_exits_143_and_leaves_nothing() {
+    let s = repo(0.01, 0.01, &preparing("sleep 3600", "30m"));
+    let child = s
+        .command(&["run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = prepare_group(s.path());
+    let stopped = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let r = crate::common::finish(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 143, "{}\n{}", r.stdout, r.stderr);
+    // Within the grace (3 s by default), with room for a busy machine.
+    assert!(stopped.elapsed().as_secs() < 10, "{:?}", stopped.elapsed());
+    assert!(
+        r.stderr
+            .contains("cancelled by SIGTERM while `compare.prepare` ran in the candidate's folder"),
+        "{}",
+        r.stderr
+    );
+    assert!(!group_alive(pgid), "the prepare's processes outlived qod");
+    assert_clean(&s);
+}
+
+#[test]
+fn a_worktree_left_by_a_killed_run_is_removed_by_the_next() {
+    let s = repo(0.01, 0.01, &preparing("sleep 3600", "30m"));
+    let mut child = s.command(&["run"]).spawn().unwrap();
+    let pgid = prepare_group(s.path());
+    // `kill -9`: qod has no chance to clean up; its prepare is ended by hand.
+    child.kill().unwrap();
+    let _ = child.wait();
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let list = git(s.path(), &["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 2, "{list}");
+    // The next run removes the folder and its registration.
+    s.policy(&preparing("true", "30m"));
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_clean(&s);
+}

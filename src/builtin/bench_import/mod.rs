@@ -209,25 +209,17 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
 /// in its process group, under its timeout. `QOD_VARIANT` and `QOD_PAIR`
 /// tell it which side and pair it measures, side by side.
 fn run_harness(cmd: &str, workspace: &Path, ctx: &Context) -> Result<(), Failure> {
-    use std::os::fd::AsFd;
-    let to_stderr = std::io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map_err(|e| Failure::new("run-failed", format!("cannot pass on stderr: {e}")))?;
-    let mut command = std::process::Command::new("sh");
-    command
+    let mut command = crate::supervise::Cmd::new("sh")
         .arg("-c")
         .arg(cmd)
-        .current_dir(workspace)
-        .stdin(std::process::Stdio::null())
-        .stdout(to_stderr);
+        .cwd(workspace);
     if let Some(v) = &ctx.variant {
-        command.env("QOD_VARIANT", v);
+        command = command.env("QOD_VARIANT", v);
     }
     if let Some(p) = ctx.pair {
-        command.env("QOD_PAIR", p.to_string());
+        command = command.env("QOD_PAIR", p.to_string());
     }
-    let status = command.status().map_err(|e| {
+    let status = command.status_to_stderr().map_err(|e| {
         Failure::new(
             "run-failed",
             format!("`with.run` could not start `sh`: {e}"),

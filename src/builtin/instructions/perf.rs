@@ -138,14 +138,14 @@ mod tests {
 
         let counter = PerfCounter::open_event(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK)
             .expect("opened once already");
-        let mut cmd = std::process::Command::new("sh");
-        cmd.args(["-c", "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done"]);
-        // SAFETY: the hook does nothing; it makes std fork from this thread.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| Ok(()));
-        }
-        assert!(cmd.status().expect("sh runs").success());
+        // Forked from this thread (as `measure` does), so the counter
+        // inherited by the child counts it.
+        let sink = tempfile::tempfile().expect("a temporary file");
+        let usage = crate::supervise::Cmd::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done"])
+            .measure(sink)
+            .expect("sh runs");
+        assert_eq!(usage.status, 0);
         let ns = counter.read().expect("reads");
         assert!(
             ns > 1_000_000,

@@ -1,13 +1,12 @@
-//! Supervising one plugin process: spawn it in its own process group, write
-//! the context to stdin and close it, drain stdout and stderr concurrently
-//! with caps, and stop the whole group on timeout (SIGTERM, a grace period,
-//! SIGKILL) so grandchildren die too.
+//! Supervising one long, untrusted child (a plugin, `compare.prepare`):
+//! spawn it in its own process group, write its input to stdin and close
+//! it, drain stdout and stderr concurrently with caps, and stop the whole
+//! group on timeout or cancellation (the signal, a grace period, SIGKILL)
+//! so grandchildren die too.
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,14 +14,24 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-/// Limits for one plugin run.
+/// Limits for one supervised run.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL.
     pub grace: Duration,
-    pub stdout_cap: usize,
+    pub stdout: StdoutMode,
     pub stderr_tail: usize,
+}
+
+/// What becomes of the child's stdout.
+#[derive(Debug, Clone, Copy)]
+pub enum StdoutMode {
+    /// Kept, up to this many bytes; past them the group is killed (a
+    /// plugin's stdout is its result: one that floods it has failed).
+    Capped(usize),
+    /// Read and dropped (a build's log).
+    Discarded,
 }
 
 pub const STDOUT_CAP: usize = 16 << 20;
@@ -58,11 +67,9 @@ pub struct RawRun {
     pub notes: Vec<String>,
 }
 
-/// Runs `argv` with `input` on stdin and the given environment.
-pub async fn run_process(
-    argv: &[String],
-    env: &BTreeMap<String, String>,
-    cwd: &Path,
+/// Runs `cmd` with `input` on stdin.
+pub async fn run(
+    mut cmd: Command,
     input: Vec<u8>,
     limits: Limits,
     cancel: &super::Cancel,
@@ -71,12 +78,7 @@ pub async fn run_process(
     let start = Instant::now();
     let deadline = tokio::time::Instant::from_std(start + limits.timeout);
     let mut notes = Vec::new();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .env_clear()
-        .envs(env)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -105,7 +107,10 @@ pub async fn run_process(
     let overflow = Arc::new(AtomicBool::new(false));
     let mut stdout_task = tokio::spawn(read_capped(
         child.stdout.take().expect("piped"),
-        limits.stdout_cap,
+        match limits.stdout {
+            StdoutMode::Capped(cap) => Some(cap),
+            StdoutMode::Discarded => None,
+        },
         pgid,
         overflow.clone(),
     ));
@@ -193,10 +198,11 @@ pub async fn run_process(
 }
 
 /// Reads up to `cap` bytes; past that, kills the group: a plugin that floods
-/// stdout has failed and must not make qod hold gigabytes.
+/// stdout has failed and must not make qod hold gigabytes. With no cap,
+/// reads and drops everything.
 async fn read_capped(
     mut r: impl AsyncRead + Unpin,
-    cap: usize,
+    cap: Option<usize>,
     pgid: Pid,
     overflow: Arc<AtomicBool>,
 ) -> Vec<u8> {
@@ -205,7 +211,9 @@ async fn read_capped(
     loop {
         match r.read(&mut chunk).await {
             Ok(0) | Err(_) => return buf,
+            Ok(_) if cap.is_none() => {}
             Ok(n) => {
+                let cap = cap.unwrap_or_default();
                 if buf.len() + n > cap {
                     overflow.store(true, Ordering::Relaxed);
                     let _ = killpg(pgid, Signal::SIGKILL);
