@@ -19,6 +19,7 @@ pub mod decision;
 pub(crate) mod diag;
 pub(crate) mod duration;
 pub(crate) mod evaluate;
+pub mod events;
 pub(crate) mod exit;
 pub mod gate;
 pub(crate) mod git;

@@ -6,10 +6,11 @@
 mod base;
 pub mod codepipeline;
 mod detect;
+mod provider;
 
 pub use base::{base_of, is_change, is_shallow, Base};
-
-pub use detect::{detect, git_info, merge_context, provider_of, ContextError, GitInfo};
+pub use detect::{detect, git_info, merge_context, ContextError, GitInfo};
+pub use provider::Provider;
 
 use std::collections::BTreeMap;
 
@@ -18,12 +19,13 @@ use std::collections::BTreeMap;
 /// as the base branch, and the merge-base from git when the CI left it out.
 pub fn context(
     env: &BTreeMap<String, String>,
+    provider: Provider,
     cwd: &std::path::Path,
     context: Option<&str>,
     base: Option<&str>,
     git: impl FnOnce() -> GitInfo,
 ) -> Result<(crate::protocol::Pipeline, crate::protocol::Source), ContextError> {
-    let (mut pipeline, mut source) = detect(env, cwd, git);
+    let (mut pipeline, mut source) = detect(env, provider, cwd, git);
     if let Some(file) = context {
         let text = if file == "-" {
             let mut s = String::new();
@@ -37,9 +39,7 @@ pub fn context(
         })?;
         merge_context(file, &text, &mut pipeline, &mut source)?;
     }
-    let event = (pipeline.provider == "github")
-        .then(|| env.get("GITHUB_EVENT_PATH").map(std::path::Path::new))
-        .flatten();
+    let event = provider.event_file(env);
     base::complete(cwd, &mut source, base, event);
     Ok((pipeline, source))
 }

@@ -55,9 +55,11 @@ pub(super) fn options_of(
             })
             .max(1),
         strict: args.strict,
-        progress,
+        reporter: std::sync::Arc::new(super::progress::Progress {
+            shown: progress,
+            heartbeat: args.heartbeat.0,
+        }),
         cancel_on_signals: true,
-        heartbeat: args.heartbeat.0,
         grace: args.kill_grace.0,
         record: !args.no_record,
         spool: args.spool,
@@ -86,7 +88,7 @@ pub(super) fn show_run(
         p.note(&format!("qod: {n}"));
     }
     let _ = p.data(&commands::run::decision_json(&ran.outcome, samples));
-    let github = crate::ci::provider_of(env) == "github";
+    let github = crate::ci::Provider::detect(env).annotates();
     p.note(&summary::human_summary(
         &ran.outcome.decision,
         github,
@@ -188,7 +190,10 @@ pub(super) fn combine(args: CombineArgs, p: &Printer, env: Env) -> Result<Exit, 
         group: args.group,
         wait: args.wait.0,
         strict: args.strict,
-        progress: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
+        reporter: std::sync::Arc::new(super::progress::Progress {
+            shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
+            heartbeat: std::time::Duration::from_secs(30),
+        }),
         record: !args.no_record,
         spool: args.spool,
         cwd: cwd(),

@@ -5,6 +5,7 @@
 
 mod args;
 mod gate;
+mod progress;
 mod render;
 mod summary;
 mod tables;

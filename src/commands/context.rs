@@ -12,7 +12,13 @@ pub fn context(
     context: Option<&str>,
     base: Option<&str>,
 ) -> Result<(Pipeline, Source), CommandError> {
-    Ok(crate::ci::context(env, cwd, context, base, || {
-        crate::ci::git_info(cwd)
-    })?)
+    let provider = crate::ci::Provider::detect(env);
+    Ok(crate::ci::context(
+        env,
+        provider,
+        cwd,
+        context,
+        base,
+        || crate::ci::git_info(cwd),
+    )?)
 }

@@ -20,7 +20,8 @@ pub async fn deployed(
     given: Deployment,
     cwd: &Path,
 ) -> Result<(DeploymentRecord, String), CommandError> {
-    let (pipeline, source) = crate::ci::detect(env, cwd, || crate::ci::git_info(cwd));
+    let provider = crate::ci::Provider::detect(env);
+    let (pipeline, source) = crate::ci::detect(env, provider, cwd, || crate::ci::git_info(cwd));
     // A deployment without a revision is of no use to anything that reads it.
     if given.revision.is_none() && source.revision.is_none() {
         return Err(CommandError::Usage(

@@ -26,7 +26,6 @@ use crate::runner::{self, RunSettings, SharedContext};
 pub use rows::replicated;
 use rows::{open_rows, step_down, Open};
 use sequential::{Ending, Rng};
-use std::io::Write;
 use std::time::{Duration, Instant};
 pub use workspace::{open_base, Base, WorkspaceError};
 
@@ -34,10 +33,14 @@ pub use workspace::{open_base, Base, WorkspaceError};
 /// branch) has no merge-base by nature, so its side-by-side objectives on
 /// `revision: merge-base` do not apply (it records history); a local run
 /// without `--base` is told how to give one instead.
-pub fn applies(spec: &CompareSpec, source: &crate::protocol::Source, provider: &str) -> bool {
+pub fn applies(
+    spec: &CompareSpec,
+    source: &crate::protocol::Source,
+    provider: crate::ci::Provider,
+) -> bool {
     !matches!(&spec.base, crate::policy::BaseSource::Revision(r) if r == "merge-base")
         || crate::ci::is_change(source)
-        || provider == "local"
+        || provider == crate::ci::Provider::Local
 }
 
 /// The instances behind objectives `against: base`, as indices into the plan.
@@ -195,14 +198,18 @@ pub async fn run(
             }
             step_down(&mut open, spec.alpha);
             runs.push(c);
-            if settings.progress {
-                // What is left: of the budget, else at most the pairs to `max`.
-                let typical = pair_times.iter().sum::<Duration>() / pair_times.len().max(1) as u32;
-                let left = budget
-                    .map(|b| b.saturating_sub(began.elapsed()))
-                    .unwrap_or(typical * (max as u32 - pair));
-                progress(&inst.id, (pair, max), &open, left, budget.is_some());
-            }
+            // What is left: of the budget, else at most the pairs to `max`.
+            let typical = pair_times.iter().sum::<Duration>() / pair_times.len().max(1) as u32;
+            let left = budget
+                .map(|b| b.saturating_sub(began.elapsed()))
+                .unwrap_or(typical * (max as u32 - pair));
+            settings.reporter.report(progress(
+                &inst.id,
+                (pair, max),
+                &open,
+                left,
+                budget.is_some(),
+            ));
             // An objective whose pairs give no ratio is not waited for.
             if open.iter().all(Open::done) {
                 break;
@@ -340,32 +347,30 @@ pub async fn run(
     (outcomes, comparisons)
 }
 
-/// One progress line after a pair: the pairs done, the running estimate
-/// (of the one metric, or how many of a family are decided) and the
-/// budget left.
+/// What a pair leaves: the pairs done, the running estimate (of the one
+/// metric, or how many of a family are decided) and the budget left.
 fn progress(
     inst: &crate::ids::InstanceId,
     (pair, max): (u32, usize),
     open: &[Open],
     left: Duration,
     budget: bool,
-) {
-    let estimate = match open {
+) -> crate::events::Event {
+    let progress = match open {
         [o] if o.w.is_empty() => String::new(),
-        [o] => format!(", {:+.1}% so far", sequential::estimate(&o.w).0),
+        [o] => format!("{:+.1}% so far", sequential::estimate(&o.w).0),
         _ => format!(
-            ", {} of {} metrics decided",
+            "{} of {} metrics decided",
             open.iter().filter(|o| o.done()).count(),
             open.len()
         ),
     };
-    let left = if budget {
-        format!(", {} of the budget left", short(left))
-    } else {
-        format!(", at most {} left", short(left))
-    };
-    let _ = writeln!(
-        std::io::stderr(),
-        "qod: `{inst}` side by side: pair {pair} of at most {max}{estimate}{left}"
-    );
+    crate::events::Event::Pair {
+        instance: inst.to_string(),
+        pair,
+        max: max as u32,
+        progress,
+        left,
+        budget,
+    }
 }

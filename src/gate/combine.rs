@@ -11,7 +11,6 @@ use crate::protocol::HistoryInfo;
 use crate::runner::SharedContext;
 use crate::store::Store;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,8 +24,8 @@ pub struct CombineOptions {
     /// How long to wait for parts not recorded yet.
     pub wait: Duration,
     pub strict: bool,
-    /// Print what is awaited to stderr.
-    pub progress: bool,
+    /// Where what is awaited is reported.
+    pub reporter: crate::events::Shared,
     pub record: bool,
     pub spool: Option<PathBuf>,
     pub cwd: PathBuf,
@@ -164,13 +163,13 @@ async fn await_parts(
         if covered == plan.instances.len() || now >= until {
             return Ok((records, damaged));
         }
-        if opts.progress && said != Some(covered) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "qod: waiting for the parts of group `{group}`: {covered} of {} instances recorded ({} left)",
-                plan.instances.len(),
-                crate::duration::HumanDuration(until - now)
-            );
+        if said != Some(covered) {
+            opts.reporter.report(crate::events::Event::WaitingForParts {
+                group: group.to_owned(),
+                covered,
+                total: plan.instances.len(),
+                left: until - now,
+            });
             said = Some(covered);
         }
         tokio::time::sleep(POLL.min(until - now)).await;

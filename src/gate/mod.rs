@@ -35,13 +35,11 @@ pub struct RunOptions {
     pub store: String,
     pub jobs: usize,
     pub strict: bool,
-    /// Print progress (starts, heartbeats, ends) to stderr.
-    pub progress: bool,
+    /// Where progress (starts, heartbeats, ends, pairs) is reported.
+    pub reporter: crate::events::Shared,
     /// Cancel the gate on SIGTERM, SIGINT or SIGHUP (stop the plugins, then
     /// decide and record); off where the caller handles signals itself.
     pub cancel_on_signals: bool,
-    /// Time between progress lines for a plugin still running.
-    pub heartbeat: Duration,
     pub grace: Duration,
     /// Record the run in the store (off for dry runs).
     pub record: bool,
@@ -148,8 +146,11 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     };
     let store = Store::open(&opts.store, &opts.env).await?;
     // 2. The context: the pipeline and source from the CI environment.
+    // The CI system, detected once for the whole run.
+    let provider = crate::ci::Provider::detect(&opts.env);
     let (pipeline, source) = crate::ci::context(
         &opts.env,
+        provider,
         &opts.cwd,
         opts.context.as_deref(),
         opts.base.as_deref(),
@@ -193,7 +194,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         .as_ref()
         .filter(|_| plan.objectives.iter().any(|o| o.side_by_side.is_some()));
     let base = match compare {
-        Some(spec) if !crate::compare::applies(spec, &source, &pipeline.provider) => {
+        Some(spec) if !crate::compare::applies(spec, &source, provider) => {
             Some(Err(crate::evaluate::NOT_A_CHANGE.to_owned()))
         }
         Some(spec) => Some(
@@ -321,8 +322,7 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
     RunSettings {
         jobs: opts.jobs,
         grace: opts.grace,
-        progress: opts.progress,
-        heartbeat: opts.heartbeat,
+        reporter: opts.reporter.clone(),
         workspace: opts.cwd.clone(),
         artifacts: opts.cwd.join(".qod").join("artifacts"),
         parent_env: opts.env.clone(),

@@ -85,25 +85,16 @@ pub fn publish(
     if let Some(p) = &outputs.env_file {
         write("env file", p, &env_file(d), false)?;
     }
-    let var = |k: &str| env.get(k).filter(|v| !v.is_empty());
-    if crate::ci::provider_of(env) != "github" {
+    let provider = crate::ci::Provider::detect(env);
+    if !provider.annotates() {
         return Ok(Vec::new());
     }
-    if let Some(p) = var("GITHUB_STEP_SUMMARY") {
-        write(
-            "GitHub job summary",
-            std::path::Path::new(p),
-            &format!("{markdown}\n"),
-            true,
-        )?;
+    let (summary, step_outputs) = provider.job_files(env);
+    if let Some(p) = summary {
+        write("GitHub job summary", p, &format!("{markdown}\n"), true)?;
     }
-    if let Some(p) = var("GITHUB_OUTPUT") {
-        write(
-            "GitHub step outputs",
-            std::path::Path::new(p),
-            &github::outputs(d),
-            true,
-        )?;
+    if let Some(p) = step_outputs {
+        write("GitHub step outputs", p, &github::outputs(d), true)?;
     }
     Ok(github::annotations(d))
 }

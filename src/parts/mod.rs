@@ -178,25 +178,12 @@ pub fn sub_plan(plan: &Plan, part: &PartInfo) -> Plan {
 /// build tag, the commit a CodeBuild batch builds). A re-run job keeps it,
 /// and its part supersedes the earlier recording.
 pub fn group_from_env(env: &BTreeMap<String, String>) -> Result<String, PartError> {
-    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
-    if let Some(g) = get("QOD_GROUP") {
-        return Ok(g);
+    if let Some(g) = env.get("QOD_GROUP").filter(|v| !v.is_empty()) {
+        return Ok(g.clone());
     }
-    let found = match crate::ci::provider_of(env) {
-        "github" => get("GITHUB_RUN_ID").map(|id| format!("github-{id}")),
-        "gitlab" => get("CI_PIPELINE_ID").map(|id| format!("gitlab-{id}")),
-        "jenkins" => get("BUILD_TAG"),
-        "codebuild" => {
-            get("CODEBUILD_RESOLVED_SOURCE_VERSION").map(|sha| format!("codebuild-{sha}"))
-        }
-        _ => None,
-    };
-    found.ok_or_else(|| PartError::NoGroup {
-        hint: if crate::ci::provider_of(env) == "codebuild" {
-            " (in CodePipeline, pass `#{codepipeline.PipelineExecutionId}` as `QOD_GROUP`)".into()
-        } else {
-            String::new()
-        },
+    let provider = crate::ci::Provider::detect(env);
+    provider.group(env).ok_or_else(|| PartError::NoGroup {
+        hint: provider.group_hint().into(),
     })
 }
 

@@ -5,6 +5,7 @@
 mod outcome;
 mod pending;
 
+use crate::events::Event;
 use crate::secrets::plugin_env;
 pub use crate::supervise::{become_subreaper, kill_orphans, signal_name, Cancel, DEFAULT_GRACE};
 use crate::supervise::{Cmd, Limits, StdoutMode, STDERR_TAIL, STDOUT_CAP};
@@ -43,7 +44,6 @@ use crate::protocol::{
 };
 use crate::secrets::Redactor;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,10 +57,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 pub struct RunSettings {
     pub jobs: usize,
     pub grace: Duration,
-    /// Print progress lines to stderr.
-    pub progress: bool,
-    /// Time between progress lines for a plugin still running.
-    pub heartbeat: Duration,
+    /// Where starts, heartbeats, pending answers and ends are reported.
+    pub reporter: crate::events::Shared,
     /// The plugins' working directory (`paths.workspace`).
     pub workspace: PathBuf,
     /// Each instance gets `<artifacts>/<instance>/` as `paths.artifacts`.
@@ -350,18 +348,12 @@ async fn run_one(
         ));
     }
     // Side by side, which side and pair this is.
-    let side = match (&ctx.variant, ctx.pair) {
-        (Some(v), Some(n)) => format!(" ({v}, pair {n})"),
-        _ => String::new(),
-    };
-    if settings.progress {
-        let _ = writeln!(
-            std::io::stderr(),
-            "qod: `{}` ({}){side} started",
-            inst.id,
-            inst.plugin.manifest.name
-        );
-    }
+    let side = ctx.variant.clone().zip(ctx.pair);
+    settings.reporter.report(Event::Started {
+        instance: inst.id.to_string(),
+        plugin: inst.plugin.manifest.name.clone(),
+        side: side.clone(),
+    });
     // A plugin that answers `pending` is invoked again with its state, until
     // it ends; its timeout counts the whole span.
     // A resumed gate's plugin carries on from its state, its timeout
@@ -390,11 +382,9 @@ async fn run_one(
             .envs(&env)
             .cwd(&settings.workspace);
         let running = cmd.supervise(input, limits, &settings.cancel);
-        let raw = if settings.progress {
-            let what = format!("`{}` ({})", inst.id, inst.plugin.manifest.name);
-            with_heartbeat(running, &what, settings.heartbeat).await
-        } else {
-            running.await
+        let raw = match settings.reporter.heartbeat() {
+            Some(every) => with_heartbeat(running, inst, &settings.reporter, every).await,
+            None => running.await,
         };
         let Some(p) = pending::pending(&raw) else {
             break outcome::interpret(
@@ -433,29 +423,28 @@ async fn run_one(
         }
         tail.drain(..start);
     }
-    if settings.progress {
-        let detail = match (&out.status, &out.error) {
+    settings.reporter.report(Event::Ended {
+        instance: inst.id.to_string(),
+        side,
+        status: out.status.as_str().to_owned(),
+        duration_ms: out.duration_ms,
+        detail: match (&out.status, &out.error) {
             (PluginStatus::Ok, _) => outcome::brief(&out),
             (_, Some(e)) => e.message.clone(),
             _ => String::new(),
-        };
-        let _ = writeln!(
-            std::io::stderr(),
-            "qod: `{}`{side} {} in {} ms{}{}",
-            inst.id,
-            out.status.as_str(),
-            out.duration_ms,
-            if detail.is_empty() { "" } else { ": " },
-            crate::diag::printable(&detail)
-        );
-    }
+        },
+    });
     out
 }
 
-/// Awaits `f`, printing "qod: `<instance>` (<plugin>) running, N s" on
-/// stderr every `every` until it ends, so that a long plugin is not
-/// mistaken for a hung one.
-async fn with_heartbeat<F: std::future::Future>(f: F, what: &str, every: Duration) -> F::Output {
+/// Awaits `f`, reporting a heartbeat every `every` until it ends, so that
+/// a long plugin is not mistaken for a hung one.
+async fn with_heartbeat<F: std::future::Future>(
+    f: F,
+    inst: &PlannedInstance,
+    reporter: &crate::events::Shared,
+    every: Duration,
+) -> F::Output {
     let started = tokio::time::Instant::now();
     let every = every.max(Duration::from_millis(100));
     let mut tick = tokio::time::interval_at(started + every, every);
@@ -463,13 +452,11 @@ async fn with_heartbeat<F: std::future::Future>(f: F, what: &str, every: Duratio
     loop {
         tokio::select! {
             out = &mut f => return out,
-            _ = tick.tick() => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "qod: {what} running, {} s",
-                    started.elapsed().as_secs()
-                );
-            }
+            _ = tick.tick() => reporter.report(Event::Heartbeat {
+                instance: inst.id.to_string(),
+                plugin: inst.plugin.manifest.name.clone(),
+                elapsed: started.elapsed(),
+            }),
         }
     }
 }
@@ -563,6 +550,121 @@ mod tests {
             let values: Vec<f64> = runs.iter().map(|r| r.metrics[0].value).collect();
             assert_eq!(repeats.values["t"], values, "{name}: each run's value");
         }
+    }
+
+    /// Runs the policy `yaml` (in a temporary folder, with the test
+    /// plugins' folder) with a recording reporter; its events.
+    fn events_of(yaml: &str, heartbeat: Option<Duration>) -> Vec<Event> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        // `slow` sleeps, then measures; `leaks` fails, printing a secret.
+        for (name, script) in [
+            ("slow", "cat >/dev/null; sleep 0.5; echo '{\"protocol\":1,\"status\":\"ok\",\"metrics\":[{\"name\":\"value\",\"value\":1}]}'"),
+            ("leaks", "cat >/dev/null; echo '{\"protocol\":1,\"status\":\"error\",\"error\":{\"kind\":\"denied\",\"message\":\"denied for tok-secret-123\"}}'"),
+        ] {
+            let folder = dir.path().join("plugins").join(name);
+            std::fs::create_dir_all(&folder).expect("created");
+            let manifest = serde_json::json!({
+                "manifest_version": 1, "name": name, "version": "0.1.0",
+                "description": "a test plugin", "protocol_versions": [1],
+                "command": ["sh", "-c", script], "timeout": "10s",
+                "metrics": [{"name": "value", "unit": "ms", "better": "lower"}],
+            });
+            std::fs::write(folder.join("plugin.json"), manifest.to_string()).expect("written");
+        }
+        std::fs::write(dir.path().join("qod.yaml"), yaml).expect("written");
+        let plan = crate::plan::load(None, dir.path()).expect("a valid policy");
+        let recorder = Arc::new(crate::events::Recorder {
+            heartbeat,
+            ..Default::default()
+        });
+        let settings = RunSettings {
+            jobs: 1,
+            grace: DEFAULT_GRACE,
+            reporter: recorder.clone(),
+            workspace: dir.path().to_owned(),
+            artifacts: dir.path().join("artifacts"),
+            parent_env: std::env::vars().collect(),
+            redactor: Redactor::new(vec!["tok-secret-123".into()]),
+            cancel: Cancel::never(),
+            suspend: false,
+            resume: BTreeMap::new(),
+        };
+        let shared = SharedContext {
+            run_id: RunId::generate(),
+            started_at: crate::time::now(),
+            pipeline: Pipeline::default(),
+            source: Source::default(),
+            history: HistoryInfo::default(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(run_all(&plan, &shared, &settings, &[]));
+        let events = recorder.events.lock().expect("not poisoned").clone();
+        events
+    }
+
+    #[test]
+    fn a_run_reports_start_heartbeats_and_end_with_redacted_text() {
+        let events = events_of(
+            "version: 1\nplugins:\n  slow: { uses: slow }\n  fails: { uses: leaks }\nobjectives:\n  - { id: a, metric: slow.value, pass: \"< 10\" }\n  - { id: b, metric: fails.value, pass: \"< 10\" }\n",
+            Some(Duration::from_millis(100)),
+        );
+        let started: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Started { instance, side, .. } => Some((instance.as_str(), side.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, [("slow", None), ("fails", None)], "{events:#?}");
+        let beats = events
+            .iter()
+            .filter(|e| matches!(e, Event::Heartbeat { instance, .. } if instance == "slow"))
+            .count();
+        assert!(
+            (2..=6).contains(&beats),
+            "{beats} heartbeats in 0.5 s: {events:#?}"
+        );
+        let ended: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Ended {
+                    instance, status, ..
+                } => Some((instance.as_str(), status.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ended,
+            [("slow", "ok"), ("fails", "plugin_error")],
+            "{events:#?}"
+        );
+        // What the plugin printed reaches the event redacted.
+        let text = format!("{events:?}");
+        assert!(text.contains("denied for [redacted]"), "{events:#?}");
+        assert!(!text.contains("tok-secret-123"), "{events:#?}");
+        // Each instance's events in order: started, then heartbeats, then ended.
+        let slow: Vec<_> = events
+            .iter()
+            .filter(|e| format!("{e:?}").contains("\"slow\""))
+            .collect();
+        assert!(matches!(slow.first(), Some(Event::Started { .. })));
+        assert!(matches!(slow.last(), Some(Event::Ended { .. })));
+    }
+
+    #[test]
+    fn no_heartbeat_is_reported_when_the_reporter_wants_none() {
+        let events = events_of(
+            "version: 1\nplugins:\n  slow: { uses: slow }\nobjectives:\n  - { id: a, metric: slow.value, pass: \"< 10\" }\n",
+            None,
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Heartbeat { .. })),
+            "{events:#?}"
+        );
+        assert_eq!(events.len(), 2, "{events:#?}");
     }
 
     #[test]

@@ -6,7 +6,6 @@ use crate::decision::{PluginOutcome, PluginStatus};
 use crate::protocol::{PluginResult, ResultStatus};
 use crate::supervise::{Ending, RawRun};
 use serde_json::Value;
-use std::io::Write;
 use std::time::Duration;
 
 /// What a plugin that answered `"status": "pending"` asked for.
@@ -58,15 +57,11 @@ pub(super) async fn wait(
         out.duration_ms = inst.timeout.as_millis() as u64;
         return Err(Box::new(out));
     }
-    if settings.progress {
-        let _ = writeln!(
-            std::io::stderr(),
-            "qod: `{}` pending ({}); resuming in {}",
-            inst.id,
-            crate::diag::printable(&settings.redactor.redact(what)),
-            crate::duration::HumanDuration(p.retry_after)
-        );
-    }
+    settings.reporter.report(crate::events::Event::Pending {
+        instance: inst.id.to_string(),
+        what: settings.redactor.redact(what),
+        retry_after: p.retry_after,
+    });
     let mut cancel = settings.cancel.clone();
     tokio::select! {
         _ = tokio::time::sleep(p.retry_after) => Ok(()),

@@ -23,7 +23,14 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["protocol", "validate"],
     &["policy"],
-    &["decision", "record", "stats", "threshold", "changepoint"],
+    &[
+        "decision",
+        "record",
+        "stats",
+        "threshold",
+        "changepoint",
+        "events",
+    ],
     &["builtin", "plugin", "ci", "store"],
     &["plan"],
     &["runner", "evaluate", "backtest", "compare", "parts"],
@@ -261,6 +268,31 @@ fn child_processes_start_only_in_the_supervisor() {
     assert!(
         found.is_empty(),
         "start child processes through `crate::supervise::Cmd`:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn provider_names_appear_as_strings_only_under_ci() {
+    let names = ["codebuild", "github", "gitlab", "jenkins", "local"];
+    let mut found = Vec::new();
+    let mut seen = 0;
+    for (file, code) in sources() {
+        // Tests may spell out the documents they check.
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        for name in names {
+            if code.contains(&format!("\"{name}\"")) {
+                seen += 1;
+                if !file.starts_with("ci/") {
+                    found.push(format!("{file}: `\"{name}\"`"));
+                }
+            }
+        }
+    }
+    assert!(seen >= names.len(), "the providers' own files were read");
+    assert!(
+        found.is_empty(),
+        "ask `crate::ci::Provider` instead of comparing its name:\n{}",
         found.join("\n")
     );
 }
