@@ -111,7 +111,7 @@ fn target_of(source: &crate::protocol::Source) -> evaluate::Target {
     let base = crate::ci::is_change(source)
         .then(|| source.base_branch.clone())
         .flatten()
-        .map(|branch| crate::ci::Base {
+        .map(|branch| crate::ci::ChangeBase {
             branch,
             merge_base: source.merge_base.clone(),
             ancestors: source.merge_base.iter().cloned().collect(),

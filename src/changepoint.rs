@@ -123,10 +123,9 @@ fn sides(index: usize, intervals: &[(usize, usize)]) -> Option<((usize, usize), 
 }
 
 fn mean_std(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
+    let mean = crate::stats::mean(x);
     let std = if x.len() >= 2 {
-        (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt()
+        crate::stats::population_sd(mean, x)
     } else {
         0.0
     };

@@ -1,6 +1,8 @@
-//! Two-sample tests that say whether a change between a baseline's samples
-//! and the current run's is more than noise: Welch's t-test, the
-//! Mann-Whitney U test and a bootstrap of the difference of means. Each
+//! The statistics' one home. Descriptive: the mean, the sample and
+//! population spread, quantiles (type 7) and the aggregates a policy
+//! names. Two-sample tests that say whether a change between a baseline's
+//! samples and the current run's is more than noise: Welch's t-test, the
+//! Mann-Whitney U test and a bootstrap of the difference of means; each
 //! gives a two-sided p-value and the estimated change (current minus
 //! baseline) with a confidence interval at `1 - alpha`. Pure functions.
 
@@ -17,14 +19,41 @@ pub struct TestResult {
     pub ci_high: f64,
 }
 
-pub(crate) fn mean(x: &[f64]) -> f64 {
+/// The arithmetic mean (NaN for no values).
+pub fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
 }
 
 /// Sample variance (n - 1).
-pub(crate) fn variance(x: &[f64]) -> f64 {
+pub fn variance(x: &[f64]) -> f64 {
     let m = mean(x);
     x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() as f64 - 1.0)
+}
+
+/// Sample standard deviation (n - 1), as harnesses report it.
+pub fn sd(x: &[f64]) -> f64 {
+    variance(x).sqrt()
+}
+
+/// Population standard deviation (n) around `centre`.
+pub fn population_sd(centre: f64, x: &[f64]) -> f64 {
+    (x.iter().map(|v| (v - centre).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+/// The `q` quantile (0 to 1) of sorted, non-empty data, interpolating
+/// linearly between the closest ranks (the common "type 7" definition).
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let rank = q * (sorted.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+/// `x` sorted, NaN last.
+pub fn sorted(x: &[f64]) -> Vec<f64> {
+    let mut s = x.to_vec();
+    s.sort_by(f64::total_cmp);
+    s
 }
 
 fn normal_quantile(p: f64) -> f64 {
@@ -185,23 +214,14 @@ pub fn bootstrap(base: &[f64], cur: &[f64], alpha: f64) -> Option<TestResult> {
 
 /// Summarises `values` (not empty).
 pub fn aggregate(values: &[f64], how: Aggregate) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    let sorted = sorted(values);
     match how {
-        Aggregate::Mean => values.iter().sum::<f64>() / values.len() as f64,
-        Aggregate::Median => percentile(&sorted, 50.0),
+        Aggregate::Mean => mean(values),
+        Aggregate::Median => quantile_sorted(&sorted, 0.5),
         Aggregate::Min => sorted[0],
         Aggregate::Max => sorted[sorted.len() - 1],
-        Aggregate::Percentile(p) => percentile(&sorted, f64::from(p)),
+        Aggregate::Percentile(p) => quantile_sorted(&sorted, f64::from(p) / 100.0),
     }
-}
-
-/// Linear interpolation between closest ranks (the common "type 7" definition).
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = p / 100.0 * (sorted.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
 }
 
 #[cfg(test)]

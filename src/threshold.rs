@@ -16,6 +16,7 @@
 //! variance or too few values is an error, never a silent pass.
 
 use crate::policy::{BaselineSpec, ThresholdModel};
+use crate::stats::{mean, quantile_sorted};
 use statrs::distribution::{ContinuousCDF, LogNormal, Normal, StudentsT};
 
 /// A model's limits.
@@ -43,39 +44,23 @@ pub enum ModelError {
     NotPositive(f64),
 }
 
-fn mean(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
-}
-
 /// Population standard deviation; `None` for fewer than two values or none
 /// at all.
 fn std_dev(centre: f64, x: &[f64]) -> Option<f64> {
     if x.len() < 2 {
         return None;
     }
-    let v = x.iter().map(|v| (v - centre).powi(2)).sum::<f64>() / x.len() as f64;
-    (v > 0.0 && v.is_finite()).then(|| v.sqrt())
-}
-
-/// The `p` quantile of sorted data, interpolating between ranks.
-fn percentile_of_sorted(sorted: &[f64], p: f64) -> f64 {
-    if sorted.len() == 1 {
-        return sorted[0];
-    }
-    let rank = p * (sorted.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+    let sd = crate::stats::population_sd(centre, x);
+    (sd > 0.0 && sd.is_finite()).then_some(sd)
 }
 
 /// Q1, median and Q3.
 fn quartiles(x: &[f64]) -> (f64, f64, f64) {
-    let mut s = x.to_vec();
-    s.sort_by(f64::total_cmp);
+    let s = crate::stats::sorted(x);
     (
-        percentile_of_sorted(&s, 0.25),
-        percentile_of_sorted(&s, 0.5),
-        percentile_of_sorted(&s, 0.75),
+        quantile_sorted(&s, 0.25),
+        quantile_sorted(&s, 0.5),
+        quantile_sorted(&s, 0.75),
     )
 }
 

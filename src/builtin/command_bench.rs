@@ -8,6 +8,7 @@ use super::instructions::{self, Instrument};
 use super::{Failure, Measured};
 use crate::duration::HumanDuration;
 use crate::protocol::Context;
+use crate::stats;
 use crate::supervise::Cmd;
 use serde::Deserialize;
 use std::io::{Read, Seek, SeekFrom};
@@ -300,18 +301,12 @@ fn time_once(argv: &[String], cwd: &Path, stderr: &mut std::fs::File) -> Result<
 
 fn summarize(runs: &[Run], stopped_early: bool, argv: &[String]) -> Measured {
     let walls: Vec<f64> = runs.iter().map(|r| r.wall).collect();
-    let n = walls.len() as f64;
-    let mean = walls.iter().sum::<f64>() / n;
-    let mut sorted = walls.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
-    };
+    let mean = stats::mean(&walls);
+    let sorted = stats::sorted(&walls);
+    let median = stats::quantile_sorted(&sorted, 0.5);
     // Sample standard deviation, as hyperfine reports it.
     let stddev = if walls.len() > 1 {
-        (walls.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        stats::sd(&walls)
     } else {
         0.0
     };
@@ -323,10 +318,7 @@ fn summarize(runs: &[Run], stopped_early: bool, argv: &[String]) -> Measured {
     m.push("min", sorted[0], Some("s"));
     m.push("max", sorted[sorted.len() - 1], Some("s"));
     m.push("stddev", stddev, Some("s"));
-    let (user, system) = (
-        users.iter().sum::<f64>() / n,
-        systems.iter().sum::<f64>() / n,
-    );
+    let (user, system) = (stats::mean(&users), stats::mean(&systems));
     m.push("user", user, Some("s")).samples = Some(users);
     m.push("system", system, Some("s")).samples = Some(systems);
     let peak = runs.iter().map(|r| r.max_rss).max().unwrap_or(0);

@@ -11,7 +11,7 @@ pub const ANCESTORS: usize = 1000;
 
 /// The base of a change.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Base {
+pub struct ChangeBase {
     /// The branch the change targets.
     pub branch: String,
     /// The merge-base, when known.
@@ -127,15 +127,15 @@ fn deepen_to_merge_base(cwd: &Path, head: &str, branch: &str) -> Option<()> {
 
 /// The base of `source` when it is a change: the branch, the merge-base,
 /// its ancestors and its commit time (from git).
-pub fn base_of(cwd: &Path, source: &Source) -> Option<Base> {
+pub fn base_of(cwd: &Path, source: &Source) -> Option<ChangeBase> {
     if !is_change(source) {
         return None;
     }
     let branch = source.base_branch.clone()?;
     let Some(mb) = source.merge_base.clone() else {
-        return Some(Base {
+        return Some(ChangeBase {
             branch,
-            ..Base::default()
+            ..ChangeBase::default()
         });
     };
     let ancestors =
@@ -145,7 +145,7 @@ pub fn base_of(cwd: &Path, source: &Source) -> Option<Base> {
     let merge_base_time = super::detect::git(cwd, &["show", "-s", "--format=%cI", &mb])
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
         .map(|t| crate::time::rfc3339(t.with_timezone(&chrono::Utc)));
-    Some(Base {
+    Some(ChangeBase {
         branch,
         merge_base: Some(mb),
         ancestors,

@@ -8,7 +8,7 @@ pub mod codepipeline;
 mod detect;
 mod provider;
 
-pub use base::{base_of, is_change, is_shallow, Base};
+pub use base::{base_of, is_change, is_shallow, ChangeBase};
 pub use detect::{detect, git_info, merge_context, ContextError, GitInfo};
 pub use provider::Provider;
 

@@ -27,7 +27,7 @@ pub use rows::replicated;
 use rows::{open_rows, step_down, Open};
 use sequential::{Ending, Rng};
 use std::time::{Duration, Instant};
-pub use workspace::{open_base, Base, WorkspaceError};
+pub use workspace::{open_base, BaseCheckout, WorkspaceError};
 
 /// Whether side by side applies to a build: a CI push build (to the base
 /// branch) has no merge-base by nature, so its side-by-side objectives on
@@ -93,7 +93,7 @@ fn short(d: Duration) -> String {
 pub async fn run(
     plan: &Plan,
     spec: &CompareSpec,
-    base: &Base,
+    base: &BaseCheckout,
     shared: &SharedContext,
     settings: &RunSettings,
 ) -> (Vec<(usize, PluginOutcome)>, Comparisons) {

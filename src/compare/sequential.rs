@@ -21,7 +21,7 @@
 
 pub use super::boundary::boundaries;
 use crate::policy::PairedMethod;
-use crate::stats::mean;
+use crate::stats::{mean, sd};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// The smallest p-value `method` can give on `n` pairs.
@@ -91,10 +91,6 @@ pub fn wilcoxon_greater(d: &[f64]) -> f64 {
     let w = w2 as f64 / 2.0;
     let z = (w - mean - 0.5) / var.sqrt();
     1.0 - Normal::standard().cdf(z)
-}
-
-fn sd(x: &[f64]) -> f64 {
-    crate::stats::variance(x).sqrt()
 }
 
 /// The paired t-test, one-sided (mean > 0).

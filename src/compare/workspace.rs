@@ -63,7 +63,7 @@ impl WorkspaceError {
 
 /// The base's folder, and how it is shown.
 #[derive(Debug)]
-pub struct Base {
+pub struct BaseCheckout {
     pub path: PathBuf,
     /// `main@abc1234`, `v1.2@abc1234`, or the folder.
     pub label: String,
@@ -76,17 +76,21 @@ fn git(cwd: &Path, args: &[&str]) -> Result<String, String> {
     crate::git::run(cwd, args).map(|s| s.trim().to_owned())
 }
 
-impl Base {
+impl BaseCheckout {
     /// Makes the base ready: checks out `source` for a revision, or checks
     /// the folder.
-    pub fn open(spec: &BaseSource, source: &Source, cwd: &Path) -> Result<Base, WorkspaceError> {
+    pub fn open(
+        spec: &BaseSource,
+        source: &Source,
+        cwd: &Path,
+    ) -> Result<BaseCheckout, WorkspaceError> {
         let wanted = match spec {
             BaseSource::Workspace(dir) => {
                 let path = cwd.join(dir);
                 if !path.is_dir() {
                     return Err(WorkspaceError::MissingFolder(path));
                 }
-                return Ok(Base {
+                return Ok(BaseCheckout {
                     label: dir.display().to_string(),
                     path,
                     revision: None,
@@ -187,7 +191,7 @@ impl Base {
                 .unwrap_or_else(|| "merge-base".into()),
             _ => wanted.clone(),
         };
-        Ok(Base {
+        Ok(BaseCheckout {
             label: format!("{name}@{}", &sha[..sha.len().min(7)]),
             path: path.join(inside),
             revision: Some(sha),
@@ -196,7 +200,7 @@ impl Base {
     }
 }
 
-impl Drop for Base {
+impl Drop for BaseCheckout {
     fn drop(&mut self) {
         if let Some((repo, tmp)) = self.worktree.take() {
             let path = tmp.path().join("base");
@@ -220,8 +224,8 @@ pub async fn open_base(
     env: &std::collections::BTreeMap<String, String>,
     grace: Duration,
     cancel: &Cancel,
-) -> Result<Result<Base, String>, WorkspaceError> {
-    let base = match Base::open(&spec.base, source, cwd) {
+) -> Result<Result<BaseCheckout, String>, WorkspaceError> {
+    let base = match BaseCheckout::open(&spec.base, source, cwd) {
         Ok(b) => b,
         Err(e) => return Ok(Err(e.to_string())),
     };

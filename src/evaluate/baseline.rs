@@ -6,7 +6,7 @@
 //! fallback) and the selection of values are one concept; split, each
 //! half would need the other's private types.
 
-use crate::ci::Base;
+use crate::ci::ChangeBase;
 use crate::decision::{BaselineSource, ObjectiveStatus, Verdict};
 use crate::ids::RunId;
 use crate::plan::PlannedObjective;
@@ -49,12 +49,12 @@ pub struct Target {
     /// Its pull (merge) request, if it is one.
     pub pull_request: Option<u64>,
     /// Set when it is a change to compare with its base.
-    pub base: Option<Base>,
+    pub base: Option<ChangeBase>,
 }
 
 impl Target {
     /// The target for a run of `source`, compared with `base` when it is a change.
-    pub fn new(source: &Source, base: Option<Base>) -> Target {
+    pub fn new(source: &Source, base: Option<ChangeBase>) -> Target {
         Target {
             branch: source.branch.clone(),
             pull_request: source.pull_request,
@@ -97,7 +97,7 @@ impl Baselines {
 
 /// The values of a baseline's runs in the metric's current unit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Selection {
+pub struct BaselineValues {
     pub runs: Vec<RunId>,
     pub values: Vec<f64>,
     /// The runs' samples pooled (a run without samples gives its value).
@@ -115,8 +115,8 @@ impl BaselineRuns {
     /// The values of metric `key` in `unit`, of runs measured with
     /// `instrument`; a run recorded in a unit that does not convert, or
     /// measured with another instrument, is left out.
-    pub fn values(&self, key: &str, unit: &Unit, instrument: Option<&str>) -> Selection {
-        let mut sel = Selection {
+    pub fn values(&self, key: &str, unit: &Unit, instrument: Option<&str>) -> BaselineValues {
+        let mut sel = BaselineValues {
             runs: Vec::new(),
             values: Vec::new(),
             samples: Vec::new(),
@@ -187,7 +187,7 @@ enum Scope {
     /// Runs of every branch, but no other request's.
     Any,
     /// Runs of the base branch, preferring the merge-base and before.
-    Base(Base),
+    Base(ChangeBase),
 }
 
 /// The scope of `spec` for a run of `target`.

@@ -40,7 +40,7 @@ pub(super) fn run(spec: &SignificanceTest, base: &[f64], cur: &[f64]) -> TestOut
     t.change = Some(r.estimate);
     t.change_low = Some(r.ci_low);
     t.change_high = Some(r.ci_high);
-    let mean = base.iter().sum::<f64>() / base.len() as f64;
+    let mean = crate::stats::mean(base);
     if mean != 0.0 {
         let pct = |x: f64| x / mean.abs() * 100.0;
         t.change_pct = Some(pct(r.estimate));

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// the base could not be had.
 pub struct Comparing<'a> {
     pub spec: &'a crate::policy::CompareSpec,
-    pub base: Result<&'a crate::compare::Base, String>,
+    pub base: Result<&'a crate::compare::BaseCheckout, String>,
 }
 
 /// What the judging of history objectives needs once the plugins have
