@@ -7,7 +7,7 @@ use super::render::{self, Printer};
 use super::{block_on, cwd, summary};
 use crate::commands::{self, CommandError, Env};
 use crate::exit::Exit;
-use crate::gate::RunOptions;
+use crate::gate::{Request, RunOptions};
 use std::io::IsTerminal;
 
 /// Where a decision goes besides stdout.
@@ -27,7 +27,7 @@ pub(super) fn options_of(
     args: RunArgs,
     p: &Printer,
     env: Env,
-) -> (RunOptions, commands::run::Sinks) {
+) -> (Request, RunOptions, commands::run::Sinks) {
     let sinks = sinks(args.outputs);
     let progress = !p.quiet && (args.progress || std::io::stderr().is_terminal());
     let selection = match (args.shard, args.part, args.only) {
@@ -42,9 +42,20 @@ pub(super) fn options_of(
     // `--group` alone is refused by clap: it needs a selection.
     let group = args.group;
     let part = selection.map(|selection| crate::gate::PartRequest { group, selection });
-    let opts = RunOptions {
+    let req = Request {
         policy: args.policy,
         store: args.store,
+        strict: args.strict,
+        record: !args.no_record,
+        spool: args.spool,
+        reporter: std::sync::Arc::new(super::progress::Progress {
+            shown: progress,
+            heartbeat: args.heartbeat.0,
+        }),
+        cwd: cwd(),
+        env,
+    };
+    let opts = RunOptions {
         jobs: args
             .jobs
             .map(usize::from)
@@ -54,24 +65,14 @@ pub(super) fn options_of(
                     .unwrap_or(1)
             })
             .max(1),
-        strict: args.strict,
-        reporter: std::sync::Arc::new(super::progress::Progress {
-            shown: progress,
-            heartbeat: args.heartbeat.0,
-        }),
         cancel_on_signals: true,
         grace: args.kill_grace.0,
-        record: !args.no_record,
-        spool: args.spool,
         context: args.context,
         base: args.base,
         part,
         suspend: false,
-        resume: None,
-        cwd: cwd(),
-        env,
     };
-    (opts, sinks)
+    (req, opts, sinks)
 }
 
 /// Shows a decided run: the decision on stdout, warnings, the summary and
@@ -119,9 +120,13 @@ pub(super) fn codepipeline(
                         .map_err(|e| CommandError::Read("-".into(), e))
                 }
             }?;
-            let (opts, sinks) = options_of(run, p, env);
-            let job = block_on(commands::codepipeline::lambda_event(&text, &opts, &sinks))?;
-            Ok(show_job(&job, &opts, sinks.samples, p))
+            let (req, opts, sinks) = options_of(run, p, env);
+            let job = block_on(commands::codepipeline::lambda_event(
+                &text,
+                (&req, &opts),
+                &sinks,
+            ))?;
+            Ok(show_job(&job, &req.env, sinks.samples, p))
         }
         CodepipelineCommand::Worker {
             category,
@@ -131,7 +136,7 @@ pub(super) fn codepipeline(
             poll_interval,
             run,
         } => {
-            let (mut opts, sinks) = options_of(run, p, env);
+            let (req, mut opts, sinks) = options_of(run, p, env);
             // The worker handles SIGTERM itself: it finishes the current job.
             opts.cancel_on_signals = false;
             let w = crate::ci::codepipeline::Worker {
@@ -143,10 +148,10 @@ pub(super) fn codepipeline(
             };
             block_on(commands::codepipeline::worker(
                 &w,
-                &opts,
+                (&req, &opts),
                 &sinks,
                 |job| {
-                    show_job(job, &opts, sinks.samples, p);
+                    show_job(job, &req.env, sinks.samples, p);
                 },
                 |note| p.note(&format!("qod: {note}")),
             ))
@@ -158,7 +163,7 @@ pub(super) fn codepipeline(
 /// then whether reporting it failed.
 fn show_job(
     job: &commands::codepipeline::Job,
-    opts: &RunOptions,
+    env: &Env,
     samples: Option<usize>,
     p: &Printer,
 ) -> Exit {
@@ -170,7 +175,7 @@ fn show_job(
                 s.token
             )),
             None => {
-                show_run(ran, &opts.env, samples, p);
+                show_run(ran, env, samples, p);
             }
         },
         Err(e) => p.error(e),
@@ -184,24 +189,26 @@ fn show_job(
 /// `qod combine`: the parts composed, the decision shown like a run's.
 pub(super) fn combine(args: CombineArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
     let sinks = sinks(args.outputs);
-    let opts = crate::gate::combine::CombineOptions {
+    let req = Request {
         policy: args.policy,
         store: args.store.store,
-        group: args.group,
-        wait: args.wait.0,
         strict: args.strict,
+        record: !args.no_record,
+        spool: args.spool,
         reporter: std::sync::Arc::new(super::progress::Progress {
             shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
             heartbeat: std::time::Duration::from_secs(30),
         }),
-        record: !args.no_record,
-        spool: args.spool,
         cwd: cwd(),
         env,
     };
-    let outcome = block_on(crate::gate::combine::combine(&opts))?;
-    let ran = commands::run::publish(outcome, &sinks, &opts.env);
-    Ok(show_run(&ran, &opts.env, sinks.samples, p))
+    let opts = crate::gate::combine::CombineOptions {
+        group: args.group,
+        wait: args.wait.0,
+    };
+    let env = req.env.clone();
+    let ran = block_on(commands::run::combine(req, &opts, &sinks))?;
+    Ok(show_run(&ran, &env, sinks.samples, p))
 }
 
 /// `qod github comment` and `qod gitlab comment`.

@@ -82,9 +82,10 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandError> {
     match command {
         Command::Run(args) => {
-            let (opts, sinks) = options_of(args, p, env);
-            let ran = block_on(commands::run::run(&opts, &sinks))?;
-            Ok(show_run(&ran, &opts.env, sinks.samples, p))
+            let (req, opts, sinks) = options_of(args, p, env);
+            let env = req.env.clone();
+            let ran = block_on(commands::run::run(req, &opts, &sinks))?;
+            Ok(show_run(&ran, &env, sinks.samples, p))
         }
         Command::Combine(args) => combine(args, p, env),
         Command::Github { command } => {

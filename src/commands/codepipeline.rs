@@ -7,8 +7,7 @@ use super::CommandError;
 use crate::ci::codepipeline::{self as cp, Claim, JobConfig, JobError, Worker};
 use crate::exit::Exit;
 use crate::gate::suspend::Suspension;
-use crate::gate::RunOptions;
-use crate::store::Store;
+use crate::gate::{Request, RunOptions, Session};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,43 +30,48 @@ impl Job {
     }
 }
 
-fn options_for(base: &RunOptions, config: &JobConfig) -> RunOptions {
-    let mut opts = base.clone();
+/// The request of one job: the job's `UserParameters` over the command's.
+fn request_for(base: &Request, config: &JobConfig) -> Request {
+    let mut req = base.clone();
     if let Some(p) = &config.policy {
-        opts.policy = Some(p.into());
+        req.policy = Some(p.into());
     }
     if let Some(s) = &config.store {
-        opts.store = s.clone();
+        req.store = s.clone();
     }
-    opts.strict |= config.strict;
-    opts
+    req.strict |= config.strict;
+    req
 }
 
-/// Runs the gate of one job, or resumes the suspended gate `token` names.
+/// Runs the gate of one job, or resumes the suspended gate `token` names,
+/// in one session (one store for the suspension, the run and the record).
 /// A gate whose plugins are still pending is suspended: kept in the store,
 /// its outputs not written yet.
 async fn run_job(
+    req: Request,
     opts: &RunOptions,
     token: Option<&str>,
     sinks: &Sinks,
 ) -> Result<Ran, CommandError> {
-    let mut opts = opts.clone();
-    opts.suspend = true;
-    if let Some(token) = token {
-        let store = Store::open(&opts.store, &opts.env).await?;
-        opts.resume = Some(Suspension::take(&store, token).await?);
-    }
-    let outcome = crate::gate::run(&opts).await?;
+    let session = Session::open(req).await?;
+    let resume = match token {
+        Some(token) => Some(Suspension::take(&session.store, token).await?),
+        None => None,
+    };
+    let opts = RunOptions {
+        suspend: true,
+        ..opts.clone()
+    };
+    let outcome = crate::gate::run(&session, &opts, resume).await?;
     if let Some(s) = &outcome.suspended {
-        let store = Store::open(&opts.store, &opts.env).await?;
-        s.save(&store).await?;
+        s.save(&session.store).await?;
         return Ok(Ran {
             outcome,
             annotations: Vec::new(),
             failed: None,
         });
     }
-    Ok(super::run::publish(outcome, sinks, &opts.env))
+    Ok(super::run::publish(outcome, sinks, &session.request.env))
 }
 
 /// Runs the gate for one job (or resumes it) and reports it.
@@ -76,11 +80,11 @@ async fn handle(
     job: &str,
     config: Result<JobConfig, String>,
     token: Option<&str>,
-    base: &RunOptions,
+    (base, opts): (&Request, &RunOptions),
     sinks: &Sinks,
 ) -> Job {
     let ran = match config {
-        Ok(config) => run_job(&options_for(base, &config), token, sinks).await,
+        Ok(config) => run_job(request_for(base, &config), opts, token, sinks).await,
         Err(message) => Err(CommandError::UserParameters(message)),
     };
     let report = match &ran {
@@ -110,11 +114,11 @@ async fn handle(
 /// The job in `event` (a Lambda invoke event), run and reported.
 pub async fn lambda_event(
     event: &str,
-    base: &RunOptions,
+    base: (&Request, &RunOptions),
     sinks: &Sinks,
 ) -> Result<Job, CommandError> {
     let event = cp::parse_event(event)?;
-    let client = cp::client(&base.env).await;
+    let client = cp::client(&base.0.env).await;
     let config = JobConfig::from_user_parameters(event.params.as_deref());
     Ok(handle(
         &client,
@@ -134,12 +138,12 @@ pub async fn lambda_event(
 /// the worker).
 pub async fn worker(
     w: &Worker,
-    base: &RunOptions,
+    base: (&Request, &RunOptions),
     sinks: &Sinks,
     mut on_job: impl FnMut(&Job),
     mut on_note: impl FnMut(&str),
 ) -> Result<Exit, CommandError> {
-    let client = cp::client(&base.env).await;
+    let client = cp::client(&base.0.env).await;
     let stop = Arc::new(AtomicBool::new(false));
     for kind in [
         tokio::signal::unix::SignalKind::terminate(),

@@ -3,7 +3,7 @@
 
 use super::CommandError;
 use crate::exit::Exit;
-use crate::gate::{GateOutcome, RunOptions};
+use crate::gate::{GateOutcome, Request, RunOptions, Session};
 use crate::outputs::Outputs;
 use std::path::{Path, PathBuf};
 
@@ -69,9 +69,21 @@ pub fn decision_json(outcome: &GateOutcome, samples: Option<usize>) -> String {
 }
 
 /// Runs the gate and writes its outputs.
-pub async fn run(opts: &RunOptions, sinks: &Sinks) -> Result<Ran, CommandError> {
-    let outcome = crate::gate::run(opts).await?;
-    Ok(publish(outcome, sinks, &opts.env))
+pub async fn run(req: Request, opts: &RunOptions, sinks: &Sinks) -> Result<Ran, CommandError> {
+    let session = Session::open(req).await?;
+    let outcome = crate::gate::run(&session, opts, None).await?;
+    Ok(publish(outcome, sinks, &session.request.env))
+}
+
+/// Combines a group's parts and writes the outputs.
+pub async fn combine(
+    req: Request,
+    opts: &crate::gate::combine::CombineOptions,
+    sinks: &Sinks,
+) -> Result<Ran, CommandError> {
+    let session = Session::open(req).await?;
+    let outcome = crate::gate::combine::combine(&session, opts).await?;
+    Ok(publish(outcome, sinks, &session.request.env))
 }
 
 /// Writes the outputs of a decided run.

@@ -2,7 +2,7 @@
 //! the missing ones up to `--wait`), composed into one decision over the
 //! whole policy, and recorded as one run: the run baselines and history see.
 
-use super::{decide, exit_of, history, record, GateError, GateOutcome};
+use super::{decide, exit_of, history, record, GateError, GateOutcome, Session};
 use crate::exit::Exit;
 use crate::ids::RunId;
 use crate::parts::PartRecord;
@@ -10,40 +10,29 @@ use crate::plan::Plan;
 use crate::protocol::HistoryInfo;
 use crate::runner::SharedContext;
 use crate::store::Store;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-/// Everything `qod combine` needs to know.
+/// What `qod combine` asks beyond the [`super::Request`] every gate
+/// command shares.
 #[derive(Debug, Clone)]
 pub struct CombineOptions {
-    pub policy: Option<PathBuf>,
-    pub store: String,
     /// The group (`None`: from the CI, as the parts found it).
     pub group: Option<String>,
     /// How long to wait for parts not recorded yet.
     pub wait: Duration,
-    pub strict: bool,
-    /// Where what is awaited is reported.
-    pub reporter: crate::events::Shared,
-    pub record: bool,
-    pub spool: Option<PathBuf>,
-    pub cwd: PathBuf,
-    pub env: BTreeMap<String, String>,
 }
 
 /// Time between two looks at the store while waiting for parts.
 const POLL: Duration = Duration::from_secs(2);
 
 /// Composes the recorded parts of a group into one decision, and records it.
-pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
-    let plan = crate::plan::load(opts.policy.as_deref(), &opts.cwd)?;
-    let store = Store::open(&opts.store, &opts.env).await?;
+pub async fn combine(session: &Session, opts: &CombineOptions) -> Result<GateOutcome, GateError> {
+    let (req, plan, store) = (&session.request, &session.plan, &session.store);
     let group = match &opts.group {
         Some(g) => g.clone(),
-        None => crate::parts::group_from_env(&opts.env)?,
+        None => crate::parts::group_from_env(&req.env)?,
     };
-    let (records, damaged) = await_parts(&store, &plan, &group, opts).await?;
+    let (records, damaged) = await_parts(store, plan, &group, opts.wait, &req.reporter).await?;
     if records.is_empty() {
         return Err(GateError::NoParts {
             group: group.clone(),
@@ -54,7 +43,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
         });
     }
     let started_at = crate::time::now();
-    let composed = crate::parts::compose(&plan, &group, records);
+    let composed = crate::parts::compose(plan, &group, records);
     let mut warnings = composed.notes.clone();
     warnings.extend(damaged);
     for (id, why) in &composed.missing {
@@ -62,10 +51,10 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
     }
     let source = composed.source.clone();
     let pipeline = composed.pipeline.clone();
-    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
+    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&req.cwd, &source));
     // The history gives the sparklines and the last deployment only: each
     // part chose (and read the samples of) its own baselines.
-    let history = history::read(&store, &[], &target, started_at, &mut warnings).await;
+    let history = history::read(store, &[], &target, started_at, &mut warnings).await;
     let eval = crate::evaluate::recombine(
         composed.objectives,
         &composed.plugins,
@@ -80,7 +69,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
             last_deployment: history.last_deployment.clone(),
         },
     };
-    let mut decision = decide(&plan, &shared, &store, &history, 0, eval, composed.plugins);
+    let mut decision = decide(plan, &shared, store, &history, 0, eval, composed.plugins);
     if !composed.started_at.is_empty() {
         decision.run.started_at = composed.started_at.clone();
     }
@@ -103,7 +92,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
             p.run_id
         ));
     }
-    if opts.record {
+    if req.record {
         let newest = decision
             .run
             .parts
@@ -117,7 +106,7 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
             .mark_combined(&key, &newest, decision.run.id.as_str())
             .await
         {
-            Ok(None) => record(&store, opts.spool.as_deref(), &mut decision, &pipeline, &source).await,
+            Ok(None) => record(store, req.spool.as_deref(), &mut decision, &pipeline, &source).await,
             Ok(Some(earlier)) => notes.push(format!(
                 "these parts of group `{group}` were combined and recorded before, as run {earlier}; this decision is not recorded again"
             )),
@@ -126,8 +115,8 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
     }
     decision.store.requests = store.requests();
     let exit = match decision.run.cancelled {
-        Some(_) => Exit::NoDecision.max(exit_of(&decision, opts.strict)),
-        None => exit_of(&decision, opts.strict),
+        Some(_) => Exit::NoDecision.max(exit_of(&decision, req.strict)),
+        None => exit_of(&decision, req.strict),
     };
     let trends = history::trends(&history.runs, &decision, source.branch.as_deref());
     Ok(GateOutcome {
@@ -141,14 +130,15 @@ pub async fn combine(opts: &CombineOptions) -> Result<GateOutcome, GateError> {
 }
 
 /// The group's parts, read until every instance of the policy is covered
-/// or `opts.wait` has passed.
+/// or `wait` has passed.
 async fn await_parts(
     store: &Store,
     plan: &Plan,
     group: &str,
-    opts: &CombineOptions,
+    wait: Duration,
+    reporter: &crate::events::Shared,
 ) -> Result<(Vec<PartRecord>, Vec<String>), GateError> {
-    let until = tokio::time::Instant::now() + opts.wait;
+    let until = tokio::time::Instant::now() + wait;
     let key = crate::parts::key_of(group);
     let mut said = None;
     loop {
@@ -164,7 +154,7 @@ async fn await_parts(
             return Ok((records, damaged));
         }
         if said != Some(covered) {
-            opts.reporter.report(crate::events::Event::WaitingForParts {
+            reporter.report(crate::events::Event::WaitingForParts {
                 group: group.to_owned(),
                 covered,
                 total: plan.instances.len(),

@@ -8,7 +8,10 @@ mod confirm;
 mod decide;
 pub mod history;
 mod record;
+mod session;
 pub mod suspend;
+
+pub use session::{Request, Session};
 
 use decide::decide;
 pub use decide::exit_of;
@@ -22,30 +25,19 @@ use crate::plan::Plan;
 use crate::protocol::HistoryInfo;
 use crate::runner::{Cancel, RunSettings, SharedContext};
 use crate::secrets::{secret_values, Redactor};
-use crate::store::{spool, Store, StoreError};
+use crate::store::{spool, StoreError};
 use history::History;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-/// Everything `qod run` needs to know.
+/// What `qod run` asks beyond the [`Request`] every gate command shares.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub policy: Option<PathBuf>,
-    pub store: String,
     pub jobs: usize,
-    pub strict: bool,
-    /// Where progress (starts, heartbeats, ends, pairs) is reported.
-    pub reporter: crate::events::Shared,
     /// Cancel the gate on SIGTERM, SIGINT or SIGHUP (stop the plugins, then
     /// decide and record); off where the caller handles signals itself.
     pub cancel_on_signals: bool,
     pub grace: Duration,
-    /// Record the run in the store (off for dry runs).
-    pub record: bool,
-    /// Where a record goes when the store cannot take it; uploaded by the
-    /// next run that reaches the store.
-    pub spool: Option<PathBuf>,
     /// A JSON document (`{"pipeline": …, "source": …}`) merged over what
     /// was detected from the CI environment: a file, or `-` for stdin.
     pub context: Option<String>,
@@ -58,10 +50,6 @@ pub struct RunOptions {
     /// Suspend the gate when a plugin answers `pending` (CodePipeline
     /// continuation tokens) rather than wait for it here.
     pub suspend: bool,
-    /// The suspended gate this run resumes.
-    pub resume: Option<suspend::Suspension>,
-    pub cwd: PathBuf,
-    pub env: BTreeMap<String, String>,
 }
 
 /// Which part of a group a run is: the group (`None`: from the CI), and
@@ -113,45 +101,42 @@ pub enum GateError {
     },
 }
 
-/// Runs the gate.
-pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
+/// Runs the gate of `session`; `resume`: the suspended gate this run
+/// takes up again.
+pub async fn run(
+    session: &Session,
+    opts: &RunOptions,
+    resume: Option<suspend::Suspension>,
+) -> Result<GateOutcome, GateError> {
     let started_at = crate::time::now();
-    // Asking git costs a process; it overlaps with checking the policy.
-    let cwd = opts.cwd.clone();
+    let req = &session.request;
+    let store = &session.store;
+    // Asking git costs a process; it overlaps with choosing the part.
+    let cwd = req.cwd.clone();
     let git = std::thread::spawn(move || crate::ci::git_info(&cwd));
-    // Compiling the schema validators costs more than anything else before
-    // the plugins start; the second core does it while the policy is read.
-    let warm = std::thread::spawn(|| {
-        crate::validate::SchemaKind::Manifest.validator();
-        crate::validate::SchemaKind::Result.validator();
-    });
-    // 1. The plan: policy, manifests and configs, all checked.
-    let plan = crate::plan::load(opts.policy.as_deref(), &opts.cwd)?;
-    let _ = warm.join();
-    // A part runs its instances and their objectives only.
+    // 1. The plan (checked when the session opened); a part runs its
+    // instances and their objectives only.
     let part = match &opts.part {
-        Some(req) => {
-            let group = match &req.group {
+        Some(p) => {
+            let group = match &p.group {
                 Some(g) => g.clone(),
-                None => crate::parts::group_from_env(&opts.env)?,
+                None => crate::parts::group_from_env(&req.env)?,
             };
-            Some(crate::parts::select(&plan, &group, &req.selection)?)
+            Some(crate::parts::select(&session.plan, &group, &p.selection)?)
         }
         None => None,
     };
-    let whole = plan.instances.len();
+    let whole = session.plan.instances.len();
     let plan = match &part {
-        Some(info) => crate::parts::sub_plan(&plan, info),
-        None => plan,
+        Some(info) => crate::parts::sub_plan(&session.plan, info),
+        None => session.plan.clone(),
     };
-    let store = Store::open(&opts.store, &opts.env).await?;
     // 2. The context: the pipeline and source from the CI environment.
-    // The CI system, detected once for the whole run.
-    let provider = crate::ci::Provider::detect(&opts.env);
+    let provider = session.provider;
     let (pipeline, source) = crate::ci::context(
-        &opts.env,
+        &req.env,
         provider,
-        &opts.cwd,
+        &req.cwd,
         opts.context.as_deref(),
         opts.base.as_deref(),
         || git.join().unwrap_or_default(),
@@ -159,13 +144,13 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let branch = source.branch.as_deref();
     let mut warnings = Vec::new();
     // 3. The history: what the spool kept, then the baselines.
-    let uploaded = match &opts.spool {
-        Some(dir) => spool::upload(&store, dir, &mut warnings).await,
+    let uploaded = match &req.spool {
+        Some(dir) => spool::upload(store, dir, &mut warnings).await,
         None => 0,
     };
     // A change is compared with its base branch, from the merge-base back.
-    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&opts.cwd, &source));
-    let history = history::read(&store, &plan.objectives, &target, started_at, &mut warnings).await;
+    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&req.cwd, &source));
+    let history = history::read(store, &plan.objectives, &target, started_at, &mut warnings).await;
     // 4 and 5. The plugins and the evaluation, failures confirmed.
     let mut shared = SharedContext {
         run_id: RunId::generate(),
@@ -176,10 +161,10 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             last_deployment: history.last_deployment.clone(),
         },
     };
-    let mut settings = settings(opts, &plan);
+    let mut settings = settings(req, opts, &plan);
     // A resumed gate is the same run: its id, start and context, the
     // outcomes it had, and the pending plugins invoked again.
-    let carried = match &opts.resume {
+    let carried = match &resume {
         Some(s) => s.resume(&plan, &mut shared, &mut settings),
         None => Vec::new(),
     };
@@ -201,8 +186,8 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
             crate::compare::open_base(
                 spec,
                 &source,
-                &opts.cwd,
-                &opts.env,
+                &req.cwd,
+                &req.env,
                 settings.grace,
                 &settings.cancel,
             )
@@ -219,7 +204,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         });
     let judging = confirm::Judging {
         history: &history,
-        store: &store,
+        store,
         target: &target,
         now: started_at,
     };
@@ -254,7 +239,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     // qod here, in the decision and everything made of it (the record, the
     // index, comments, summaries): redacted once, as a whole.
     let mut decision = settings.redactor.redact_doc(decide(
-        &plan, &shared, &store, &history, uploaded, eval, plugins,
+        &plan, &shared, store, &history, uploaded, eval, plugins,
     ));
     if let Some(s) = suspended {
         decision.summary = format!("suspended: {}", s.waiting_for());
@@ -276,11 +261,11 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
     let mut notes = Vec::new();
     let is_part = part.is_some();
     if let Some(info) = part {
-        notes.extend(record_part(&store, &mut decision, info, whole, &pipeline, &source).await);
-    } else if opts.record {
+        notes.extend(record_part(store, &mut decision, info, whole, &pipeline, &source).await);
+    } else if req.record {
         record(
-            &store,
-            opts.spool.as_deref(),
+            store,
+            req.spool.as_deref(),
             &mut decision,
             &pipeline,
             &source,
@@ -298,7 +283,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
         Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
         // A part's verdict is not the gate's: `qod combine` decides.
         None if is_part && decision.store.error.is_none() => Exit::Pass,
-        None => exit_of(&decision, opts.strict),
+        None => exit_of(&decision, req.strict),
     };
     let trends = history::trends(&history.runs, &decision, branch);
     Ok(GateOutcome {
@@ -313,7 +298,7 @@ pub async fn run(opts: &RunOptions) -> Result<GateOutcome, GateError> {
 
 /// How plugins run for `opts`. Secret values are what the redactor hides
 /// from every plugin outcome, so none reaches the decision or the store.
-fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
+fn settings(req: &Request, opts: &RunOptions, plan: &Plan) -> RunSettings {
     let passed: Vec<String> = plan
         .instances
         .iter()
@@ -322,11 +307,11 @@ fn settings(opts: &RunOptions, plan: &Plan) -> RunSettings {
     RunSettings {
         jobs: opts.jobs,
         grace: opts.grace,
-        reporter: opts.reporter.clone(),
-        workspace: opts.cwd.clone(),
-        artifacts: opts.cwd.join(".qod").join("artifacts"),
-        parent_env: opts.env.clone(),
-        redactor: Redactor::new(secret_values(&opts.env, &passed)),
+        reporter: req.reporter.clone(),
+        workspace: req.cwd.clone(),
+        artifacts: req.cwd.join(".qod").join("artifacts"),
+        parent_env: req.env.clone(),
+        redactor: Redactor::new(secret_values(&req.env, &passed)),
         cancel: if opts.cancel_on_signals {
             Cancel::on_signals()
         } else {

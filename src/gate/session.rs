@@ -1,0 +1,64 @@
+//! A gate session: what every gate command shares, asked for once
+//! ([`Request`]) and opened once ([`Session::open`]): the plan, the store
+//! and the CI provider. `qod run` (a whole run, a part, a resumed
+//! CodePipeline job) and `qod combine` take a session; none opens the
+//! store or reads the policy again.
+
+use super::GateError;
+use crate::ci::Provider;
+use crate::plan::Plan;
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What the user asked of every gate command: the policy, the store, how
+/// strict, whether to record, where progress goes, and the environment.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub policy: Option<PathBuf>,
+    pub store: String,
+    /// A warning fails the gate (exit 1).
+    pub strict: bool,
+    /// Record the run in the store (off for dry runs).
+    pub record: bool,
+    /// Where a record goes when the store cannot take it; uploaded by the
+    /// next run that reaches the store.
+    pub spool: Option<PathBuf>,
+    /// Where progress (starts, heartbeats, ends, pairs, parts) is reported.
+    pub reporter: crate::events::Shared,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+/// A request opened: the whole plan checked, the store opened, the CI
+/// provider detected.
+#[derive(Debug)]
+pub struct Session {
+    pub request: Request,
+    pub plan: Plan,
+    pub store: Store,
+    pub provider: Provider,
+}
+
+impl Session {
+    pub async fn open(request: Request) -> Result<Session, GateError> {
+        // Compiling the schema validators costs more than anything else
+        // before the plugins start; the second core does it while the
+        // policy is read.
+        let warm = std::thread::spawn(|| {
+            crate::validate::SchemaKind::Manifest.validator();
+            crate::validate::SchemaKind::Result.validator();
+        });
+        let plan = crate::plan::load(request.policy.as_deref(), &request.cwd);
+        let _ = warm.join();
+        let plan = plan?;
+        let store = Store::open(&request.store, &request.env).await?;
+        let provider = Provider::detect(&request.env);
+        Ok(Session {
+            request,
+            plan,
+            store,
+            provider,
+        })
+    }
+}
