@@ -2,8 +2,8 @@
 //! the missing ones up to `--wait`), composed into one decision over the
 //! whole policy, and recorded as one run: the run baselines and history see.
 
-use super::{decide, exit_of, history, record, GateError, GateOutcome, Session};
-use crate::exit::Exit;
+use super::decide::{exit_code, headline, Ending};
+use super::{decide, history, record, GateError, GateOutcome, Session};
 use crate::ids::RunId;
 use crate::parts::PartRecord;
 use crate::plan::Plan;
@@ -75,9 +75,11 @@ pub async fn combine(session: &Session, opts: &CombineOptions) -> Result<GateOut
     }
     decision.run.parts = composed.parts;
     decision.run.cancelled = composed.cancelled;
-    if let Some(c) = &decision.run.cancelled {
-        decision.summary = format!("a part was cancelled by {c}: {}", decision.summary);
-    }
+    let ending = match &decision.run.cancelled {
+        Some(c) => Ending::PartCancelled(c.clone()),
+        None => Ending::Decided,
+    };
+    decision.summary = headline(&decision.summary, &ending);
     let mut notes = Vec::new();
     for p in decision
         .run
@@ -114,10 +116,7 @@ pub async fn combine(session: &Session, opts: &CombineOptions) -> Result<GateOut
         }
     }
     decision.store.requests = store.requests();
-    let exit = match decision.run.cancelled {
-        Some(_) => Exit::NoDecision.max(exit_of(&decision, req.strict)),
-        None => exit_of(&decision, req.strict),
-    };
+    let exit = exit_code(&decision, &ending, req.strict);
     let trends = history::trends(&history.runs, &decision, source.branch.as_deref());
     Ok(GateOutcome {
         decision,

@@ -62,6 +62,50 @@ pub(super) fn decide(
     }
 }
 
+/// How a run ended, beside its verdict: what its headline says first and
+/// what its exit code follows.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Ending {
+    /// The whole policy, decided.
+    Decided,
+    /// A part of a group: `qod combine` decides.
+    Part,
+    /// Cancelled by this signal (its name): the plugins were stopped.
+    Cancelled(i32),
+    /// Combined from parts, one of which was cancelled by this signal.
+    PartCancelled(String),
+    /// Waiting for pending plugins (what they wait for).
+    Suspended(String),
+}
+
+/// The decision's headline: the evaluation's summary, after how the run
+/// ended when that comes first.
+pub(super) fn headline(summary: &str, ending: &Ending) -> String {
+    match ending {
+        Ending::Decided | Ending::Part => summary.to_owned(),
+        Ending::Cancelled(sig) => format!(
+            "cancelled by {}: {summary}",
+            crate::supervise::signal_name(*sig)
+        ),
+        Ending::PartCancelled(name) => format!("a part was cancelled by {name}: {summary}"),
+        Ending::Suspended(waiting) => format!("suspended: {waiting}"),
+    }
+}
+
+/// The exit code a run ends with: the signal's for a cancelled run; a
+/// part's and a suspended gate's pass unless the store failed (their
+/// verdicts are not the gate's yet); a combined run with a cancelled part
+/// made no whole decision.
+pub(super) fn exit_code(d: &Decision, ending: &Ending, strict: bool) -> Exit {
+    match ending {
+        Ending::Cancelled(sig) => Exit::Cancelled(u8::try_from(*sig).unwrap_or(15)),
+        Ending::Suspended(_) => Exit::Pass,
+        Ending::Part if d.store.error.is_none() => Exit::Pass,
+        Ending::PartCancelled(_) => Exit::NoDecision.max(exit_of(d, strict)),
+        Ending::Part | Ending::Decided => exit_of(d, strict),
+    }
+}
+
 /// The exit code of a decided run: a store that failed means no decision
 /// can be trusted to have been kept.
 pub fn exit_of(d: &Decision, strict: bool) -> Exit {

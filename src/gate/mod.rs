@@ -13,7 +13,7 @@ pub mod suspend;
 
 pub use session::{Request, Session};
 
-use decide::decide;
+use decide::{decide, exit_code, headline, Ending};
 pub use decide::exit_of;
 use record::{add_store_error, record, record_part};
 
@@ -242,24 +242,27 @@ pub async fn run(
         &plan, &shared, store, &history, uploaded, eval, plugins,
     ));
     if let Some(s) = suspended {
-        decision.summary = format!("suspended: {}", s.waiting_for());
+        let ending = Ending::Suspended(s.waiting_for());
+        decision.summary = headline(&decision.summary, &ending);
         return Ok(GateOutcome {
+            exit: exit_code(&decision, &ending, req.strict),
             decision,
-            exit: Exit::Pass,
             warnings,
             notes: Vec::new(),
             trends: Vec::new(),
             suspended: Some(s),
         });
     }
-    let cancelled = settings.cancel.signal();
-    if let Some(sig) = cancelled {
-        let name = crate::runner::signal_name(sig);
-        decision.summary = format!("cancelled by {name}: {}", decision.summary);
-        decision.run.cancelled = Some(name);
+    let ending = match (settings.cancel.signal(), &part) {
+        (Some(sig), _) => Ending::Cancelled(sig),
+        (None, Some(_)) => Ending::Part,
+        (None, None) => Ending::Decided,
+    };
+    decision.summary = headline(&decision.summary, &ending);
+    if let Ending::Cancelled(sig) = ending {
+        decision.run.cancelled = Some(crate::runner::signal_name(sig));
     }
     let mut notes = Vec::new();
-    let is_part = part.is_some();
     if let Some(info) = part {
         notes.extend(record_part(store, &mut decision, info, whole, &pipeline, &source).await);
     } else if req.record {
@@ -279,12 +282,7 @@ pub async fn run(
         }
     }
     decision.store.requests = store.requests();
-    let exit = match cancelled {
-        Some(sig) => Exit::Cancelled(u8::try_from(sig).unwrap_or(15)),
-        // A part's verdict is not the gate's: `qod combine` decides.
-        None if is_part && decision.store.error.is_none() => Exit::Pass,
-        None => exit_of(&decision, req.strict),
-    };
+    let exit = exit_code(&decision, &ending, req.strict);
     let trends = history::trends(&history.runs, &decision, branch);
     Ok(GateOutcome {
         decision,

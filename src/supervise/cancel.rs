@@ -107,11 +107,47 @@ pub fn become_subreaper() {
 /// plugins are done: descendants that left their plugin's process group
 /// and were orphaned to qod. Returns how many there were.
 pub fn kill_orphans() -> usize {
+    let children = children().unwrap_or_else(scan_children);
+    let mut killed = 0;
+    for (pid, state) in children {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        if state != Some('Z') {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            killed += 1;
+        }
+        let _ = nix::sys::wait::waitpid(pid, None);
+    }
+    killed
+}
+
+/// The state letter of process `pid` (`Z` for a zombie), from its `stat`.
+fn state_of(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// qod's children, from each of its threads' `children` file: a few reads
+/// rather than one per process on the machine. `None` where the kernel
+/// does not keep those files.
+fn children() -> Option<Vec<(i32, Option<char>)>> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let text = std::fs::read_to_string(task.path().join("children")).ok()?;
+        for pid in text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+            out.push((pid, state_of(pid)));
+        }
+    }
+    Some(out)
+}
+
+/// qod's children, from every process's `stat`.
+fn scan_children() -> Vec<(i32, Option<char>)> {
     let me = std::process::id();
     let Ok(procs) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
-    let mut killed = 0;
+    let mut out = Vec::new();
     for e in procs.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
@@ -119,22 +155,14 @@ pub fn kill_orphans() -> usize {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
         let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
             continue;
         };
         let mut fields = after.split_whitespace();
-        let state = fields.next();
-        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
-        if ppid != Some(me) {
-            continue;
+        let state = fields.next().and_then(|s| s.chars().next());
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            out.push((pid, state));
         }
-        let pid = nix::unistd::Pid::from_raw(pid);
-        if state != Some("Z") {
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            killed += 1;
-        }
-        let _ = nix::sys::wait::waitpid(pid, None);
     }
-    killed
+    out
 }
