@@ -370,11 +370,8 @@ pub struct OutputsArg {
 
 #[derive(Debug, clap::Args)]
 pub struct CombineArgs {
-    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
-    #[arg(long, short)]
-    pub policy: Option<PathBuf>,
     #[command(flatten)]
-    pub store: StoreArg,
+    pub gate: GateArgs,
     /// The group the parts were recorded in (default: the CI's workflow run
     /// or pipeline, as for the parts).
     #[arg(long, env = "QOD_GROUP")]
@@ -383,16 +380,28 @@ pub struct CombineArgs {
     /// missing then make their objectives `no_data`.
     #[arg(long, value_name = "DURATION", default_value_t = Span(Duration::ZERO))]
     pub wait: Span,
+}
+
+/// What every gate command (`run`, `combine`, the CodePipeline commands)
+/// takes: one `gate::Request` and the outputs.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
     /// Exit 1 on warn, not only on fail.
     #[arg(long)]
     pub strict: bool,
-    /// Print what is awaited to stderr even when it is not a terminal.
+    /// Print progress to stderr even when it is not a terminal.
     #[arg(long)]
     pub progress: bool,
-    /// Do not record the combined run in the store.
+    /// Do not record this run in the store.
     #[arg(long)]
     pub no_record: bool,
-    /// Keep the record here when the store cannot take it.
+    /// Keep the record here when the store cannot take it; the next run
+    /// with the same spool uploads it.
     #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
     pub spool: Option<PathBuf>,
     #[command(flatten)]
@@ -482,25 +491,11 @@ pub enum PluginsCommand {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("selection").args(["part", "shard", "only"]).multiple(true)))]
 pub struct RunArgs {
-    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
-    #[arg(long, short)]
-    pub policy: Option<PathBuf>,
-    /// History store: a directory, `s3://bucket/prefix`, `git:BRANCH` (a branch of
-    /// this checkout's origin) or `git+URL#BRANCH`.
-    #[arg(long, env = "QOD_STORE", default_value = ".qod/store")]
-    pub store: String,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Plugins run at once (default: the number of CPUs; at most 1024).
     #[arg(long, short, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
-    /// Exit 1 on warn, not only on fail.
-    #[arg(long)]
-    pub strict: bool,
-    /// Print progress to stderr even when it is not a terminal.
-    #[arg(long)]
-    pub progress: bool,
-    /// Do not record this run in the store.
-    #[arg(long)]
-    pub no_record: bool,
     /// A JSON document (`{"pipeline": …, "source": …}`) to merge over what
     /// was detected from the CI environment: a file, or `-` for stdin.
     #[arg(long, value_name = "FILE|-")]
@@ -509,12 +504,6 @@ pub struct RunArgs {
     /// (a branch or `origin/<branch>`; the merge-base comes from git).
     #[arg(long, value_name = "BRANCH")]
     pub base: Option<String>,
-    /// Keep the record here when the store cannot take it; the next run
-    /// with the same spool uploads it.
-    #[arg(long, value_name = "DIR", env = "QOD_SPOOL")]
-    pub spool: Option<PathBuf>,
-    #[command(flatten)]
-    pub outputs: OutputsArg,
     /// The group the part (`--part`, `--shard` or `--only`) belongs to, for
     /// `qod combine` (default: `QOD_GROUP`, or the CI's workflow run or
     /// pipeline). A part exits 0 once recorded; `qod combine` decides.

@@ -2,7 +2,7 @@
 //! options, and a decided run shown (the decision on stdout, the summary
 //! and annotations on stderr).
 
-use super::args::{CodepipelineCommand, CombineArgs, ForgeCommand, OutputsArg, RunArgs};
+use super::args::{CodepipelineCommand, CombineArgs, ForgeCommand, GateArgs, OutputsArg, RunArgs};
 use super::render::{self, Printer};
 use super::{block_on, cwd, summary};
 use crate::commands::{self, CommandError, Env};
@@ -23,13 +23,38 @@ fn sinks(o: OutputsArg) -> commands::run::Sinks {
     }
 }
 
+/// Time between progress lines where a command has no `--heartbeat`.
+const HEARTBEAT: std::time::Duration = crate::runner::HEARTBEAT;
+
+/// The request every gate command makes, and where its outputs go.
+fn request_of(
+    args: GateArgs,
+    heartbeat: std::time::Duration,
+    p: &Printer,
+    env: Env,
+) -> (Request, commands::run::Sinks) {
+    let req = Request {
+        policy: args.policy,
+        store: args.store.store,
+        strict: args.strict,
+        record: !args.no_record,
+        spool: args.spool,
+        reporter: std::sync::Arc::new(super::progress::Progress {
+            shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
+            heartbeat,
+        }),
+        cwd: cwd(),
+        env,
+    };
+    (req, sinks(args.outputs))
+}
+
 pub(super) fn options_of(
     args: RunArgs,
     p: &Printer,
     env: Env,
 ) -> (Request, RunOptions, commands::run::Sinks) {
-    let sinks = sinks(args.outputs);
-    let progress = !p.quiet && (args.progress || std::io::stderr().is_terminal());
+    let (req, sinks) = request_of(args.gate, args.heartbeat.0, p, env);
     let selection = match (args.shard, args.part, args.only) {
         (Some((k, n)), _, _) => Some(crate::parts::Selection::Shard { k, n }),
         (None, name, only) if !only.is_empty() => Some(crate::parts::Selection::Only {
@@ -42,19 +67,6 @@ pub(super) fn options_of(
     // `--group` alone is refused by clap: it needs a selection.
     let group = args.group;
     let part = selection.map(|selection| crate::gate::PartRequest { group, selection });
-    let req = Request {
-        policy: args.policy,
-        store: args.store,
-        strict: args.strict,
-        record: !args.no_record,
-        spool: args.spool,
-        reporter: std::sync::Arc::new(super::progress::Progress {
-            shown: progress,
-            heartbeat: args.heartbeat.0,
-        }),
-        cwd: cwd(),
-        env,
-    };
     let opts = RunOptions {
         jobs: args
             .jobs
@@ -188,20 +200,7 @@ fn show_job(
 
 /// `qod combine`: the parts composed, the decision shown like a run's.
 pub(super) fn combine(args: CombineArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
-    let sinks = sinks(args.outputs);
-    let req = Request {
-        policy: args.policy,
-        store: args.store.store,
-        strict: args.strict,
-        record: !args.no_record,
-        spool: args.spool,
-        reporter: std::sync::Arc::new(super::progress::Progress {
-            shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
-            heartbeat: std::time::Duration::from_secs(30),
-        }),
-        cwd: cwd(),
-        env,
-    };
+    let (req, sinks) = request_of(args.gate, HEARTBEAT, p, env);
     let opts = crate::gate::combine::CombineOptions {
         group: args.group,
         wait: args.wait.0,

@@ -13,8 +13,8 @@ pub mod suspend;
 
 pub use session::{Request, Session};
 
-use decide::{decide, exit_code, headline, Ending};
 pub use decide::exit_of;
+use decide::{decide, exit_code, headline, Ending};
 use record::{add_store_error, record, record_part};
 
 use crate::decision::Decision;

@@ -124,7 +124,11 @@ pub fn kill_orphans() -> usize {
 fn state_of(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
 }
 
 /// qod's children, from each of its threads' `children` file: a few reads
@@ -134,7 +138,10 @@ fn children() -> Option<Vec<(i32, Option<char>)>> {
     let mut out = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let text = std::fs::read_to_string(task.path().join("children")).ok()?;
-        for pid in text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in text
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             out.push((pid, state_of(pid)));
         }
     }
