@@ -53,7 +53,9 @@ impl CommandError {
     /// The exit code the command ends with.
     pub fn exit(&self) -> Exit {
         match self {
-            CommandError::Usage(_) => Exit::Usage,
+            // A store location that is no store is a mistake on the command line.
+            CommandError::Usage(_)
+            | CommandError::Store(crate::store::StoreError::BadLocation { .. }) => Exit::Usage,
             CommandError::Prepare(crate::compare::WorkspaceError::Cancelled { signal, .. }) => {
                 Exit::Cancelled(u8::try_from(*signal).unwrap_or(15))
             }

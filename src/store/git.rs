@@ -194,9 +194,66 @@ fn parse(location: &str) -> Result<Parsed, StoreError> {
     })
 }
 
+/// Branches of the checkout's `origin` that hold code, which a history
+/// must never be written onto: `main` and `master`, the remote's default
+/// branch, the checked-out branch, and the branches the CI names (the
+/// pushed or requested branch, the base of a request, the default).
+fn code_branches(cwd: &Path, env: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = vec!["main".into(), "master".into()];
+    let git = |args: &[&str]| crate::git::run(cwd, args).ok().map(|s| s.trim().to_owned());
+    if let Some(b) = git(&[
+        "symbolic-ref",
+        "--quiet",
+        "--short",
+        "refs/remotes/origin/HEAD",
+    ]) {
+        out.push(b.strip_prefix("origin/").unwrap_or(&b).to_owned());
+    }
+    if let Some(b) = git(&["symbolic-ref", "--quiet", "--short", "HEAD"]) {
+        out.push(b);
+    }
+    for var in [
+        "GITHUB_BASE_REF",
+        "GITHUB_HEAD_REF",
+        "GITHUB_REF_NAME",
+        "CI_DEFAULT_BRANCH",
+        "CI_COMMIT_BRANCH",
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+        "CODEBUILD_WEBHOOK_BASE_REF",
+        "CODEBUILD_WEBHOOK_HEAD_REF",
+        "BRANCH_NAME",
+        "CHANGE_TARGET",
+    ] {
+        if let Some(v) = env.get(var).filter(|v| !v.is_empty()) {
+            out.push(v.strip_prefix("refs/heads/").unwrap_or(v).to_owned());
+        }
+    }
+    out.retain(|b| !b.is_empty());
+    out
+}
+
 /// How a process's own repository folder in the temporary folder starts:
 /// `qod-git-<pid>-…`, so that one left by a killed process is known.
 const ORPHAN_PREFIX: &str = "qod-git-";
+
+/// Whether `location` is an scp-like git remote with a branch
+/// (`git@github.com:acme/app.git#qod-history`): a user, a host, a colon
+/// and a path; no scheme.
+pub fn is_scp_like(location: &str) -> bool {
+    let Some((userhost, path)) = location.split_once(':') else {
+        return false;
+    };
+    let Some((user, host)) = userhost.split_once('@') else {
+        return false;
+    };
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    word(user) && word(host) && !path.starts_with("//") && !path.is_empty()
+}
 
 /// Whether `location` names a git store.
 pub fn is_git(location: &str) -> bool {
@@ -226,6 +283,17 @@ impl GitBlobs {
                             scrub(&e, &[])
                         ),
                     })?;
+                if let Some(code) = code_branches(cwd, env)
+                    .into_iter()
+                    .find(|b| *b == parsed.branch)
+                {
+                    return Err(StoreError::BadLocation {
+                        location: location.to_owned(),
+                        hint: format!(
+                            "`{code}` holds this repository's code: qod would commit its records onto it (and `qod store prune` would rewrite it); keep the history on a branch of its own, such as `git:qod-history`"
+                        ),
+                    });
+                }
                 // What actions/checkout left for its own fetches and pushes.
                 if let Ok(headers) =
                     crate::git::run(cwd, &["config", "--get-regexp", r"^http\..*\.extraheader$"])

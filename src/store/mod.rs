@@ -214,6 +214,22 @@ impl Store {
     /// Opens the store at `location`: `s3://bucket/prefix` or a directory.
     /// Nothing is created until something is written.
     pub async fn open(location: &str, env: &BTreeMap<String, String>) -> Result<Store, StoreError> {
+        // `git@host:owner/repo.git#branch`, as `git clone` takes it.
+        if git::is_scp_like(location) {
+            let with = format!("git+{location}");
+            return Box::pin(Store::open(&with, env)).await;
+        }
+        // `s3:/bucket`, `s3:bucket` and `s3//bucket` mean S3, mistyped.
+        let s3_typo = location.starts_with("s3/")
+            || location
+                .strip_prefix("s3:")
+                .is_some_and(|r| !r.starts_with("//"));
+        if s3_typo {
+            return Err(StoreError::BadLocation {
+                location: location.to_owned(),
+                hint: "an S3 store is `s3://bucket/prefix` (two slashes after `s3:`)".into(),
+            });
+        }
         if git::is_git(location) {
             let cwd = std::env::current_dir().unwrap_or_default();
             return Ok(Store {

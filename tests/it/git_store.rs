@@ -254,7 +254,7 @@ fn an_unreachable_remote_prints_the_decision_exits_2_and_spools_without_showing_
         1
     );
     let r = s.qod(&["history", "--store", "git:qod-history"]);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, 64);
     assert!(
         r.stderr
             .contains("`git:BRANCH` keeps the history on a branch of this checkout's `origin`"),

@@ -723,7 +723,7 @@ fn a_looping_index_ends_every_walk_with_the_fix() {
 fn a_location_that_reads_like_an_unknown_scheme_is_refused_not_created() {
     let s = Scratch::new();
     let r = s.qod(&["history", "--store", "dir:/tmp/qod-history"]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 64, "{}", r.stderr);
     assert!(
         r.stderr.contains("`dir:` is not a store qod knows")
             && r.stderr.contains("`/tmp/qod-history`"),
@@ -731,6 +731,63 @@ fn a_location_that_reads_like_an_unknown_scheme_is_refused_not_created() {
         r.stderr
     );
     assert!(!s.path().join("dir:").exists());
+}
+
+#[test]
+fn mistyped_store_locations_are_usage_errors_with_the_fix() {
+    let s = Scratch::new();
+    let cases = [
+        ("gti:qod-history", "`gti:` is not a store qod knows"),
+        ("s3:/my-bucket/app", "an S3 store is `s3://bucket/prefix`"),
+        ("s3//my-bucket/app", "an S3 store is `s3://bucket/prefix`"),
+        // scp-like remotes are git's: this one lacks its branch.
+        (
+            "git@example.invalid:acme/app.git",
+            "give the branch after `#`",
+        ),
+    ];
+    for (location, says) in cases {
+        let r = s.qod(&["history", "--store", location]);
+        assert_eq!(r.code, 64, "{location}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{location}: {}", r.stderr);
+        assert_eq!(
+            std::fs::read_dir(s.path()).unwrap().count(),
+            0,
+            "{location} made something"
+        );
+    }
+}
+
+#[test]
+fn a_git_store_on_a_code_branch_is_refused() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = top.path().join("remote.git");
+    crate::common::git(top.path(), &["init", "-q", "--bare", "remote.git"]);
+    let s = Scratch::new();
+    crate::common::git(s.path(), &["init", "-q", "-b", "feature"]);
+    crate::common::git(
+        s.path(),
+        &["remote", "add", "origin", &bare.to_string_lossy()],
+    );
+    for branch in ["main", "master", "feature"] {
+        let r = s.qod(&["history", "--store", &format!("git:{branch}")]);
+        assert_eq!(r.code, 64, "{branch}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("`{branch}` holds this repository's code"))
+                && r.stderr.contains("`git:qod-history`"),
+            "{branch}: {}",
+            r.stderr
+        );
+    }
+    // The base of a pull request, from the CI's variables.
+    let r = crate::common::finish(
+        s.command(&["history", "--store", "git:release"])
+            .env("GITHUB_BASE_REF", "release")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 64, "{}", r.stderr);
 }
 
 #[test]
@@ -818,7 +875,7 @@ fn git_store_branches_that_shadow_refs_are_refused() {
     let s = Scratch::new();
     for at in ["git:HEAD", "git:refs/heads/x"] {
         let r = s.qod(&["history", "--store", at]);
-        assert_eq!(r.code, 2, "{at}: {}", r.stderr);
+        assert_eq!(r.code, 64, "{at}: {}", r.stderr);
         assert!(r.stderr.contains("name a branch"), "{at}: {}", r.stderr);
     }
 }
