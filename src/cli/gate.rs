@@ -68,15 +68,7 @@ pub(super) fn options_of(
     let group = args.group;
     let part = selection.map(|selection| crate::gate::PartRequest { group, selection });
     let opts = RunOptions {
-        jobs: args
-            .jobs
-            .map(usize::from)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(usize::from)
-                    .unwrap_or(1)
-            })
-            .max(1),
+        jobs: args.jobs.map(usize::from),
         cancel_on_signals: true,
         grace: args.kill_grace.0,
         context: args.context,

@@ -33,7 +33,8 @@ use std::time::Duration;
 /// What `qod run` asks beyond the [`Request`] every gate command shares.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    pub jobs: usize,
+    /// Plugins run at once (`None`: one per CPU).
+    pub jobs: Option<usize>,
     /// Cancel the gate on SIGTERM, SIGINT or SIGHUP (stop the plugins, then
     /// decide and record); off where the caller handles signals itself.
     pub cancel_on_signals: bool,
@@ -111,9 +112,6 @@ pub async fn run(
     let started_at = crate::time::now();
     let req = &session.request;
     let store = &session.store;
-    // Asking git costs a process; it overlaps with choosing the part.
-    let cwd = req.cwd.clone();
-    let git = std::thread::spawn(move || crate::ci::git_info(&cwd));
     // 1. The plan (checked when the session opened); a part runs its
     // instances and their objectives only.
     let part = match &opts.part {
@@ -139,7 +137,7 @@ pub async fn run(
         &req.cwd,
         opts.context.as_deref(),
         opts.base.as_deref(),
-        || git.join().unwrap_or_default(),
+        || session.git_info(),
     )?;
     let branch = source.branch.as_deref();
     let mut warnings = Vec::new();
@@ -303,7 +301,12 @@ fn settings(req: &Request, opts: &RunOptions, plan: &Plan) -> RunSettings {
         .flat_map(|i| i.env.iter().cloned())
         .collect();
     RunSettings {
-        jobs: opts.jobs,
+        // Asking for the CPUs reads cgroup files: not for one plugin.
+        jobs: match (opts.jobs, plan.instances.len()) {
+            (Some(n), _) => n.max(1),
+            (None, 0 | 1) => 1,
+            (None, _) => std::thread::available_parallelism().map_or(1, usize::from),
+        },
         grace: opts.grace,
         reporter: req.reporter.clone(),
         workspace: req.cwd.clone(),

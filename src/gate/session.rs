@@ -5,7 +5,7 @@
 //! store or reads the policy again.
 
 use super::GateError;
-use crate::ci::Provider;
+use crate::ci::{GitInfo, Provider};
 use crate::plan::Plan;
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -38,10 +38,15 @@ pub struct Session {
     pub plan: Plan,
     pub store: Store,
     pub provider: Provider,
+    /// What git says of the checkout, asked while the plan is checked.
+    git: std::sync::Mutex<Option<std::thread::JoinHandle<GitInfo>>>,
 }
 
 impl Session {
     pub async fn open(request: Request) -> Result<Session, GateError> {
+        // Asking git costs a process; it overlaps with checking the plan.
+        let cwd = request.cwd.clone();
+        let git = std::thread::spawn(move || crate::ci::git_info(&cwd));
         // Compiling the schema validators costs more than anything else
         // before the plugins start; the second core does it while the
         // policy is read.
@@ -59,6 +64,16 @@ impl Session {
             plan,
             store,
             provider,
+            git: std::sync::Mutex::new(Some(git)),
         })
+    }
+
+    /// The checkout's revision and branch (asked once; again if asked twice).
+    pub fn git_info(&self) -> GitInfo {
+        let handle = self.git.lock().ok().and_then(|mut g| g.take());
+        match handle {
+            Some(h) => h.join().unwrap_or_default(),
+            None => crate::ci::git_info(&self.request.cwd),
+        }
     }
 }

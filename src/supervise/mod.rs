@@ -148,6 +148,24 @@ impl Cmd {
             cmd.process_group(0);
         }
         let mut child = cmd.spawn()?;
+        let Some(limit) = timeout else {
+            // std reads both pipes in this thread (poll); only the input
+            // needs a thread of its own.
+            let writer = match (input, child.stdin.take()) {
+                (Some(bytes), Some(mut stdin)) => {
+                    let bytes = bytes.to_vec();
+                    Some(std::thread::spawn(move || {
+                        let _ = stdin.write_all(&bytes);
+                    }))
+                }
+                _ => None,
+            };
+            let out = child.wait_with_output();
+            if let Some(w) = writer {
+                let _ = w.join();
+            }
+            return out;
+        };
         let group = child.id() as i32;
         // Input written and output read by threads: a command that answers
         // as it reads would otherwise fill a pipe and wait forever.
@@ -171,32 +189,27 @@ impl Cmd {
         };
         let out = read(child.stdout.take().map(|s| Box::new(s) as _));
         let err = read(child.stderr.take().map(|s| Box::new(s) as _));
-        let status = match timeout {
-            None => child.wait()?,
-            Some(limit) => {
-                let (tx, rx) = std::sync::mpsc::channel();
-                std::thread::spawn(move || {
-                    let _ = tx.send(child.wait());
-                });
-                match rx.recv_timeout(limit) {
-                    Ok(status) => {
-                        // Nothing it started outlives it.
-                        let _ = kill_group(group);
-                        status?
-                    }
-                    Err(_) => {
-                        let _ = kill_group(group);
-                        let _ = rx.recv();
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            format!(
-                                "`{}` did not end within {}",
-                                self.program(),
-                                humantime::format_duration(limit)
-                            ),
-                        ));
-                    }
-                }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = match rx.recv_timeout(limit) {
+            Ok(status) => {
+                // Nothing it started outlives it.
+                let _ = kill_group(group);
+                status?
+            }
+            Err(_) => {
+                let _ = kill_group(group);
+                let _ = rx.recv();
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "`{}` did not end within {}",
+                        self.program(),
+                        humantime::format_duration(limit)
+                    ),
+                ));
             }
         };
         if let Some(w) = writer {
