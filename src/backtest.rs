@@ -73,23 +73,14 @@ fn plugins_of(r: &RunRecord) -> Vec<PluginOutcome> {
             Some(i) => i,
             None => {
                 let recorded = r.plugins.iter().find(|p| p.instance == m.instance);
-                out.push(PluginOutcome {
-                    instance: m.instance.clone(),
-                    name: recorded.map(|p| p.name.clone()).unwrap_or_default(),
-                    version: String::new(),
-                    status: PluginStatus::Ok,
-                    duration_ms: recorded.map_or(0, |p| p.duration_ms),
-                    exit_code: None,
-                    signal: None,
-                    metrics: Vec::new(),
-                    summary: None,
-                    error: None,
-                    notes: Vec::new(),
-                    stderr_tail: None,
-                    repeats: None,
-                    part: None,
-                    pending: None,
-                });
+                let mut p = PluginOutcome::new(
+                    m.instance.clone(),
+                    recorded.map(|p| p.name.clone()).unwrap_or_default(),
+                    String::new(),
+                    PluginStatus::Ok,
+                );
+                p.duration_ms = recorded.map_or(0, |p| p.duration_ms);
+                out.push(p);
                 out.len() - 1
             }
         };

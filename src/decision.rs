@@ -457,6 +457,44 @@ pub struct PluginOutcome {
     pub pending: Option<PendingState>,
 }
 
+impl PluginOutcome {
+    /// An outcome of `instance` (plugin `name`, `version`) with `status`
+    /// and nothing else yet: every outcome starts here.
+    pub fn new(
+        instance: InstanceId,
+        name: String,
+        version: String,
+        status: PluginStatus,
+    ) -> PluginOutcome {
+        PluginOutcome {
+            instance,
+            name,
+            version,
+            status,
+            duration_ms: 0,
+            exit_code: None,
+            signal: None,
+            metrics: Vec::new(),
+            summary: None,
+            error: None,
+            notes: Vec::new(),
+            repeats: None,
+            stderr_tail: None,
+            part: None,
+            pending: None,
+        }
+    }
+
+    /// The same outcome with an error of `kind` saying why.
+    pub fn with_error(mut self, kind: &str, message: String) -> PluginOutcome {
+        self.error = Some(ErrorInfo {
+            kind: kind.into(),
+            message,
+        });
+        self
+    }
+}
+
 /// A pending plugin's saved state: what it answered, and how long it has
 /// been running (its timeout counts the whole span).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

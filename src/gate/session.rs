@@ -49,14 +49,14 @@ impl Session {
         let git = std::thread::spawn(move || crate::ci::git_info(&cwd));
         // Compiling the schema validators costs more than anything else
         // before the plugins start; the second core does it while the
-        // policy is read.
-        let warm = std::thread::spawn(|| {
+        // policy is read, and is not waited for: whoever needs a validator
+        // first waits for it then (the plugins' results, at the earliest
+        // when the first plugin ends).
+        std::thread::spawn(|| {
             crate::validate::SchemaKind::Manifest.validator();
             crate::validate::SchemaKind::Result.validator();
         });
-        let plan = crate::plan::load(request.policy.as_deref(), &request.cwd);
-        let _ = warm.join();
-        let plan = plan?;
+        let plan = crate::plan::load(request.policy.as_deref(), &request.cwd)?;
         let store = Store::open(&request.store, &request.env).await?;
         let provider = Provider::detect(&request.env);
         Ok(Session {

@@ -6,7 +6,7 @@ use super::{shard_name, shard_of, PartRecord};
 use crate::decision::{ObjectiveOutcome, PartSummary, PluginOutcome, PluginStatus};
 use crate::ids::InstanceId;
 use crate::plan::Plan;
-use crate::protocol::{ErrorInfo, Pipeline, Source};
+use crate::protocol::{Pipeline, Source};
 use std::collections::BTreeMap;
 
 /// The parts of one group, composed over the whole policy.
@@ -92,26 +92,15 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
                     ),
                 };
                 missing.push((inst.id.clone(), reason.clone()));
-                plugins.push(PluginOutcome {
-                    instance: inst.id.clone(),
-                    name: inst.plugin.manifest.name.clone(),
-                    version: inst.plugin.manifest.version.clone(),
-                    status: PluginStatus::Missing,
-                    duration_ms: 0,
-                    exit_code: None,
-                    signal: None,
-                    metrics: Vec::new(),
-                    summary: None,
-                    error: Some(ErrorInfo {
-                        kind: "missing".into(),
-                        message: reason,
-                    }),
-                    notes: Vec::new(),
-                    repeats: None,
-                    stderr_tail: None,
-                    part: None,
-                    pending: None,
-                });
+                plugins.push(
+                    PluginOutcome::new(
+                        inst.id.clone(),
+                        inst.plugin.manifest.name.clone(),
+                        inst.plugin.manifest.version.clone(),
+                        PluginStatus::Missing,
+                    )
+                    .with_error("missing", reason),
+                );
             }
         }
     }

@@ -205,26 +205,13 @@ fn unrun(
     kind: &str,
     message: String,
 ) -> PluginOutcome {
-    PluginOutcome {
-        instance: inst.id.clone(),
-        name: inst.plugin.manifest.name.clone(),
-        version: inst.plugin.manifest.version.clone(),
+    PluginOutcome::new(
+        inst.id.clone(),
+        inst.plugin.manifest.name.clone(),
+        inst.plugin.manifest.version.clone(),
         status,
-        duration_ms: 0,
-        exit_code: None,
-        signal: None,
-        metrics: Vec::new(),
-        summary: None,
-        error: Some(crate::protocol::ErrorInfo {
-            kind: kind.into(),
-            message,
-        }),
-        notes: Vec::new(),
-        stderr_tail: None,
-        repeats: None,
-        part: None,
-        pending: None,
-    }
+    )
+    .with_error(kind, message)
 }
 
 /// Runs one instance once as one side of a pair (`compare:`): with

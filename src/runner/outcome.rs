@@ -21,23 +21,14 @@ pub fn interpret(
     grace: Duration,
 ) -> PluginOutcome {
     let stderr = String::from_utf8_lossy(&raw.stderr_tail).into_owned();
-    let mut out = PluginOutcome {
-        instance: instance.clone(),
-        name: manifest.name.clone(),
-        version: manifest.version.clone(),
-        status: PluginStatus::Ok,
-        duration_ms: raw.duration.as_millis() as u64,
-        exit_code: None,
-        signal: None,
-        metrics: Vec::new(),
-        summary: None,
-        error: None,
-        notes: raw.notes,
-        stderr_tail: None,
-        repeats: None,
-        part: None,
-        pending: None,
-    };
+    let mut out = PluginOutcome::new(
+        instance.clone(),
+        manifest.name.clone(),
+        manifest.version.clone(),
+        PluginStatus::Ok,
+    );
+    out.duration_ms = raw.duration.as_millis() as u64;
+    out.notes = raw.notes;
     let verdict = judge(
         manifest,
         &raw.ending,
