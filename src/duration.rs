@@ -60,3 +60,13 @@ impl JsonSchema for HumanDuration {
         })
     }
 }
+
+/// A duration in whole seconds, short: `1m05s`, `42s`.
+pub fn short(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}

@@ -17,16 +17,6 @@ pub struct Progress {
     pub heartbeat: Duration,
 }
 
-/// `1m05s`, `42s`.
-fn short(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
 /// ` (candidate, pair 3)` side by side, else nothing.
 fn side(s: &Option<(String, u32)>) -> String {
     s.as_ref()
@@ -86,9 +76,9 @@ pub fn line(event: &Event) -> String {
                 format!(", {progress}")
             },
             if *budget {
-                format!(", {} of the budget left", short(*left))
+                format!(", {} of the budget left", crate::duration::short(*left))
             } else {
-                format!(", at most {} left", short(*left))
+                format!(", at most {} left", crate::duration::short(*left))
             }
         ),
         Event::WaitingForParts {

@@ -76,16 +76,6 @@ fn value_of(out: &PluginOutcome, name: &str) -> Option<f64> {
     })
 }
 
-/// `1m05s`, `42s`.
-fn short(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
 /// Runs the compared instances of `plan` side by side, one instance after
 /// another (nothing else runs meanwhile, so the two sides see the same
 /// machine). Returns each instance's candidate invocations pooled (what the
@@ -237,7 +227,7 @@ pub async fn run(
                     if out_of_budget {
                         format!(
                             "; `compare.budget` ({}) ran out",
-                            short(budget.unwrap_or_default())
+                            crate::duration::short(budget.unwrap_or_default())
                         )
                     } else {
                         String::new()

@@ -539,10 +539,17 @@ impl GitBlobs {
         if self.git_nolazy(&check).await {
             return Ok(());
         }
-        self.inner.requests.fetch_add(1, Ordering::Relaxed);
         // As git's own lazy fetch does it, with a filter that keeps
         // everything below the tree out.
-        let wanted = format!("{id}\n");
+        self.fetch_objects(&format!("{id}\n"), "tree:0").await
+    }
+
+    /// Fetches the objects whose ids `wanted` lists (one a line) in one
+    /// request, as git's own lazy fetch does, with `filter` (`tree:0`: the
+    /// objects alone; `blob:none`: with the trees below them).
+    async fn fetch_objects(&self, wanted: &str, filter: &str) -> Result<(), StoreError> {
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let filter = format!("--filter={filter}");
         self.git(
             &[
                 "-c",
@@ -553,7 +560,7 @@ impl GitBlobs {
                 "--no-tags",
                 "--no-write-fetch-head",
                 "--recurse-submodules=no",
-                "--filter=tree:0",
+                &filter,
                 "--stdin",
             ],
             Some(wanted.as_bytes()),
@@ -856,25 +863,9 @@ impl GitBlobs {
         let index = index.to_string_lossy();
         let vars = [("GIT_INDEX_FILE", index.as_ref())];
         if let Some(root) = &root {
-            self.inner.requests.fetch_add(1, Ordering::Relaxed);
             // Every tree below the root, no blob: what an index needs.
-            self.git(
-                &[
-                    "-c",
-                    "fetch.negotiationAlgorithm=noop",
-                    "fetch",
-                    "-q",
-                    "origin",
-                    "--no-tags",
-                    "--no-write-fetch-head",
-                    "--recurse-submodules=no",
-                    "--filter=blob:none",
-                    "--stdin",
-                ],
-                Some(format!("{root}\n").as_bytes()),
-            )
-            .await
-            .map_err(|e| self.fail("fetch", e))?;
+            self.fetch_objects(&format!("{root}\n"), "blob:none")
+                .await?;
             self.git_bytes(&["read-tree", root], None, &vars)
                 .await
                 .map_err(|e| self.fail("write", e))?;
@@ -967,24 +958,7 @@ impl GitBlobs {
             .map(|id| format!("{id}\n"))
             .collect();
         if !missing.is_empty() {
-            self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            self.git(
-                &[
-                    "-c",
-                    "fetch.negotiationAlgorithm=noop",
-                    "fetch",
-                    "-q",
-                    "origin",
-                    "--no-tags",
-                    "--no-write-fetch-head",
-                    "--recurse-submodules=no",
-                    "--filter=blob:none",
-                    "--stdin",
-                ],
-                Some(missing.as_bytes()),
-            )
-            .await
-            .map_err(|e| self.fail("fetch", e))?;
+            self.fetch_objects(&missing, "blob:none").await?;
         }
         let out = self
             .git_bytes(&["cat-file", "--batch"], Some(list.as_bytes()), &[])

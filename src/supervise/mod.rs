@@ -151,15 +151,7 @@ impl Cmd {
         let Some(limit) = timeout else {
             // std reads both pipes in this thread (poll); only the input
             // needs a thread of its own.
-            let writer = match (input, child.stdin.take()) {
-                (Some(bytes), Some(mut stdin)) => {
-                    let bytes = bytes.to_vec();
-                    Some(std::thread::spawn(move || {
-                        let _ = stdin.write_all(&bytes);
-                    }))
-                }
-                _ => None,
-            };
+            let writer = write_input(input, child.stdin.take());
             let out = child.wait_with_output();
             if let Some(w) = writer {
                 let _ = w.join();
@@ -169,15 +161,7 @@ impl Cmd {
         let group = child.id() as i32;
         // Input written and output read by threads: a command that answers
         // as it reads would otherwise fill a pipe and wait forever.
-        let writer = match (input, child.stdin.take()) {
-            (Some(bytes), Some(mut stdin)) => {
-                let bytes = bytes.to_vec();
-                Some(std::thread::spawn(move || {
-                    let _ = stdin.write_all(&bytes);
-                }))
-            }
-            _ => None,
-        };
+        let writer = write_input(input, child.stdin.take());
         let read = |r: Option<Box<dyn Read + Send>>| {
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
@@ -292,6 +276,17 @@ pub struct Usage {
     /// The exit code; negative: the signal that killed it.
     pub status: i32,
     pub rusage: libc::rusage,
+}
+
+/// Writes `input` to `stdin` from a thread of its own (then closes it).
+fn write_input(
+    input: Option<&[u8]>,
+    stdin: Option<std::process::ChildStdin>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let (bytes, mut stdin) = (input?.to_vec(), stdin?);
+    Some(std::thread::spawn(move || {
+        let _ = stdin.write_all(&bytes);
+    }))
 }
 
 fn kill_group(group: i32) -> nix::Result<()> {

@@ -156,8 +156,9 @@ fn errors_are_printed_once() {
             r.stderr
         );
     }
+    // A store location that names no store is a usage error.
     let r = s.qod(&["history", "--store", "s3://"]);
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, 64);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
 }
