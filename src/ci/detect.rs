@@ -15,9 +15,13 @@ pub struct GitInfo {
     pub branch: Option<String>,
 }
 
-/// Asks git for the revision and branch of `cwd`, in one call. Detached
-/// checkouts (CI) have no branch.
+/// The revision and branch of `cwd`: from its `.git` files when they say
+/// it plainly, else from git, in one call. Detached checkouts (CI) have
+/// no branch.
 pub fn git_info(cwd: &Path) -> GitInfo {
+    if let Some(info) = super::head::read(cwd) {
+        return info;
+    }
     let Some(out) = git(cwd, &["rev-parse", "HEAD", "--abbrev-ref", "HEAD"]) else {
         return GitInfo::default();
     };

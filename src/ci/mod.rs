@@ -6,6 +6,7 @@
 mod base;
 pub mod codepipeline;
 mod detect;
+mod head;
 mod provider;
 
 pub use base::{base_of, is_change, is_shallow, ChangeBase};
