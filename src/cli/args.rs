@@ -475,6 +475,10 @@ pub enum StoreCommand {
 pub enum PluginsCommand {
     /// List the plugins discovery finds, first match per name.
     List {
+        /// Find plugins as this policy's run would: in the `plugins/`
+        /// folder beside it too (default: here).
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         format: FormatArg,
     },
@@ -483,6 +487,9 @@ pub enum PluginsCommand {
     Describe {
         /// The plugin's name.
         name: String,
+        /// Find the plugin as this policy's run would (default: here).
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
         #[command(flatten)]
         format: FormatArg,
     },

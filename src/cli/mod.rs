@@ -172,7 +172,11 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             match args.format.or(Format::Table) {
                 Format::Json => p.json(&read.runs)?,
                 Format::Table if read.runs.is_empty() => {
-                    p.note(&format!("qod: no runs recorded in `{}`", read.location));
+                    let why = read
+                        .miss
+                        .clone()
+                        .unwrap_or_else(|| format!("no runs recorded in `{}`", read.location));
+                    p.note(&format!("qod: {why}"));
                 }
                 Format::Table => p.data(&tables::history(&read.runs, args.metric.as_deref()))?,
             }
@@ -331,8 +335,8 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
 fn plugins(command: PluginsCommand, p: &Printer) -> Result<Exit, CommandError> {
     let cwd = cwd();
     match command {
-        PluginsCommand::List { format } => {
-            let found = commands::plugins::list(&cwd);
+        PluginsCommand::List { policy, format } => {
+            let found = commands::plugins::list(&cwd, policy.as_deref());
             match format.or(Format::Table) {
                 Format::Json => p.json(&tables::plugins_json(&found))?,
                 Format::Table if found.is_empty() => p.note(
@@ -341,8 +345,12 @@ fn plugins(command: PluginsCommand, p: &Printer) -> Result<Exit, CommandError> {
                 Format::Table => p.data(&tables::plugins(&found))?,
             }
         }
-        PluginsCommand::Describe { name, format } => {
-            let plugin = commands::plugins::describe(&cwd, &name)?;
+        PluginsCommand::Describe {
+            name,
+            policy,
+            format,
+        } => {
+            let plugin = commands::plugins::describe(&cwd, policy.as_deref(), &name)?;
             match format.or(Format::Json) {
                 Format::Json => p.json(&tables::describe_json(&plugin))?,
                 Format::Table => p.data(&tables::describe(&plugin))?,

@@ -25,7 +25,10 @@ pub fn history(runs: &[RunRecord], metric: Option<&str>) -> String {
         let metrics: Vec<String> = r
             .metrics
             .iter()
-            .filter(|m| metric.is_none_or(|k| m.key == k))
+            .filter(|m| {
+                metric
+                    .is_none_or(|k| glob::Pattern::new(k).map_or(m.key == k, |p| p.matches(&m.key)))
+            })
             .take(4)
             .map(|m| {
                 format!(

@@ -1,6 +1,7 @@
 //! `qod history`: recent runs, newest first.
 
 use super::{scan_newest, CommandError, Env, Runs};
+use crate::record::RunRecord;
 
 /// The newest `last` runs (only those that measured `metric`, and only
 /// those of `branch`, if given).
@@ -12,11 +13,23 @@ pub async fn history(
     last: usize,
 ) -> Result<Runs, CommandError> {
     let store = super::open_existing(location, env).await?;
+    // `--metric` is a metric or a glob (`bench.*#median`), as for `trend`.
+    let pattern = match metric {
+        Some(m) => super::metric_patterns(&[m.to_owned()])?.pop(),
+        None => None,
+    };
+    let measured = |r: &RunRecord| {
+        pattern
+            .as_ref()
+            .is_none_or(|p| r.metrics.iter().any(|m| p.matches(&m.key)))
+    };
     let mut read = scan_newest(&store, last, |r| {
-        metric.is_none_or(|m| r.metric(m).is_some())
-            && branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))
+        measured(r) && branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))
     })
     .await?;
+    if read.runs.is_empty() {
+        read.miss = Some(miss(&store, metric, branch).await?);
+    }
     // Only an unfiltered read knows the index's newest run.
     let unindexed = if metric.is_none() && branch.is_none() {
         unindexed(&store, &read).await?
@@ -34,6 +47,57 @@ pub async fn history(
         ));
     }
     Ok(read)
+}
+
+/// Runs looked at, at most, to say why a filter found nothing.
+const MISS_SCAN: usize = 10_000;
+
+/// Why a read found no run: nothing recorded, or nothing that measured
+/// `metric` (with the metrics that were measured, and the nearest), or
+/// nothing on `branch`.
+async fn miss(
+    store: &crate::store::Store,
+    metric: Option<&str>,
+    branch: Option<&str>,
+) -> Result<String, CommandError> {
+    let all = scan_newest(store, MISS_SCAN, |_| true).await?;
+    let n = all.runs.len();
+    let runs = format!(
+        "{n}{} run{} recorded",
+        if n >= MISS_SCAN { "+" } else { "" },
+        if n == 1 { "" } else { "s" }
+    );
+    if n == 0 {
+        return Ok(format!("no runs recorded in `{}`", all.location));
+    }
+    if let Some(m) = metric {
+        let mut keys: Vec<&str> = all
+            .runs
+            .iter()
+            .flat_map(|r| r.metrics.iter().map(|m| m.key.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if !keys.is_empty()
+            && !all
+                .runs
+                .iter()
+                .any(|r| r.metrics.iter().any(|k| k.key == m))
+        {
+            let shown: Vec<String> = keys.iter().take(8).map(|k| format!("`{k}`")).collect();
+            return Ok(format!(
+                "no run measured `{m}`; {runs}; {}they measured {}{} (`--metric` takes a glob: `{}*`)",
+                crate::diag::did_you_mean(m, keys.iter().copied()),
+                shown.join(", "),
+                if keys.len() > shown.len() { ", …" } else { "" },
+                m.split(['#', '.']).next().unwrap_or(m)
+            ));
+        }
+    }
+    Ok(match branch {
+        Some(b) => format!("no run on branch `{b}` matched; {runs}"),
+        None => format!("no run matched; {runs}"),
+    })
 }
 
 /// Records newer than the newest indexed run: written, never indexed.

@@ -38,6 +38,8 @@ pub struct Runs {
     pub runs: Vec<RunRecord>,
     /// Records that were skipped, and why.
     pub warnings: Vec<String>,
+    /// Why nothing was found, when a filter found nothing.
+    pub miss: Option<String>,
 }
 
 /// Opens the store at `location` for reading: a store that was never
@@ -78,6 +80,7 @@ pub(crate) async fn scan_newest(
         location: store.location(),
         runs,
         warnings,
+        miss: None,
     })
 }
 

@@ -409,7 +409,7 @@ fn test_verdict(status: &mut ObjectiveStatus, pass_checks: &[Check], t: &TestOut
                 (", but not significant", ">")
             };
             format!(
-                "{lead}: {} p = {} {op} α {} ({estimate}{sizes})",
+                "{lead}: {} {} {op} α {} ({estimate}{sizes})",
                 t.method,
                 significance::format_p(t.p_value.unwrap_or(f64::NAN)),
                 format_value(t.alpha),

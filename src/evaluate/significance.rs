@@ -50,10 +50,27 @@ pub(super) fn run(spec: &SignificanceTest, base: &[f64], cur: &[f64]) -> TestOut
     t
 }
 
+/// `p = 0.003`, `p = 2.1e-7`; below what a double resolves near 1 (a
+/// p-value computed as `1 - cdf` is 0 there), `p < 1e-16`.
 pub(super) fn format_p(p: f64) -> String {
-    if p < 1e-4 {
-        format!("{p:.1e}")
+    if p < 1e-16 {
+        "p < 1e-16".to_owned()
+    } else if p < 1e-4 {
+        format!("p = {p:.1e}")
     } else {
-        format_value(p)
+        format!("p = {}", format_value(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_values_read_as_numbers_or_a_bound() {
+        assert_eq!(format_p(0.0), "p < 1e-16");
+        assert_eq!(format_p(3e-20), "p < 1e-16");
+        assert_eq!(format_p(2.1e-7), "p = 2.1e-7");
+        assert_eq!(format_p(0.0123), "p = 0.0123");
     }
 }

@@ -140,6 +140,8 @@ struct Target {
     list: String,
     /// The URL of one comment, by its id (PATCH or PUT to update).
     one: Box<dyn Fn(&str) -> String + Send + Sync>,
+    /// Where a person reads one comment, by its id.
+    page: Box<dyn Fn(&str) -> String + Send + Sync>,
     update: &'static str,
 }
 
@@ -190,6 +192,10 @@ fn target(
             ];
             let one_api = api.clone();
             let one_repo = repo.clone();
+            let server = get(env, "GITHUB_SERVER_URL")
+                .unwrap_or("https://github.com")
+                .trim_end_matches('/');
+            let thread = format!("{server}/{repo}/pull/{pull}");
             Ok(Some((
                 Target {
                     user: format!("{api}/user"),
@@ -198,6 +204,7 @@ fn target(
                     one: Box::new(move |id| {
                         format!("{one_api}/repos/{one_repo}/issues/comments/{id}")
                     }),
+                    page: Box::new(move |id| format!("{thread}#issuecomment-{id}")),
                     update: "PATCH",
                 },
                 Api::new(headers)
@@ -223,12 +230,17 @@ fn target(
                 ))?;
             let base = format!("{api}/projects/{project}/merge_requests/{iid}/notes");
             let one_base = base.clone();
+            let thread = match get(env, "CI_PROJECT_URL") {
+                Some(url) => format!("{}/-/merge_requests/{iid}", url.trim_end_matches('/')),
+                None => format!("merge request !{iid}"),
+            };
             Ok(Some((
                 Target {
                     user: format!("{api}/user"),
                     forge,
                     list: base,
                     one: Box::new(move |id| format!("{one_base}/{id}")),
+                    page: Box::new(move |id| format!("{thread}#note_{id}")),
                     update: "PUT",
                 },
                 Api::new(vec![("private-token", token.to_owned())])
@@ -321,11 +333,12 @@ async fn write(
         }
     }
     let body = json!({ "body": text });
+    // The forge's own link when it gives one (GitHub), else the page's.
     let link = |v: &Value| {
         v.get("html_url")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .unwrap_or_else(|| format!("note {}", v["id"]))
+            .unwrap_or_else(|| (t.page)(&v["id"].to_string()))
     };
     match found {
         Some(id) => {

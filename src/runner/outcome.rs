@@ -303,9 +303,16 @@ fn parse_one(text: &str) -> Result<Value, Failure> {
                     format!("result contains `{token}`, which is not a finite number (JSON has no NaN or Infinity)"),
                 ));
             }
+            // Text before the result is nearly always a log line.
+            let logged = !text.trim_start().starts_with(['{', '[']);
             return Err(invalid(format!(
-                "stdout is not JSON: {e}; it starts with {}",
-                head(text)
+                "stdout is not JSON: {e}; it starts with {}{}",
+                head(text),
+                if logged {
+                    ", which reads like a log line: a plugin logs on stderr (`>&2` in sh, `print(..., file=sys.stderr)` in Python, `eprintln!` in Rust) and prints only its result on stdout"
+                } else {
+                    ""
+                }
             )));
         }
         None => unreachable!("non-empty text yields a value or an error"),
@@ -391,6 +398,19 @@ mod tests {
         assert_eq!(non_finite_token(r#"{"a": NaN}"#), Some("NaN"));
         assert_eq!(non_finite_token(r#"{"a": -Infinity}"#), Some("-Infinity"));
         assert_eq!(non_finite_token(r#"{"NaN": "Infinity \" NaN"}"#), None);
+    }
+
+    #[test]
+    fn a_log_line_on_stdout_gets_the_fix() {
+        let e = parse_one("running 3 benchmarks\n{\"protocol\": 1}\n").unwrap_err();
+        let message = e.message;
+        assert!(
+            message.contains("reads like a log line: a plugin logs on stderr"),
+            "{message}"
+        );
+        // Broken JSON is not a log line.
+        let e = parse_one("{\"protocol\": 1,").unwrap_err();
+        assert!(!e.message.contains("log line"), "{}", e.message);
     }
 
     #[test]

@@ -90,6 +90,26 @@ fn scrub(s: &str, secrets: &[String]) -> String {
         .into_owned()
 }
 
+/// git's message on one line: its `fatal:`/`error:` lines without git's
+/// boilerplate advice ("Please make sure you have the correct access
+/// rights…"), which says nothing the first line does not.
+fn one_line(detail: &str) -> String {
+    let lines: Vec<&str> = detail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            !l.starts_with("Please make sure you have the correct access rights")
+                && *l != "and the repository exists."
+                && *l != "fatal: Could not read from remote repository."
+        })
+        .collect();
+    if lines.is_empty() {
+        return detail.trim().to_owned();
+    }
+    lines.join("; ")
+}
+
 /// `%XX` escapes decoded, as git decodes a URL's user and password.
 fn percent_decoded(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -406,7 +426,7 @@ impl GitBlobs {
         StoreError::Git {
             action,
             location: self.inner.shown.clone(),
-            detail: scrub(&detail, &self.inner.secrets),
+            detail: scrub(&one_line(&detail), &self.inner.secrets),
         }
     }
 

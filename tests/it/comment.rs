@@ -94,10 +94,13 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
                     body["body"].as_str().unwrap_or("").to_owned(),
                     me.to_owned(),
                 ));
-                (
-                    201,
-                    json!({"id": id, "html_url": format!("https://example.test/c/{id}")}),
-                )
+                // GitLab's notes carry no web address; GitHub's comments do.
+                let answer = if github {
+                    json!({"id": id, "html_url": format!("https://example.test/c/{id}")})
+                } else {
+                    json!({"id": id, "body": "…"})
+                };
+                (201, answer)
             } else if (method == "PATCH" && github || method == "PUT" && !github)
                 && path.starts_with(one)
             {
@@ -105,10 +108,12 @@ fn serve(github: bool, api: Arc<Mutex<Api>>) -> u16 {
                 match st.comments.iter_mut().find(|(i, _, _)| *i == id) {
                     Some(c) => {
                         c.1 = body["body"].as_str().unwrap_or("").to_owned();
-                        (
-                            200,
-                            json!({"id": id, "html_url": format!("https://example.test/c/{id}")}),
-                        )
+                        let answer = if github {
+                            json!({"id": id, "html_url": format!("https://example.test/c/{id}")})
+                        } else {
+                            json!({"id": id, "body": "…"})
+                        };
+                        (200, answer)
                     }
                     None => (404, json!({"message": "Not Found"})),
                 }
@@ -268,9 +273,20 @@ fn a_merge_request_gets_one_note_and_a_push_build_none() {
             ("QOD_GITLAB_TOKEN", "glpat-456".into()),
         ],
     );
-    for _ in 0..2 {
+    // GitLab's answer gives no web address: the note's page is named.
+    for said in [
+        "commented on the merge request",
+        "updated the merge request's comment",
+    ] {
         let r = s.qod(&["gitlab", "comment", "--decision", "d.json"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "{said}: https://gitlab.example.com/team/app/-/merge_requests/31#note_100"
+            )),
+            "{}",
+            r.stderr
+        );
     }
     let st = api.lock().unwrap();
     assert_eq!(

@@ -426,3 +426,19 @@ fn clone_history(bare: &Path, to: &Path) {
         ],
     );
 }
+
+#[test]
+fn a_remote_that_is_no_repository_is_one_line() {
+    let s = Scratch::new();
+    let missing = s.path().join("nowhere.git");
+    let store = format!("git+file://{}#qod-history", missing.display());
+    let r = s.qod(&["history", "--store", &store]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not appear to be a git repository")
+            && !r.stderr.contains("Please make sure"),
+        "{}",
+        r.stderr
+    );
+}

@@ -968,3 +968,32 @@ fn absurd_numeric_arguments_never_panic_or_hang() {
         }
     }
 }
+
+#[test]
+fn plugins_list_and_describe_find_a_policys_own_plugins() {
+    let s = Scratch::new();
+    // The policy lives in `gate/`, its plugin beside it.
+    let dir = s.path().join("gate/plugins/beside-policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.json"), manifest("beside-policy")).unwrap();
+    std::fs::write(dir.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(s.path().join("gate/qod.yaml"), "version: 1\n").unwrap();
+    let r = s.qod(&["plugins", "list"]);
+    assert!(!r.stdout.contains("beside-policy"), "{}", r.stdout);
+    let r = s.qod(&["plugins", "list", "--policy", "gate/qod.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("beside-policy"), "{}", r.stdout);
+    let r = s.qod(&[
+        "plugins",
+        "describe",
+        "beside-policy",
+        "--policy",
+        "gate/qod.yaml",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("\"name\": \"beside-policy\""),
+        "{}",
+        r.stdout
+    );
+}

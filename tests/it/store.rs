@@ -136,3 +136,44 @@ fn an_unwritable_store_still_prints_the_decision_and_exits_2() {
         "{d:#}"
     );
 }
+
+#[test]
+fn history_takes_a_metric_glob_and_says_why_it_found_nothing() {
+    let s = Scratch::new();
+    s.policy(&emit_policy(
+        &[("bench", "p95", 12.0), ("bench", "throughput", 900.0)],
+        "  - { id: p95, metric: bench.p95, pass: \"< 50ms\" }\n",
+    ));
+    for _ in 0..3 {
+        assert_eq!(s.qod(&["run", "-q"]).code, 0);
+    }
+    // A glob, as `trend` takes one.
+    let r = s.qod(&["history", "--metric", "bench.*"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout.lines().count(),
+        4,
+        "a header and three runs:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("bench.throughput="), "{}", r.stdout);
+    // A near miss names the runs recorded and the metric meant.
+    let r = s.qod(&["history", "--metric", "bench.p59"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "no run measured `bench.p59`; 3 runs recorded; did you mean `bench.p95`? they measured `bench.p95`, `bench.throughput`"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = s.qod(&["history", "--branch", "nowhere"]);
+    assert!(
+        r.stderr
+            .contains("no run on branch `nowhere` matched; 3 runs recorded"),
+        "{}",
+        r.stderr
+    );
+    // A glob that does not parse is a usage error.
+    assert_eq!(s.qod(&["history", "--metric", "[oops"]).code, 64);
+}
