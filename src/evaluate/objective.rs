@@ -276,6 +276,12 @@ pub(super) fn evaluate(
                 .unwrap_or_else(|| vec![metric.value]);
             let t = significance::run(spec, &b.pooled, &current);
             let note = test_verdict(&mut out.status, &pass_checks, &t);
+            let sampled = metric.samples.as_ref().is_some_and(|s| !s.is_empty());
+            let note = if !sampled && !note.is_empty() && t.significant.is_none() {
+                no_samples(o, metric, plugin)
+            } else {
+                note
+            };
             out.test = Some(t);
             note
         }
@@ -368,6 +374,27 @@ fn compared_with(b: &BaselineOutcome) -> Option<String> {
         "compared with `{branch}`{at} ({how}), {n} run{}",
         if n == 1 { "" } else { "s" }
     ))
+}
+
+/// Why `test:` could not weigh a metric that carries no samples (one
+/// value a run, such as a harness's `#median`), with the fix: the sibling
+/// metric that carries them, when the plugin reports one.
+fn no_samples(o: &PlannedObjective, metric: &Metric, plugin: Option<&PluginOutcome>) -> String {
+    let sibling = metric.name.split_once('#').and_then(|(base, _)| {
+        plugin?
+            .metrics
+            .iter()
+            .find(|m| m.name == base && m.samples.as_ref().is_some_and(|s| !s.is_empty()))
+    });
+    let inst = &o.instance;
+    let fix = match sibling {
+        Some(s) => format!("gate `{inst}.{}` (it carries the samples)", s.name),
+        None => "gate a metric that carries samples".to_owned(),
+    };
+    format!(
+        "; inconclusive: `{inst}.{}` carries no samples (one value a run), so `test:` has nothing to weigh; {fix}, or drop `test:`",
+        metric.name
+    )
 }
 
 /// Applies a significance test to `status`: a change beyond the tolerance

@@ -408,3 +408,42 @@ fn imported_metrics_pool_their_baseline_samples() {
         assert_eq!(o["test"]["n_current"], per_run, "{key}");
     }
 }
+
+#[test]
+fn a_test_on_a_metric_without_samples_names_the_metric_that_has_them() {
+    // pytest-benchmark's `#median` is one figure a run; the plain metric
+    // carries the rounds. A 2× regression on `#median` with `test:` cannot
+    // be weighed: the reason says which metric to gate instead.
+    let s = Scratch::new();
+    let fixture = crate::common::fixture("bench-import/pytest-benchmark.json");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    s.write("bench.json", &text);
+    s.policy(
+        "version: 1\nplugins:\n  py: { uses: bench-import, with: { path: bench.json } }\nobjectives:\n  - { id: fib, metric: \"py.test_bench.py::test_fib#median\", pass: \"<= +10%\", baseline: { last: 2 }, test: { method: mann-whitney, min_samples: 3 } }\n",
+    );
+    for _ in 0..2 {
+        assert_eq!(s.qod(&["run", "-q"]).code, 0);
+    }
+    // Twice slower: every time in `stats` doubled.
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let stats = doc["benchmarks"][0]["stats"].as_object_mut().unwrap();
+    for key in [
+        "min", "max", "mean", "median", "q1", "q3", "iqr", "ld15iqr", "hd15iqr",
+    ] {
+        if let Some(v) = stats.get(key).and_then(|v| v.as_f64()) {
+            stats.insert(key.into(), serde_json::json!(v * 2.0));
+        }
+    }
+    s.write("bench.json", &doc.to_string());
+    let r = s.qod(&["run"]);
+    let d = r.json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "inconclusive", "{o:#}");
+    let reason = o["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "`py.test_bench.py::test_fib#median` carries no samples (one value a run), so `test:` has nothing to weigh; gate `py.test_bench.py::test_fib` (it carries the samples), or drop `test:`"
+        ),
+        "{reason}"
+    );
+}
