@@ -257,6 +257,10 @@ pub struct BacktestArgs {
     /// How many runs to replay, newest first.
     #[arg(long, default_value_t = 1000)]
     pub last: usize,
+    /// Only runs of this branch (default: every run that is no pull or merge
+    /// request, as a gate's history is).
+    #[arg(long)]
+    pub branch: Option<String>,
     #[command(flatten)]
     pub format: FormatArg,
 }

@@ -227,6 +227,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                 args.policy.as_deref(),
                 &cwd(),
                 args.last,
+                args.branch.as_deref(),
             ))?;
             p.warnings(&b.warnings);
             match args.format.or(Format::Table) {

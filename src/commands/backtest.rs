@@ -14,17 +14,32 @@ pub struct Backtested {
     pub warnings: Vec<String>,
 }
 
-/// Replays the policy over the newest `last` runs.
+/// Replays the policy over the newest `last` runs of `branch` (by
+/// default, every run that is no pull or merge request: what a gate's
+/// history is made of). Objectives judged side by side are left out, with
+/// a warning: the history holds no base to replay them with.
 pub async fn backtest(
     env: &Env,
     location: &str,
     policy: Option<&Path>,
     cwd: &Path,
     last: usize,
+    branch: Option<&str>,
 ) -> Result<Backtested, CommandError> {
-    let plan = crate::plan::load(policy, cwd)?;
+    let mut plan = crate::plan::load(policy, cwd)?;
     let store = super::open_existing(location, env).await?;
-    let mut read = scan_newest(&store, last.max(1), |_| true).await?;
+    let mut read = scan_newest(&store, last.max(1), |r| super::in_series(r, branch)).await?;
+    let (compared, replayed): (Vec<_>, Vec<_>) = plan
+        .objectives
+        .drain(..)
+        .partition(|o| o.side_by_side.is_some());
+    plan.objectives = replayed;
+    for o in &compared {
+        read.warnings.push(format!(
+            "objective `{}` is judged side by side (`against: base`): a replay has no base to measure it against, so it is left out",
+            o.spec.id
+        ));
+    }
     read.runs.reverse();
     // Significance tests need the samples the index leaves out.
     if plan.objectives.iter().any(|o| o.spec.test.is_some()) {

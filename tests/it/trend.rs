@@ -216,6 +216,30 @@ fn backtest_replays_a_policy_over_the_history() {
         "{text}"
     );
 
+    // Only a branch's runs, when asked.
+    let r = s.qod(&[
+        "backtest", "--store", &store, "--branch", "feature", "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["runs"], 0, "{out:#}");
+
+    // A side-by-side objective has no base in the history: left out, said.
+    s.policy(&format!(
+        "{}  - {{ id: speed, metric: build.duration, pass: \"<= +5%\", against: base }}\ncompare:\n  base: {{ workspace: . }}\n",
+        backtest_policy("all")
+    ));
+    let r = s.qod(&["backtest", "--store", &store, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("objective `speed` is judged side by side (`against: base`): a replay has no base to measure it against, so it is left out"),
+        "{}",
+        r.stderr
+    );
+    let out: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(out["objectives"].get("speed").is_none(), "{out:#}");
+    assert_eq!(out["objectives"]["build-time"]["fail"], 2, "{out:#}");
+
     // A policy that does not load is reported as such.
     s.policy("version: 1\nplugins: {}\nobjectives: []\n");
     let r = s.qod(&["backtest", "--store", &store]);
