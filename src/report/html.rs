@@ -179,14 +179,20 @@ pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str
         },
         escape(store)
     ));
-    match runs_newest_first.first() {
+    // The latest decision of the history's own line: the newest run that
+    // is no pull or merge request (those are judged against their base),
+    // else the newest run.
+    let latest = runs_newest_first
+        .iter()
+        .find(|r| !crate::ci::is_change(&r.source))
+        .or(runs_newest_first.first());
+    match latest {
         Some(latest) => html.push_str(&latest_decision(latest)),
         None => html.push_str("<section id=\"latest\"><p>The store holds no runs yet: run <code>qod run</code> first.</p></section>\n"),
     }
     html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · ◆ another branch or a pull request, off the line · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run and revision</p><div class=\"grid\">\n");
     // What the latest decision failed on first, then what it gated; the
     // metrics no objective uses are folded away.
-    let latest = runs_newest_first.first();
     let rank = |key: &str| -> u8 {
         let Some(r) = latest else { return 2 };
         let on: Vec<_> = r.objectives.iter().filter(|o| o.metric == key).collect();
@@ -249,12 +255,13 @@ fn verdict_class(v: Verdict) -> &'static str {
 
 fn latest_decision(r: &RunRecord) -> String {
     let mut s = format!(
-        "<section id=\"latest\"><h2>Latest decision: <span class=\"badge {c}\">{c}</span> <span class=\"score\">score {}</span></h2><p class=\"meta\">run <code>{}</code> at {}{}{}</p>\n",
+        "<section id=\"latest\"><h2>Latest decision: <span class=\"badge {c}\">{c}</span> <span class=\"score\">score {}</span></h2><p class=\"meta\">run <code>{}</code> at {}{}{}{}</p>\n",
         crate::units::format_value(r.score),
         escape(&r.run_id.0),
         escape(&r.started_at),
         r.source.branch.as_deref().map(|b| format!(" on <code>{}</code>", escape(b))).unwrap_or_default(),
         r.source.revision.as_deref().map(|v| format!(", revision <code>{}</code>", escape(&v[..v.len().min(12)]))).unwrap_or_default(),
+        if crate::ci::is_change(&r.source) { " (a pull or merge request: no run of a branch is recorded)" } else { "" },
         c = verdict_class(r.decision),
     );
     s.push_str("<table class=\"objectives\"><thead><tr><th>objective</th><th>status</th><th>value</th><th>target</th><th>reason</th></tr></thead><tbody>\n");

@@ -390,6 +390,11 @@ fn series_leave_requests_out_unless_their_branch_is_asked_for() {
         page.matches("pull request #7 (feature into main)").count(),
         2
     );
+    // The latest decision is `main`'s, not the newer request's.
+    let latest = &page[page.find("id=\"latest\"").unwrap()..];
+    let latest = &latest[..latest.find("</p>").unwrap()];
+    assert!(latest.contains(" on <code>main</code>"), "{latest}");
+    assert!(!latest.contains("pull or merge request"), "{latest}");
     let r = repo
         .s
         .qod(&["history", "--branch", "feature", "--format", "json"]);
