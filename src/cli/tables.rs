@@ -18,40 +18,63 @@ fn short(rev: &str, n: usize) -> &str {
 /// `qod history`: one line per run, newest first.
 pub fn history(runs: &[RunRecord], metric: Option<&str>) -> String {
     let mut s = format!(
-        "{:<17} {:<36} {:<12} {:<8} {:<5} {:>6}  metrics\n",
+        "{:<17} {:<36} {:<12} {:<8} {:<5} {:>6}\n",
         "started (UTC)", "run", "branch", "revision", "gate", "score"
     );
+    let pattern = metric.map(|k| glob::Pattern::new(k).map_err(|_| k));
     for r in runs {
-        let metrics: Vec<String> = r
-            .metrics
-            .iter()
-            .filter(|m| {
-                metric
-                    .is_none_or(|k| glob::Pattern::new(k).map_or(m.key == k, |p| p.matches(&m.key)))
-            })
-            .take(4)
-            .map(|m| {
-                format!(
-                    "{}={}",
-                    m.key,
-                    format_with_unit(m.value, m.unit.as_deref().unwrap_or(""))
-                )
-            })
-            .collect();
         let _ = writeln!(
             s,
-            "{:<17} {:<36} {:<12} {:<8} {:<5} {:>6}  {}",
+            "{:<17} {:<36} {:<12} {:<8} {:<5} {:>6}",
             r.started_at
                 .get(..16)
                 .unwrap_or(&r.started_at)
                 .replace('T', " "),
             r.run_id,
-            r.source.branch.as_deref().unwrap_or("-"),
+            short(r.source.branch.as_deref().unwrap_or("-"), 12),
             r.source.revision.as_deref().map_or("-", |v| short(v, 8)),
             r.decision.as_str(),
             format_value(r.score),
-            metrics.join(" ")
         );
+        // The metrics asked for; else those the run's objectives judged;
+        // else the first few. Indented below the run, lines of at most
+        // 100 columns, so that the table reads in a narrow terminal.
+        let used: Vec<&str> = r.objectives.iter().map(|o| o.metric.as_str()).collect();
+        let shown: Vec<String> = r
+            .metrics
+            .iter()
+            .filter(|m| match &pattern {
+                Some(Ok(p)) => p.matches(&m.key),
+                Some(Err(k)) => m.key == *k,
+                None => used.is_empty() || used.contains(&m.key.as_str()),
+            })
+            .take(if used.is_empty() && pattern.is_none() {
+                4
+            } else {
+                usize::MAX
+            })
+            .map(|m| {
+                format!(
+                    "{} = {}",
+                    m.key,
+                    format_with_unit(m.value, m.unit.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        let mut line = String::new();
+        for m in shown {
+            if !line.is_empty() && line.len() + 3 + m.chars().count() > 98 {
+                let _ = writeln!(s, "  {line}");
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push_str(" · ");
+            }
+            line.push_str(&m);
+        }
+        if !line.is_empty() {
+            let _ = writeln!(s, "  {line}");
+        }
     }
     s
 }

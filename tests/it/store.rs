@@ -150,13 +150,23 @@ fn history_takes_a_metric_glob_and_says_why_it_found_nothing() {
     // A glob, as `trend` takes one.
     let r = s.qod(&["history", "--metric", "bench.*"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        r.stdout.lines().count(),
-        4,
-        "a header and three runs:\n{}",
+    // A header, then each run with its matching metrics below it.
+    assert_eq!(r.stdout.lines().count(), 7, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("\n  bench.p95 = 12 ms · bench.throughput = 900 req/s\n"),
+        "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("bench.throughput="), "{}", r.stdout);
+    // Readable in a terminal of 100 columns.
+    assert!(
+        r.stdout.lines().all(|l| l.chars().count() <= 100),
+        "{}",
+        r.stdout
+    );
+    // Without `--metric`: the metrics the objectives judged.
+    let r = s.qod(&["history"]);
+    assert!(r.stdout.contains("\n  bench.p95 = 12 ms\n"), "{}", r.stdout);
     // A near miss names the runs recorded and the metric meant.
     let r = s.qod(&["history", "--metric", "bench.p59"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
