@@ -5,6 +5,10 @@
 //! A token that may not write (a pull request from a fork gets a read-only
 //! `GITHUB_TOKEN`) is no failure of the job: the summary goes to the job
 //! summary (GitHub) or the job log (GitLab) instead, with a one-line note.
+//!
+//! Size: one small REST client for both forges (their addresses, the
+//! token's user, paging, authorship, bounded answers, the fallback) kept
+//! together, since each rule holds for both.
 
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
