@@ -447,3 +447,43 @@ fn a_test_on_a_metric_without_samples_names_the_metric_that_has_them() {
         "{reason}"
     );
 }
+
+#[test]
+fn pytest_benchmark_results_can_be_named_without_their_file() {
+    // `names: name`: a test moved to another file keeps its history.
+    let s = Scratch::new();
+    let fixture = crate::common::fixture("bench-import/pytest-benchmark.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    s.write("bench.json", &doc.to_string());
+    s.policy(
+        "version: 1\nplugins:\n  py: { uses: bench-import, with: { path: bench.json, names: name } }\nobjectives:\n  - { id: fib, metric: \"py.test_fib\", pass: \"<= +10%\", baseline: { last: 1 } }\n",
+    );
+    assert_eq!(s.qod(&["run", "-q"]).code, 0);
+    // The file moved: its node ids change, its names do not.
+    for b in doc["benchmarks"].as_array_mut().unwrap() {
+        let name = b["name"].as_str().unwrap().to_owned();
+        b["fullname"] = serde_json::json!(format!("tests/moved/test_bench.py::{name}"));
+    }
+    s.write("bench.json", &doc.to_string());
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o = &r.json()["objectives"][0];
+    assert_eq!(
+        o["status"], "pass",
+        "compared with the run before the move: {o:#}"
+    );
+    // On another harness's output, `names` is refused with the reason.
+    let hyperfine = crate::common::fixture("bench-import/hyperfine.json");
+    s.policy(&format!(
+        "version: 1\nplugins:\n  h: {{ uses: bench-import, with: {{ path: \"{}\", names: name }} }}\nobjectives:\n  - {{ id: x, metric: \"h.*\", pass: \"< 10s\" }}\n",
+        hyperfine.display()
+    ));
+    let r = s.qod(&["run", "--no-record"]);
+    assert!(
+        r.stdout
+            .contains("`with.names` applies to pytest-benchmark's output"),
+        "{}",
+        r.stdout
+    );
+}

@@ -264,11 +264,14 @@ pub fn pytest_benchmark(text: &str) -> Result<Vec<Bench>, ParseError> {
         let name = string(b, "fullname")
             .or_else(|| string(b, "name"))
             .ok_or_else(|| err(format!("`benchmarks[{i}]` has no `name`")))?;
+        let short =
+            string(b, "name").map(|n| (n.to_owned(), string(b, "group").map(str::to_owned)));
         let stats = b
             .get("stats")
             .ok_or_else(|| err(format!("`benchmarks[{i}]` has no `stats`")))?;
         let mean = num(stats, "mean")
             .ok_or_else(|| err(format!("`benchmarks[{i}].stats` has no `mean`")))?;
+        let first = out.len();
         out.push(Bench::new(name, mean, "s", Better::Lower).samples(floats(stats.get("data"))));
         for key in ["median", "min", "max", "stddev"] {
             if let Some(x) = num(stats, key) {
@@ -277,6 +280,9 @@ pub fn pytest_benchmark(text: &str) -> Result<Vec<Bench>, ParseError> {
         }
         if let Some(ops) = num(stats, "ops") {
             out.push(Bench::new(name, ops, "ops/s", Better::Higher).measure("ops"));
+        }
+        for bench in &mut out[first..] {
+            bench.short = short.clone();
         }
     }
     Ok(out)

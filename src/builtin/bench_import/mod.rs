@@ -68,6 +68,23 @@ struct Config {
     prefix: String,
     #[serde(default)]
     better: Option<Better>,
+    #[serde(default)]
+    names: Names,
+}
+
+/// What names pytest-benchmark's results go by: the test's full node id
+/// (`tests/test_text.py::test_slugify`, the default), its name alone
+/// (`test_slugify`: a moved test file keeps its history), or its group
+/// and name (`text/test_slugify`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+enum Names {
+    #[default]
+    #[serde(rename = "fullname")]
+    Fullname,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "group/name")]
+    GroupName,
 }
 
 fn auto() -> Format {
@@ -87,6 +104,9 @@ pub struct Bench {
     pub samples: Option<Vec<f64>>,
     /// What measured it, where counts of different instruments differ.
     pub instrument: Option<String>,
+    /// Shorter names the harness gives too (pytest-benchmark: the test's
+    /// own name and its group), for `with.names`.
+    pub short: Option<(String, Option<String>)>,
 }
 
 impl Bench {
@@ -99,6 +119,7 @@ impl Bench {
             better,
             samples: None,
             instrument: None,
+            short: None,
         }
     }
 
@@ -114,10 +135,16 @@ impl Bench {
         self
     }
 
-    fn metric_name(&self, prefix: &str) -> String {
+    fn metric_name(&self, prefix: &str, names: Names) -> String {
+        let name = match (names, &self.short) {
+            (Names::Name, Some((name, _))) => name.clone(),
+            (Names::GroupName, Some((name, Some(group)))) => format!("{group}/{name}"),
+            (Names::GroupName, Some((name, None))) => name.clone(),
+            _ => self.name.clone(),
+        };
         match &self.measure {
-            Some(m) => format!("{prefix}{}#{m}", self.name),
-            None => format!("{prefix}{}", self.name),
+            Some(m) => format!("{prefix}{name}#{m}"),
+            None => format!("{prefix}{name}"),
         }
     }
 }
@@ -161,6 +188,13 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
     for file in &files {
         let (format, found) = read(file, config.format, config.better)
             .map_err(|e| Failure::new("unreadable-input", format!("`{}`: {e}", file.display())))?;
+        if config.names != Names::Fullname && format != Format::PytestBenchmark {
+            return Err(Failure::config(format!(
+                "`with.names` applies to pytest-benchmark's output, and `{}` is {} output; leave `names` out",
+                file.display(),
+                format.name()
+            )));
+        }
         if !formats.contains(&format.name()) {
             formats.push(format.name());
         }
@@ -181,7 +215,7 @@ pub fn run(ctx: &Context) -> Result<Measured, Failure> {
         if !b.value.is_finite() {
             continue;
         }
-        let name = b.metric_name(&config.prefix);
+        let name = b.metric_name(&config.prefix, config.names);
         if !seen.insert(name.clone()) {
             return Err(Failure::new(
                 "duplicate-benchmark",
