@@ -3,6 +3,10 @@
 //! named after the benchmark (`fib 20`); every other measure gets the
 //! measure after a `#` (`fib 20#median`, `BenchmarkFib#allocs/op`). Each
 //! metric carries its unit and direction, since they depend on the input.
+//!
+//! Size: the importer's core kept together (its config, the value a
+//! harness gives, the run, reading, format detection and naming); each
+//! harness's parser is in its own file.
 
 mod json;
 mod text;
