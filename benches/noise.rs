@@ -329,11 +329,7 @@ fn side_by_side(rules: &[(&str, Rule)]) {
                 let w: Vec<f64> = (start..start + WINDOW)
                     .map(|i| (median(&cand[i]) * (1.0 + r) / median(&base[i])).ln())
                     .collect();
-                if old {
-                    old_design(&design, &w)
-                } else {
-                    sequence_end(&seq, &w)
-                }
+                end_of(old, &design, &seq, &w)
             });
             println!("{row}{cells}");
         }
@@ -353,6 +349,20 @@ fn side_by_side(rules: &[(&str, Rule)]) {
             })
         });
         println!("| {name} |{row} 1 |");
+    }
+}
+
+/// Where `w` ends under the design before this one (`old`) or this one.
+fn end_of(
+    old: bool,
+    d: &qod::compare::sequential::Design,
+    seq: &qod::compare::sequential::Sequence,
+    w: &[f64],
+) -> (qod::compare::sequential::Ending, usize) {
+    if old {
+        old_design(d, w)
+    } else {
+        sequence_end(seq, w)
     }
 }
 
@@ -467,11 +477,7 @@ fn null_simulation() {
                         }
                     })
                     .collect();
-                let (e, _) = if old {
-                    old_design(&d, &w)
-                } else {
-                    sequence_end(&seq, &w)
-                };
+                let (e, _) = end_of(old, &d, &seq, &w);
                 alarms += usize::from(e == Ending::Fail);
             }
             cells.push(format!("{:.2}%", alarms as f64 / trials as f64 * 100.0));
@@ -544,11 +550,7 @@ fn corpus_series() {
                         (c * (1.0 + r) / b).ln()
                     })
                     .collect();
-                if old {
-                    old_design(&design, &w)
-                } else {
-                    sequence_end(&seq, &w)
-                }
+                end_of(old, &design, &seq, &w)
             });
             println!("{row}{cells}");
         }
