@@ -252,26 +252,39 @@ pub struct TestOutcome {
     pub method: String,
     /// The significance level.
     pub alpha: f64,
-    /// Samples in the baseline runs (pooled) and in this run.
+    /// The baseline runs weighed (the unit of evidence is the run).
     pub n_baseline: usize,
+    /// The samples behind this run's value (0 when it reported none).
     pub n_current: usize,
-    /// Fewest samples a side needs.
-    pub min_samples: u32,
-    /// Two-sided p-value (absent when there were too few samples).
+    /// Fewest baseline runs the test needs (records written before the
+    /// test weighed runs say `min_samples`).
+    #[serde(default, alias = "min_samples")]
+    pub min_runs: u32,
+    /// What a run's level is: `value` (the run's value) or `median of
+    /// samples` (each run's samples' median; its value when it has none).
+    #[serde(default)]
+    pub level: String,
+    /// The tolerance's limit the test is taken at (the null hypothesis), in
+    /// the metric's unit, on the levels' scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    /// One-sided p-value: the chance, at the limit, of a run this far on
+    /// the worse side (absent when there were too few runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p_value: Option<f64>,
     /// Whether p <= alpha.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub significant: Option<bool>,
-    /// The estimated change (this run minus the baseline) in the metric's unit,
-    /// with its confidence interval at `1 - alpha`.
+    /// The estimated change (this run's level minus the baseline runs' mean
+    /// level) in the metric's unit, with the interval one run's deviation
+    /// allows at `1 - alpha` on each side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_low: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_high: Option<f64>,
-    /// The same, in percent of the baseline samples' mean.
+    /// The same, in percent of the baseline runs' mean level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_pct: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

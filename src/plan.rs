@@ -402,6 +402,21 @@ impl Plan {
                         .hint("models: percentage, z-score, t-test, log-normal, iqr, delta-iqr; see `qod schema policy`"),
                 );
             }
+            // A test that needs more runs than the baseline keeps could
+            // never decide.
+            if let Some(t) = o.test.as_ref().filter(|t| t.min_runs() > baseline.last) {
+                diags.push(
+                    diag(format!(
+                        "`test` reads how runs vary from {} baseline runs, but `baseline.last` keeps {}: it could never decide",
+                        t.min_runs(), baseline.last
+                    ))
+                    .at(format!("{base_ptr}/last"))
+                    .hint(format!(
+                        "give the objective `baseline: {{ last: {} }}` (10 or more tells drift from regression better), or lower `test.min_runs`",
+                        t.min_runs().max(10)
+                    )),
+                );
+            }
             for (field, list) in [("pass", &pass), ("warn", &warn)] {
                 for c in list.iter() {
                     let criterion::ParsedRhs::Limit(side) = c.rhs else {

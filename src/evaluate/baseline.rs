@@ -100,8 +100,8 @@ impl Baselines {
 pub struct BaselineValues {
     pub runs: Vec<RunId>,
     pub values: Vec<f64>,
-    /// The runs' samples pooled (a run without samples gives its value).
-    pub samples: Vec<f64>,
+    /// Each run's samples, as `values` (empty for a run without).
+    pub samples: Vec<Vec<f64>>,
     /// The branch the runs were restricted to.
     pub branch: Option<String>,
     pub source: BaselineSource,
@@ -142,12 +142,12 @@ impl BaselineRuns {
             };
             sel.runs.push(run.run_id.clone());
             sel.values.push(v);
-            if m.samples.is_empty() {
-                sel.samples.push(v);
-            } else {
-                sel.samples
-                    .extend(m.samples.iter().filter_map(|s| recorded.convert(*s, unit)));
-            }
+            sel.samples.push(
+                m.samples
+                    .iter()
+                    .filter_map(|s| recorded.convert(*s, unit))
+                    .collect(),
+            );
         }
         sel
     }

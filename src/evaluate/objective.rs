@@ -129,13 +129,14 @@ pub(super) fn no_value_reason(o: &PlannedObjective, plugin: Option<&PluginOutcom
 }
 
 /// The baseline of a relative objective: its value and limits, what the
-/// decision says of it, and the pooled samples for a test.
+/// decision says of it, and its runs' values and samples for a test.
 struct Based {
     reference: Reference,
     outcome: BaselineOutcome,
     /// Why a threshold model gave no limits.
     model_problem: Option<String>,
-    pooled: Vec<f64>,
+    values: Vec<f64>,
+    samples: Vec<Vec<f64>>,
     /// Runs left out as measured with another instrument, and this run's.
     other_instruments: std::collections::BTreeMap<Option<String>, usize>,
     instrument: Option<String>,
@@ -189,7 +190,8 @@ fn baseline_of(
         reference,
         outcome,
         model_problem,
-        pooled: sel.samples,
+        values: sel.values,
+        samples: sel.samples,
         other_instruments: sel.other_instruments,
         instrument: instrument.map(str::to_owned),
     }
@@ -269,21 +271,30 @@ pub(super) fn evaluate(
     };
     let test_note = match (&o.spec.test, &based, baseline_value) {
         (Some(spec), Some(b), Some(_)) => {
-            let current: Vec<f64> = metric
-                .samples
-                .clone()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| vec![metric.value]);
-            let t = significance::run(spec, &b.pooled, &current);
-            let note = test_verdict(&mut out.status, &pass_checks, &t);
-            let sampled = metric.samples.as_ref().is_some_and(|s| !s.is_empty());
-            let note = if !sampled && !note.is_empty() && t.significant.is_none() {
-                no_samples(o, metric, plugin)
-            } else {
-                note
-            };
-            out.test = Some(t);
-            note
+            // The failed tolerance, or the first one: what the test weighs.
+            let weighed = pass_checks
+                .iter()
+                .filter(|c| significance::testable(c.criterion))
+                .min_by_key(|c| c.holds != Some(false));
+            match weighed {
+                Some(check) => {
+                    let runs: Vec<significance::Run> = b
+                        .values
+                        .iter()
+                        .zip(&b.samples)
+                        .map(|(&value, s)| significance::Run { value, samples: s })
+                        .collect();
+                    let current = significance::Run {
+                        value: metric.value,
+                        samples: metric.samples.as_deref().unwrap_or_default(),
+                    };
+                    let t = significance::run(spec, check.criterion, &runs, &current);
+                    let note = test_verdict(&mut out.status, &pass_checks, &t, o, &unit_symbol);
+                    out.test = Some(t);
+                    note
+                }
+                None => String::new(),
+            }
         }
         _ => String::new(),
     };
@@ -376,37 +387,25 @@ fn compared_with(b: &BaselineOutcome) -> Option<String> {
     ))
 }
 
-/// Why `test:` could not weigh a metric that carries no samples (one
-/// value a run, such as a harness's `#median`), with the fix: the sibling
-/// metric that carries them, when the plugin reports one.
-fn no_samples(o: &PlannedObjective, metric: &Metric, plugin: Option<&PluginOutcome>) -> String {
-    let sibling = metric.name.split_once('#').and_then(|(base, _)| {
-        plugin?
-            .metrics
-            .iter()
-            .find(|m| m.name == base && m.samples.as_ref().is_some_and(|s| !s.is_empty()))
-    });
-    let inst = &o.instance;
-    let fix = match sibling {
-        Some(s) => format!("gate `{inst}.{}` (it carries the samples)", s.name),
-        None => "gate a metric that carries samples".to_owned(),
-    };
-    format!(
-        "; inconclusive: `{inst}.{}` carries no samples (one value a run), so `test:` has nothing to weigh; {fix}, or drop `test:`",
-        metric.name
-    )
-}
-
-/// Applies a significance test to `status`: a change beyond the tolerance
-/// fails only when significant. Returns the note for the reason.
-fn test_verdict(status: &mut ObjectiveStatus, pass_checks: &[Check], t: &TestOutcome) -> String {
-    // A significance test can only excuse relative criteria: a broken
-    // absolute limit fails whatever the noise.
-    let only_relative_failed = pass_checks
+/// Applies a significance test to `status`: a tolerance broken by more
+/// than runs vary fails; one broken by less passes. Returns the note for
+/// the reason.
+fn test_verdict(
+    status: &mut ObjectiveStatus,
+    pass_checks: &[Check],
+    t: &TestOutcome,
+    o: &PlannedObjective,
+    unit: &str,
+) -> String {
+    // A test can only excuse tolerances: a broken fixed limit (or a
+    // threshold model's, which already weighs the spread) fails whatever
+    // the noise.
+    let only_tolerances_failed = pass_checks
         .iter()
         .filter(|c| c.holds == Some(false))
-        .all(|c| c.criterion.is_relative());
-    if !(matches!(status, ObjectiveStatus::Fail | ObjectiveStatus::Warn) && only_relative_failed) {
+        .all(|c| significance::testable(c.criterion));
+    if !(matches!(status, ObjectiveStatus::Fail | ObjectiveStatus::Warn) && only_tolerances_failed)
+    {
         return String::new();
     }
     let estimate = match (t.change_pct, t.change_pct_low, t.change_pct_high) {
@@ -415,31 +414,51 @@ fn test_verdict(status: &mut ObjectiveStatus, pass_checks: &[Check], t: &TestOut
             c,
             l,
             h,
-            format_value((1.0 - t.alpha) * 100.0)
+            format_value((1.0 - 2.0 * t.alpha) * 100.0)
         ),
         _ => String::new(),
     };
-    let sizes = format!("n = {} vs {}", t.n_current, t.n_baseline);
+    let level = match t.level.as_str() {
+        "value" => String::new(),
+        l => format!(", each run's level the {l}"),
+    };
+    let limit = t
+        .limit
+        .map(|l| format!(" at the limit {}", format_with_unit(l, unit)))
+        .unwrap_or_default();
+    let runs = |n: usize| format!("{n} baseline run{}", if n == 1 { "" } else { "s" });
     match t.significant {
         None => {
             *status = ObjectiveStatus::Inconclusive;
+            let fix = if o.baseline.last < t.min_runs {
+                format!(
+                    "raise `baseline.last` to at least {} or lower `test.min_runs`",
+                    t.min_runs
+                )
+            } else {
+                "it will decide once the history holds them".to_owned()
+            };
             format!(
-                "; inconclusive: the {} test needs {} samples on each side, and there are {} in this run and {} in the baseline",
-                t.method, t.min_samples, t.n_current, t.n_baseline
+                "; inconclusive: the {} test reads how runs vary from {} and there {} {} ({fix})",
+                t.method,
+                runs(t.min_runs as usize),
+                if t.n_baseline == 1 { "is" } else { "are" },
+                t.n_baseline
             )
         }
         Some(significant) => {
             let (lead, op) = if significant {
-                ("; significant", "<=")
+                ("; beyond the tolerance by more than runs vary", "<=")
             } else {
                 *status = ObjectiveStatus::Pass;
-                (", but not significant", ">")
+                (", but by less than runs vary", ">")
             };
             format!(
-                "{lead}: {} {} {op} α {} ({estimate}{sizes})",
+                "{lead}: {} {} {op} α {}{limit} ({estimate}{}{level})",
                 t.method,
                 significance::format_p(t.p_value.unwrap_or(f64::NAN)),
                 format_value(t.alpha),
+                runs(t.n_baseline),
             )
         }
     }

@@ -421,24 +421,37 @@ pub enum BranchScope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignificanceTest {
-    /// `mann-whitney` (no assumption on the distribution), `welch-t` (means,
-    /// unequal variances) or `bootstrap` (difference of means, resampled).
+    /// How a run's level is read and weighed. `mann-whitney`: each run's
+    /// level is the median of its samples (robust to outlier rounds),
+    /// weighed by Student's t prediction over the baseline runs;
+    /// `welch-t`: each run's value, by the same prediction; `bootstrap`:
+    /// each run's value, by a smoothed bootstrap of the baseline runs.
     pub method: TestMethod,
-    /// Significance level: the change counts when p <= alpha.
+    /// Significance level: a failed tolerance counts when p <= alpha, p
+    /// being the chance of a run this far beyond the tolerance's limit.
     #[serde(default = "default_alpha")]
     #[schemars(range(min = 0.0, max = 0.5))]
     pub alpha: f64,
-    /// Fewest samples on each side; with fewer the objective is `inconclusive`.
-    #[serde(default = "default_min_samples")]
+    /// Fewest baseline runs (the run-to-run spread is read from them);
+    /// with fewer the objective is `inconclusive`. Default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 3, max = 100000))]
+    pub min_runs: Option<u32>,
+    /// The former name of `min_runs`, from when the test pooled samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 2, max = 100000))]
-    pub min_samples: u32,
+    pub min_samples: Option<u32>,
+}
+
+impl SignificanceTest {
+    /// Fewest baseline runs the test needs.
+    pub fn min_runs(&self) -> u32 {
+        self.min_runs.or(self.min_samples).unwrap_or(5)
+    }
 }
 
 fn default_alpha() -> f64 {
     0.01
-}
-fn default_min_samples() -> u32 {
-    5
 }
 
 /// The two-sample tests.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// The pytest of `scripts/test`'s venv: the tests need it, and say how to get it.
-fn pytest() -> String {
+pub(crate) fn pytest() -> String {
     let p = repo().join(".venv/bin/pytest");
     assert!(
         p.is_file() && repo().join(".venv/bin/pytest-benchmark").is_file(),
@@ -46,7 +46,7 @@ fn pybench(policy: &str, change: &[(&str, &str)]) -> Scratch {
     s
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let target = to.join(e.file_name());
         if e.path().is_dir() {

@@ -17,6 +17,7 @@ mod gate;
 mod git_store;
 mod hardening;
 mod harnesses;
+mod history_runs;
 mod hostile;
 mod install;
 mod instructions;

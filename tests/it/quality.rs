@@ -1,5 +1,5 @@
-//! Decision quality: significance tests on relative objectives, with the
-//! baseline runs' samples pooled from the store.
+//! Decision quality: significance tests on relative objectives, weighed
+//! run by run against the baseline runs in the store.
 
 use crate::common::{assert_valid, Scratch};
 use serde_json::Value;
@@ -11,12 +11,12 @@ fn policy(value: f64, samples: &[f64], method: &str) -> String {
         r#"version: 1
 plugins:
   api: {{ uses: emit, with: {{ result: {{ protocol: 1, status: ok, metrics: [{{ name: p95, value: {value}, unit: ms, samples: [{}] }}] }} }} }}
-baseline: {{ last: 3, aggregate: mean, include: all }}
+baseline: {{ last: 6, aggregate: mean, include: all }}
 objectives:
   - id: latency
     metric: api.p95
     pass: "<= +5%"
-    test: {{ method: {method}, alpha: 0.01, min_samples: 5 }}
+    test: {{ method: {method}, alpha: 0.01 }}
 "#,
         samples.join(", ")
     )
@@ -46,34 +46,40 @@ fn gate(s: &Scratch, center: f64, samples: &[f64], method: &str, record: bool) -
     d
 }
 
-#[test]
-fn a_change_beyond_the_tolerance_fails_only_when_significant() {
-    let s = Scratch::new();
-    for center in [100.0, 101.0, 99.0] {
+/// Six runs whose levels vary by about ±2%, each of ten samples.
+fn six_runs(s: &Scratch) {
+    for center in [100.0, 102.0, 98.0, 101.0, 99.0, 100.0] {
         let samples = around(center, 4.0);
-        gate(&s, mean(&samples), &samples, "mann-whitney", true);
+        gate(s, mean(&samples), &samples, "welch-t", true);
     }
+}
+
+#[test]
+fn a_change_beyond_the_tolerance_fails_only_when_beyond_it_by_more_than_runs_vary() {
+    let s = Scratch::new();
+    six_runs(&s);
     for method in ["mann-whitney", "welch-t", "bootstrap"] {
-        // +6% on average, but the samples overlap the baseline's widely.
-        let noisy: Vec<f64> = around(106.0, 30.0);
-        let d = gate(&s, mean(&noisy), &noisy, method, false);
+        // +6%: past `<= +5%` by less than runs vary from one another.
+        let near: Vec<f64> = around(106.0, 4.0);
+        let d = gate(&s, mean(&near), &near, method, false);
         let o = &d["objectives"][0];
         assert_eq!(o["status"], "pass", "{method}: {o:#}");
         let t = &o["test"];
         assert_eq!(t["method"], method);
-        assert_eq!(
-            t["n_baseline"], 30,
-            "the baseline runs' samples are pooled from the store"
-        );
+        assert_eq!(t["n_baseline"], 6, "the unit of evidence is the run");
         assert_eq!(t["n_current"], 10);
+        assert_eq!(t["limit"], 105.0, "{t:#}");
         assert_eq!(t["significant"], false, "{t:#}");
         assert!(t["p_value"].as_f64().unwrap() > 0.01);
         let reason = o["reason"].as_str().unwrap();
         assert!(
-            reason.contains("> 105 ms (1.05 × mean of last 3 = 100 ms), but not significant: "),
+            reason.contains(
+                "> 105 ms (1.05 × mean of last 6 = 100 ms), but by less than runs vary: "
+            ),
             "{reason}"
         );
-        assert!(reason.contains("n = 10 vs 30"), "{reason}");
+        assert!(reason.contains("at the limit 105 ms"), "{reason}");
+        assert!(reason.contains("6 baseline runs"), "{reason}");
 
         // +20%, clearly: fails, and says how sure it is.
         let shifted = around(120.0, 4.0);
@@ -89,31 +95,64 @@ fn a_change_beyond_the_tolerance_fails_only_when_significant() {
             t["change_pct_high"].as_f64().unwrap(),
         );
         assert!(lo < pct && pct < hi && (15.0..25.0).contains(&pct), "{t:#}");
+        assert!(lo > 5.0, "the interval clears the tolerance: {t:#}");
         assert!(
-            o["reason"].as_str().unwrap().contains("; significant: "),
+            o["reason"]
+                .as_str()
+                .unwrap()
+                .contains("; beyond the tolerance by more than runs vary: "),
             "{o:#}"
         );
     }
+}
 
-    // Two samples cannot tell: inconclusive, which warns by default.
-    let d = gate(&s, 120.0, &[119.0, 121.0], "welch-t", false);
+#[test]
+fn many_samples_cannot_make_a_drift_significant() {
+    // Before, the test pooled samples: 200 tight samples a side made any
+    // shift "significant". Now a run is one level, whatever its samples.
+    let s = Scratch::new();
+    six_runs(&s);
+    let tight: Vec<f64> = (0..200).map(|i| 107.0 + (i % 3) as f64 * 0.01).collect();
+    let d = gate(&s, mean(&tight), &tight, "mann-whitney", false);
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "pass", "{o:#}");
+    assert_eq!(o["test"]["n_current"], 200);
+    assert_eq!(o["test"]["level"], "median of samples");
+}
+
+#[test]
+fn too_few_baseline_runs_are_inconclusive_with_the_fix() {
+    let s = Scratch::new();
+    for center in [100.0, 102.0, 98.0] {
+        let samples = around(center, 4.0);
+        gate(&s, mean(&samples), &samples, "welch-t", true);
+    }
+    let shifted = around(120.0, 4.0);
+    let d = gate(&s, mean(&shifted), &shifted, "welch-t", false);
     let o = &d["objectives"][0];
     assert_eq!(o["status"], "inconclusive", "{o:#}");
     assert_eq!(o["effect"], "warn");
     assert_eq!(d["decision"], "warn");
     assert!(o["reason"].as_str().unwrap().contains(
-        "inconclusive: the welch-t test needs 5 samples on each side, and there are 2 in this run and 30 in the baseline"
+        "inconclusive: the welch-t test reads how runs vary from 5 baseline runs and there are 3 (it will decide once the history holds them)"
     ), "{o:#}");
     assert!(o["test"].get("p_value").is_none());
+
+    // A test that needs more runs than the baseline keeps is a policy error.
+    s.policy(&policy(1.0, &[1.0], "welch-t").replace("last: 6", "last: 3"));
+    let r = s.qod(&["validate"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("`test` reads how runs vary from 5 baseline runs, but `baseline.last` keeps 3: it could never decide"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn an_absolute_limit_is_not_excused_by_noise() {
     let s = Scratch::new();
-    for center in [100.0, 101.0, 99.0] {
-        let samples = around(center, 4.0);
-        gate(&s, mean(&samples), &samples, "welch-t", true);
-    }
+    six_runs(&s);
     let noisy: Vec<f64> = around(106.0, 30.0);
     s.policy(
         &policy(mean(&noisy), &noisy, "welch-t")
@@ -353,18 +392,18 @@ fn confirming_a_repeated_instance_repeats_it_and_counts_every_run() {
 }
 
 #[test]
-fn imported_metrics_pool_their_baseline_samples() {
+fn imported_metrics_keep_their_samples_for_each_runs_level() {
     // pytest-benchmark's fixture keeps 413 samples of `test_fib`, Google
     // Benchmark's 3 repetitions of `BM_Sort/1000`: each run records them,
-    // and the baseline pools them all (up to the cap per record).
+    // and the test reads each baseline run's level from its own.
     let s = Scratch::new();
     let dir = crate::common::fixture("bench-import");
     s.policy(&format!(
-        "version: 1\nplugins:\n  py: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\n  gb: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\nobjectives:\n  - {{ id: fib, metric: \"py.test_bench.py::test_fib\", pass: \"<= +10%\", baseline: {{ last: 2 }}, test: {{ method: mann-whitney, min_samples: 3 }} }}\n  - {{ id: sort, metric: \"gb.BM_Sort/1000\", pass: \"<= +10%\", baseline: {{ last: 2 }}, test: {{ method: welch-t, min_samples: 3 }} }}\n",
+        "version: 1\nplugins:\n  py: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\n  gb: {{ uses: bench-import, with: {{ path: \"{}\" }} }}\nobjectives:\n  - {{ id: fib, metric: \"py.test_bench.py::test_fib\", pass: \"<= +10%\", baseline: {{ last: 3 }}, test: {{ method: mann-whitney, min_runs: 3 }} }}\n  - {{ id: sort, metric: \"gb.BM_Sort/1000\", pass: \"<= +10%\", baseline: {{ last: 3 }}, test: {{ method: welch-t, min_samples: 3 }} }}\n",
         dir.join("pytest-benchmark.json").display(),
         dir.join("google-benchmark-repetitions.json").display(),
     ));
-    for _ in 0..2 {
+    for _ in 0..3 {
         assert_eq!(s.qod(&["run"]).code, 0);
     }
     let r = s.qod(&["run"]);
@@ -387,9 +426,14 @@ fn imported_metrics_pool_their_baseline_samples() {
             .map(|m| m["samples"].as_array().map_or(1, |s| s.len()))
             .unwrap()
     };
-    for (o, key, per_run) in [
-        (&d["objectives"][0], "py.test_bench.py::test_fib", 413),
-        (&d["objectives"][1], "gb.BM_Sort/1000", 3),
+    for (o, key, per_run, level) in [
+        (
+            &d["objectives"][0],
+            "py.test_bench.py::test_fib",
+            413,
+            "median of samples",
+        ),
+        (&d["objectives"][1], "gb.BM_Sort/1000", 3, "value"),
     ] {
         let runs: Vec<&str> = o["baseline"]["runs"]
             .as_array()
@@ -397,53 +441,64 @@ fn imported_metrics_pool_their_baseline_samples() {
             .iter()
             .map(|r| r.as_str().unwrap())
             .collect();
-        assert_eq!(runs.len(), 2, "{o:#}");
-        let in_store: usize = runs.iter().map(|id| stored(id, key)).sum();
-        assert_eq!(
-            in_store,
-            2 * per_run,
-            "{key}: the records keep every sample"
-        );
-        assert_eq!(o["test"]["n_baseline"], in_store, "{key}: {o:#}");
-        assert_eq!(o["test"]["n_current"], per_run, "{key}");
+        assert_eq!(runs.len(), 3, "{o:#}");
+        for id in &runs {
+            assert_eq!(
+                stored(id, key),
+                per_run,
+                "{key}: the records keep every sample"
+            );
+        }
+        let t = &o["test"];
+        assert_eq!(t["n_baseline"], 3, "{key}: {o:#}");
+        assert_eq!(t["n_current"], per_run, "{key}");
+        assert_eq!(t["min_runs"], 3, "`min_samples` still reads: {key}");
+        assert_eq!(t["level"], level, "{key}");
     }
 }
 
 #[test]
-fn a_test_on_a_metric_without_samples_names_the_metric_that_has_them() {
-    // pytest-benchmark's `#median` is one figure a run; the plain metric
-    // carries the rounds. A 2× regression on `#median` with `test:` cannot
-    // be weighed: the reason says which metric to gate instead.
+fn a_test_on_a_metric_without_samples_weighs_its_runs() {
+    // pytest-benchmark's `#median` is one figure a run: the test weighs
+    // the runs' figures, so a 2× regression fails and a +11% one within
+    // how the runs vary does not.
     let s = Scratch::new();
     let fixture = crate::common::fixture("bench-import/pytest-benchmark.json");
     let text = std::fs::read_to_string(&fixture).unwrap();
-    s.write("bench.json", &text);
+    let scaled = |by: f64| {
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let stats = doc["benchmarks"][0]["stats"].as_object_mut().unwrap();
+        for key in [
+            "min", "max", "mean", "median", "q1", "q3", "iqr", "ld15iqr", "hd15iqr",
+        ] {
+            if let Some(v) = stats.get(key).and_then(|v| v.as_f64()) {
+                stats.insert(key.into(), serde_json::json!(v * by));
+            }
+        }
+        doc.to_string()
+    };
     s.policy(
-        "version: 1\nplugins:\n  py: { uses: bench-import, with: { path: bench.json } }\nobjectives:\n  - { id: fib, metric: \"py.test_bench.py::test_fib#median\", pass: \"<= +10%\", baseline: { last: 2 }, test: { method: mann-whitney, min_samples: 3 } }\n",
+        "version: 1\nplugins:\n  py: { uses: bench-import, with: { path: bench.json } }\nobjectives:\n  - { id: fib, metric: \"py.test_bench.py::test_fib#median\", pass: \"<= +10%\", baseline: { last: 5 }, test: { method: mann-whitney } }\n",
     );
-    for _ in 0..2 {
+    // Five runs whose medians vary by ±4%.
+    for by in [1.0, 1.04, 0.96, 1.02, 0.98] {
+        s.write("bench.json", &scaled(by));
         assert_eq!(s.qod(&["run", "-q"]).code, 0);
     }
-    // Twice slower: every time in `stats` doubled.
-    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let stats = doc["benchmarks"][0]["stats"].as_object_mut().unwrap();
-    for key in [
-        "min", "max", "mean", "median", "q1", "q3", "iqr", "ld15iqr", "hd15iqr",
-    ] {
-        if let Some(v) = stats.get(key).and_then(|v| v.as_f64()) {
-            stats.insert(key.into(), serde_json::json!(v * 2.0));
-        }
-    }
-    s.write("bench.json", &doc.to_string());
-    let r = s.qod(&["run"]);
-    let d = r.json();
+    s.write("bench.json", &scaled(1.11));
+    let d = s.qod(&["run", "--no-record"]).json();
     let o = &d["objectives"][0];
-    assert_eq!(o["status"], "inconclusive", "{o:#}");
+    assert_eq!(o["status"], "pass", "{o:#}");
+    assert_eq!(o["test"]["n_current"], 0, "{o:#}");
+    assert_eq!(o["test"]["level"], "median of samples");
+
+    s.write("bench.json", &scaled(2.0));
+    let d = s.qod(&["run", "--no-record"]).json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "fail", "{o:#}");
     let reason = o["reason"].as_str().unwrap();
     assert!(
-        reason.contains(
-            "`py.test_bench.py::test_fib#median` carries no samples (one value a run), so `test:` has nothing to weigh; gate `py.test_bench.py::test_fib` (it carries the samples), or drop `test:`"
-        ),
+        reason.contains("beyond the tolerance by more than runs vary: mann-whitney p = "),
         "{reason}"
     );
 }

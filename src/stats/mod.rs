@@ -4,9 +4,13 @@
 //! samples and the current run's is more than noise: Welch's t-test, the
 //! Mann-Whitney U test and a bootstrap of the difference of means; each
 //! gives a two-sided p-value and the estimated change (current minus
-//! baseline) with a confidence interval at `1 - alpha`. Pure functions.
+//! baseline) with a confidence interval at `1 - alpha`. A new run against
+//! the runs before it, at a tolerance's limit: [`runs`]. Pure functions.
 
 use crate::policy::Aggregate;
+
+mod runs;
+pub use runs::{prediction_bootstrap, prediction_t, RunTest};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// What a test found.
