@@ -12,9 +12,14 @@
 //!    - the prototype's: fail when the value > 1.5 × the mean of the last 3;
 //!    - github-action-benchmark's default: value > 200% of the previous one;
 //!    - Bencher's t-test model, upper boundary 0.99, last 30 values;
-//!    - qod: `<= +5%` on the mean of the last 5, failing only when a
-//!      Mann-Whitney test on the pooled samples is significant at 0.01;
-//!    - the same with `confirm: 1` (a fresh run pooled in on a failure).
+//!    - qod before: `<= +5%` on the mean of the last 5, failing only when
+//!      a Mann-Whitney test on the pooled samples is significant at 0.01
+//!      (rounds taken for runs), and the same with `confirm: 1`;
+//!    - qod now: `<= +5%` on the mean of the last 10 runs, failing only
+//!      when the run is beyond that limit by more than runs vary (Student's
+//!      t prediction over the runs, one-sided, α 0.01), with each run's
+//!      level its mean (`welch-t`) or its median (`#median`, or
+//!      `mann-whitney`'s reading of samples).
 //!
 //! 4. Side by side: the same command measured alternately as "base" and
 //!    "candidate" (pairs of random order, `--invocation-runs` timed runs an
@@ -25,6 +30,9 @@
 //!    sequential test (`<= +3%`, Wilcoxon, α 0.01, 6 to 30 pairs). The
 //!    history rules run on the same data: the 30 base invocations before
 //!    the trial's first pair are the history, its first candidate the run.
+//!
+//! 5. History on a real series from another machine: TigerBeetle's, the
+//!    30 values before a random point the history, the next the run.
 //!
 //! Run: `cargo bench --bench noise` (`-- --runs N --trials N --pairs N
 //! --compare-trials N --load N --work N --invocation-runs N` to change
@@ -145,6 +153,36 @@ fn qod_test(history: &[&[f64]], current: &[f64]) -> bool {
     qod::stats::mann_whitney(&pooled, current, 0.01).is_some_and(|r| r.p_value <= 0.01)
 }
 
+/// `<= +5%` against the mean level of the last 10 runs, excused unless
+/// beyond the limit by more than runs vary: the run-level test.
+fn qod_runs(history: &[&[f64]], current: &[f64], level: fn(&[f64]) -> f64) -> bool {
+    let last: Vec<f64> = history[history.len() - 10..]
+        .iter()
+        .map(|r| level(r))
+        .collect();
+    let (b, x) = (mean(&last), level(current));
+    if x <= b * 1.05 {
+        return false;
+    }
+    qod::stats::prediction_t(&qod::stats::RunTest {
+        baseline: &last,
+        value: x,
+        limit: b * 1.05,
+        slope: 1.05,
+        higher_is_worse: true,
+        alpha: 0.01,
+    })
+    .is_some_and(|r| r.p_value <= 0.01)
+}
+
+fn qod_runs_mean(t: &Trial) -> bool {
+    qod_runs(&t.history, &t.current, mean)
+}
+
+fn qod_runs_median(t: &Trial) -> bool {
+    qod_runs(&t.history, &t.current, median)
+}
+
 fn qod_default(t: &Trial) -> bool {
     qod_test(&t.history, &t.current)
 }
@@ -157,10 +195,39 @@ fn qod_confirm(t: &Trial) -> bool {
     qod_test(&t.history, &pooled)
 }
 
+/// The history rules every table compares.
+fn history_rules() -> [(&'static str, Rule); 7] {
+    [
+        ("prototype: > 1.5 × mean of last 3", prototype),
+        ("github-action-benchmark: > 200% of previous", previous_200),
+        (
+            "Bencher t-test, upper boundary 0.99, last 30",
+            bencher_t_test,
+        ),
+        (
+            "qod before: <= +5% of last 5, Mann-Whitney on pooled rounds α 0.01",
+            qod_default,
+        ),
+        ("qod before: the same with confirm: 1", qod_confirm),
+        (
+            "qod now: <= +5% of last 10 runs, t over runs α 0.01, run = mean",
+            qod_runs_mean,
+        ),
+        (
+            "qod now: the same, run = median (`#median`)",
+            qod_runs_median,
+        ),
+    ]
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--only-null") {
         null_simulation();
         corpus_series();
+        return;
+    }
+    if std::env::args().any(|a| a == "--only-history") {
+        corpus_history(&history_rules());
         return;
     }
     let runs = arg("--runs", 300);
@@ -181,16 +248,7 @@ fn main() {
         msd / mm * 100.0,
         means.iter().cloned().fold(f64::MIN, f64::max) / means.iter().cloned().fold(f64::MAX, f64::min)
     );
-    let rules: [(&str, Rule); 5] = [
-        ("prototype: > 1.5 × mean of last 3", prototype),
-        ("github-action-benchmark: > 200% of previous", previous_200),
-        (
-            "Bencher t-test, upper boundary 0.99, last 30",
-            bencher_t_test,
-        ),
-        ("qod: <= +5% of last 5, Mann-Whitney α 0.01", qod_default),
-        ("qod: the same with confirm: 1", qod_confirm),
-    ];
+    let rules = history_rules();
     println!("\n| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");
     for (name, rule) in rules {
         let row = rates(trials, |rng, r| {
@@ -217,6 +275,7 @@ fn main() {
     println!("\n(first column: alarms on runs with no regression; others: detection rate of a regression of that size; {trials} trials each)");
     side_by_side(&rules);
     corpus_series();
+    corpus_history(&rules);
 }
 
 /// One table row: for each regression size, the share of `trials` trials
@@ -598,5 +657,52 @@ fn within_3pct(
         floor: 1.03f64.ln(),
         higher_is_worse: true,
         seed: 7,
+    }
+}
+
+/// History rules on TigerBeetle's series (1 / throughput, one value a
+/// commit, change points and drift as they were): each trial takes the 30
+/// values before a random point as the history and the next one, times
+/// 1 + r, as the run. A series without samples: the rules that pool
+/// rounds have one value a run to pool.
+fn corpus_history(rules: &[(&str, Rule)]) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/otava-tigerbeetle.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "noise: no corpus at {}; skipping its history",
+            path.display()
+        );
+        return;
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("the corpus is JSON");
+    let runs: Vec<Vec<f64>> = doc["series"]
+        .as_array()
+        .expect("a series")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .map(|x| vec![1.0 / x])
+        .collect();
+    let trials = arg("--history-trials", 4000);
+    println!(
+        "\nhistory on TigerBeetle's series ({} values, one a commit), {trials} trials a cell:\n",
+        runs.len()
+    );
+    println!("| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");
+    for (name, rule) in rules {
+        let row = rates(trials, |rng, r| {
+            let start = HISTORY + rng.below(runs.len() - HISTORY - 2);
+            let history: Vec<&[f64]> = runs[start - HISTORY..start]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
+            rule(&Trial {
+                history,
+                current: scale(&runs[start]),
+                fresh: scale(&runs[start + 1]),
+            })
+        });
+        println!("| {name} |{row}");
     }
 }

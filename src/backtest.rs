@@ -97,8 +97,10 @@ fn plugins_of(r: &RunRecord) -> Vec<PluginOutcome> {
 }
 
 /// What a recorded run was compared with: its base, for a change (only its
-/// merge-base itself is known to be an ancestor, without the repository).
-fn target_of(source: &crate::protocol::Source) -> evaluate::Target {
+/// merge-base itself is known to be an ancestor, without the repository),
+/// preferring runs of its machine.
+fn target_of(run: &RunRecord) -> evaluate::Target {
+    let source = &run.source;
     let base = crate::ci::is_change(source)
         .then(|| source.base_branch.clone())
         .flatten()
@@ -108,7 +110,11 @@ fn target_of(source: &crate::protocol::Source) -> evaluate::Target {
             ancestors: source.merge_base.iter().cloned().collect(),
             merge_base_time: None,
         });
-    evaluate::Target::new(source, base)
+    let target = evaluate::Target::new(source, base);
+    match &run.runner {
+        Some(r) => target.on(r),
+        None => target,
+    }
 }
 
 /// Replays `objectives` over `runs` (oldest first).
@@ -138,7 +144,7 @@ pub fn replay(
         let at = chrono::DateTime::parse_from_rfc3339(&run.started_at)
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or_else(|_| crate::time::now());
-        let baselines = evaluate::Chooser::new(objectives, &target_of(&run.source), at)
+        let baselines = evaluate::Chooser::new(objectives, &target_of(run), at)
             .offer_all(&history)
             .finish();
         let eval = evaluate::evaluate(
@@ -268,6 +274,7 @@ mod tests {
             objectives: vec![],
             plugins: vec![],
             cancelled: false,
+            runner: None,
         }
     }
 

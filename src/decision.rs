@@ -320,6 +320,11 @@ pub struct BaselineOutcome {
     /// The merge-base the runs were chosen by, for a pull (merge) request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// Runs measured on another machine than this run (another runner
+    /// fingerprint, or none recorded): kept because there were too few of
+    /// this run's own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_runners: u64,
 }
 
 /// Where a baseline's runs came from.
@@ -574,6 +579,9 @@ pub struct RunSummary {
     /// The parts this decision was composed from (`qod combine`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartSummary>,
+    /// The machine the run measured on, and its fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<crate::machine::Runner>,
 }
 
 /// Which part of a group a run is.

@@ -25,6 +25,7 @@ pub mod gate;
 pub(crate) mod git;
 pub(crate) mod ids;
 pub(crate) mod locate;
+pub mod machine;
 pub(crate) mod outputs;
 pub mod parts;
 pub mod plan;

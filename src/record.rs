@@ -55,6 +55,10 @@ pub struct RunRecord {
     /// enters no baseline.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancelled: bool,
+    /// The machine the run measured on (absent in records written before
+    /// qod recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<crate::machine::Runner>,
 }
 
 /// One metric of a recorded run.
@@ -159,6 +163,7 @@ impl RunRecord {
             decision: d.decision,
             score: d.score,
             cancelled: d.run.cancelled.is_some(),
+            runner: d.run.runner.clone(),
             metrics,
             objectives: d
                 .objectives

@@ -112,6 +112,23 @@ pub fn trend(t: &Trend) -> String {
                     .map(|r| format!("  at {}", short(r, 12)))
                     .unwrap_or_default()
             );
+            match p.cause {
+                "runner" => {
+                    let _ = writeln!(
+                        s,
+                        "           a change of runner, not of code: {} → {}",
+                        p.runner_before.as_deref().unwrap_or("?"),
+                        p.runner_after.as_deref().unwrap_or("?")
+                    );
+                }
+                "same_revision" => {
+                    let _ = writeln!(
+                        s,
+                        "           the revision did not change: the runner or its load, not the code"
+                    );
+                }
+                _ => {}
+            }
         }
     }
     s

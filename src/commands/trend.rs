@@ -30,6 +30,29 @@ pub struct TrendPoint {
     pub change_pct: f64,
     pub magnitude: f64,
     pub pvalue: f64,
+    /// What changed there: `code` (another revision on the same runner),
+    /// `runner` (the machine's fingerprint changed: not the code), or
+    /// `same_revision` (the revision did not change: not the code either).
+    pub cause: &'static str,
+    /// The runner fingerprints of the runs on each side, where recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_after: Option<String>,
+}
+
+/// Why the series changed between runs `before` and `after`: another
+/// runner, the same revision, or (otherwise) the code.
+fn cause(before: &RunRecord, after: &RunRecord) -> &'static str {
+    let fp = |r: &RunRecord| r.runner.as_ref().map(|m| m.fingerprint.clone());
+    match (
+        (fp(before), fp(after)),
+        (&before.source.revision, &after.source.revision),
+    ) {
+        ((Some(a), Some(b)), _) if a != b => "runner",
+        (_, (Some(a), Some(b))) if a == b => "same_revision",
+        _ => "code",
+    }
 }
 
 /// What `qod trend` found.
@@ -69,6 +92,8 @@ pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend
                 .iter()
                 .map(|c| {
                     let (r, _) = measured[c.index];
+                    let before = measured[c.index - 1].0;
+                    let fp = |r: &RunRecord| r.runner.as_ref().map(|m| m.fingerprint.clone());
                     TrendPoint {
                         run_number: c.index + 1,
                         run_id: r.run_id.to_string(),
@@ -80,6 +105,9 @@ pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend
                         change_pct: c.stats.forward_change() * 100.0,
                         magnitude: c.stats.magnitude(),
                         pvalue: c.stats.pvalue,
+                        cause: cause(before, r),
+                        runner_before: fp(before),
+                        runner_after: fp(r),
                     }
                 })
                 .collect();

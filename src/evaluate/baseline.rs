@@ -29,6 +29,8 @@ pub struct BaselineRuns {
     pub source: BaselineSource,
     /// The merge-base the runs were chosen by.
     pub revision: Option<String>,
+    /// The fingerprint of this run's machine, when known.
+    pub runner: Option<String>,
 }
 
 impl Default for BaselineRuns {
@@ -38,6 +40,7 @@ impl Default for BaselineRuns {
             branch: None,
             source: BaselineSource::Branch,
             revision: None,
+            runner: None,
         }
     }
 }
@@ -50,6 +53,9 @@ pub struct Target {
     pub pull_request: Option<u64>,
     /// Set when it is a change to compare with its base.
     pub base: Option<ChangeBase>,
+    /// The fingerprint of the machine it measures on: baselines prefer
+    /// runs of the same.
+    pub runner: Option<String>,
 }
 
 impl Target {
@@ -59,7 +65,14 @@ impl Target {
             branch: source.branch.clone(),
             pull_request: source.pull_request,
             base,
+            runner: None,
         }
+    }
+
+    /// The target measured on `runner`.
+    pub fn on(mut self, runner: &crate::machine::Runner) -> Target {
+        self.runner = Some(runner.fingerprint.clone());
+        self
     }
 
     /// Whether this run is a change (a request, or a run given a base).
@@ -109,6 +122,9 @@ pub struct BaselineValues {
     pub revision: Option<String>,
     /// Runs left out as measured by another instrument (`None`: unnamed).
     pub other_instruments: BTreeMap<Option<String>, usize>,
+    /// Runs measured on another machine than this run (or on one not
+    /// recorded), kept because there were too few of its own.
+    pub other_runners: usize,
 }
 
 impl BaselineRuns {
@@ -124,6 +140,7 @@ impl BaselineRuns {
             source: self.source,
             revision: self.revision.clone(),
             other_instruments: BTreeMap::new(),
+            other_runners: 0,
         };
         for run in &self.runs {
             let Some(m) = run.metric(key) else { continue };
@@ -142,6 +159,9 @@ impl BaselineRuns {
             };
             sel.runs.push(run.run_id.clone());
             sel.values.push(v);
+            if self.runner.is_some() && !same_runner(run, self.runner.as_deref()) {
+                sel.other_runners += 1;
+            }
             sel.samples.push(
                 m.samples
                     .iter()
@@ -224,6 +244,18 @@ struct Choice {
     /// A run older than the window was offered: the history is newest
     /// first, so reading further is not worth it.
     closed: bool,
+    /// This run's machine: runs of the same are preferred, so up to
+    /// [`LOOK_BACK`] × `last` runs are kept to find `last` of them.
+    prefer: Option<String>,
+}
+
+/// How much further back than `last` runs a baseline looks for runs of
+/// this run's machine.
+const LOOK_BACK: usize = 3;
+
+/// Whether `run` measured on the machine `fingerprint` names.
+fn same_runner(run: &RunRecord, fingerprint: Option<&str>) -> bool {
+    run.runner.as_ref().map(|r| r.fingerprint.as_str()) == fingerprint
 }
 
 impl Choice {
@@ -242,12 +274,51 @@ impl Choice {
         }
     }
 
-    /// Whether a base scope has all it can use.
+    /// Whether the list being filled has all it can use: `last` runs, or
+    /// when a machine is preferred, `last` of its runs or the look-back.
     fn full(&self, last: usize) -> bool {
-        match &self.scope {
-            Scope::Base(base) if base.ancestors.is_empty() => self.fallback.len() >= last,
-            _ => self.runs.len() >= last,
-        }
+        let list = match &self.scope {
+            Scope::Base(base) if base.ancestors.is_empty() => &self.fallback,
+            _ => &self.runs,
+        };
+        self.room(list, last) == 0
+            || list
+                .iter()
+                .filter(|r| same_runner(r, self.prefer.as_deref()))
+                .count()
+                >= last
+    }
+
+    /// How many more runs `list` keeps.
+    fn room(&self, list: &[RunRecord], last: usize) -> usize {
+        let cap = if self.prefer.is_some() {
+            last * LOOK_BACK
+        } else {
+            last
+        };
+        cap.saturating_sub(list.len())
+    }
+
+    /// `list` cut to `last` runs: those of the preferred machine, then the
+    /// newest others to make up the number; newest first.
+    fn preferred(&self, list: Vec<RunRecord>, last: usize) -> Vec<RunRecord> {
+        let fp = self.prefer.as_deref();
+        let same = list.iter().filter(|r| same_runner(r, fp)).count().min(last);
+        let mut others = last - same;
+        let mut kept_same = 0;
+        list.into_iter()
+            .filter(|r| {
+                if same_runner(r, fp) {
+                    kept_same += 1;
+                    kept_same <= last
+                } else if others > 0 {
+                    others -= 1;
+                    true
+                } else {
+                    false
+                }
+            })
+            .collect()
     }
 }
 
@@ -282,6 +353,7 @@ impl<'p> Chooser<'p> {
                     runs: Vec::new(),
                     fallback: Vec::new(),
                     closed: false,
+                    prefer: target.runner.clone(),
                 })
             })
             .collect();
@@ -321,9 +393,9 @@ impl<'p> Chooser<'p> {
                         .merge_base_time
                         .as_deref()
                         .is_none_or(|t| run.started_at.as_str() <= t);
-                    if at_or_before && c.runs.len() < last {
+                    if at_or_before && c.room(&c.runs, last) > 0 {
                         c.runs.push(run.clone());
-                    } else if !at_or_before && before_time && c.fallback.len() < last {
+                    } else if !at_or_before && before_time && c.room(&c.fallback, last) > 0 {
                         c.fallback.push(run.clone());
                     }
                 }
@@ -356,7 +428,9 @@ impl<'p> Chooser<'p> {
             self.choices
                 .into_iter()
                 .zip(self.objectives)
-                .map(|(c, o)| c.map(|c| c.finish(o.baseline.min_runs as usize)))
+                .map(|(c, o)| {
+                    c.map(|c| c.finish(o.baseline.last as usize, o.baseline.min_runs as usize))
+                })
                 .collect(),
         )
     }
@@ -365,32 +439,41 @@ impl<'p> Chooser<'p> {
 impl Choice {
     /// The chosen runs: for a base, those at the merge-base or before it
     /// when there are enough, else the base branch's earlier runs.
-    fn finish(self, min_runs: usize) -> BaselineRuns {
+    fn finish(mut self, last: usize, min_runs: usize) -> BaselineRuns {
+        let (runs, fallback) = (
+            std::mem::take(&mut self.runs),
+            std::mem::take(&mut self.fallback),
+        );
+        let (runs, fallback) = (self.preferred(runs, last), self.preferred(fallback, last));
+        let runner = self.prefer;
         match self.scope {
             Scope::Branch(branch) => BaselineRuns {
-                runs: self.runs,
+                runs,
                 branch,
                 source: BaselineSource::Branch,
                 revision: None,
+                runner,
             },
             Scope::Any => BaselineRuns {
-                runs: self.runs,
+                runs,
                 branch: None,
                 source: BaselineSource::Any,
                 revision: None,
+                runner,
             },
             Scope::Base(base) => {
-                let at_merge_base = !self.runs.is_empty() && self.runs.len() >= min_runs.max(1);
-                let (runs, source) = if at_merge_base || self.fallback.is_empty() {
-                    (self.runs, BaselineSource::MergeBase)
+                let at_merge_base = !runs.is_empty() && runs.len() >= min_runs.max(1);
+                let (runs, source) = if at_merge_base || fallback.is_empty() {
+                    (runs, BaselineSource::MergeBase)
                 } else {
-                    (self.fallback, BaselineSource::BaseBranch)
+                    (fallback, BaselineSource::BaseBranch)
                 };
                 BaselineRuns {
                     runs,
                     branch: Some(base.branch),
                     source,
                     revision: base.merge_base,
+                    runner,
                 }
             }
         }

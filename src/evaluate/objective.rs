@@ -185,6 +185,7 @@ fn baseline_of(
         branch: sel.branch,
         source: Some(sel.source),
         revision: sel.revision,
+        other_runners: sel.other_runners as u64,
     };
     Based {
         reference,
@@ -327,11 +328,19 @@ pub(super) fn evaluate(
         &test_note,
         based.as_ref(),
     );
-    // A change says what it was compared with.
+    // A change says what it was compared with, and on what machines.
     if out.status != ObjectiveStatus::NoBaseline {
         if let Some(c) = based.as_ref().and_then(|b| compared_with(&b.outcome)) {
             out.reason.push_str("; ");
             out.reason.push_str(&c);
+        }
+        if let Some(b) = based.as_ref().filter(|b| b.outcome.other_runners > 0) {
+            let n = b.outcome.runs.len();
+            out.reason.push_str(&format!(
+                "; {} of {n} baseline run{} measured on another runner than this one, so a difference may be the machine's",
+                b.outcome.other_runners,
+                if n == 1 { "" } else { "s" }
+            ));
         }
     }
     out.effect = effect_of(out.status, &o.spec);

@@ -51,7 +51,9 @@ pub async fn combine(session: &Session, opts: &CombineOptions) -> Result<GateOut
     }
     let source = composed.source.clone();
     let pipeline = composed.pipeline.clone();
-    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&req.cwd, &source));
+    let runner = session.runner();
+    let target =
+        crate::evaluate::Target::new(&source, crate::ci::base_of(&req.cwd, &source)).on(&runner);
     // The history gives the sparklines and the last deployment only: each
     // part chose (and read the samples of) its own baselines.
     let history = history::read(store, &[], &target, started_at, &mut warnings).await;
@@ -68,6 +70,7 @@ pub async fn combine(session: &Session, opts: &CombineOptions) -> Result<GateOut
         history: HistoryInfo {
             last_deployment: history.last_deployment.clone(),
         },
+        runner: Some(runner),
     };
     let mut decision = decide(plan, &shared, store, &history, 0, eval, composed.plugins);
     if !composed.started_at.is_empty() {

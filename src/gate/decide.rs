@@ -47,6 +47,7 @@ pub(super) fn decide(
             cancelled: None,
             part: None,
             parts: Vec::new(),
+            runner: shared.runner.clone(),
         },
         store: StoreOutcome {
             location: store.location(),

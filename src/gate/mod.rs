@@ -147,7 +147,9 @@ pub async fn run(
         None => 0,
     };
     // A change is compared with its base branch, from the merge-base back.
-    let target = crate::evaluate::Target::new(&source, crate::ci::base_of(&req.cwd, &source));
+    let runner = session.runner();
+    let target =
+        crate::evaluate::Target::new(&source, crate::ci::base_of(&req.cwd, &source)).on(&runner);
     let history = history::read(store, &plan.objectives, &target, started_at, &mut warnings).await;
     // 4 and 5. The plugins and the evaluation, failures confirmed.
     let mut shared = SharedContext {
@@ -158,6 +160,7 @@ pub async fn run(
         history: HistoryInfo {
             last_deployment: history.last_deployment.clone(),
         },
+        runner: Some(runner),
     };
     let mut settings = settings(req, opts, &plan);
     // A resumed gate is the same run: its id, start and context, the

@@ -43,6 +43,17 @@ pub struct Session {
 }
 
 impl Session {
+    /// The machine this run measures on, with what the CI and `QOD_RUNNER`
+    /// say of it.
+    pub fn runner(&self) -> crate::machine::Runner {
+        let env = &self.request.env;
+        let name = env
+            .get("QOD_RUNNER")
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        crate::machine::Runner::this(self.provider.runner_image(env), name)
+    }
+
     pub async fn open(request: Request) -> Result<Session, GateError> {
         // Asking git costs a process; it overlaps with checking the plan.
         let cwd = request.cwd.clone();

@@ -13,6 +13,7 @@ use plotters::prelude::*;
 const TARGET: RGBColor = RGBColor(66, 133, 244);
 /// The change points' colour (dashed too).
 const CHANGE_POINT: RGBColor = RGBColor(230, 120, 0);
+const RUNNER_CHANGE: RGBColor = RGBColor(40, 110, 200);
 
 /// Dashes every line plotters drew in `colour` with `pattern`.
 fn dashed(svg: &str, colour: RGBColor, pattern: &str) -> String {
@@ -45,6 +46,8 @@ pub struct ChartPoint {
     pub run_id: String,
     pub at: String,
     pub revision: Option<String>,
+    /// The fingerprint of the machine it ran on.
+    pub runner: Option<String>,
     pub value: f64,
     /// The worst status of the objectives on this metric in that run.
     pub status: Option<ObjectiveStatus>,
@@ -77,6 +80,9 @@ pub struct ChartSeries {
     pub deployments: Vec<(f64, String)>,
     /// Change points, as the index of the first run after the change.
     pub change_points: Vec<usize>,
+    /// Where the line's runs moved to another runner (another machine
+    /// fingerprint), as the index of the first run on it.
+    pub runner_changes: Vec<usize>,
 }
 
 fn status_class(s: Option<ObjectiveStatus>) -> &'static str {
@@ -295,12 +301,17 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
                 RGBColor(120, 80, 200).stroke_width(2),
             )));
         }
-        for &c in &series.change_points {
-            let x = c as f64 - 0.5;
-            let _ = chart.draw_series(LineSeries::new(
-                vec![(x, y0), (x, y1)],
-                CHANGE_POINT.stroke_width(2),
-            ));
+        for (marks, colour) in [
+            (&series.change_points, CHANGE_POINT),
+            (&series.runner_changes, RUNNER_CHANGE),
+        ] {
+            for &c in marks {
+                let x = c as f64 - 0.5;
+                let _ = chart.draw_series(LineSeries::new(
+                    vec![(x, y0), (x, y1)],
+                    colour.stroke_width(2),
+                ));
+            }
         }
         let _ = chart.draw_series(LineSeries::new(
             line.iter().map(|&i| (i as f64, series.points[i].value)),
@@ -372,15 +383,17 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
     marks.push_str("</g>");
     let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline,.point.inconclusive{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}.point.off-line{stroke:#000;stroke-width:1}</style>";
     let attrs = format!(
-        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-off-line=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" ",
+        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-off-line=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" data-runner-changes=\"{}\" ",
         escape(&series.key),
         coords.len(),
         coords.iter().filter(|(i, _)| !series.points[*i].on_line).count(),
         series.deployments.len(),
-        series.change_points.len()
+        series.change_points.len(),
+        series.runner_changes.len()
     );
     let buf = dashed(&buf, TARGET, "4 3");
     let buf = dashed(&buf, CHANGE_POINT, "6 4");
+    let buf = dashed(&buf, RUNNER_CHANGE, "2 3");
     let mut out = buf.replacen("<svg ", &attrs, 1);
     match out.rfind("</svg>") {
         Some(end) => out.insert_str(end, &format!("{style}{marks}")),
@@ -398,6 +411,7 @@ mod tests {
             run_id: format!("r{i}"),
             at: "2026-11-23T10:00:00Z".into(),
             revision: None,
+            runner: None,
             value,
             status,
             limits: Vec::new(),

@@ -100,6 +100,7 @@ pub fn series(
                         run_id: r.run_id.to_string(),
                         at: r.started_at.clone(),
                         revision: r.source.revision.clone(),
+                        runner: r.runner.as_ref().map(|m| m.fingerprint.clone()),
                         value: m.value,
                         status: objectives.iter().map(|o| o.status).max_by_key(|s| rank(*s)),
                         limits: objectives
@@ -138,12 +139,22 @@ pub fn series(
                     .iter()
                     .map(|c| on_line[c.index + from])
                     .collect();
+            // Where the line's runs moved to another machine.
+            let runner_changes = on_line
+                .windows(2)
+                .filter(|w| {
+                    let (a, b) = (&points[w[0]].runner, &points[w[1]].runner);
+                    a.is_some() && b.is_some() && a != b
+                })
+                .map(|w| w[1])
+                .collect();
             ChartSeries {
                 key,
                 unit,
                 points,
                 deployments,
                 change_points,
+                runner_changes,
             }
         })
         .collect()
@@ -190,7 +201,7 @@ pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str
         Some(latest) => html.push_str(&latest_decision(latest)),
         None => html.push_str("<section id=\"latest\"><p>The store holds no runs yet: run <code>qod run</code> first.</p></section>\n"),
     }
-    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · ◆ another branch or a pull request, off the line · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · hover a point for its run and revision</p><div class=\"grid\">\n");
+    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · ◆ another branch or a pull request, off the line · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · blue dotted: another runner from here · hover a point for its run and revision</p><div class=\"grid\">\n");
     // What the latest decision failed on first, then what it gated; the
     // metrics no objective uses are folded away.
     let rank = |key: &str| -> u8 {

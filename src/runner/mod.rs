@@ -87,6 +87,8 @@ pub struct SharedContext {
     pub pipeline: Pipeline,
     pub source: Source,
     pub history: HistoryInfo,
+    /// The machine measured on.
+    pub runner: Option<crate::machine::Runner>,
 }
 
 /// Runs every instance of `plan` but those at the indices in `skip` (run
@@ -582,6 +584,7 @@ mod tests {
             pipeline: Pipeline::default(),
             source: Source::default(),
             history: HistoryInfo::default(),
+            runner: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -160,6 +160,7 @@ mod tests {
             objectives: vec![],
             plugins: vec![],
             cancelled: false,
+            runner: None,
         }
     }
 

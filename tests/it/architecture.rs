@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "aws",
         "supervise",
         "git",
+        "machine",
     ],
     &["protocol", "validate"],
     &["policy"],

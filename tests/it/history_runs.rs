@@ -69,7 +69,12 @@ fn rows(d: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|o| {
             let id = o["id"].as_str().unwrap();
-            let bench = id.split("::").nth(1).unwrap_or(id).trim_end_matches(']').to_owned();
+            let bench = id
+                .split("::")
+                .nth(1)
+                .unwrap_or(id)
+                .trim_end_matches(']')
+                .to_owned();
             (bench, o["status"].as_str().unwrap().to_owned())
         })
         .collect()

@@ -28,6 +28,7 @@ mod patterns;
 mod pending;
 mod quality;
 mod reports;
+mod runners;
 mod s3;
 mod schemas;
 mod store;

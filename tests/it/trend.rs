@@ -70,6 +70,7 @@ fn check_trend(out: &Value) {
     assert_eq!(cp["run_number"], 41);
     assert_eq!(cp["revision"], "rev0040");
     assert_eq!(cp["previous_revision"], "rev0039");
+    assert_eq!(cp["cause"], "code", "another revision, no runner recorded");
     let pct = cp["change_pct"].as_f64().unwrap();
     assert!((19.0..21.0).contains(&pct), "{pct}");
     assert!(cp["pvalue"].as_f64().unwrap() < 1e-10);

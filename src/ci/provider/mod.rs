@@ -108,6 +108,23 @@ impl Provider {
         }
     }
 
+    /// The runner image or machine class the CI names, for the run's
+    /// runner fingerprint: GitHub's image and its version, GitLab's runner
+    /// tags (else its description), CodeBuild's build image, Jenkins's node.
+    pub fn runner_image(self, env: &Env) -> Option<String> {
+        match self {
+            Provider::GitHub => match (get(env, "ImageOS"), get(env, "ImageVersion")) {
+                (Some(os), Some(v)) => Some(format!("{os}/{v}")),
+                (Some(os), None) => Some(os.to_owned()),
+                _ => owned(env, "RUNNER_ENVIRONMENT"),
+            },
+            Provider::GitLab => first(env, &["CI_RUNNER_TAGS", "CI_RUNNER_DESCRIPTION"]),
+            Provider::CodeBuild => owned(env, "CODEBUILD_BUILD_IMAGE"),
+            Provider::Jenkins => owned(env, "NODE_NAME"),
+            Provider::Local => None,
+        }
+    }
+
     /// The file describing the event that started the run (a pull
     /// request's number, base and head), where the provider writes one.
     pub fn event_file(self, env: &Env) -> Option<&Path> {
@@ -190,6 +207,44 @@ mod tests {
             Provider::Jenkins => env(&[("JENKINS_URL", "http://ci/")]),
             Provider::Local => Env::new(),
         }
+    }
+
+    #[test]
+    fn every_ci_names_its_runner_where_it_can() {
+        let with = |p: Provider, pairs: &[(&str, &str)]| {
+            let mut e = marks(p);
+            e.extend(env(pairs));
+            p.runner_image(&e)
+        };
+        assert_eq!(
+            with(
+                Provider::GitHub,
+                &[("ImageOS", "ubuntu24"), ("ImageVersion", "20241201.1")]
+            )
+            .as_deref(),
+            Some("ubuntu24/20241201.1")
+        );
+        assert_eq!(
+            with(
+                Provider::GitLab,
+                &[("CI_RUNNER_TAGS", "[\"saas-linux-small-amd64\"]")]
+            )
+            .as_deref(),
+            Some("[\"saas-linux-small-amd64\"]")
+        );
+        assert_eq!(
+            with(
+                Provider::CodeBuild,
+                &[("CODEBUILD_BUILD_IMAGE", "aws/codebuild/standard:7.0")]
+            )
+            .as_deref(),
+            Some("aws/codebuild/standard:7.0")
+        );
+        assert_eq!(
+            with(Provider::Jenkins, &[("NODE_NAME", "linux-2")]).as_deref(),
+            Some("linux-2")
+        );
+        assert_eq!(with(Provider::Local, &[("ImageOS", "x")]), None);
     }
 
     #[test]
