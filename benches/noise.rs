@@ -183,6 +183,16 @@ fn qod_runs_median(t: &Trial) -> bool {
     qod_runs(&t.history, &t.current, median)
 }
 
+/// The same, with `confirm: 1`: a failing run is measured once more and
+/// judged again on both runs' samples pooled (as qod pools them).
+fn qod_runs_confirm(t: &Trial) -> bool {
+    if !qod_runs(&t.history, &t.current, median) {
+        return false;
+    }
+    let pooled: Vec<f64> = t.current.iter().chain(&t.fresh).copied().collect();
+    qod_runs(&t.history, &pooled, median)
+}
+
 fn qod_default(t: &Trial) -> bool {
     qod_test(&t.history, &t.current)
 }
@@ -196,9 +206,9 @@ fn qod_confirm(t: &Trial) -> bool {
 }
 
 /// The history rules every table compares.
-fn history_rules() -> [(&'static str, Rule); 7] {
+fn history_rules() -> [(&'static str, Rule); 8] {
     [
-        ("prototype: > 1.5 × mean of last 3", prototype),
+        ("prototype: > 1.5 × mean of last 3", prototype as Rule),
         ("github-action-benchmark: > 200% of previous", previous_200),
         (
             "Bencher t-test, upper boundary 0.99, last 30",
@@ -217,6 +227,7 @@ fn history_rules() -> [(&'static str, Rule); 7] {
             "qod now: the same, run = median (`#median`)",
             qod_runs_median,
         ),
+        ("qod now: run = median, with confirm: 1", qod_runs_confirm),
     ]
 }
 

@@ -129,6 +129,12 @@ pub struct ObjectiveOutcome {
     pub family: Option<Family>,
     /// How it ended.
     pub status: ObjectiveStatus,
+    /// The policy could not be applied to the metric the plugin reported
+    /// (a criterion's unit does not fit it, or is missing): the objective
+    /// is `inconclusive`, and the run exits 2, a broken policy rather than
+    /// a regression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_error: Option<String>,
     /// What that does to the gate, after `mode` and `on_no_data`/`on_no_baseline`.
     pub effect: OutcomeEffect,
     /// The objective's mode.

@@ -91,6 +91,58 @@ impl Unit {
         None
     }
 
+    /// The known unit a symbol most likely misspells (`msec`, `mS`, `secs`,
+    /// `10%+`'s `%+`), or `None` when it is known or plausibly a unit of
+    /// its own (`req/s`, `ops`).
+    pub fn misspelt(symbol: &str) -> Option<&'static str> {
+        if Self::known(symbol).is_some() {
+            return None;
+        }
+        if symbol.contains('%') {
+            return Some("%");
+        }
+        let lower = symbol.to_ascii_lowercase();
+        const ALIASES: &[(&str, &str)] = &[
+            ("msec", "ms"),
+            ("msecs", "ms"),
+            ("millis", "ms"),
+            ("millisecond", "ms"),
+            ("milliseconds", "ms"),
+            ("usec", "us"),
+            ("usecs", "us"),
+            ("micros", "us"),
+            ("microsecond", "us"),
+            ("microseconds", "us"),
+            ("nsec", "ns"),
+            ("nsecs", "ns"),
+            ("nanos", "ns"),
+            ("nanosecond", "ns"),
+            ("nanoseconds", "ns"),
+            ("secs", "s"),
+            ("second", "s"),
+            ("seconds", "s"),
+            ("mins", "min"),
+            ("minute", "min"),
+            ("minutes", "min"),
+            ("hour", "h"),
+            ("hours", "h"),
+            ("hr", "h"),
+            ("hrs", "h"),
+            ("byte", "B"),
+            ("bytes", "B"),
+            ("percent", "%"),
+        ];
+        if let Some((_, to)) = ALIASES.iter().find(|(a, _)| *a == lower) {
+            return Some(to);
+        }
+        // The right letters in the wrong case: `mS`, `MS`, `kib`.
+        TIME.iter()
+            .chain(BYTES)
+            .chain(RATIO)
+            .map(|(s, _)| *s)
+            .find(|s| s.eq_ignore_ascii_case(symbol))
+    }
+
     /// Converts `value` given in `self` into `to`, when both are of one family.
     pub fn convert(&self, value: f64, to: &Unit) -> Option<f64> {
         if self.dimension == to.dimension {
@@ -184,6 +236,23 @@ pub fn format_with_unit(value: f64, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn misspelt_units_are_named_with_the_right_one() {
+        for (bad, good) in [
+            ("msec", "ms"),
+            ("mS", "ms"),
+            ("MS", "ms"),
+            ("secs", "s"),
+            ("%+", "%"),
+            ("kib", "KiB"),
+        ] {
+            assert_eq!(Unit::misspelt(bad), Some(good), "{bad}");
+        }
+        for fine in ["ms", "MiB", "%", "req/s", "ops", "allocs/op"] {
+            assert_eq!(Unit::misspelt(fine), None, "{fine}");
+        }
+    }
 
     #[test]
     fn small_values_keep_their_digits() {

@@ -102,6 +102,11 @@ pub(super) fn show_run(
     for a in &ran.annotations {
         render::eprint(a);
     }
+    if github {
+        for w in &ran.outcome.warnings {
+            render::eprint(&crate::outputs::github::warning(w));
+        }
+    }
     if let Some(e) = &ran.failed {
         p.error(e);
     }

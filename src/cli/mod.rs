@@ -307,6 +307,12 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                             count(n, "older gate file")
                         ),
                     };
+                    if !report.not_compacted.is_empty() {
+                        p.warning(&format!(
+                            "`{location}` holds files qod did not write ({}): its git history was kept, not rewritten; the removed runs stay in that history",
+                            report.not_compacted.join(", ")
+                        ));
+                    }
                     p.note(&format!(
                         "qod: removed {}{parts}, kept {} in `{location}`{}",
                         count(report.removed_runs, "run"),

@@ -60,6 +60,7 @@ pub(super) fn blank(o: &PlannedObjective) -> ObjectiveOutcome {
         metric: o.spec.metric.clone(),
         family: o.family.clone(),
         status: ObjectiveStatus::NoData,
+        policy_error: None,
         effect: effect_of(ObjectiveStatus::NoData, &o.spec),
         mode: o.spec.mode,
         key: o.spec.key,
@@ -224,9 +225,11 @@ pub(super) fn evaluate(
         (Ok(p), Ok(w)) => (p, w),
         (Err(e), _) | (_, Err(e)) => {
             // Only possible for metrics matched by a pattern without a unit:
-            // everything else was checked before running.
-            out.status = ObjectiveStatus::Fail;
+            // everything else was checked before running. A broken policy,
+            // not a regression: the run exits 2.
+            out.status = ObjectiveStatus::Inconclusive;
             out.reason = format!("cannot compare: {e}");
+            out.policy_error = Some(e.to_string());
             out.effect = effect_of(out.status, &o.spec);
             return out;
         }

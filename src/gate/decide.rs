@@ -26,7 +26,16 @@ pub(super) fn decide(
         schema_version: DECISION_SCHEMA_VERSION,
         decision: eval.verdict,
         score: eval.score,
-        summary: eval.summary,
+        summary: match eval.objectives.iter().find(|o| o.policy_error.is_some()) {
+            Some(o) => format!(
+                "policy error: objective `{}` cannot judge `{}`: {}; {}",
+                o.id,
+                o.metric,
+                o.policy_error.as_deref().unwrap_or_default(),
+                eval.summary
+            ),
+            None => eval.summary,
+        },
         objectives: eval.objectives,
         plugins,
         pipeline: PipelineSummary {
@@ -110,7 +119,7 @@ pub(super) fn exit_code(d: &Decision, ending: &Ending, strict: bool) -> Exit {
 /// The exit code of a decided run: a store that failed means no decision
 /// can be trusted to have been kept.
 pub fn exit_of(d: &Decision, strict: bool) -> Exit {
-    if d.store.error.is_some() {
+    if d.store.error.is_some() || d.objectives.iter().any(|o| o.policy_error.is_some()) {
         return Exit::NoDecision;
     }
     match d.decision {

@@ -276,10 +276,14 @@ pub async fn run(
         )
         .await;
         if decision.store.created {
-            notes.push(format!(
-                "created a new history store at `{}` (if history was expected there, check `--store` or `QOD_STORE`)",
-                decision.store.location
-            ));
+            let created = created_note(&req.store, &decision.store.location);
+            // On a CI runner a new store usually means a lost history:
+            // every run would start one. Said as a warning (an annotation).
+            if provider == crate::ci::Provider::Local {
+                notes.push(created);
+            } else {
+                warnings.push(created);
+            }
         }
     }
     decision.store.requests = store.requests();
@@ -293,6 +297,23 @@ pub async fn run(
         trends,
         suspended: None,
     })
+}
+
+/// What a run that created its store says: where, and for a bare word
+/// (`qod-history`), whether a branch (`git:qod-history`) was meant.
+fn created_note(asked: &str, location: &str) -> String {
+    let bare = !asked.is_empty()
+        && asked
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let hint = if bare {
+        format!(
+            "`{asked}` is a folder in this checkout: did you mean `git:{asked}`, a branch of this repository that every clone shares?"
+        )
+    } else {
+        "if history was expected there, check `--store` or `QOD_STORE`".to_owned()
+    };
+    format!("created a new history store at `{location}` ({hint})")
 }
 
 /// How plugins run for `opts`. Secret values are what the redactor hides

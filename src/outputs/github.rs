@@ -45,6 +45,12 @@ pub fn outputs(d: &Decision) -> String {
     )
 }
 
+/// A gate's warning (a new store, a baseline it could not read) as a
+/// workflow command, so the CI shows it on the run's page.
+pub fn warning(text: &str) -> String {
+    format!("::warning title=qod::{}", data(text))
+}
+
 /// One workflow command per failed or warned objective and failed plugin.
 pub fn annotations(d: &Decision) -> Vec<String> {
     let mut out = Vec::new();

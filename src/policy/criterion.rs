@@ -186,6 +186,21 @@ pub enum CriterionError {
     BadExpression { text: String },
     #[error("criterion `{text}`: unknown unit `{unit}`")]
     UnknownUnit { text: String, unit: String },
+    #[error("criterion `{text}`: unknown unit `{unit}`; did you mean `{suggestion}`?")]
+    MisspeltUnit {
+        text: String,
+        unit: String,
+        suggestion: &'static str,
+    },
+    #[error(
+        "criterion `{text}` has no unit, and the metric is measured in `{metric_unit}`: it would read as {reading}; write the unit ({fixes})"
+    )]
+    NoUnit {
+        text: String,
+        metric_unit: String,
+        reading: String,
+        fixes: String,
+    },
     #[error(
         "criterion `{text}`: unit `{unit}` does not fit the metric's unit {metric_unit}{}",
         signed_percent(text, unit)
@@ -260,6 +275,24 @@ pub fn parse(text: &str) -> Result<Parsed, CriterionError> {
     } else {
         ParsedRhs::Absolute(parse_quantity(rest).ok_or_else(|| bad_value(rest))?)
     };
+    let quantities: Vec<&Quantity> = match &rhs {
+        ParsedRhs::Absolute(q) => vec![q],
+        ParsedRhs::Baseline {
+            add: Some((_, q)), ..
+        } => vec![q],
+        _ => Vec::new(),
+    };
+    for q in quantities {
+        if let Some(unit) = &q.unit {
+            if let Some(suggestion) = crate::units::Unit::misspelt(unit) {
+                return Err(CriterionError::MisspeltUnit {
+                    text: t.to_owned(),
+                    unit: unit.clone(),
+                    suggestion,
+                });
+            }
+        }
+    }
     Ok(Parsed {
         text: t.to_owned(),
         op,
@@ -366,9 +399,56 @@ impl Parsed {
         }
     }
 
+    /// The error for a number without a unit on a metric with one, with
+    /// how it would read and what to write instead.
+    fn no_unit(&self, q: &Quantity, metric_unit: &Unit) -> CriterionError {
+        let n = crate::units::format_value(q.value);
+        let u = &metric_unit.symbol;
+        let op = self.op.symbol();
+        let relative =
+            matches!(self.rhs, ParsedRhs::Baseline { mul, .. } if (mul - 1.0).abs() < f64::EPSILON);
+        let (reading, fixes) = match self.rhs {
+            ParsedRhs::Baseline { .. } if relative => {
+                let sign = if self.text.contains('-') { '-' } else { '+' };
+                (
+                    format!("{sign}{n} {u} on the baseline"),
+                    format!(
+                        "`{op} {sign}{n}%` for a share of the baseline, or `{op} {sign}{n}{u}`"
+                    ),
+                )
+            }
+            ParsedRhs::Baseline { .. } => (
+                format!("{n} {u} added to the baseline"),
+                format!("`+ {n}{u}`, or `+ {n}%` of the baseline"),
+            ),
+            _ => {
+                let other = match (&metric_unit.dimension, u.as_str()) {
+                    (Dimension::Time, "ms") => "s",
+                    (Dimension::Time, _) => "ms",
+                    (_, "B") => "KiB",
+                    _ => "B",
+                };
+                (
+                    format!("{n} {u}"),
+                    format!("`{op} {n}{u}`, or `{op} {n}{other}` if {other} were meant"),
+                )
+            }
+        };
+        CriterionError::NoUnit {
+            text: self.text.clone(),
+            metric_unit: u.clone(),
+            reading,
+            fixes,
+        }
+    }
+
     pub fn resolve(&self, metric_unit: &Unit) -> Result<Criterion, CriterionError> {
         let convert = |q: &Quantity| -> Result<f64, CriterionError> {
             let Some(symbol) = &q.unit else {
+                // `< 8` on a time or a size: 8 of what? Ask rather than guess.
+                if matches!(metric_unit.dimension, Dimension::Time | Dimension::Bytes) {
+                    return Err(self.no_unit(q, metric_unit));
+                }
                 return Ok(q.value);
             };
             if *symbol == metric_unit.symbol {

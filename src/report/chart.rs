@@ -1,9 +1,13 @@
 //! One metric's history as an SVG chart, drawn with plotters: the value of
 //! each run, the band between the baseline and the target the policy
-//! computed, pass/warn/fail markers, deployments and change points. Every
-//! drawn point carries a `<title>` (run, revision, value), which browsers
-//! show on hover. Long histories are downsampled for drawing (largest
-//! triangle three buckets), keeping every warn and fail marker that fits.
+//! computed, pass/warn/fail markers, deployments, change points and runner
+//! changes. Every drawn point carries a `<title>` (run, revision, value),
+//! which browsers show on hover. Long histories are downsampled for drawing
+//! (largest triangle three buckets), keeping every warn and fail marker
+//! that fits.
+//!
+//! Size: the drawing steps share one chart's scale, coordinates and
+//! markers; split, each would pass them back and forth.
 
 use crate::decision::ObjectiveStatus;
 use crate::units::format_with_unit;

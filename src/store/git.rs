@@ -1020,10 +1020,25 @@ impl GitBlobs {
     /// tree (after a prune), so that the branch stays small; pushed with a
     /// lease, so that a run recorded meanwhile is never dropped (the
     /// compaction is then skipped). Returns whether it compacted.
-    pub async fn compact(&self) -> Result<bool, StoreError> {
+    ///
+    /// A branch holding files qod did not write (`README.md`, code) is
+    /// never rewritten: `Refused` names them, and its history stays.
+    pub async fn compact(&self) -> Result<Compacted, StoreError> {
         let Some(tip) = self.fetch().await? else {
-            return Ok(false);
+            return Ok(Compacted::No);
         };
+        let top = self
+            .git(&["ls-tree", "-z", "--name-only", &tip], None)
+            .await
+            .map_err(|e| self.fail("read", e))?;
+        let foreign: Vec<String> = top
+            .split('\0')
+            .filter(|n| !n.is_empty() && !QOD_TOP_LEVEL.contains(n))
+            .map(str::to_owned)
+            .collect();
+        if !foreign.is_empty() {
+            return Ok(Compacted::Refused(foreign));
+        }
         let tree = format!("{tip}^{{tree}}");
         let commit = self
             .git(
@@ -1043,9 +1058,29 @@ impl GitBlobs {
         if done {
             *self.inner.tip.lock().await = Some(Some(commit));
         }
-        Ok(done)
+        Ok(if done { Compacted::Yes } else { Compacted::No })
     }
 }
+
+/// What a compaction did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Compacted {
+    Yes,
+    /// Nothing to compact, or a run was recorded meanwhile.
+    No,
+    /// The branch holds these files qod did not write: never rewritten.
+    Refused(Vec<String>),
+}
+
+/// The top-level folders qod writes on its branch.
+const QOD_TOP_LEVEL: [&str; 6] = [
+    "runs",
+    "index",
+    "deployments",
+    "groups",
+    "suspended",
+    "quarantine",
+];
 
 impl Blobs for GitBlobs {
     fn location(&self) -> String {

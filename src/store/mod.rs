@@ -183,6 +183,9 @@ pub struct PruneReport {
     /// (`suspended/`), older than every kept run.
     pub removed_parts: usize,
     pub kept_runs: usize,
+    /// A git branch's history was not compacted: it holds files qod did
+    /// not write (named here), so it is never rewritten.
+    pub not_compacted: Vec<String>,
 }
 
 /// The history store a run uses.
@@ -813,16 +816,21 @@ impl Store {
         let removed_parts = self
             .prune_groups(oldest_kept.min(in_flight).max(0) as u64)
             .await?;
-        // A git branch keeps what was removed in its history: start it anew.
+        // A git branch keeps what was removed in its history: start it
+        // anew, unless it holds anything but qod's own files.
+        let mut not_compacted = Vec::new();
         if let Backend::Git(g) = &self.backend {
             if !removed.is_empty() || removed_parts > 0 {
-                g.compact().await?;
+                if let git::Compacted::Refused(foreign) = g.compact().await? {
+                    not_compacted = foreign;
+                }
             }
         }
         Ok(PruneReport {
             removed_parts,
             removed_runs: removed.len(),
             kept_runs: kept.len(),
+            not_compacted,
         })
     }
 }

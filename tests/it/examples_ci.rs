@@ -180,7 +180,7 @@ fn four_instance_gate(provider_env: &str) -> Scratch {
             ("c", "p95", 30.0),
             ("d", "merged", 0.0),
         ],
-        "  - { id: a, metric: a.duration, pass: \"<= 60s\" }\n  - { id: b, metric: b.size, pass: \"< 100\" }\n  - { id: c, metric: c.p95, pass: \"< 50ms\" }\n  - { id: d, metric: d.merged, pass: \"== 0\" }\n",
+        "  - { id: a, metric: a.duration, pass: \"<= 60s\" }\n  - { id: b, metric: b.size, pass: \"< 100B\" }\n  - { id: c, metric: c.p95, pass: \"< 50ms\" }\n  - { id: d, metric: d.merged, pass: \"== 0\" }\n",
     ));
     s
 }

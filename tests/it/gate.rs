@@ -362,7 +362,7 @@ fn jobs_bounds_how_many_plugins_run_at_once() {
 #[test]
 fn policy_timeout_overrides_the_manifest() {
     let s = Scratch::new();
-    s.policy("version: 1\nplugins:\n  s: { uses: sleep-forever, timeout: 300ms }\nobjectives:\n  - { id: v, metric: s.value, pass: \"< 1\" }\n");
+    s.policy("version: 1\nplugins:\n  s: { uses: sleep-forever, timeout: 300ms }\nobjectives:\n  - { id: v, metric: s.value, pass: \"< 1ms\" }\n");
     let start = std::time::Instant::now();
     let r = s.qod(&["run", "--kill-grace", "200ms"]);
     assert_eq!(r.code, 1);

@@ -299,6 +299,55 @@ fn prune_keeps_the_branch_small() {
 }
 
 #[test]
+fn prune_never_rewrites_a_branch_holding_other_files() {
+    let top = tempfile::tempdir().unwrap();
+    let bare = remote(top.path());
+    // Someone keeps notes on the history branch.
+    let work = top.path().join("seed");
+    git(&work, &["checkout", "-q", "--orphan", "qod-history"]);
+    git(&work, &["rm", "-q", "-rf", "."]);
+    std::fs::write(work.join("NOTES.md"), "benchmarks\n").unwrap();
+    git(&work, &["add", "NOTES.md"]);
+    git(&work, &["commit", "-q", "-m", "notes"]);
+    git(&work, &["push", "-q", "origin", "qod-history"]);
+    let url = format!("git+file://{}#qod-history", bare.display());
+    let s = checkout(&bare, "app");
+    for _ in 0..3 {
+        let out = in_checkout(&s, "app", &["run", "--store", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let before: u32 = git(&bare, &["rev-list", "--count", "qod-history"])
+        .parse()
+        .unwrap();
+    let r = crate::common::finish(
+        in_checkout(
+            &s,
+            "app",
+            &["store", "prune", "--store", &url, "--keep", "1"],
+        )
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "holds files qod did not write (NOTES.md): its git history was kept, not rewritten"
+        ),
+        "{}",
+        r.stderr
+    );
+    // The records went in one more commit; nothing was squashed.
+    let after: u32 = git(&bare, &["rev-list", "--count", "qod-history"])
+        .parse()
+        .unwrap();
+    assert!(after > before, "{before} → {after}");
+    let listed = git(&bare, &["ls-tree", "-r", "--name-only", "qod-history"]);
+    assert!(listed.contains("NOTES.md"), "{listed}");
+}
+
+#[test]
 fn a_first_write_creates_the_local_repository() {
     // `qod deployed` writes before it reads anything: on a fresh runner
     // the store's local repository does not exist yet.

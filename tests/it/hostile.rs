@@ -170,7 +170,7 @@ fn named_credentials_pass_through_and_are_redacted() {
     let s = Scratch::new()
         .env("API_TOKEN", "s3cr3t-value-123")
         .env("AWS_REGION", "eu-west-1");
-    s.policy("version: 1\nplugins:\n  env: { uses: prints-env, env: [API_TOKEN, \"AWS_*\"] }\nobjectives:\n  - { id: v, metric: env.value, pass: \"< 1\" }\n");
+    s.policy("version: 1\nplugins:\n  env: { uses: prints-env, env: [API_TOKEN, \"AWS_*\"] }\nobjectives:\n  - { id: v, metric: env.value, pass: \"< 1ms\" }\n");
     let r = s.qod(&["run"]);
     let d: Value = r.json();
     let dump = d["plugins"][0]["stderr_tail"].as_str().unwrap();

@@ -110,7 +110,7 @@ fn quiet_prints_the_data_and_the_errors_only() {
 #[test]
 fn a_long_plugin_prints_a_heartbeat() {
     let s = Scratch::new();
-    s.policy("version: 1\nplugins:\n  slow: { uses: sleep-forever, timeout: 2500ms }\nobjectives:\n  - { id: v, metric: slow.value, pass: \"< 1\" }\n");
+    s.policy("version: 1\nplugins:\n  slow: { uses: sleep-forever, timeout: 2500ms }\nobjectives:\n  - { id: v, metric: slow.value, pass: \"< 1ms\" }\n");
     let r = s.qod(&["run", "--no-record", "--progress", "--heartbeat", "1s"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let beats: Vec<&str> = r

@@ -199,3 +199,116 @@ fn the_summary_keeps_enough_stderr_to_hold_the_cause() {
         .unwrap()
         .starts_with("Error: Cannot find module ./lib"));
 }
+
+#[test]
+fn a_number_without_a_unit_on_a_timed_metric_asks_which_was_meant() {
+    let s = Scratch::new();
+    let policy = |pass: &str| {
+        format!("version: 1\nplugins:\n  b: {{ uses: build-time }}\nobjectives:\n  - {{ id: t, metric: b.duration, pass: \"{pass}\" }}\n")
+    };
+    insta::assert_snapshot!(refused(&s, &policy("< 8")), @r"
+    error: invalid policy `qod.yaml`
+      at /objectives/0/pass (line 5 column 40)
+      caused by: criterion `< 8` has no unit, and the metric is measured in `s`: it would read as 8 s; write the unit (`< 8s`, or `< 8ms` if ms were meant)
+      hint: write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%`, `<= baseline * 1.5`, or `<= upper` with a threshold model
+    ");
+    insta::assert_snapshot!(refused(&s, &policy("<= +10")), @r"
+    error: invalid policy `qod.yaml`
+      at /objectives/0/pass (line 5 column 40)
+      caused by: criterion `<= +10` has no unit, and the metric is measured in `s`: it would read as +10 s on the baseline; write the unit (`<= +10%` for a share of the baseline, or `<= +10s`)
+      hint: write `<op> <value>`: `< 300ms`, `>= 3`, `<= +10%`, `<= baseline * 1.5`, or `<= upper` with a threshold model
+    ");
+}
+
+#[test]
+fn a_misspelt_unit_is_a_policy_error_even_where_the_metric_is_unknown() {
+    let s = Scratch::new();
+    // `bench-import`'s metrics are only known once it ran: the units are
+    // checked by their spelling before.
+    for (pass, unit, meant) in [
+        ("< 8msec", "msec", "ms"),
+        ("< 8mS", "mS", "ms"),
+        ("<= 10%+", "%+", "%"),
+    ] {
+        let stderr = refused(
+            &s,
+            &format!("version: 1\nplugins:\n  b: {{ uses: bench-import, with: {{ path: b.json }} }}\nobjectives:\n  - {{ id: t, metric: \"b.*\", pass: \"{pass}\" }}\n"),
+        );
+        assert!(
+            stderr.contains(&format!(
+                "criterion `{pass}`: unknown unit `{unit}`; did you mean `{meant}`?"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_criterion_that_does_not_fit_what_a_plugin_reported_exits_2_not_1() {
+    let s = Scratch::new();
+    s.write("b.json", r#"[{"name": "parse", "unit": "ms", "value": 3}]"#);
+    s.write(
+        "qod.yaml",
+        "version: 1\nplugins:\n  b: { uses: bench-import, with: { path: b.json, format: custom } }\nobjectives:\n  - { id: all, metric: \"b.*\", pass: \"< 8\" }\n",
+    );
+    assert_eq!(
+        s.qod(&["validate"]).code,
+        0,
+        "the unit is not known before the run"
+    );
+    let r = s.qod(&["run", "--no-record"]);
+    assert_eq!(r.code, 2, "a broken policy, not a regression: {}", r.stderr);
+    let d = r.json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "inconclusive", "{o:#}");
+    assert!(
+        o["policy_error"].as_str().unwrap().contains("has no unit"),
+        "{o:#}"
+    );
+    assert!(
+        d["summary"].as_str().unwrap().starts_with(
+            "policy error: objective `all[parse]` cannot judge `b.parse`: criterion `< 8` has no unit"
+        ),
+        "{}",
+        d["summary"]
+    );
+}
+
+#[test]
+fn a_store_made_of_a_bare_word_asks_whether_a_branch_was_meant() {
+    let s = Scratch::new();
+    s.write(
+        "qod.yaml",
+        &crate::common::emit_policy(
+            &[("b", "duration", 1.0)],
+            "  - { id: t, metric: b.duration, pass: \"< 5s\" }\n",
+        ),
+    );
+    let r = s.qod(&["run", "--store", "qod-history"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("created a new history store"));
+    insta::assert_snapshot!(line.unwrap_or(&r.stderr), @"qod: created a new history store at `qod-history` (`qod-history` is a folder in this checkout: did you mean `git:qod-history`, a branch of this repository that every clone shares?)");
+    // In CI, where every run would start a new history, it is a warning
+    // the CI shows as an annotation.
+    let r = crate::common::finish(
+        s.command(&["run", "--store", "other-history"])
+            .env("GITHUB_ACTIONS", "true")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("::warning") || r.stderr.contains("::warning"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("did you mean `git:other-history`"),
+        "{}",
+        r.stderr
+    );
+}

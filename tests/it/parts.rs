@@ -7,7 +7,7 @@ use crate::s3::{create_bucket, scratch_for, Moto};
 use serde_json::Value;
 
 const OBJECTIVES: &str = r#"  - { id: a-time, metric: a.duration, pass: "<= baseline * 1.5" }
-  - { id: b-size, metric: b.size, pass: "< 100" }
+  - { id: b-size, metric: b.size, pass: "< 100B" }
   - { id: c-p95, metric: c.p95, pass: "<= +10%", on_no_baseline: pass }
   - { id: d-merged, metric: d.merged, pass: "== 0", key: true }
 "#;
@@ -373,13 +373,13 @@ fn dot_names_never_leave_the_store() {
 fn combine_judges_by_its_own_policy_not_the_parts() {
     let s = Scratch::new();
     // The parts run under a looser limit for `b-size` than combine's policy.
-    let loose = format!("{}{NAMED}", policy()).replace("pass: \"< 100\"", "pass: \"< 1000\"");
+    let loose = format!("{}{NAMED}", policy()).replace("pass: \"< 100B\"", "pass: \"< 1000B\"");
     s.policy(&loose);
     for part in ["fast", "slow"] {
         let r = s.qod(&["run", "--store", "store", "--group", "g1", "--part", part]);
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
-    s.policy(&format!("{}{NAMED}", policy()).replace("pass: \"< 100\"", "pass: \"< 10\""));
+    s.policy(&format!("{}{NAMED}", policy()).replace("pass: \"< 100B\"", "pass: \"< 10B\""));
     let r = s.qod(&["combine", "--store", "store", "--group", "g1"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let d = r.json();
@@ -394,7 +394,7 @@ fn combine_judges_by_its_own_policy_not_the_parts() {
         b["reason"]
             .as_str()
             .unwrap()
-            .contains("under another policy (`< 1000` where this policy says `< 10`)"),
+            .contains("under another policy (`< 1000B` where this policy says `< 10B`)"),
         "{b:#}"
     );
 

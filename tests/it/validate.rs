@@ -47,7 +47,7 @@ fn valid_policies_pass() {
 #[test]
 fn validate_runs_nothing() {
     let s = Scratch::new();
-    s.policy("version: 1\nplugins:\n  s: { uses: sleep-forever }\nobjectives:\n  - { id: v, metric: s.value, pass: \"< 1\" }\n");
+    s.policy("version: 1\nplugins:\n  s: { uses: sleep-forever }\nobjectives:\n  - { id: v, metric: s.value, pass: \"< 1ms\" }\n");
     let r = s.qod(&["validate"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
