@@ -224,10 +224,13 @@ objectives:
     pass: "< 3ms"
 "#;
     let (code, d) = run_policy(&s, policy, &[]);
-    assert_eq!(code, 1);
+    // A criterion that does not fit what the plugin reported is a broken
+    // policy (exit 2), not a regression.
+    assert_eq!(code, 2);
     assert_eq!(d["objectives"][0]["status"], "pass");
     assert_eq!(d["objectives"][0]["target"], 3.0);
-    assert_eq!(d["objectives"][1]["status"], "fail");
+    assert_eq!(d["objectives"][1]["status"], "inconclusive");
+    assert!(d["objectives"][1]["policy_error"].is_string());
     insta::assert_snapshot!(d["objectives"][1]["reason"].as_str().unwrap(), @"cannot compare: criterion `< 3ms`: unit `ms` does not fit the metric's unit `MiB`");
 }
 
