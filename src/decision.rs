@@ -474,11 +474,6 @@ pub struct PluginOutcome {
     /// from parts (`qod combine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<String>,
-    /// What a plugin that answered `pending` asked to be resumed with (a
-    /// suspended gate's saved state only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(skip)]
-    pub pending: Option<PendingState>,
 }
 
 impl PluginOutcome {
@@ -505,7 +500,6 @@ impl PluginOutcome {
             repeats: None,
             stderr_tail: None,
             part: None,
-            pending: None,
         }
     }
 

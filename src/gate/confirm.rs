@@ -37,14 +37,14 @@ pub async fn run_and_evaluate(
     comparing: Option<Comparing<'_>>,
     carried: &[(usize, PluginOutcome)],
     warnings: &mut Vec<String>,
-) -> (Vec<PluginOutcome>, Evaluation) {
+) -> Ran {
     let mut skip = match &comparing {
         Some(Comparing { base: Ok(_), .. }) => crate::compare::instances(plan),
         _ => Vec::new(),
     };
     skip.extend(carried.iter().map(|(i, _)| *i));
     // Each instance's runs so far; `plugins[i]` is them pooled.
-    let mut runs = runner::run_all(plan, shared, settings, &skip).await;
+    let (mut runs, pending) = runner::split(runner::run_all(plan, shared, settings, &skip).await);
     for (i, out) in carried {
         runs[*i] = vec![out.clone()];
     }
@@ -94,7 +94,11 @@ pub async fn run_and_evaluate(
     let mut eval = evaluate(&plugins);
     // A suspended gate decides nothing yet: no confirmation either.
     if plugins.iter().any(|p| p.status == PluginStatus::Pending) {
-        return (plugins, eval);
+        return Ran {
+            plugins,
+            eval,
+            pending,
+        };
     }
     let mut attempts: BTreeMap<String, Vec<Attempt>> = BTreeMap::new();
     let most = objectives.iter().map(|o| o.spec.confirm).max().unwrap_or(0);
@@ -136,7 +140,9 @@ pub async fn run_and_evaluate(
         for i in rerun {
             let inst = &plan.instances[i];
             // A confirmation repeats the instance as it first ran: `repeat` runs.
-            runs[i].extend(runner::run_repeated(inst, shared, settings, true).await);
+            // A confirmation never suspends: its invocations all end.
+            let again = runner::run_repeated(inst, shared, settings, true).await;
+            runs[i].extend(again.into_iter().map(|a| a.outcome));
             plugins[i] = runner::pool(runs[i].clone(), runs[i].len() as u32, inst.repeat_aggregate);
         }
         eval = evaluate(&plugins);
@@ -146,5 +152,17 @@ pub async fn run_and_evaluate(
             o.attempts = a;
         }
     }
-    (plugins, eval)
+    Ran {
+        plugins,
+        eval,
+        pending,
+    }
+}
+
+/// What the plugins gave: each instance's outcome, the evaluation, and the
+/// states of the plugins left pending (by instance).
+pub struct Ran {
+    pub plugins: Vec<PluginOutcome>,
+    pub eval: Evaluation,
+    pub pending: BTreeMap<crate::ids::InstanceId, crate::decision::PendingState>,
 }

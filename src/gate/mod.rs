@@ -209,7 +209,11 @@ pub async fn run(
         target: &target,
         now: started_at,
     };
-    let (plugins, eval) = confirm::run_and_evaluate(
+    let confirm::Ran {
+        plugins,
+        eval,
+        pending,
+    } = confirm::run_and_evaluate(
         &plan,
         &shared,
         &settings,
@@ -227,14 +231,11 @@ pub async fn run(
         ));
     }
     // Plugins still pending: the gate is suspended, to be resumed later.
-    let suspended = plugins
-        .iter()
-        .any(|p| p.status == crate::decision::PluginStatus::Pending)
-        .then(|| {
-            settings
-                .redactor
-                .redact_doc(suspend::Suspension::of(&shared, &plugins))
-        });
+    let suspended = (!pending.is_empty()).then(|| {
+        settings
+            .redactor
+            .redact_doc(suspend::Suspension::of(&shared, &plugins, pending))
+    });
     // 6. The decision, then the record.
     // Text that came from plugins, `compare.prepare`, the CI or git leaves
     // qod here, in the decision and everything made of it (the record, the

@@ -49,14 +49,20 @@ pub struct Suspension {
     pub saved_at: String,
     pub pipeline: Pipeline,
     pub source: Source,
-    /// Every instance's outcome so far, in policy order; the pending ones
-    /// with their state.
+    /// Every instance's outcome so far, in policy order.
     pub plugins: Vec<PluginOutcome>,
+    /// The pending instances' states, given back when the gate resumes.
+    #[serde(default)]
+    pub pending: std::collections::BTreeMap<InstanceId, PendingState>,
 }
 
 impl Suspension {
-    /// The gate `shared` suspended with `plugins`.
-    pub fn of(shared: &SharedContext, plugins: &[PluginOutcome]) -> Suspension {
+    /// The gate `shared` suspended with `plugins`, `pending` of them.
+    pub fn of(
+        shared: &SharedContext,
+        plugins: &[PluginOutcome],
+        pending: std::collections::BTreeMap<InstanceId, PendingState>,
+    ) -> Suspension {
         Suspension {
             token: format!("{TOKEN_PREFIX}{}", uuid::Uuid::now_v7()),
             run_id: shared.run_id.clone(),
@@ -65,13 +71,14 @@ impl Suspension {
             pipeline: shared.pipeline.clone(),
             source: shared.source.clone(),
             plugins: plugins.to_vec(),
+            pending,
         }
     }
 
     fn pending(&self) -> impl Iterator<Item = (&InstanceId, &PluginOutcome, &PendingState)> {
         self.plugins
             .iter()
-            .filter_map(|p| p.pending.as_ref().map(|s| (&p.instance, p, s)))
+            .filter_map(|p| self.pending.get(&p.instance).map(|s| (&p.instance, p, s)))
     }
 
     /// One line: which plugins are pending, and what they said.
@@ -117,10 +124,13 @@ impl Suspension {
             let Some(i) = plan.instances.iter().position(|x| x.id == p.instance) else {
                 continue;
             };
-            match (&p.pending, p.status) {
+            match (self.pending.get(&p.instance), p.status) {
                 (Some(state), PluginStatus::Pending) => {
                     settings.resume.insert(p.instance.clone(), state.clone());
                 }
+                // Pending without a state to resume with: run it afresh,
+                // never carry `pending` into a decision.
+                (None, PluginStatus::Pending) => {}
                 _ => carried.push((i, p.clone())),
             }
         }

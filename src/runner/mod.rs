@@ -36,8 +36,8 @@ pub(crate) fn interpret_stdout(
     )
 }
 
-use crate::decision::{PluginOutcome, PluginStatus};
-use crate::ids::RunId;
+use crate::decision::{PendingState, PluginOutcome, PluginStatus};
+use crate::ids::{InstanceId, RunId};
 use crate::plan::{Plan, PlannedInstance};
 use crate::protocol::{
     Context, HistoryInfo, Paths, Pipeline, PluginRef, RunInfo, Source, PROTOCOL_VERSION,
@@ -91,6 +91,48 @@ pub struct SharedContext {
     pub runner: Option<crate::machine::Runner>,
 }
 
+/// One invocation of a plugin: its outcome, and beside it the runner's
+/// working state, which never enters a decision: for a plugin that
+/// answered `pending` while the gate suspends, what it asked to be resumed
+/// with.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub outcome: PluginOutcome,
+    pub pending: Option<PendingState>,
+}
+
+impl Invocation {
+    /// An invocation that ended (nothing pending).
+    pub fn ended(outcome: PluginOutcome) -> Invocation {
+        Invocation {
+            outcome,
+            pending: None,
+        }
+    }
+}
+
+/// Splits invocations into each instance's outcomes and the states of the
+/// pending ones, by instance.
+pub fn split(
+    runs: Vec<Vec<Invocation>>,
+) -> (Vec<Vec<PluginOutcome>>, BTreeMap<InstanceId, PendingState>) {
+    let mut pending = BTreeMap::new();
+    let outcomes = runs
+        .into_iter()
+        .map(|inv| {
+            inv.into_iter()
+                .map(|i| {
+                    if let Some(p) = i.pending {
+                        pending.insert(i.outcome.instance.clone(), p);
+                    }
+                    i.outcome
+                })
+                .collect()
+        })
+        .collect();
+    (outcomes, pending)
+}
+
 /// Runs every instance of `plan` but those at the indices in `skip` (run
 /// by the caller); each instance's runs (more than one with `repeat:`)
 /// come back in policy order, the skipped ones with none.
@@ -99,10 +141,10 @@ pub async fn run_all(
     shared: &SharedContext,
     settings: &RunSettings,
     skip: &[usize],
-) -> Vec<Vec<PluginOutcome>> {
+) -> Vec<Vec<Invocation>> {
     let sem = Arc::new(Semaphore::new(settings.jobs.max(1)));
     let total = plan.instances.len();
-    let mut handles: Vec<Option<tokio::task::JoinHandle<Vec<PluginOutcome>>>> =
+    let mut handles: Vec<Option<tokio::task::JoinHandle<Vec<Invocation>>>> =
         Vec::with_capacity(total);
     for (index, inst) in plan.instances.iter().enumerate() {
         if skip.contains(&index) {
@@ -116,12 +158,12 @@ pub async fn run_all(
         handles.push(Some(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closes");
             if let Some(sig) = settings.cancel.signal() {
-                return vec![unrun(
+                return vec![Invocation::ended(unrun(
                     &inst,
                     PluginStatus::Cancelled,
                     "cancelled",
                     format!("cancelled by {} before it started", signal_name(sig)),
-                )];
+                ))];
             }
             run_repeated(&inst, &shared, &settings, false).await
         })));
@@ -133,12 +175,12 @@ pub async fn run_all(
             continue;
         };
         outcomes.push(h.await.unwrap_or_else(|e| {
-            vec![unrun(
+            vec![Invocation::ended(unrun(
                 inst,
                 PluginStatus::SpawnFailed,
                 "internal",
                 format!("qod lost track of the plugin: {e}"),
-            )]
+            ))]
         }));
     }
     outcomes
@@ -153,7 +195,7 @@ pub async fn run_repeated(
     shared: &SharedContext,
     settings: &RunSettings,
     fresh: bool,
-) -> Vec<PluginOutcome> {
+) -> Vec<Invocation> {
     // A confirmation waits for a pending plugin here: the gate is past
     // suspending once its first runs have ended.
     let waiting;
@@ -169,7 +211,7 @@ pub async fn run_repeated(
     while runs.len() < inst.repeat.max(1) as usize
         && runs
             .last()
-            .is_none_or(|r: &PluginOutcome| r.status == PluginStatus::Ok)
+            .is_none_or(|r: &Invocation| r.outcome.status == PluginStatus::Ok)
         && (runs.is_empty() || settings.cancel.signal().is_none())
     {
         let mut again = shared.clone();
@@ -237,7 +279,7 @@ pub async fn run_variant(
     let (mut ctx, env) = context_for(inst, &again, &settings);
     ctx.variant = Some(variant.to_owned());
     ctx.pair = Some(pair);
-    run_one(inst, (ctx, env), &settings).await
+    run_one(inst, (ctx, env), &settings).await.outcome
 }
 
 /// Pools the outcomes of runs of one instance: the last failing run if
@@ -328,7 +370,7 @@ async fn run_one(
     inst: &PlannedInstance,
     (ctx, env): (Context, BTreeMap<String, String>),
     settings: &RunSettings,
-) -> PluginOutcome {
+) -> Invocation {
     let mut notes = Vec::new();
     if let Err(e) = std::fs::create_dir_all(&ctx.paths.artifacts) {
         notes.push(format!(
@@ -356,7 +398,7 @@ async fn run_one(
     let elapsed = || started.elapsed() + before;
     let mut ctx = ctx;
     let mut resumed = earlier.map_or(0, |p| p.resumed + u32::from(ctx.resume.is_some()));
-    let mut out = loop {
+    let (mut out, pending) = loop {
         let input = serde_json::to_vec(&ctx).expect("contexts serialize");
         let limits = Limits {
             timeout: inst.timeout.saturating_sub(elapsed()),
@@ -376,23 +418,27 @@ async fn run_one(
             None => running.await,
         };
         let Some(p) = pending::pending(&raw) else {
-            break outcome::interpret(
-                &inst.id,
-                &inst.plugin.manifest,
-                raw,
-                inst.timeout,
-                settings.grace,
+            break (
+                outcome::interpret(
+                    &inst.id,
+                    &inst.plugin.manifest,
+                    raw,
+                    inst.timeout,
+                    settings.grace,
+                ),
+                None,
             );
         };
         if settings.suspend && p.retry_after < inst.timeout.saturating_sub(elapsed()) {
-            break pending::suspended(inst, p, since, resumed);
+            let (out, state) = pending::suspended(inst, p, since, resumed);
+            break (out, Some(state));
         }
         match pending::wait(inst, settings, &p, elapsed()).await {
             Ok(()) => {
                 ctx.resume = Some(p.state);
                 resumed += 1;
             }
-            Err(out) => break *out,
+            Err(out) => break (*out, None),
         }
     };
     if resumed > 0 {
@@ -423,7 +469,10 @@ async fn run_one(
             _ => String::new(),
         },
     });
-    out
+    Invocation {
+        outcome: out,
+        pending,
+    }
 }
 
 /// Awaits `f`, reporting a heartbeat every `every` until it ends, so that
@@ -598,7 +647,7 @@ mod tests {
     #[test]
     fn a_run_reports_start_heartbeats_and_end_with_redacted_text() {
         let events = events_of(
-            "version: 1\nplugins:\n  slow: { uses: slow }\n  fails: { uses: leaks }\nobjectives:\n  - { id: a, metric: slow.value, pass: \"< 10\" }\n  - { id: b, metric: fails.value, pass: \"< 10\" }\n",
+            "version: 1\nplugins:\n  slow: { uses: slow }\n  fails: { uses: leaks }\nobjectives:\n  - { id: a, metric: slow.value, pass: \"< 10ms\" }\n  - { id: b, metric: fails.value, pass: \"< 10ms\" }\n",
             Some(Duration::from_millis(100)),
         );
         let started: Vec<_> = events
@@ -647,7 +696,7 @@ mod tests {
     #[test]
     fn no_heartbeat_is_reported_when_the_reporter_wants_none() {
         let events = events_of(
-            "version: 1\nplugins:\n  slow: { uses: slow }\nobjectives:\n  - { id: a, metric: slow.value, pass: \"< 10\" }\n",
+            "version: 1\nplugins:\n  slow: { uses: slow }\nobjectives:\n  - { id: a, metric: slow.value, pass: \"< 10ms\" }\n",
             None,
         );
         assert!(

@@ -74,14 +74,14 @@ pub(super) async fn wait(
     }
 }
 
-/// The outcome of a plugin left pending when the gate is suspended: status
-/// `pending`, with what it needs to be resumed.
+/// A plugin left pending when the gate is suspended: its outcome (status
+/// `pending`), and apart from it what it needs to be resumed.
 pub(super) fn suspended(
     inst: &PlannedInstance,
     p: Pending,
     since: chrono::DateTime<chrono::Utc>,
     resumed: u32,
-) -> PluginOutcome {
+) -> (PluginOutcome, crate::decision::PendingState) {
     let mut out = super::unrun(
         inst,
         PluginStatus::Pending,
@@ -92,11 +92,11 @@ pub(super) fn suspended(
         ),
     );
     out.summary = p.summary;
-    out.pending = Some(crate::decision::PendingState {
+    let state = crate::decision::PendingState {
         state: p.state,
         retry_after_ms: p.retry_after.as_millis() as u64,
         since: crate::time::rfc3339(since),
         resumed,
-    });
-    out
+    };
+    (out, state)
 }
