@@ -13,14 +13,14 @@ use crate::policy::criterion::{self, Parsed};
 use crate::policy::{load_policy, BaselineSpec, DecisionSpec, LoadedPolicy, Objective};
 use crate::protocol::Better;
 use crate::units::Unit;
+pub use compared::CompareTolerance;
 use serde_json::Value;
-pub use side_by_side::SideBySide;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod compared;
 mod parts;
-mod side_by_side;
 
 /// How long a plugin may run when neither the policy nor its manifest says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -62,7 +62,7 @@ pub struct PlannedObjective {
     pub warn: Vec<Parsed>,
     pub baseline: BaselineSpec,
     /// For an objective `against: base`: its tolerance for the paired test.
-    pub side_by_side: Option<SideBySide>,
+    pub compared: Option<CompareTolerance>,
     /// For one metric of a pattern objective: the objective it comes from.
     pub family: Option<crate::decision::Family>,
 }
@@ -101,7 +101,7 @@ impl PlannedObjective {
 
     /// Whether the objective compares with history (not `against: base`).
     pub fn is_relative(&self) -> bool {
-        self.side_by_side.is_none()
+        self.compared.is_none()
             && self.pass.iter().chain(&self.warn).any(|p| {
                 matches!(
                     p.rhs,
@@ -447,7 +447,7 @@ impl Plan {
                     }
                 }
             }
-            let side = side_by_side::check(o, &pass, p.compare.is_some())
+            let side = compared::check(o, &pass, p.compare.is_some())
                 .map_err(|(field, problem, fix)| diags.push(diag(problem).at(at(field)).hint(fix)))
                 .ok()
                 .flatten();
@@ -475,7 +475,7 @@ impl Plan {
                 pass,
                 warn,
                 baseline,
-                side_by_side: side,
+                compared: side,
                 family: None,
             });
         }

@@ -32,7 +32,7 @@ pub async fn backtest(
     let (compared, replayed): (Vec<_>, Vec<_>) = plan
         .objectives
         .drain(..)
-        .partition(|o| o.side_by_side.is_some());
+        .partition(|o| o.compared.is_some());
     plan.objectives = replayed;
     for o in &compared {
         read.warnings.push(format!(

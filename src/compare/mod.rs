@@ -48,7 +48,7 @@ pub fn instances(plan: &Plan) -> Vec<usize> {
     let mut out: Vec<usize> = plan
         .objectives
         .iter()
-        .filter(|o| o.side_by_side.is_some())
+        .filter(|o| o.compared.is_some())
         .map(|o| plan.instance_index(&o.instance))
         .collect();
     out.sort_unstable();

@@ -66,7 +66,12 @@ pub fn replicated(base: &[f64], candidate: &[f64]) -> Option<String> {
 }
 
 /// The design of an objective's comparisons at significance `alpha`.
-fn design(spec: &CompareSpec, side: crate::plan::SideBySide, alpha: f64, seed: u64) -> Design {
+fn design(
+    spec: &CompareSpec,
+    side: crate::plan::CompareTolerance,
+    alpha: f64,
+    seed: u64,
+) -> Design {
     Design {
         method: spec.test,
         alpha,
@@ -93,7 +98,7 @@ pub(super) fn open_rows(
     let on: Vec<&crate::plan::PlannedObjective> = plan
         .objectives
         .iter()
-        .filter(|o| o.instance == *inst && o.side_by_side.is_some())
+        .filter(|o| o.instance == *inst && o.compared.is_some())
         .collect();
     let named: Vec<&str> = on
         .iter()
@@ -102,30 +107,34 @@ pub(super) fn open_rows(
         .collect();
     let mut rows = Vec::new();
     for o in on {
-        let side = o.side_by_side.expect("filtered");
-        let members: Vec<(String, String, Option<String>, crate::plan::SideBySide)> =
-            if o.is_pattern() {
-                let mut found: Vec<&Metric> = reported
-                    .iter()
-                    .copied()
-                    .filter(|m| o.matches(&m.name) && !named.contains(&m.name.as_str()))
-                    .collect();
-                found.sort_by(|a, b| a.name.cmp(&b.name));
-                found.dedup_by(|a, b| a.name == b.name);
-                found
-                    .into_iter()
-                    .map(|m| {
-                        (
-                            o.row(&m.name).spec.id,
-                            m.name.clone(),
-                            Some(o.spec.id.clone()),
-                            side.toward(m.better),
-                        )
-                    })
-                    .collect()
-            } else {
-                vec![(o.spec.id.clone(), o.metric.as_str().to_owned(), None, side)]
-            };
+        let side = o.compared.expect("filtered");
+        let members: Vec<(
+            String,
+            String,
+            Option<String>,
+            crate::plan::CompareTolerance,
+        )> = if o.is_pattern() {
+            let mut found: Vec<&Metric> = reported
+                .iter()
+                .copied()
+                .filter(|m| o.matches(&m.name) && !named.contains(&m.name.as_str()))
+                .collect();
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            found.dedup_by(|a, b| a.name == b.name);
+            found
+                .into_iter()
+                .map(|m| {
+                    (
+                        o.row(&m.name).spec.id,
+                        m.name.clone(),
+                        Some(o.spec.id.clone()),
+                        side.toward(m.better),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(o.spec.id.clone(), o.metric.as_str().to_owned(), None, side)]
+        };
         // Holm: the family's looks are those of its strictest level.
         let m = members.len().max(1) as f64;
         let looks = design(spec, side, spec.alpha / m, seed).looks();

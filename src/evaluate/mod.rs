@@ -9,8 +9,8 @@
 //!   which adds the effects up to a verdict and a score.
 
 pub mod baseline;
+mod compared;
 mod objective;
-mod side_by_side;
 mod significance;
 mod summary;
 
@@ -74,12 +74,12 @@ pub fn evaluate(
         .map(|(i, o)| {
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
             if o.is_pattern() {
-                return side_by_side::family(o, objectives, plugin, comparisons);
+                return compared::family(o, objectives, plugin, comparisons);
             }
             let metric =
                 plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
-            if o.side_by_side.is_some() {
-                return vec![side_by_side::evaluate(o, metric, plugin, comparisons)];
+            if o.compared.is_some() {
+                return vec![compared::evaluate(o, metric, plugin, comparisons)];
             }
             vec![objective::evaluate(o, metric, plugin, baselines.of(i))]
         })
@@ -109,7 +109,7 @@ fn holm(
 ) {
     let mut families: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
     for (i, o) in objectives.iter().enumerate() {
-        if let (Some(f), None, Some(_)) = (&o.family, o.side_by_side, &o.spec.test) {
+        if let (Some(f), None, Some(_)) = (&o.family, o.compared, &o.spec.test) {
             families.entry(f.objective.as_str()).or_default().push(i);
         }
     }

@@ -161,7 +161,7 @@ pub async fn rows(
 ) -> (Vec<PlannedObjective>, Baselines) {
     if !objectives
         .iter()
-        .any(|o| o.is_pattern() && o.side_by_side.is_none())
+        .any(|o| o.is_pattern() && o.compared.is_none())
     {
         return (objectives.to_vec(), history.baselines.clone());
     }
@@ -173,7 +173,7 @@ pub async fn rows(
     // Each planned objective, or the rows it expands to (`None`: expanded).
     let mut out: Vec<(PlannedObjective, Option<usize>)> = Vec::new();
     for (i, o) in objectives.iter().enumerate() {
-        let found: Vec<&str> = match (o.is_pattern() && o.side_by_side.is_none())
+        let found: Vec<&str> = match (o.is_pattern() && o.compared.is_none())
             .then(|| plugins.iter().find(|p| p.instance == o.instance))
             .flatten()
         {

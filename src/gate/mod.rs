@@ -178,7 +178,7 @@ pub async fn run(
         .policy
         .compare
         .as_ref()
-        .filter(|_| plan.objectives.iter().any(|o| o.side_by_side.is_some()));
+        .filter(|_| plan.objectives.iter().any(|o| o.compared.is_some()));
     let base = match compare {
         Some(spec) if !crate::compare::applies(spec, &source, provider) => {
             Some(Err(crate::evaluate::NOT_A_CHANGE.to_owned()))

@@ -143,7 +143,7 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
             }
             // What needs no history is judged again from the part's values;
             // the rest keeps the part's verdict, its effect under this policy.
-            let absolute = !o.is_pattern() && !o.is_relative() && o.side_by_side.is_none();
+            let absolute = !o.is_pattern() && !o.is_relative() && o.compared.is_none();
             let rows: Vec<ObjectiveOutcome> = rows
                 .into_iter()
                 .map(|mut row| {

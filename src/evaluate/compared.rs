@@ -205,7 +205,7 @@ pub(super) fn evaluate(
     out.status = *status;
     out.change_pct = Some(c.change_pct);
     out.improved = (c.change_pct != 0.0).then(|| {
-        let higher_is_worse = o.side_by_side.is_some_and(|s| s.higher_is_worse);
+        let higher_is_worse = o.compared.is_some_and(|s| s.higher_is_worse);
         (c.change_pct < 0.0) == higher_is_worse
     });
     out.passes_if = Some(format!(

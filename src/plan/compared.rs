@@ -6,7 +6,7 @@ use crate::policy::{Against, Objective};
 
 /// What an objective `against: base` holds the candidate/base ratio to.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SideBySide {
+pub struct CompareTolerance {
     /// The largest (or, when lower is worse, smallest) ratio that passes:
     /// `1.03` for `<= +3%`.
     pub ratio: f64,
@@ -14,17 +14,17 @@ pub struct SideBySide {
     pub higher_is_worse: bool,
 }
 
-impl SideBySide {
+impl CompareTolerance {
     /// The tolerance for a metric of a pattern objective whose direction is
     /// `better`: "no more than 3% worse" is `<= +3%` for a time and, for a
     /// higher-is-better metric (`ops`), the same distance the other way
     /// (a ratio of `1 / 1.03`).
-    pub fn toward(self, better: Option<crate::protocol::Better>) -> SideBySide {
+    pub fn toward(self, better: Option<crate::protocol::Better>) -> CompareTolerance {
         let lower_is_worse = better == Some(crate::protocol::Better::Higher);
         if lower_is_worse != self.higher_is_worse {
             return self;
         }
-        SideBySide {
+        CompareTolerance {
             ratio: 1.0 / self.ratio,
             higher_is_worse: !self.higher_is_worse,
         }
@@ -40,7 +40,7 @@ pub(super) fn check(
     o: &Objective,
     pass: &[Parsed],
     has_compare: bool,
-) -> Result<Option<SideBySide>, (&'static str, String, String)> {
+) -> Result<Option<CompareTolerance>, (&'static str, String, String)> {
     if o.against == Against::History {
         return Ok(None);
     }
@@ -91,7 +91,7 @@ pub(super) fn check(
             )),
         };
     match c.ratio() {
-        Some(ratio) if ratio > 0.0 => Ok(Some(SideBySide {
+        Some(ratio) if ratio > 0.0 => Ok(Some(CompareTolerance {
             ratio,
             higher_is_worse,
         })),
