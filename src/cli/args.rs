@@ -168,6 +168,10 @@ pub enum Command {
     /// Find change points in each metric's history (E-divisive means, as
     /// Apache Otava does).
     Trend(TrendArgs),
+    /// Set the gate up in a project: find its benchmark harness and its CI,
+    /// and write `qod.yaml` (side by side on requests, history on the
+    /// default branch) and the CI's pipeline.
+    Init(InitArgs),
     /// Replay the policy over the stored history: how often each objective
     /// would have passed, warned and failed, and which runs it would have
     /// stopped (`--format json` lists every replayed run).
@@ -263,6 +267,32 @@ pub struct BacktestArgs {
     pub branch: Option<String>,
     #[command(flatten)]
     pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The CI to write a pipeline for (default: the one the project's
+    /// files name).
+    #[arg(long, value_enum)]
+    pub ci: Option<crate::commands::init::Ci>,
+    /// The benchmark harness (default: the one found).
+    #[arg(long, value_enum)]
+    pub harness: Option<crate::commands::init::Harness>,
+    /// The side-by-side tolerance.
+    #[arg(long, default_value = "<= +5%", value_name = "CRITERION")]
+    pub tolerance: String,
+    /// Write without asking (in scripts).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Write nothing: print the files.
+    #[arg(long)]
+    pub print: bool,
+    /// The project's folder.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@
 
 mod args;
 mod gate;
+mod init;
 mod progress;
 mod render;
 mod summary;
@@ -94,6 +95,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
         Command::Gitlab { command } => {
             forge_comment(crate::outputs::comment::Forge::Gitlab, command, p, env)
         }
+        Command::Init(args) => init::init(args, p),
         Command::Validate { policy } => {
             let plan = commands::validate::validate(policy.as_deref(), &cwd())?;
             p.note(&format!(

@@ -11,6 +11,7 @@ pub(crate) mod deployed;
 mod error;
 pub(crate) mod export;
 pub(crate) mod history;
+pub mod init;
 pub(crate) mod plugins;
 pub mod report;
 pub(crate) mod run;

@@ -19,6 +19,7 @@ mod hardening;
 mod harnesses;
 mod history_runs;
 mod hostile;
+mod init;
 mod install;
 mod instructions;
 mod interface;
