@@ -17,7 +17,8 @@
 //!      (rounds taken for runs), and the same with `confirm: 1`;
 //!    - qod now: `<= +5%` on the mean of the last 10 runs, failing only
 //!      when the run is beyond that limit by more than runs vary (Student's
-//!      t prediction over the runs, one-sided, α 0.01), with each run's
+//!      t prediction over the runs, one-sided, α 0.01, baseline runs more
+//!      than 5 scaled MADs from their median left out), with each run's
 //!      level its mean (`welch-t`) or its median (`#median`, or
 //!      `mann-whitney`'s reading of samples).
 //!
@@ -121,6 +122,8 @@ struct Trial<'a> {
     history: Vec<&'a [f64]>,
     current: Vec<f64>,
     fresh: Vec<f64>,
+    /// A second fresh run, for `confirm: 2`.
+    fresh2: Vec<f64>,
 }
 
 type Rule = fn(&Trial) -> bool;
@@ -156,14 +159,22 @@ fn qod_test(history: &[&[f64]], current: &[f64]) -> bool {
 /// `<= +5%` against the mean level of the last 10 runs, excused unless
 /// beyond the limit by more than runs vary: the run-level test.
 fn qod_runs(history: &[&[f64]], current: &[f64], level: fn(&[f64]) -> f64) -> bool {
-    let last: Vec<f64> = history[history.len() - 10..]
+    qod_runs_at(history, current, level, qod::stats::OUTLIER_MADS)
+}
+
+/// The same, leaving out baseline runs beyond `mads` scaled MADs.
+fn qod_runs_at(history: &[&[f64]], current: &[f64], level: fn(&[f64]) -> f64, mads: f64) -> bool {
+    let all: Vec<f64> = history[history.len() - 10..]
         .iter()
         .map(|r| level(r))
         .collect();
-    let (b, x) = (mean(&last), level(current));
-    if x <= b * 1.05 {
+    let x = level(current);
+    if x <= mean(&all) * 1.05 {
         return false;
     }
+    // As qod: baseline runs far from the others are left out of the test.
+    let (last, _) = qod::stats::without_outliers(&all, mads);
+    let b = mean(&last);
     qod::stats::prediction_t(&qod::stats::RunTest {
         baseline: &last,
         value: x,
@@ -193,6 +204,24 @@ fn qod_runs_confirm(t: &Trial) -> bool {
     qod_runs(&t.history, &pooled, median)
 }
 
+/// `confirm: 2`: a failing run is measured twice more, and the median of
+/// the three runs' levels judged (as qod aggregates confirmed runs).
+fn qod_runs_confirm2(t: &Trial) -> bool {
+    if !qod_runs(&t.history, &t.current, median) {
+        return false;
+    }
+    let three = [median(&t.current), median(&t.fresh), median(&t.fresh2)];
+    qod_runs(&t.history, &[median(&three)], median)
+}
+
+fn qod_runs_median_10(t: &Trial) -> bool {
+    qod_runs_at(&t.history, &t.current, median, 10.0)
+}
+
+fn qod_runs_median_all(t: &Trial) -> bool {
+    qod_runs_at(&t.history, &t.current, median, f64::INFINITY)
+}
+
 fn qod_default(t: &Trial) -> bool {
     qod_test(&t.history, &t.current)
 }
@@ -206,7 +235,7 @@ fn qod_confirm(t: &Trial) -> bool {
 }
 
 /// The history rules every table compares.
-fn history_rules() -> [(&'static str, Rule); 8] {
+fn history_rules() -> [(&'static str, Rule); 11] {
     [
         ("prototype: > 1.5 × mean of last 3", prototype as Rule),
         ("github-action-benchmark: > 200% of previous", previous_200),
@@ -224,10 +253,19 @@ fn history_rules() -> [(&'static str, Rule); 8] {
             qod_runs_mean,
         ),
         (
-            "qod now: the same, run = median (`#median`)",
+            "qod now: the same, run = median (`#median`), outliers beyond 5 MADs left out",
             qod_runs_median,
         ),
         ("qod now: run = median, with confirm: 1", qod_runs_confirm),
+        ("qod now: run = median, with confirm: 2", qod_runs_confirm2),
+        (
+            "qod now: run = median, outliers beyond 10 MADs left out",
+            qod_runs_median_10,
+        ),
+        (
+            "qod now: run = median, every baseline run kept",
+            qod_runs_median_all,
+        ),
     ]
 }
 
@@ -263,8 +301,8 @@ fn main() {
     println!("\n| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");
     for (name, rule) in rules {
         let row = rates(trials, |rng, r| {
-            let mut picked: Vec<usize> = Vec::with_capacity(HISTORY + 2);
-            while picked.len() < HISTORY + 2 {
+            let mut picked: Vec<usize> = Vec::with_capacity(HISTORY + 3);
+            while picked.len() < HISTORY + 3 {
                 let i = rng.below(pool.len());
                 if !picked.contains(&i) {
                     picked.push(i);
@@ -279,6 +317,7 @@ fn main() {
                 history,
                 current: scale(picked[HISTORY]),
                 fresh: scale(picked[HISTORY + 1]),
+                fresh2: scale(picked[HISTORY + 2]),
             })
         });
         println!("| {name} |{row}");
@@ -407,18 +446,30 @@ fn side_by_side(rules: &[(&str, Rule)]) {
     for (name, rule) in rules {
         let row = rates(trials, |rng, r| {
             let start = HISTORY + rng.below(pairs - HISTORY - WINDOW);
-            let history: Vec<&[f64]> = base[start - HISTORY..start]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
-            let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
-            rule(&Trial {
-                history,
-                current: scale(&cand[start]),
-                fresh: scale(&cand[start + 1]),
-            })
+            rule(&history_trial(&base, &cand, start, r))
         });
         println!("| {name} |{row} 1 |");
+    }
+}
+
+/// A history trial at `start`: the `HISTORY` runs of `history` before it,
+/// and `current`'s run there (and the next, for confirmation) made slower
+/// by `r`.
+fn history_trial<'a>(
+    history: &'a [Vec<f64>],
+    current: &[Vec<f64>],
+    start: usize,
+    r: f64,
+) -> Trial<'a> {
+    let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
+    Trial {
+        history: history[start - HISTORY..start]
+            .iter()
+            .map(Vec::as_slice)
+            .collect(),
+        current: scale(&current[start]),
+        fresh: scale(&current[start + 1]),
+        fresh2: scale(&current[start + 2]),
     }
 }
 
@@ -702,17 +753,8 @@ fn corpus_history(rules: &[(&str, Rule)]) {
     println!("| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");
     for (name, rule) in rules {
         let row = rates(trials, |rng, r| {
-            let start = HISTORY + rng.below(runs.len() - HISTORY - 2);
-            let history: Vec<&[f64]> = runs[start - HISTORY..start]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
-            let scale = |v: &[f64]| v.iter().map(|x| x * (1.0 + r)).collect::<Vec<f64>>();
-            rule(&Trial {
-                history,
-                current: scale(&runs[start]),
-                fresh: scale(&runs[start + 1]),
-            })
+            let start = HISTORY + rng.below(runs.len() - HISTORY - 3);
+            rule(&history_trial(&runs, &runs, start, r))
         });
         println!("| {name} |{row}");
     }

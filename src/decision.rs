@@ -274,6 +274,11 @@ pub struct TestOutcome {
     /// the metric's unit, on the levels' scale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<f64>,
+    /// Baseline runs' levels left out of the test as outliers (more than
+    /// 5 scaled MADs from the baseline's median: a run measured cold or on
+    /// a busy machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outliers: Vec<f64>,
     /// One-sided p-value: the chance, at the limit, of a run this far on
     /// the worse side (absent when there were too few runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -438,7 +438,21 @@ fn test_verdict(
         .limit
         .map(|l| format!(" at the limit {}", format_with_unit(l, unit)))
         .unwrap_or_default();
-    let runs = |n: usize| format!("{n} baseline run{}", if n == 1 { "" } else { "s" });
+    let runs = |n: usize| {
+        let out = match t.outliers.len() {
+            0 => String::new(),
+            k => format!(
+                " ({k} more left out as outlier{}: {})",
+                if k == 1 { "" } else { "s" },
+                t.outliers
+                    .iter()
+                    .map(|v| format_with_unit(*v, unit))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        format!("{n} baseline run{}{out}", if n == 1 { "" } else { "s" })
+    };
     match t.significant {
         None => {
             *status = ObjectiveStatus::Inconclusive;

@@ -60,6 +60,7 @@ pub(super) fn run(
         min_runs: spec.min_runs(),
         level: level_name(spec).to_owned(),
         limit: None,
+        outliers: Vec::new(),
         p_value: None,
         significant: None,
         change: None,
@@ -81,7 +82,7 @@ pub(super) fn run(
     if !levels.is_empty() {
         t.limit = Some(centre * mul + add);
     }
-    if runs.len() < spec.min_runs().max(3) as usize {
+    if levels.len() < spec.min_runs().max(3) as usize {
         return t;
     }
     let test = stats::RunTest {

@@ -10,7 +10,7 @@
 use crate::policy::Aggregate;
 
 mod runs;
-pub use runs::{prediction_bootstrap, prediction_t, RunTest};
+pub use runs::{prediction_bootstrap, prediction_t, without_outliers, RunTest, OUTLIER_MADS};
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// What a test found.

@@ -49,6 +49,31 @@ impl RunTest<'_> {
     }
 }
 
+/// How far from the median, in scaled MADs (σ for normal data), a
+/// baseline run's level is taken for an outlier: a run measured cold or on
+/// a busy machine, which would otherwise widen the spread every later run
+/// is judged by.
+pub const OUTLIER_MADS: f64 = 5.0;
+
+/// Splits baseline levels into those kept and those left out as outliers
+/// (more than `mads` scaled MADs from the median, [`OUTLIER_MADS`] in qod;
+/// a Hampel filter). With fewer than five runs, or levels that do not
+/// vary, all are kept.
+pub fn without_outliers(levels: &[f64], mads: f64) -> (Vec<f64>, Vec<f64>) {
+    if levels.len() < 5 {
+        return (levels.to_vec(), Vec::new());
+    }
+    let median = quantile_sorted(&sorted(levels), 0.5);
+    let deviations: Vec<f64> = levels.iter().map(|x| (x - median).abs()).collect();
+    let mad = 1.4826 * quantile_sorted(&sorted(&deviations), 0.5);
+    if mad == 0.0 || !mad.is_finite() {
+        return (levels.to_vec(), Vec::new());
+    }
+    levels
+        .iter()
+        .partition(|x| (*x - median).abs() <= mads * mad)
+}
+
 /// Student's t prediction test. Needs two baseline runs.
 pub fn prediction_t(t: &RunTest) -> Option<TestResult> {
     let k = t.baseline.len();
@@ -185,6 +210,27 @@ mod tests {
         assert!((r.p_value - 0.00238).abs() < 0.0001, "{r:?}");
         // t(0.99, 4) = 3.7469; half-width 3.7469 × 1.5811 × √1.2 = 6.49.
         assert!((r.ci_low - (20.0 - 6.49)).abs() < 0.01, "{r:?}");
+    }
+
+    #[test]
+    fn a_cold_run_is_left_out_of_the_spread() {
+        // pytest-benchmark medians of seven runs, the first one cold.
+        let levels = [93.59, 61.16, 59.64, 57.34, 57.67, 57.63, 58.37];
+        let (kept, out) = without_outliers(&levels, OUTLIER_MADS);
+        assert_eq!(out, [93.59]);
+        assert_eq!(kept.len(), 6);
+        // Normal noise keeps every run.
+        let calm = [98.0, 100.0, 102.0, 99.0, 101.0, 100.5];
+        assert!(without_outliers(&calm, OUTLIER_MADS).1.is_empty());
+        // Too few to tell, or no spread: all kept.
+        assert!(without_outliers(&[1.0, 1.0, 9.0], OUTLIER_MADS)
+            .1
+            .is_empty());
+        assert!(
+            without_outliers(&[5.0, 5.0, 5.0, 5.0, 5.0, 9.0], OUTLIER_MADS)
+                .1
+                .is_empty()
+        );
     }
 
     #[test]

@@ -161,6 +161,27 @@ pub fn emit_policy(metrics: &[(&str, &str, f64)], objectives: &str) -> String {
     s
 }
 
+/// Makes `dir` a repository on `main` with all it holds committed, and
+/// pushes it to a new bare repository `bare`, its `origin`.
+pub fn publish(dir: &Path, bare: &Path) {
+    git(
+        dir,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &bare.to_string_lossy(),
+        ],
+    );
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "the project"]);
+    git(dir, &["remote", "add", "origin", &bare.to_string_lossy()]);
+    git(dir, &["push", "-q", "origin", "main"]);
+}
+
 /// Replaces what changes from run to run (ids, times, durations, temp paths).
 pub fn redact(mut v: Value) -> Value {
     fn set(v: &mut Value, ptr: &str, to: &str) {

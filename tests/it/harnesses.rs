@@ -67,7 +67,7 @@ fn suite_policy(pairs: &str, extra: &str) -> String {
 }
 
 /// Each row of the pattern objective, by benchmark.
-fn rows(d: &Value) -> Vec<(String, String)> {
+pub(crate) fn rows(d: &Value) -> Vec<(String, String)> {
     d["objectives"]
         .as_array()
         .unwrap()

@@ -1,13 +1,13 @@
 //! History that tells the truth, with a real pytest-benchmark suite
 //! (`fixtures/projects/pybench`) and the history policy the docs
-//! recommend (`qod-history.yaml`): five runs of `main` recorded from
+//! recommend (`qod-history.yaml`): seven runs of `main` recorded from
 //! separate clones on a git-branch store, then a pull request twice as
 //! slow on one benchmark, and one that changes nothing, run beside a busy
 //! process. The test weighs runs, not rounds: the regression fails, the
 //! unchanged request does not.
 
 use crate::common::{git, Scratch};
-use crate::harnesses::{copy_dir, pytest};
+use crate::harnesses::{copy_dir, pytest, rows};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -16,26 +16,12 @@ const STORE: &str = "git:qod-history";
 /// A bare remote holding the suite on `main`, with the history policy.
 fn remote(s: &Scratch) -> PathBuf {
     let bare = s.path().join("remote.git");
-    git(
-        s.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            &bare.to_string_lossy(),
-        ],
-    );
     let seed = s.path().join("seed");
     std::fs::create_dir(&seed).unwrap();
     copy_dir(&crate::common::fixture("projects/pybench"), &seed);
     std::fs::rename(seed.join("qod-history.yaml"), seed.join("qod.yaml")).unwrap();
     std::fs::write(seed.join(".gitignore"), ".qod/\nbench.json\n").unwrap();
-    git(&seed, &["init", "-q", "-b", "main"]);
-    git(&seed, &["add", "."]);
-    git(&seed, &["commit", "-q", "-m", "suite"]);
-    git(&seed, &["push", "-q", &bare.to_string_lossy(), "main"]);
+    crate::common::publish(&seed, &bare);
     bare
 }
 
@@ -61,25 +47,6 @@ fn gate(s: &Scratch, dir: &Path, args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap(), d, stderr)
 }
 
-/// Each row's benchmark and status.
-fn rows(d: &Value) -> Vec<(String, String)> {
-    d["objectives"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            let id = o["id"].as_str().unwrap();
-            let bench = id
-                .split("::")
-                .nth(1)
-                .unwrap_or(id)
-                .trim_end_matches(']')
-                .to_owned();
-            (bench, o["status"].as_str().unwrap().to_owned())
-        })
-        .collect()
-}
-
 /// A pull request branch of a fresh clone, with `change` applied to `slugs.py`.
 fn request(s: &Scratch, bare: &Path, name: &str, change: (&str, &str)) -> PathBuf {
     let dir = clone(s, bare, name);
@@ -96,7 +63,9 @@ fn request(s: &Scratch, bare: &Path, name: &str, change: (&str, &str)) -> PathBu
 fn the_recommended_history_policy_fails_a_2x_regression_and_not_a_busy_neighbour() {
     let s = Scratch::new().env("QOD_PYTEST", &pytest());
     let bare = remote(&s);
-    for i in 0..5 {
+    // Seven runs: a run that strays past the tolerance before the test has
+    // its five runs is `inconclusive` and stays out of later baselines.
+    for i in 0..7 {
         let dir = clone(&s, &bare, &format!("main-{i}"));
         let (code, d, stderr) = gate(&s, &dir, &["run", "--store", STORE, "-q"]);
         assert_eq!(code, 0, "run {i}: {}\n{stderr}", d["summary"]);
@@ -113,20 +82,17 @@ fn the_recommended_history_policy_fails_a_2x_regression_and_not_a_busy_neighbour
             .unwrap_or_else(|| panic!("no row {b}: {:?}", rows(d)))
             .1
     };
-    assert_eq!(status(&d, "test_slugify#median"), "fail", "{:?}", rows(&d));
-    assert_eq!(status(&d, "test_checksum#median"), "pass", "{:?}", rows(&d));
+    assert_eq!(status(&d, "test_slugify"), "fail", "{:?}", rows(&d));
+    assert_eq!(status(&d, "test_checksum"), "pass", "{:?}", rows(&d));
     let slug = d["objectives"]
         .as_array()
         .unwrap()
         .iter()
         .find(|o| o["id"].as_str().unwrap().contains("test_slugify"))
         .unwrap();
-    assert_eq!(
-        slug["baseline"]["runs"].as_array().unwrap().len(),
-        5,
-        "{slug:#}"
-    );
-    assert_eq!(slug["test"]["n_baseline"], 5, "{slug:#}");
+    // Seven runs, less those a test could not yet decide.
+    let n = slug["test"]["n_baseline"].as_u64().unwrap();
+    assert!((5..=7).contains(&n), "{slug:#}");
     assert_eq!(slug["test"]["significant"], true, "{slug:#}");
     let reason = slug["reason"].as_str().unwrap();
     assert!(

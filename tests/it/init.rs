@@ -153,25 +153,7 @@ fn the_generated_policy_fails_a_pull_request_twice_as_slow() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // A repository on `main` with a bare origin, then the pull request.
     let bare = tmp.path().join("origin.git");
-    git(
-        s.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            &bare.to_string_lossy(),
-        ],
-    );
-    git(s.path(), &["init", "-q", "-b", "main"]);
-    git(s.path(), &["add", "."]);
-    git(s.path(), &["commit", "-q", "-m", "suite and gate"]);
-    git(
-        s.path(),
-        &["remote", "add", "origin", &bare.to_string_lossy()],
-    );
-    git(s.path(), &["push", "-q", "origin", "main"]);
+    crate::common::publish(s.path(), &bare);
     git(s.path(), &["checkout", "-q", "-b", "slower"]);
     let file = s.path().join("slugs.py");
     let text = std::fs::read_to_string(&file).unwrap();
