@@ -73,10 +73,15 @@ pub(super) fn run(
     let Rhs::Baseline { mul, add } = criterion.rhs else {
         return t;
     };
-    let levels: Vec<f64> = runs
+    let all: Vec<f64> = runs
         .iter()
         .map(|r| level(spec, r.value, r.samples))
         .collect();
+    // A cold or disturbed baseline run would widen the spread every run
+    // is judged by: left out, and said.
+    let (levels, outliers) = stats::without_outliers(&all, stats::OUTLIER_MADS);
+    t.n_baseline = levels.len();
+    t.outliers = outliers;
     let value = level(spec, current.value, current.samples);
     let centre = stats::mean(&levels);
     if !levels.is_empty() {
@@ -231,6 +236,29 @@ mod tests {
         assert_eq!(by_median.level, "median of samples");
         let by_value = run(&spec(TestMethod::WelchT), &within_10pct(), &runs, &current);
         assert_eq!(by_value.significant, Some(true), "{by_value:?}");
+    }
+
+    /// A cold first run among the baseline runs would hide a 2× regression
+    /// behind its spread: it is left out, and named.
+    #[test]
+    fn a_cold_baseline_run_is_left_out_and_named() {
+        let levels = [93.59, 61.16, 59.64, 57.34, 57.67, 57.63, 58.37];
+        let runs: Vec<Run> = levels
+            .iter()
+            .map(|&value| Run {
+                value,
+                samples: &[],
+            })
+            .collect();
+        let slow = Run {
+            value: 114.4,
+            samples: &[],
+        };
+        let t = run(&spec(TestMethod::WelchT), &within_10pct(), &runs, &slow);
+        assert_eq!(t.outliers, [93.59]);
+        assert_eq!(t.n_baseline, 6);
+        assert_eq!(t.significant, Some(true), "{t:?}");
+        assert!((t.limit.unwrap() - 1.1 * 58.635).abs() < 0.01, "{t:?}");
     }
 
     #[test]
