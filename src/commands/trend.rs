@@ -125,3 +125,38 @@ pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend
         warnings: read.warnings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(revision: Option<&str>, runner: Option<&str>) -> RunRecord {
+        let mut r: RunRecord = serde_json::from_value(serde_json::json!({
+            "record_version": 1, "run_id": "r", "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:01Z", "pipeline": {"provider": "local"},
+            "source": {}, "decision": "pass", "score": 100.0, "metrics": [],
+            "objectives": [], "plugins": []
+        }))
+        .expect("a record");
+        r.source.revision = revision.map(str::to_owned);
+        r.runner = runner.map(|f| crate::machine::Runner {
+            fingerprint: f.to_owned(),
+            ..Default::default()
+        });
+        r
+    }
+
+    #[test]
+    fn a_change_point_says_whether_the_code_could_be_why() {
+        let (a, b) = (Some("aaaaaaa"), Some("bbbbbbb"));
+        assert_eq!(cause(&run(a, Some("x")), &run(b, Some("y"))), "runner");
+        assert_eq!(
+            cause(&run(a, Some("x")), &run(a, Some("x"))),
+            "same_revision"
+        );
+        assert_eq!(cause(&run(a, None), &run(a, None)), "same_revision");
+        assert_eq!(cause(&run(a, Some("x")), &run(b, Some("x"))), "code");
+        // Without runners recorded, another revision is the code's.
+        assert_eq!(cause(&run(a, None), &run(b, Some("x"))), "code");
+    }
+}
