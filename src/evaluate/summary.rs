@@ -105,5 +105,15 @@ pub(super) fn summarize(
     if !broken.is_empty() {
         s.push_str(&format!("; plugin problems: {}", broken.join(", ")));
     }
+    // A policy that does not fit what a plugin reported is said first: the
+    // run exits 2 for it, whatever the verdict.
+    if let Some(o) = outcomes.iter().find(|o| o.policy_error.is_some()) {
+        s = format!(
+            "policy error: objective `{}` cannot judge `{}`: {}; {s}",
+            o.id,
+            o.metric,
+            o.policy_error.as_deref().unwrap_or_default()
+        );
+    }
     s
 }

@@ -26,16 +26,7 @@ pub(super) fn decide(
         schema_version: DECISION_SCHEMA_VERSION,
         decision: eval.verdict,
         score: eval.score,
-        summary: match eval.objectives.iter().find(|o| o.policy_error.is_some()) {
-            Some(o) => format!(
-                "policy error: objective `{}` cannot judge `{}`: {}; {}",
-                o.id,
-                o.metric,
-                o.policy_error.as_deref().unwrap_or_default(),
-                eval.summary
-            ),
-            None => eval.summary,
-        },
+        summary: eval.summary,
         objectives: eval.objectives,
         plugins,
         pipeline: PipelineSummary {

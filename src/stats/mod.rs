@@ -180,13 +180,8 @@ pub fn bootstrap(base: &[f64], cur: &[f64], alpha: f64) -> Option<TestResult> {
     if base.len() < 2 || cur.len() < 2 {
         return None;
     }
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = |n: usize| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        (rng % n as u64) as usize
-    };
+    let mut rng = Xorshift(0x2545_F491_4F6C_DD1D);
+    let mut next = |n: usize| rng.below(n);
     let mut resample_mean = |x: &[f64], shift: f64| -> f64 {
         (0..x.len()).map(|_| x[next(x.len())] + shift).sum::<f64>() / x.len() as f64
     };
@@ -214,6 +209,29 @@ pub fn bootstrap(base: &[f64], cur: &[f64], alpha: f64) -> Option<TestResult> {
         ci_low,
         ci_high,
     })
+}
+
+/// A small deterministic generator: the same data, the same verdict.
+pub(crate) struct Xorshift(pub(crate) u64);
+
+impl Xorshift {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A standard normal (Box-Muller).
+    pub(crate) fn normal(&mut self) -> f64 {
+        let u = |r: &mut Xorshift| ((r.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let (a, b) = (u(self), u(self));
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    }
 }
 
 /// Summarises `values` (not empty).

@@ -18,7 +18,7 @@
 //! far on the worse side) and the change (this run minus the baseline
 //! runs' mean) with the interval a new run's deviation allows.
 
-use super::{mean, quantile_sorted, sd, sorted, TestResult};
+use super::{mean, quantile_sorted, sd, sorted, TestResult, Xorshift, BOOTSTRAP_RESAMPLES};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// One new run and the baseline runs it is judged against.
@@ -104,10 +104,7 @@ pub fn prediction_t(t: &RunTest) -> Option<TestResult> {
     })
 }
 
-/// Resamples in [`prediction_bootstrap`].
-const RESAMPLES: usize = 4000;
-
-/// The smoothed-bootstrap prediction test (fixed seed). Needs three
+/// The smoothed-bootstrap prediction test ([`BOOTSTRAP_RESAMPLES`], fixed seed). Needs three
 /// baseline runs.
 pub fn prediction_bootstrap(t: &RunTest) -> Option<TestResult> {
     let k = t.baseline.len();
@@ -126,10 +123,10 @@ pub fn prediction_bootstrap(t: &RunTest) -> Option<TestResult> {
     let h = 0.9 * s * (k as f64).powf(-0.2);
     let shrink = 1.0 / (1.0 + h * h / (s * s)).sqrt();
     // The prediction error of `value - mean` and of `value - limit`.
-    let mut errors = Vec::with_capacity(RESAMPLES);
+    let mut errors = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
     let mut beyond = 0usize;
     let sign = if t.higher_is_worse { 1.0 } else { -1.0 };
-    for _ in 0..RESAMPLES {
+    for _ in 0..BOOTSTRAP_RESAMPLES {
         let resampled = (0..k).map(|_| t.baseline[rng.below(k)]).sum::<f64>() / k as f64 - m;
         let deviation = (dev[rng.below(k)] + h * rng.normal()) * shrink;
         errors.push(deviation - resampled);
@@ -139,34 +136,11 @@ pub fn prediction_bootstrap(t: &RunTest) -> Option<TestResult> {
     }
     let errors = sorted(&errors);
     Some(TestResult {
-        p_value: ((beyond + 1) as f64 / (RESAMPLES + 1) as f64).min(1.0),
+        p_value: ((beyond + 1) as f64 / (BOOTSTRAP_RESAMPLES + 1) as f64).min(1.0),
         estimate,
         ci_low: estimate - quantile_sorted(&errors, 1.0 - t.alpha),
         ci_high: estimate - quantile_sorted(&errors, t.alpha),
     })
-}
-
-/// A small deterministic generator: the same data, the same verdict.
-struct Xorshift(u64);
-
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let u = |r: &mut Xorshift| ((r.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        let (a, b) = (u(self), u(self));
-        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
-    }
 }
 
 #[cfg(test)]

@@ -13,33 +13,12 @@ const OBJECTIVE: &str = "  - { id: t, metric: build.duration, pass: \"<= baselin
 /// with one commit on `main`.
 fn remote(dir: &Path) -> PathBuf {
     let bare = dir.join("remote.git");
-    git(
-        dir,
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            &bare.to_string_lossy(),
-        ],
-    );
+    let work = dir.join("seed");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("README"), "app\n").unwrap();
+    crate::common::publish(&work, &bare);
     git(&bare, &["config", "uploadpack.allowFilter", "true"]);
     git(&bare, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
-    let work = dir.join("seed");
-    git(
-        dir,
-        &[
-            "clone",
-            "-q",
-            &bare.to_string_lossy(),
-            &work.to_string_lossy(),
-        ],
-    );
-    std::fs::write(work.join("README"), "app\n").unwrap();
-    git(&work, &["add", "README"]);
-    git(&work, &["commit", "-q", "-m", "app"]);
-    git(&work, &["push", "-q", "origin", "HEAD:main"]);
     bare
 }
 
