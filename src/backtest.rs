@@ -49,8 +49,14 @@ pub struct Tally {
     pub no_data: usize,
     pub no_baseline: usize,
     pub inconclusive: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub acknowledged: usize,
     /// Runs the objective would have failed the gate in (its effect was `fail`).
     pub stopped: Vec<usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The whole replay.
@@ -176,6 +182,7 @@ pub fn replay(
                 ObjectiveStatus::NoData => t.no_data += 1,
                 ObjectiveStatus::NoBaseline => t.no_baseline += 1,
                 ObjectiveStatus::Inconclusive => t.inconclusive += 1,
+                ObjectiveStatus::Acknowledged => t.acknowledged += 1,
             }
             if o.effect == OutcomeEffect::Fail {
                 t.stopped.push(i + 1);

@@ -78,6 +78,10 @@ pub enum ObjectiveStatus {
     /// The change is beyond the tolerance, but the significance test had
     /// too few samples to tell it from noise.
     Inconclusive,
+    /// The objective's own criterion does not hold, but an acknowledgement
+    /// (`acknowledge:` or a request's `Qod-Acknowledge:` trailer) accepts
+    /// the change and its criterion holds: a pass.
+    Acknowledged,
 }
 
 impl ObjectiveStatus {
@@ -89,6 +93,7 @@ impl ObjectiveStatus {
             ObjectiveStatus::NoData => "no_data",
             ObjectiveStatus::NoBaseline => "no_baseline",
             ObjectiveStatus::Inconclusive => "inconclusive",
+            ObjectiveStatus::Acknowledged => "acknowledged",
         }
     }
 }
@@ -181,6 +186,35 @@ pub struct ObjectiveOutcome {
     /// The condition, with targets resolved, under which the objective passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passes_if: Option<String>,
+    /// The acknowledgement that judged this objective, or that was ignored
+    /// because it expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<AcknowledgementOutcome>,
+}
+
+/// An acknowledgement applied to an objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AcknowledgementOutcome {
+    /// The criterion accepted instead of the objective's.
+    pub accept: String,
+    /// Why the change is intended.
+    pub reason: String,
+    /// Who accepted it.
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Its last day (`YYYY-MM-DD`); absent for a trailer, which lasts as
+    /// long as its request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Where it is written: `policy`, `file` (the file `acknowledge:`
+    /// names) or `trailer` (the request's head commit).
+    pub source: String,
+    /// The status the objective's own criterion gave.
+    pub original_status: ObjectiveStatus,
+    /// It expired before this run, so it was ignored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
 }
 
 /// The pattern objective a row belongs to.

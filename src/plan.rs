@@ -13,12 +13,13 @@ use crate::policy::criterion::{self, Parsed};
 use crate::policy::{load_policy, BaselineSpec, DecisionSpec, LoadedPolicy, Objective};
 use crate::protocol::Better;
 use crate::units::Unit;
-pub use compared::CompareTolerance;
+pub use compared::{tolerance_of, CompareTolerance};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod acknowledged;
 mod compared;
 mod parts;
 
@@ -31,6 +32,9 @@ pub struct Plan {
     pub policy: LoadedPolicy,
     pub instances: Vec<PlannedInstance>,
     pub objectives: Vec<PlannedObjective>,
+    /// The policy's acknowledgements, checked; which apply is known once
+    /// the build is ([`acknowledged::assign`]).
+    pub acknowledgements: Vec<acknowledged::Ack>,
 }
 
 /// One plugin instance, resolved.
@@ -65,6 +69,10 @@ pub struct PlannedObjective {
     pub compared: Option<CompareTolerance>,
     /// For one metric of a pattern objective: the objective it comes from.
     pub family: Option<crate::decision::Family>,
+    /// The acknowledgements whose scope takes in this build and that may
+    /// name this objective (or rows of it); the first that names a row
+    /// judges it.
+    pub acknowledgements: Vec<acknowledged::Ack>,
 }
 
 impl PlannedObjective {
@@ -97,6 +105,21 @@ impl PlannedObjective {
         row.spec.metric = format!("{}.{name}", self.instance);
         row.metric = MetricName::new(name);
         row
+    }
+
+    /// The acknowledgement that judges this row (an objective, or one
+    /// metric of a pattern objective): the first in force that names it.
+    pub fn acknowledgement(&self) -> Option<&acknowledged::Ack> {
+        self.acknowledgements
+            .iter()
+            .find(|a| a.names(self) && !a.expired)
+    }
+
+    /// The expired acknowledgements that name this row.
+    pub fn expired_acknowledgements(&self) -> impl Iterator<Item = &acknowledged::Ack> {
+        self.acknowledgements
+            .iter()
+            .filter(|a| a.names(self) && a.expired)
     }
 
     /// Whether the objective compares with history (not `against: base`).
@@ -477,6 +500,7 @@ impl Plan {
                 baseline,
                 compared: side,
                 family: None,
+                acknowledgements: Vec::new(),
             });
         }
         if let Some(c) = p.compare.as_ref().filter(|c| c.pairs.max < c.pairs.min) {
@@ -509,6 +533,7 @@ impl Plan {
                     .at("/objectives"),
             );
         }
+        let acknowledgements = acknowledged::check(&policy, &objectives, &mut diags);
         if !diags.is_empty() {
             crate::diag::locate_all(&mut diags, &policy.file, &policy.text);
             return Err(Diagnostics(diags));
@@ -517,6 +542,7 @@ impl Plan {
             policy,
             instances,
             objectives,
+            acknowledgements,
         })
     }
 }

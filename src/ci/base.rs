@@ -152,3 +152,15 @@ pub fn base_of(cwd: &Path, source: &Source) -> Option<ChangeBase> {
         merge_base_time,
     })
 }
+
+/// The head commit of a request: GitHub's event names it (the checkout is
+/// a merge commit by default); elsewhere the revision built.
+pub fn request_head(source: &Source, github_event: Option<&Path>) -> Option<String> {
+    github_event
+        .and_then(|f| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(f).ok()?).ok()?;
+            Some(v.pointer("/pull_request/head/sha")?.as_str()?.to_owned())
+        })
+        .or_else(|| source.revision.clone())
+}

@@ -9,7 +9,7 @@ mod detect;
 mod head;
 mod provider;
 
-pub use base::{base_of, is_change, is_shallow, ChangeBase};
+pub use base::{base_of, is_change, is_shallow, request_head, ChangeBase};
 pub use detect::{detect, git_info, merge_context, ContextError, GitInfo};
 pub use provider::Provider;
 

@@ -46,6 +46,7 @@ pub fn human_summary(d: &Decision, github: bool, colour: bool) -> String {
         let (mark, tone) = match (o.effect, o.status) {
             (E::None, _) => ("shadow", Tone::Dim),
             (_, S::Pass) => ("ok", Tone::Good),
+            (_, S::Acknowledged) => ("acked", Tone::Good),
             (E::Fail, S::NoData) => ("NODATA", Tone::Bad),
             (_, S::NoData) => ("nodata", Tone::Warn),
             (_, S::NoBaseline) => ("new", Tone::Dim),

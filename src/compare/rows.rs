@@ -124,15 +124,17 @@ pub(super) fn open_rows(
             found
                 .into_iter()
                 .map(|m| {
+                    let row = o.row(&m.name);
                     (
-                        o.row(&m.name).spec.id,
+                        row.spec.id.clone(),
                         m.name.clone(),
                         Some(o.spec.id.clone()),
-                        side.toward(m.better),
+                        accepted(&row).unwrap_or(side).toward(m.better),
                     )
                 })
                 .collect()
         } else {
+            let side = accepted(o).unwrap_or(side);
             vec![(o.spec.id.clone(), o.metric.as_str().to_owned(), None, side)]
         };
         // Holm: the family's looks are those of its strictest level.
@@ -157,6 +159,13 @@ pub(super) fn open_rows(
         }
     }
     rows
+}
+
+/// The tolerance an acknowledgement accepts for `row`, which the paired
+/// test then holds it to (its own tolerance is judged from the interval).
+fn accepted(row: &crate::plan::PlannedObjective) -> Option<crate::plan::CompareTolerance> {
+    row.acknowledgement()
+        .and_then(|a| crate::plan::tolerance_of(&a.accept).ok())
 }
 
 /// Holm's step-down within each family: once a member has failed, the

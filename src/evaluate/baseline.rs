@@ -184,14 +184,21 @@ fn qualifies(run: &RunRecord, id: &str, include: Include) -> bool {
     match (include, status) {
         (Include::All, _) => true,
         // A run that could not be compared yet is not a regression: without
-        // it, no first baseline could ever form.
+        // it, no first baseline could ever form. An acknowledged change is
+        // the accepted new level.
         (Include::Pass, Some(s)) => {
-            matches!(s, ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline)
+            matches!(
+                s,
+                ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline | ObjectiveStatus::Acknowledged
+            )
         }
         (Include::PassOrWarn, Some(s)) => {
             matches!(
                 s,
-                ObjectiveStatus::Pass | ObjectiveStatus::NoBaseline | ObjectiveStatus::Warn
+                ObjectiveStatus::Pass
+                    | ObjectiveStatus::NoBaseline
+                    | ObjectiveStatus::Warn
+                    | ObjectiveStatus::Acknowledged
             )
         }
         (Include::Pass, None) => run.decision == Verdict::Pass,
@@ -244,6 +251,9 @@ struct Choice {
     /// A run older than the window was offered: the history is newest
     /// first, so reading further is not worth it.
     closed: bool,
+    /// A run of an acknowledged `from:` revision's line was chosen: older
+    /// runs are no longer offered.
+    rebased: bool,
     /// This run's machine: runs of the same are preferred, so up to
     /// [`LOOK_BACK`] × `last` runs are kept to find `last` of them.
     prefer: Option<String>,
@@ -353,6 +363,7 @@ impl<'p> Chooser<'p> {
                     runs: Vec::new(),
                     fallback: Vec::new(),
                     closed: false,
+                    rebased: false,
                     prefer: target.runner.clone(),
                 })
             })
@@ -381,6 +392,22 @@ impl<'p> Chooser<'p> {
                 || !admits(c, o, run)
             {
                 continue;
+            }
+            // `from: REV` acknowledged: once runs of REV's line exist, the
+            // runs before it are no baselines.
+            if let Some(line) = o.acknowledgement().and_then(|a| a.since.as_deref()) {
+                let on_line =
+                    run.source.revision.as_deref().is_some_and(|r| {
+                        line.contains(r) || line.iter().any(|l| same_commit(l, r))
+                    });
+                if on_line && !c.rebased {
+                    c.rebased = true;
+                    c.runs.clear();
+                    c.fallback.clear();
+                }
+                if !on_line && c.rebased {
+                    continue;
+                }
             }
             match &c.scope {
                 Scope::Base(base) => {

@@ -58,7 +58,7 @@ pub(super) fn family(
                 let name = &id[o.spec.id.len() + 1..id.len() - 1];
                 let row = o.row(name);
                 let metric = plugin.and_then(|p| p.metrics.iter().find(|m| m.name == name));
-                evaluate(&row, metric, plugin, comparisons)
+                super::acknowledged::side_by_side(&row, metric, plugin, comparisons)
             })
             .collect(),
         None => Vec::new(),
@@ -130,7 +130,8 @@ fn severity(s: ObjectiveStatus) -> u8 {
         ObjectiveStatus::Inconclusive => 2,
         ObjectiveStatus::Warn => 3,
         ObjectiveStatus::NoBaseline => 4,
-        ObjectiveStatus::Pass => 5,
+        ObjectiveStatus::Acknowledged => 5,
+        ObjectiveStatus::Pass => 6,
     }
 }
 

@@ -8,6 +8,7 @@
 //! - here: the effect of a status under `mode` and `on_*`, and [`combine`],
 //!   which adds the effects up to a verdict and a score.
 
+mod acknowledged;
 pub mod baseline;
 mod compared;
 mod objective;
@@ -79,9 +80,9 @@ pub fn evaluate(
             let metric =
                 plugin.and_then(|p| p.metrics.iter().find(|m| m.name == o.metric.as_str()));
             if o.compared.is_some() {
-                return vec![compared::evaluate(o, metric, plugin, comparisons)];
+                return vec![acknowledged::side_by_side(o, metric, plugin, comparisons)];
             }
-            vec![objective::evaluate(o, metric, plugin, baselines.of(i))]
+            vec![acknowledged::history(o, metric, plugin, baselines.of(i))]
         })
         .collect();
     holm(objectives, &mut per, plugins, baselines);
@@ -143,7 +144,7 @@ fn holm(
             let plugin = plugins.iter().find(|p| p.instance == o.instance);
             let metric =
                 plugin.and_then(|p| p.metrics.iter().find(|x| x.name == o.metric.as_str()));
-            let mut out = objective::evaluate(&row, metric, plugin, baselines.of(i));
+            let mut out = acknowledged::history(&row, metric, plugin, baselines.of(i));
             if m > 1 {
                 out.reason.push_str(&format!(
                     "; Holm over the {m} metrics of `{family}`: tested at α {}",
@@ -184,7 +185,7 @@ pub fn recombine(
 /// and `mode`.
 pub fn effect_of(status: ObjectiveStatus, spec: &Objective) -> OutcomeEffect {
     let base = match status {
-        ObjectiveStatus::Pass => Effect::Pass,
+        ObjectiveStatus::Pass | ObjectiveStatus::Acknowledged => Effect::Pass,
         ObjectiveStatus::Warn => Effect::Warn,
         ObjectiveStatus::Fail => Effect::Fail,
         ObjectiveStatus::NoData => spec.on_no_data,

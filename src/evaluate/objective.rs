@@ -78,6 +78,7 @@ pub(super) fn blank(o: &PlannedObjective) -> ObjectiveOutcome {
         reason: String::new(),
         passes_if: None,
         comparison: None,
+        acknowledgement: None,
     }
 }
 
@@ -571,7 +572,9 @@ impl Words<'_> {
                 let failed = self.describe_all(pass_checks, Some(false));
                 format!("{}{test_note}", failed.join(", "))
             }
-            ObjectiveStatus::Pass => self.describe_all(pass_checks, None).join(", "),
+            ObjectiveStatus::Pass | ObjectiveStatus::Acknowledged => {
+                self.describe_all(pass_checks, None).join(", ")
+            }
             ObjectiveStatus::Fail | ObjectiveStatus::Warn => {
                 let mut r = self.describe_all(pass_checks, Some(false)).join(", ");
                 if status == ObjectiveStatus::Warn {

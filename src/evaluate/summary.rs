@@ -94,6 +94,22 @@ pub(super) fn summarize(
     if let DecisionSpec::Score { .. } = strategy {
         s = format!("score {}: {s}", format_value(score));
     }
+    // Regressions accepted on purpose are never passed over in silence.
+    let acknowledged: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.status == crate::decision::ObjectiveStatus::Acknowledged)
+        .filter_map(|o| {
+            let a = o.acknowledgement.as_ref()?;
+            Some(format!("{} (`{}`, by {})", o.id, a.accept, a.owner))
+        })
+        .collect();
+    if !acknowledged.is_empty() {
+        s.push_str(&format!(
+            "; {} acknowledged: {}",
+            acknowledged.len(),
+            acknowledged.join(", ")
+        ));
+    }
     if verdict == Verdict::Pass && !warns.is_empty() {
         s.push_str(&format!("; {} warned: {}", warns.len(), warns.join("; ")));
     }

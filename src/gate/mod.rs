@@ -3,6 +3,7 @@
 //! Each step lives in the module that owns it; [`run`] only sequences them.
 //! This is what `qod run` and the CodePipeline commands call.
 
+mod acknowledge;
 pub mod combine;
 mod confirm;
 mod decide;
@@ -125,7 +126,7 @@ pub async fn run(
         None => None,
     };
     let whole = session.plan.instances.len();
-    let plan = match &part {
+    let mut plan = match &part {
         Some(info) => crate::parts::sub_plan(&session.plan, info),
         None => session.plan.clone(),
     };
@@ -141,6 +142,15 @@ pub async fn run(
     )?;
     let branch = source.branch.as_deref();
     let mut warnings = Vec::new();
+    // The acknowledgements that apply to this build.
+    acknowledge::assign(
+        &mut plan,
+        &source,
+        &req.cwd,
+        provider.event_file(&req.env),
+        started_at.date_naive(),
+        &mut warnings,
+    );
     // 3. The history: what the spool kept, then the baselines.
     let uploaded = match &req.spool {
         Some(dir) => spool::upload(store, dir, &mut warnings).await,

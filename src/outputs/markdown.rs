@@ -48,6 +48,7 @@ fn mark(o: &ObjectiveOutcome) -> &'static str {
     match (o.effect, o.status) {
         (OutcomeEffect::None, _) => "👻 shadow",
         (_, ObjectiveStatus::Pass) => "✅ pass",
+        (_, ObjectiveStatus::Acknowledged) => "☑️ acknowledged",
         (_, ObjectiveStatus::Warn) => "⚠️ warn",
         (_, ObjectiveStatus::Fail) if o.effect == OutcomeEffect::Warn => "⚠️ fail (warn only)",
         (_, ObjectiveStatus::Fail) => "❌ fail",

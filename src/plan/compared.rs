@@ -76,12 +76,19 @@ pub(super) fn check(
                 .into(),
         ));
     };
+    tolerance_of(c)
+        .map(Some)
+        .map_err(|(problem, fix)| ("pass", problem, fix))
+}
+
+/// The tolerance a side-by-side criterion gives the paired test (`<= +3%`
+/// is a ratio of 1.03, higher worse), or the problem and the fix.
+pub fn tolerance_of(c: &Parsed) -> Result<CompareTolerance, (String, String)> {
     let higher_is_worse =
         match c.op {
             criterion::Op::Lt | criterion::Op::Le => true,
             criterion::Op::Gt | criterion::Op::Ge => false,
             _ => return Err((
-                "pass",
                 format!(
                     "`{}`: a side-by-side comparison tests a direction; `==` and `!=` have none",
                     c.text
@@ -91,12 +98,11 @@ pub(super) fn check(
             )),
         };
     match c.ratio() {
-        Some(ratio) if ratio > 0.0 => Ok(Some(CompareTolerance {
+        Some(ratio) if ratio > 0.0 => Ok(CompareTolerance {
             ratio,
             higher_is_worse,
-        })),
+        }),
         _ => Err((
-            "pass",
             format!(
                 "`{}` is not a ratio of the base: a side-by-side comparison tests candidate/base",
                 c.text

@@ -5,8 +5,11 @@
 //! Size: the contract types with their doc comments, which are the
 //! policy schema's descriptions; most of the lines are documentation.
 
+mod acknowledge;
 pub mod criterion;
 mod load;
+
+pub use acknowledge::{Acknowledge, Acknowledgement};
 
 pub use load::{check_policy, find_policy, load_policy, LoadedPolicy, POLICY_FILE_NAMES};
 
@@ -48,6 +51,10 @@ pub struct Policy {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z0-9._-]+$"}))]
     pub parts: IndexMap<String, Vec<InstanceId>>,
+    /// Regressions accepted on purpose: a list of entries, or a YAML file
+    /// holding one (`.qod/acknowledgements.yaml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledge: Option<Acknowledge>,
 }
 
 /// A side-by-side comparison: the plugins behind `against: base`

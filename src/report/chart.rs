@@ -97,6 +97,7 @@ fn status_class(s: Option<ObjectiveStatus>) -> &'static str {
         Some(ObjectiveStatus::NoData) => "no-data",
         Some(ObjectiveStatus::NoBaseline) => "no-baseline",
         Some(ObjectiveStatus::Inconclusive) => "inconclusive",
+        Some(ObjectiveStatus::Acknowledged) => "acknowledged",
         None => "none",
     }
 }

@@ -37,6 +37,7 @@ const FAILED_PLUGINS_MAX: usize = 20;
 fn rank(s: ObjectiveStatus) -> u8 {
     match s {
         ObjectiveStatus::Pass => 0,
+        ObjectiveStatus::Acknowledged => 1,
         ObjectiveStatus::NoBaseline => 1,
         ObjectiveStatus::Inconclusive => 2,
         ObjectiveStatus::NoData => 2,
