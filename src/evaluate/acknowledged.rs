@@ -22,6 +22,27 @@ pub(super) fn history(
         expired(o, &mut own);
         return own;
     };
+    // `from: REV` once the baseline is REV's line: the change is the new
+    // level, and the objective's own criterion judges what comes after it.
+    let rebased = runs.is_some_and(|b| {
+        ack.since.is_some()
+            && !b.runs.is_empty()
+            && b.runs.iter().all(|r| {
+                r.source
+                    .revision
+                    .as_deref()
+                    .is_some_and(|rev| ack.on_line(rev))
+            })
+    });
+    if rebased {
+        own.reason.push_str(&format!(
+            "; baseline from `{}` on, the change acknowledged by {}",
+            ack.entry.from.as_deref().unwrap_or_default(),
+            ack.entry.owner
+        ));
+        own.acknowledgement = Some(outcome(ack, own.status));
+        return own;
+    }
     let accepted = match own.status {
         ObjectiveStatus::Fail | ObjectiveStatus::Warn | ObjectiveStatus::Inconclusive
             if own.policy_error.is_none() =>

@@ -105,6 +105,15 @@ impl Ack {
         )
     }
 
+    /// Whether `revision` is on the line of its `from:` revision (that
+    /// revision or a descendant the build descends from).
+    pub fn on_line(&self, revision: &str) -> bool {
+        self.since.as_deref().is_some_and(|line| {
+            line.contains(revision)
+                || (revision.len() >= 7 && line.iter().any(|l| l.starts_with(revision)))
+        })
+    }
+
     /// What it names, for messages: "objective `x`" or "metrics `bench.*`".
     pub fn target(&self) -> String {
         match (&self.entry.objective, &self.entry.metric) {

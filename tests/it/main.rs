@@ -1,6 +1,7 @@
 //! Integration tests: the real `qod` binary, real subprocess plugins, real
 //! files. One test binary, so it links once.
 
+mod acknowledge;
 mod architecture;
 mod base;
 mod ci;

@@ -1,0 +1,230 @@
+//! Regressions accepted on purpose: `acknowledge:` entries (in the policy or
+//! a file it names) and a request's `Qod-Acknowledge:` trailers, on a real
+//! git history with real plugins: a side-by-side request twice as slow,
+//! and a branch whose history is rebaselined `from:` an intended change.
+
+use crate::common::{emit_policy, git, Scratch};
+use serde_json::Value;
+
+/// A repository whose `main` sleeps 20 ms in `work.sh` and whose checked-out
+/// `feature` (the request's head, committed with `message`) sleeps 40 ms.
+fn slower_request(policy: &str, message: &str) -> Scratch {
+    let s = Scratch::new();
+    git(s.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(s.path().join(".gitignore"), ".qod/\n").unwrap();
+    s.write("work.sh", "sleep 0.02\n");
+    s.policy(policy);
+    git(s.path(), &["add", "."]);
+    git(s.path(), &["commit", "-q", "-m", "base"]);
+    git(s.path(), &["checkout", "-q", "-b", "feature"]);
+    s.write("work.sh", "sleep 0.04\n");
+    git(s.path(), &["commit", "-q", "-am", message]);
+    s
+}
+
+const SIDE_BY_SIDE: &str = r#"version: 1
+plugins:
+  work: { uses: command-bench, with: { command: ["sh", "work.sh"], warmup: 0, min_runs: 3, max_runs: 3, min_time: 0s } }
+compare:
+  base: { revision: main }
+objectives:
+  - { id: speed, metric: work.mean, pass: "<= +10%", against: base }
+"#;
+
+/// The entry of `speed` for request 7, with `expires`.
+fn entry(expires: &str) -> String {
+    format!(
+        r#"acknowledge:
+  - objective: speed
+    accept: "<= +150%"
+    reason: the parser now checks every input
+    owner: perf-team
+    link: https://example.com/issues/12
+    expires: {expires}
+    pull_request: 7
+"#
+    )
+}
+
+/// `qod run` as GitHub runs it on pull request `n`.
+fn on_request(s: &Scratch, n: u64) -> (i32, Value, String) {
+    let out = s
+        .command(&["run"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_REF", format!("refs/pull/{n}/merge"))
+        .env("GITHUB_HEAD_REF", "feature")
+        .env("GITHUB_BASE_REF", "main")
+        .output()
+        .unwrap();
+    let r = crate::common::finish(out);
+    (r.code, r.json(), r.stderr)
+}
+
+fn speed(d: &Value) -> &Value {
+    &d["objectives"][0]
+}
+
+#[test]
+fn a_request_acknowledged_for_itself_passes_and_not_once_expired() {
+    let s = slower_request(&format!("{SIDE_BY_SIDE}{}", entry("2099-12-31")), "slower");
+    let (code, d, stderr) = on_request(&s, 7);
+    assert_eq!(code, 0, "{}\n{stderr}", d["summary"]);
+    crate::common::assert_valid("decision.schema.json", &d);
+    let o = speed(&d);
+    assert_eq!(o["status"], "acknowledged", "{o}");
+    assert_eq!(o["effect"], "pass");
+    let reason = o["reason"].as_str().unwrap();
+    for part in [
+        "acknowledged: candidate vs",
+        "the whole interval is beyond its own `<= +10%`",
+        "`<= +150%` accepted by perf-team until 2099-12-31",
+        "“the parser now checks every input” (https://example.com/issues/12)",
+    ] {
+        assert!(reason.contains(part), "{part} in {reason}");
+    }
+    let a = &o["acknowledgement"];
+    assert_eq!(a["original_status"], "fail", "{a}");
+    assert_eq!(a["source"], "policy");
+    // The paired test ran at the accepted tolerance.
+    assert_eq!(o["comparison"]["tolerance_pct"], 150.0);
+    assert!(
+        d["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 acknowledged: speed"),
+        "{}",
+        d["summary"]
+    );
+
+    // Another request is not covered.
+    let (code, d, _) = on_request(&s, 8);
+    assert_eq!(code, 1, "{}", d["summary"]);
+    assert_eq!(speed(&d)["status"], "fail");
+    assert!(speed(&d)["acknowledgement"].is_null());
+
+    // Once expired, it is ignored, said in the decision and as an annotation.
+    s.policy(&format!("{SIDE_BY_SIDE}{}", entry("2021-06-30")));
+    let (code, d, stderr) = on_request(&s, 7);
+    assert_eq!(code, 1, "{}", d["summary"]);
+    let o = speed(&d);
+    assert_eq!(o["status"], "fail");
+    assert_eq!(o["acknowledgement"]["expired"], true);
+    assert!(
+        o["reason"].as_str().unwrap().contains(
+            "the acknowledgement of `<= +150%` by perf-team expired on 2021-06-30 and was ignored"
+        ),
+        "{o}"
+    );
+    assert!(
+        stderr.contains("::warning title=qod::the acknowledgement of objective `speed` (`<= +150%25` by perf-team) expired on 2021-06-30"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_trailer_acknowledges_its_own_request_only() {
+    let s = slower_request(
+        SIDE_BY_SIDE,
+        "Check every input\n\nQod-Acknowledge: speed <= +150% — the parser now checks every input\nQod-Acknowledge: sped <= +150% — a typo",
+    );
+    let (code, d, stderr) = on_request(&s, 7);
+    assert_eq!(code, 0, "{}\n{stderr}", d["summary"]);
+    let o = speed(&d);
+    assert_eq!(o["status"], "acknowledged", "{o}");
+    assert_eq!(o["acknowledgement"]["source"], "trailer");
+    assert_eq!(o["acknowledgement"]["owner"], "qod");
+    assert!(
+        o["reason"]
+            .as_str()
+            .unwrap()
+            .contains("accepted by qod for this request (trailer of "),
+        "{o}"
+    );
+    // The misspelt one is named, with the fix.
+    assert!(
+        stderr.contains(
+            "is not read: there is no objective `sped` to acknowledge (did you mean `speed`?"
+        ),
+        "{stderr}"
+    );
+    // The same commit built as a push (after the merge, say) is not a
+    // request: the trailer does not apply.
+    let r = s.qod(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(speed(&r.json())["status"], "fail");
+}
+
+/// Commits the policy emitting `value` ms (with `acks`, the text of the
+/// file it names) on `main`, then runs the gate there on `store`.
+fn main_run(s: &Scratch, store: &str, value: f64, acks: &str, message: &str) -> (i32, Value) {
+    let mut policy = emit_policy(
+        &[("svc", "p95", value)],
+        "  - { id: latency, metric: svc.p95, pass: \"<= +10%\", baseline: { last: 5 } }\n",
+    );
+    policy.push_str("acknowledge: acks.yaml\n");
+    s.policy(&policy);
+    s.write("acks.yaml", acks);
+    git(s.path(), &["add", "."]);
+    git(s.path(), &["commit", "-q", "--allow-empty", "-m", message]);
+    let r = s.qod(&["run", "--store", store]);
+    (r.code, r.json())
+}
+
+fn baseline_runs(d: &Value) -> Vec<String> {
+    d["objectives"][0]["baseline"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn from_a_revision_later_runs_take_their_baseline_from_its_line() {
+    let s = Scratch::new();
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = store_dir.path().join("store").display().to_string();
+    git(s.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(s.path().join(".gitignore"), ".qod/\n").unwrap();
+    let before: Vec<String> = (0..3)
+        .map(|i| {
+            let (code, d) = main_run(&s, &store, 100.0, "[]\n", &format!("before {i}"));
+            assert_eq!(code, 0, "{}", d["summary"]);
+            d["run"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // The intended change lands: without an acknowledgement it fails.
+    let (code, d) = main_run(&s, &store, 200.0, "[]\n", "the intended change");
+    assert_eq!(code, 1, "{}", d["summary"]);
+    let change = git(s.path(), &["rev-parse", "HEAD"]);
+    let ack = format!(
+        "- objective: latency\n  accept: \"<= +150%\"\n  reason: every request is now signed\n  owner: platform\n  expires: 2099-12-31\n  branch: main\n  from: {}\n",
+        &change[..12]
+    );
+    // The next run: no run of the change's line passed yet, so the old
+    // runs are the baseline, and the accepted criterion judges.
+    let (code, d) = main_run(&s, &store, 200.0, &ack, "acknowledge the change");
+    assert_eq!(code, 0, "{}", d["summary"]);
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "acknowledged", "{o}");
+    assert_eq!(o["acknowledgement"]["source"], "file");
+    let acknowledged = d["run"]["id"].as_str().unwrap().to_owned();
+    assert!(baseline_runs(&d).iter().all(|r| before.contains(r)), "{d}");
+    // Later runs: the change's line is the baseline, the old runs are not,
+    // and the objective's own criterion judges again.
+    let (code, d) = main_run(&s, &store, 201.0, &ack, "later");
+    assert_eq!(code, 0, "{}", d["summary"]);
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "pass", "{o}");
+    assert_eq!(baseline_runs(&d), vec![acknowledged.clone()]);
+    let (code, d) = main_run(&s, &store, 199.0, &ack, "later still");
+    assert_eq!(code, 0, "{}", d["summary"]);
+    assert_eq!(baseline_runs(&d).len(), 2, "{d}");
+    assert!(!baseline_runs(&d).iter().any(|r| before.contains(r)));
+    // A regression after the change is caught against the new level, not
+    // excused by the acknowledgement of the change.
+    let (code, d) = main_run(&s, &store, 260.0, &ack, "a real regression");
+    assert_eq!(code, 1, "{}", d["summary"]);
+    assert_eq!(d["objectives"][0]["status"], "fail", "{d}");
+}
