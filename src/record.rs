@@ -59,6 +59,25 @@ pub struct RunRecord {
     /// qod recorded it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<crate::machine::Runner>,
+    /// The run is excluded from baselines (`qod history exclude`): set by
+    /// the commands that read the history (`history`, `export`), from the
+    /// store's markers; never part of the record file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<Exclusion>,
+}
+
+/// Why a run was excluded from baselines, or taken back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Exclusion {
+    /// The run.
+    pub run_id: RunId,
+    /// Why.
+    pub reason: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Who (the CI's initiator, or the user running qod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// One metric of a recorded run.
@@ -164,6 +183,7 @@ impl RunRecord {
             score: d.score,
             cancelled: d.run.cancelled.is_some(),
             runner: d.run.runner.clone(),
+            excluded: None,
             metrics,
             objectives: d
                 .objectives

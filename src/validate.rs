@@ -102,13 +102,30 @@ impl SchemaKind {
     ) -> Vec<crate::diag::Diagnostic> {
         let words = Words::of(self.schema());
         let found = violations(self.validator(), doc);
-        // A misspelt field is also a missing one: say it once, with the fix.
+        // A misspelt field is also a missing one: say it once, with the fix
+        // (the missing field first, then any field the schema knows).
+        let mut required: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for v in &found {
+            if let Some(name) = v
+                .message
+                .strip_prefix('"')
+                .and_then(|m| m.strip_suffix("\" is a required property"))
+            {
+                required
+                    .entry(v.pointer.clone())
+                    .or_default()
+                    .push(name.to_owned());
+            }
+        }
+        let none = Vec::new();
+        let missing = |pointer: &str| required.get(pointer).unwrap_or(&none);
         let suggested: Vec<(String, String)> = found
             .iter()
             .flat_map(|v| {
+                let missing = missing(&v.pointer);
                 unexpected(&v.message)
                     .into_iter()
-                    .filter_map(|u| words.suggest(&u))
+                    .filter_map(|u| words.suggest(&u, missing))
                     .map(|s| (v.pointer.clone(), s))
             })
             .collect();
@@ -124,7 +141,7 @@ impl SchemaKind {
                     "run `qod schema {}` to see the accepted fields",
                     self.command_name()
                 );
-                let (message, hint) = words.explain(&v, doc);
+                let (message, hint) = words.explain(&v, doc, missing(&v.pointer));
                 crate::diag::Diagnostic::new(kind, file, message)
                     .at(v.pointer)
                     .hint(hint.unwrap_or(generic))
@@ -194,12 +211,16 @@ impl Words {
         w
     }
 
-    fn suggest(&self, wrong: &str) -> Option<String> {
-        crate::diag::suggest(wrong, self.fields.iter().map(String::as_str)).map(str::to_owned)
+    /// The field meant by `wrong`: one of `missing` (required there and
+    /// absent) first, else any field the schema knows.
+    fn suggest(&self, wrong: &str, missing: &[String]) -> Option<String> {
+        crate::diag::suggest(wrong, missing.iter().map(String::as_str))
+            .or_else(|| crate::diag::suggest(wrong, self.fields.iter().map(String::as_str)))
+            .map(str::to_owned)
     }
 
     /// The message and, when there is a better one than the generic, the hint.
-    fn explain(&self, v: &Violation, doc: &Value) -> (String, Option<String>) {
+    fn explain(&self, v: &Violation, doc: &Value, missing: &[String]) -> (String, Option<String>) {
         let names = unexpected(&v.message);
         if !names.is_empty() {
             let list = names
@@ -209,7 +230,7 @@ impl Words {
                 .join(", ");
             let fixes: Vec<(String, String)> = names
                 .iter()
-                .filter_map(|n| self.suggest(n).map(|s| (n.clone(), s)))
+                .filter_map(|n| self.suggest(n, missing).map(|s| (n.clone(), s)))
                 .collect();
             let hint = match fixes.as_slice() {
                 [] => None,

@@ -235,7 +235,10 @@ pub struct DeployedArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub action: Option<HistoryAction>,
     #[command(flatten)]
     pub store: StoreArg,
     /// Only runs that measured this metric (`<instance>.<metric>`), and show its value.
@@ -247,6 +250,29 @@ pub struct HistoryArgs {
     /// How many runs, newest first.
     #[arg(long, default_value_t = 20)]
     pub last: usize,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HistoryAction {
+    /// Leave a run out of every baseline (one measured on a broken runner,
+    /// say): a marker kept in the store with the reason; the run stays in
+    /// `export`, flagged, and `trend` and `backtest` skip it.
+    Exclude(ExcludeArgs),
+    /// Take back the exclusion of a run: it is a baseline again.
+    Include(ExcludeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExcludeArgs {
+    /// The run's id (`qod history` lists them).
+    pub run_id: String,
+    /// Why, for whoever reads the history later.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub store: StoreArg,
     #[command(flatten)]
     pub format: FormatArg,
 }
@@ -265,6 +291,11 @@ pub struct BacktestArgs {
     /// request, as a gate's history is).
     #[arg(long)]
     pub branch: Option<String>,
+    /// The policy before a change (`git show main:qod.yaml > old.yaml`):
+    /// both are replayed over the same runs, and the runs where their
+    /// verdicts differ are listed.
+    #[arg(long, value_name = "OLD_POLICY")]
+    pub against: Option<PathBuf>,
     #[command(flatten)]
     pub format: FormatArg,
 }

@@ -4,7 +4,9 @@
 //! errors are printed in one place, [`main`].
 
 mod args;
+mod backtest;
 mod gate;
+mod history;
 mod init;
 mod progress;
 mod render;
@@ -13,7 +15,7 @@ mod tables;
 
 use crate::commands::{self, CommandError, Env};
 use crate::exit::Exit;
-use args::{Cli, Command, ExportFormat, Format, PluginsCommand, StoreCommand};
+use args::{Cli, Command, ExportFormat, Format, HistoryArgs, PluginsCommand, StoreCommand};
 use clap::Parser;
 use gate::{codepipeline, combine, forge_comment, options_of, show_run};
 use render::{count, Printer};
@@ -162,6 +164,10 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             }
             Ok(Exit::Pass)
         }
+        Command::History(HistoryArgs {
+            action: Some(action),
+            ..
+        }) => history::mark(p, &env, action),
         Command::History(args) => {
             let read = block_on(commands::history::history(
                 &env,
@@ -230,11 +236,14 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
                 &cwd(),
                 args.last,
                 args.branch.as_deref(),
+                args.against.as_deref(),
             ))?;
             p.warnings(&b.warnings);
-            match args.format.or(Format::Table) {
-                Format::Json => p.json(&b.result)?,
-                Format::Table => p.data(&tables::backtest(&b))?,
+            match (args.format.or(Format::Table), &b.against) {
+                (Format::Json, Some((_, d))) => p.json(d)?,
+                (Format::Json, None) => p.json(&b.result)?,
+                (Format::Table, Some(_)) => p.data(&backtest::backtest_against(&b))?,
+                (Format::Table, None) => p.data(&backtest::backtest(&b))?,
             }
             Ok(Exit::Pass)
         }

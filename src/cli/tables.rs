@@ -2,7 +2,6 @@
 //! data in, text out.
 
 use super::render::count;
-use crate::commands::backtest::Backtested;
 use crate::commands::trend::Trend;
 use crate::plugin::{DiscoveryError, ResolvedPlugin};
 use crate::protocol::{Pipeline, Source};
@@ -11,7 +10,7 @@ use crate::units::{format_value, format_with_unit};
 use std::fmt::Write;
 
 /// The first `n` characters of a revision.
-fn short(rev: &str, n: usize) -> &str {
+pub(super) fn short(rev: &str, n: usize) -> &str {
     &rev[..rev.len().min(n)]
 }
 
@@ -75,6 +74,16 @@ pub fn history(runs: &[RunRecord], metric: Option<&str>) -> String {
         if !line.is_empty() {
             let _ = writeln!(s, "  {line}");
         }
+        if let Some(e) = &r.excluded {
+            let _ = writeln!(
+                s,
+                "  excluded from baselines{}: {}",
+                e.by.as_deref()
+                    .map(|b| format!(" by {b}"))
+                    .unwrap_or_default(),
+                crate::diag::printable(&e.reason)
+            );
+        }
     }
     s
 }
@@ -129,99 +138,6 @@ pub fn trend(t: &Trend) -> String {
                 }
                 _ => {}
             }
-        }
-    }
-    s
-}
-
-/// The most failed runs `qod backtest` lists.
-const BACKTEST_FAILED_SHOWN: usize = 20;
-/// The most run numbers shown per objective.
-const BACKTEST_STOPPED_SHOWN: usize = 12;
-
-/// `qod backtest`: the tally per objective, then the runs it would have stopped.
-pub fn backtest(b: &Backtested) -> String {
-    let result = &b.result;
-    let n = |v: &str| result.gate.get(v).copied().unwrap_or(0);
-    let mut s = format!(
-        "backtest of `{}` over {} of `{}`: {} pass, {} warn, {} fail ({} differ from the recorded decision)\n",
-        b.policy_file.display(),
-        count(result.runs, "run"),
-        b.location,
-        n("pass"),
-        n("warn"),
-        n("fail"),
-        result.changed
-    );
-    let width = b
-        .objective_ids
-        .iter()
-        .map(String::len)
-        .max()
-        .unwrap_or(9)
-        .max(9);
-    let _ = writeln!(
-        s,
-        "\n{:width$}  {:>5} {:>5} {:>5} {:>8} {:>12}  would have stopped",
-        "objective", "pass", "warn", "fail", "no data", "no baseline"
-    );
-    for id in &b.objective_ids {
-        let Some(t) = result.objectives.get(id) else {
-            continue;
-        };
-        let stopped = if t.stopped.is_empty() {
-            "–".to_owned()
-        } else {
-            let mut v: Vec<String> = t
-                .stopped
-                .iter()
-                .take(BACKTEST_STOPPED_SHOWN)
-                .map(|n| format!("#{n}"))
-                .collect();
-            if t.stopped.len() > BACKTEST_STOPPED_SHOWN {
-                v.push(format!("… ({} runs)", t.stopped.len()));
-            }
-            v.join(" ")
-        };
-        let _ = writeln!(
-            s,
-            "{id:width$}  {:>5} {:>5} {:>5} {:>8} {:>12}  {stopped}",
-            t.pass, t.warn, t.fail, t.no_data, t.no_baseline
-        );
-    }
-    let failed: Vec<_> = result
-        .replayed
-        .iter()
-        .filter(|r| r.decision == crate::decision::Verdict::Fail)
-        .collect();
-    if !failed.is_empty() {
-        s.push_str("\nruns the gate would have stopped:\n");
-        for r in failed.iter().rev().take(BACKTEST_FAILED_SHOWN) {
-            let why: Vec<String> = r
-                .objectives
-                .iter()
-                .filter(|o| o.effect == crate::decision::OutcomeEffect::Fail)
-                .map(|o| format!("{}: {}", o.id, o.reason))
-                .collect();
-            let _ = writeln!(
-                s,
-                "  #{:<5} {}  {}{}  {}",
-                r.run_number,
-                r.started_at,
-                r.run_id,
-                r.revision
-                    .as_deref()
-                    .map(|v| format!("  {}", short(v, 12)))
-                    .unwrap_or_default(),
-                why.join("; ")
-            );
-        }
-        if failed.len() > BACKTEST_FAILED_SHOWN {
-            let _ = writeln!(
-                s,
-                "  … and {} older (`--format json` lists them all)",
-                failed.len() - BACKTEST_FAILED_SHOWN
-            );
         }
     }
     s
@@ -352,7 +268,7 @@ pub fn deployment(record: &DeploymentRecord, location: &str) -> String {
 }
 
 /// The CSV columns of `qod export --format csv`.
-pub const CSV_HEADER: [&str; 13] = [
+pub const CSV_HEADER: [&str; 14] = [
     "run_id",
     "started_at",
     "finished_at",
@@ -366,6 +282,7 @@ pub const CSV_HEADER: [&str; 13] = [
     "metric",
     "value",
     "unit",
+    "excluded",
 ];
 
 /// A run's CSV rows: one per metric (one with empty metric columns when it
@@ -385,7 +302,12 @@ pub fn csv_rows(r: &RunRecord) -> Vec<Vec<String>> {
     ];
     let row = |metric: &str, value: String, unit: &str| {
         let mut v = base.to_vec();
-        v.extend([metric.to_owned(), value, unit.to_owned()]);
+        v.extend([
+            metric.to_owned(),
+            value,
+            unit.to_owned(),
+            if r.excluded.is_some() { "true" } else { "" }.to_owned(),
+        ]);
         v
     };
     if r.metrics.is_empty() {

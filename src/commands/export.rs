@@ -1,6 +1,7 @@
 //! `qod export`: every run record, oldest first, handed to a sink one at a
 //! time (so a large history is never all in memory); the CLI writes them
-//! as CSV or JSON Lines.
+//! as CSV or JSON Lines. Runs excluded from baselines carry their
+//! `excluded` marker.
 
 use super::{CommandError, Env};
 use crate::record::RunRecord;
@@ -22,9 +23,15 @@ pub async fn export(
         }
     }
     let store = super::open_existing(location, env).await?;
+    let excluded = store.excluded().await?;
     for key in store.run_keys(since).await? {
         match store.read_record(&key).await {
-            Ok(r) => sink(r)?,
+            Ok(mut r) => {
+                if let Some(marker) = excluded.get(r.run_id.as_str()) {
+                    r.excluded = store.exclusion(marker).await?;
+                }
+                sink(r)?
+            }
             // One damaged record must not hide the others.
             Err(e @ crate::store::StoreError::Corrupt { .. }) => warn(e.to_string()),
             Err(e) => return Err(e.into()),

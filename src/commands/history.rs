@@ -27,6 +27,7 @@ pub async fn history(
         measured(r) && branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))
     })
     .await?;
+    flag_excluded(&store, &mut read.runs).await?;
     if read.runs.is_empty() {
         read.miss = Some(miss(&store, metric, branch).await?);
     }
@@ -120,4 +121,91 @@ async fn unindexed(store: &crate::store::Store, read: &Runs) -> Result<usize, Co
         .filter(|id| id.as_str() > newest.run_id.0.as_str())
         .count();
     Ok(newer)
+}
+
+/// `qod history exclude|include RUN_ID --reason …`: marks run `run` as
+/// excluded from baselines (or takes that back), after checking that it is
+/// recorded; the marker written.
+pub async fn exclude(
+    env: &Env,
+    location: &str,
+    run: &str,
+    reason: &str,
+    exclude: bool,
+) -> Result<crate::record::Exclusion, CommandError> {
+    if !crate::ids::is_key_name(run) {
+        return Err(CommandError::Usage(format!(
+            "`{run}` is not a run id; `qod history` lists them"
+        )));
+    }
+    if reason.trim().is_empty() {
+        return Err(CommandError::Usage(
+            "`--reason` says why, for whoever reads the history later: give one".into(),
+        ));
+    }
+    let store = super::open_existing(location, env).await?;
+    let suffix = format!("/{run}.json");
+    if !store
+        .run_keys(None)
+        .await?
+        .iter()
+        .any(|k| k.ends_with(&suffix))
+    {
+        return Err(CommandError::Usage(format!(
+            "no run `{run}` is recorded in `{}`; `qod history` lists the runs with their ids",
+            store.location()
+        )));
+    }
+    let excluded = store.excluded().await?.contains_key(run);
+    if excluded == exclude {
+        return Err(CommandError::Usage(format!(
+            "run `{run}` is {} already",
+            if exclude { "excluded" } else { "not excluded" }
+        )));
+    }
+    let marker = crate::record::Exclusion {
+        run_id: crate::ids::RunId(run.to_owned()),
+        reason: reason.trim().to_owned(),
+        at: crate::time::rfc3339(crate::time::now()),
+        by: [
+            "QOD_ACTOR",
+            "GITHUB_ACTOR",
+            "GITLAB_USER_LOGIN",
+            "USER",
+            "USERNAME",
+        ]
+        .iter()
+        .find_map(|k| env.get(*k).filter(|v| !v.trim().is_empty()).cloned()),
+    };
+    store.mark_excluded(run, exclude, &marker).await?;
+    Ok(marker)
+}
+
+/// Sets `excluded` on the runs of `runs` that are excluded: one listing,
+/// and one read of each such run's marker.
+pub async fn flag_excluded(
+    store: &crate::store::Store,
+    runs: &mut [RunRecord],
+) -> Result<(), CommandError> {
+    let excluded = store.excluded().await?;
+    if excluded.is_empty() {
+        return Ok(());
+    }
+    for r in runs.iter_mut() {
+        if let Some(key) = excluded.get(r.run_id.as_str()) {
+            r.excluded =
+                Some(
+                    store
+                        .exclusion(key)
+                        .await?
+                        .unwrap_or_else(|| crate::record::Exclusion {
+                            run_id: r.run_id.clone(),
+                            reason: String::new(),
+                            at: String::new(),
+                            by: None,
+                        }),
+                );
+        }
+    }
+    Ok(())
 }

@@ -85,6 +85,35 @@ pub(crate) async fn scan_newest(
     })
 }
 
+/// As [`scan_newest`], leaving out the runs excluded from baselines
+/// (`qod history exclude`), which a warning counts.
+pub(crate) async fn scan_included(
+    store: &Store,
+    last: usize,
+    keep: impl Fn(&RunRecord) -> bool,
+) -> Result<Runs, CommandError> {
+    let excluded = store.excluded().await?;
+    let skipped = std::cell::Cell::new(0usize);
+    let mut read = scan_newest(store, last, |r| {
+        if !keep(r) {
+            return false;
+        }
+        let out = excluded.contains_key(r.run_id.as_str());
+        skipped.set(skipped.get() + usize::from(out));
+        !out
+    })
+    .await?;
+    let n = skipped.get();
+    if n > 0 {
+        read.warnings.push(format!(
+            "{n} run{} excluded from baselines (`qod history exclude`) {} left out",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" }
+        ));
+    }
+    Ok(read)
+}
+
 /// Whether a run belongs in a metric's series: of `branch` when one is
 /// given, else any run that is not a change under review (a pull or merge
 /// request's runs are judged against their base, and would blur its line).

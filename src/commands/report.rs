@@ -29,10 +29,11 @@ pub async fn report(
 ) -> Result<Written, CommandError> {
     let only = metric_patterns(metrics)?;
     let store = super::open_existing(location, env).await?;
-    let read = scan_newest(&store, last.max(1), |r| {
+    let mut read = scan_newest(&store, last.max(1), |r| {
         branch.is_none_or(|b| r.source.branch.as_deref() == Some(b))
     })
     .await?;
+    super::history::flag_excluded(&store, &mut read.runs).await?;
     let deployments: Vec<(String, String)> = store
         .deployments(crate::report::html::DEPLOYMENTS_MAX)
         .await?

@@ -1,6 +1,6 @@
 //! `qod trend`: change points in each metric's history (E-divisive means).
 
-use super::{metric_patterns, scan_newest, CommandError, Env};
+use super::{metric_patterns, scan_included, CommandError, Env};
 use crate::record::RunRecord;
 use serde::Serialize;
 
@@ -76,7 +76,7 @@ pub struct TrendQuery<'a> {
 pub async fn trend(env: &Env, location: &str, q: TrendQuery<'_>) -> Result<Trend, CommandError> {
     let only = metric_patterns(q.metrics)?;
     let store = super::open_existing(location, env).await?;
-    let mut read = scan_newest(&store, q.last.max(1), |r| super::in_series(r, q.branch)).await?;
+    let mut read = scan_included(&store, q.last.max(1), |r| super::in_series(r, q.branch)).await?;
     let keys = crate::report::html::metric_keys(&read.runs, &only);
     read.runs.reverse();
     let metrics = keys

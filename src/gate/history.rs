@@ -45,7 +45,18 @@ pub async fn read(
 ) -> History {
     let branch = target.branch.as_deref();
     let mut chooser = Chooser::new(objectives, target, now);
-    let (runs, deployments) = match scan(store, &mut chooser, branch, warnings).await {
+    // Runs excluded from baselines (`qod history exclude`) are not read.
+    let excluded = match store.excluded().await {
+        Ok(e) => e,
+        Err(e) => {
+            warnings.push(format!(
+                "the store's excluded runs could not be read, so none is left out: {}",
+                error_chain(&e)
+            ));
+            Default::default()
+        }
+    };
+    let (runs, deployments) = match scan(store, &mut chooser, branch, &excluded, warnings).await {
         Ok(read) => read,
         Err(e) => {
             return History {
@@ -80,13 +91,14 @@ pub async fn read(
     }
 }
 
-/// Reads the newest records until the chooser is complete, a passing run
+/// Reads the newest records (but `excluded` runs) until the chooser is complete, a passing run
 /// (for `last_deployment`) is seen and a trend's runs are read, or
 /// [`MAX_SCAN`] records were read; also the latest deployments.
 pub async fn scan(
     store: &Store,
     chooser: &mut Chooser<'_>,
     branch: Option<&str>,
+    excluded: &std::collections::BTreeMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<RunRecord>, Vec<IndexedDeployment>), StoreError> {
     let mut seen_pass = false;
@@ -94,6 +106,9 @@ pub async fn scan(
     let deployments = store
         .scan_with_deployments(
             |run| {
+                if excluded.contains_key(run.run_id.as_str()) {
+                    return ControlFlow::Continue(());
+                }
                 chooser.offer(&run);
                 seen_pass |= run.decision == Verdict::Pass
                     && (branch.is_none() || run.source.branch.as_deref() == branch);

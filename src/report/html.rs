@@ -95,7 +95,9 @@ pub fn series(
                     let m = r.metric(&key)?;
                     let objectives: Vec<_> =
                         r.objectives.iter().filter(|o| o.metric == key).collect();
+                    // An excluded run is drawn apart, as a point off the line.
                     let on_line = !crate::ci::is_change(&r.source)
+                        && r.excluded.is_none()
                         && (line_branch.is_none() || r.source.branch.as_deref() == line_branch);
                     Some(ChartPoint {
                         run_id: r.run_id.to_string(),
@@ -163,6 +165,9 @@ pub fn series(
 
 /// What a run off the line is, for its hover text.
 fn off_line_label(r: &RunRecord) -> String {
+    if let Some(e) = &r.excluded {
+        return format!("excluded from baselines: {}", e.reason);
+    }
     let branch = r.source.branch.as_deref().unwrap_or("an unknown branch");
     match (r.source.pull_request, &r.source.base_branch) {
         (Some(n), Some(base)) => format!("pull request #{n} ({branch} into {base})"),

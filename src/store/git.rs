@@ -655,6 +655,19 @@ impl GitBlobs {
         Ok(None)
     }
 
+    /// Whether folder `path` is in commit `tip`; fetches the trees along
+    /// the path only.
+    async fn has_tree(&self, tip: &str, path: &str) -> Result<bool, StoreError> {
+        let mut tree = self.root_tree(tip).await?;
+        for part in path.split('/') {
+            match self.entries(&tree).await?.get(part) {
+                Some((_, kind, id)) if kind == "tree" => tree = id.clone(),
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
     /// `tree` (or an empty one) with `path` set to `blob`, or removed when
     /// `blob` is `None`; `None` when the result is empty.
     async fn edit(
@@ -1129,6 +1142,11 @@ impl Blobs for GitBlobs {
             Some(i) => &prefix[..=i],
             None => "",
         };
+        // A folder that is not there costs the trees along its path only
+        // (`ls-tree -r` would fetch every tree it walks past).
+        if !dir.is_empty() && !self.has_tree(&tip, dir.trim_end_matches('/')).await? {
+            return Ok(Vec::new());
+        }
         let mut args = vec!["ls-tree", "-r", "-z", "--name-only", tip.as_str()];
         if !dir.is_empty() {
             args.extend(["--", dir]);

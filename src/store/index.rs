@@ -161,6 +161,7 @@ mod tests {
             plugins: vec![],
             cancelled: false,
             runner: None,
+            excluded: None,
         }
     }
 

@@ -6,6 +6,8 @@
 //! - `runs/date=YYYY-MM-DD/<run-id>.json` — each run's full record, one JSON
 //!   line, written once and never overwritten (Athena reads these);
 //! - `deployments/date=YYYY-MM-DD/<id>.json` — what `qod deployed` records;
+//! - `excluded/<run-id>/…` — markers of runs excluded from baselines
+//!   (`qod history exclude`; [`exclusions`]);
 //! - `index/head.json` and `index/segments/` — summaries of the newest runs
 //!   and the latest deployments, so evaluating costs the same however long
 //!   the history is ([`index`]).
@@ -16,6 +18,7 @@
 
 pub mod blobs;
 mod dir;
+mod exclusions;
 mod git;
 mod groups;
 pub mod index;

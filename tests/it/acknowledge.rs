@@ -228,3 +228,142 @@ fn from_a_revision_later_runs_take_their_baseline_from_its_line() {
     assert_eq!(code, 1, "{}", d["summary"]);
     assert_eq!(d["objectives"][0]["status"], "fail", "{d}");
 }
+
+/// Runs of `main` on the scratch's store emitting each of `values` ms;
+/// their ids.
+fn record_main(s: &Scratch, values: &[f64]) -> Vec<String> {
+    let context = s.write(
+        "main.json",
+        r#"{"source": {"branch": "main", "revision": "74881c4cbf59aa"}}"#,
+    );
+    values
+        .iter()
+        .map(|v| {
+            s.policy(&emit_policy(
+                &[("api", "p95", *v)],
+                "  - { id: latency, metric: api.p95, pass: \"<= +20%\", baseline: { last: 10, include: all } }\n",
+            ));
+            let r = s.qod(&["run", "--context", &context.to_string_lossy()]);
+            assert!(r.code <= 1, "{}", r.stderr);
+            r.json()["run"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn an_excluded_run_leaves_every_baseline_and_is_shown_apart() {
+    let s = Scratch::new().env("USER", "release-bot");
+    let ids = record_main(&s, &[100.0, 102.0, 98.0, 300.0, 101.0]);
+    let sick = &ids[3];
+    // Mistakes are named, with the fix.
+    let r = s.qod(&["history", "exclude", "0190-nope", "--reason", "x"]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no run `0190-nope` is recorded"),
+        "{}",
+        r.stderr
+    );
+    let r = s.qod(&["history", "exclude", sick, "--reason", " "]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+
+    let r = s.qod(&[
+        "history",
+        "exclude",
+        sick,
+        "--reason",
+        "measured on a runner with a failing disk",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["by"], "release-bot");
+    let r = s.qod(&["history", "exclude", sick, "--reason", "again"]);
+    assert_eq!(r.code, 64);
+    assert!(r.stderr.contains("is excluded already"), "{}", r.stderr);
+
+    // The next gate's baseline leaves it out.
+    let next = record_main(&s, &[100.0]);
+    let d: Value = serde_json::from_str(
+        &s.qod(&["history", "--format", "json", "--last", "1"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(d[0]["run_id"], next[0].as_str());
+    let runs = |s: &Scratch| -> Vec<String> {
+        let r = s.qod(&[
+            "run",
+            "--context",
+            &s.path().join("main.json").to_string_lossy(),
+        ]);
+        baseline_runs(&r.json())
+    };
+    let chosen = runs(&s);
+    assert_eq!(chosen.len(), 5, "{chosen:?}");
+    assert!(!chosen.contains(sick), "{chosen:?}");
+
+    // `history` and `export` keep it, flagged.
+    let table = s.qod(&["history"]).stdout;
+    assert!(
+        table.contains(
+            "excluded from baselines by release-bot: measured on a runner with a failing disk"
+        ),
+        "{table}"
+    );
+    let csv = s.qod(&["export", "--format", "csv"]).stdout;
+    let flagged: Vec<&str> = csv.lines().filter(|l| l.ends_with(",true")).collect();
+    assert_eq!(flagged.len(), 1, "{csv}");
+    assert!(flagged[0].starts_with(sick.as_str()));
+    assert!(csv.lines().next().unwrap().ends_with(",unit,excluded"));
+    let jsonl = s.qod(&["export", "--format", "jsonl"]).stdout;
+    let excluded: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| !r["excluded"].is_null())
+        .collect();
+    assert_eq!(excluded.len(), 1);
+    assert_eq!(
+        excluded[0]["excluded"]["reason"],
+        "measured on a runner with a failing disk"
+    );
+    crate::common::assert_valid("run-record.schema.json", &excluded[0]);
+
+    // `trend` and `backtest` skip it, and say so.
+    for args in [&["trend"][..], &["backtest"][..]] {
+        let r = s.qod(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("1 run excluded from baselines (`qod history exclude`) is left out"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+
+    // The report draws it apart from the line, with the reason.
+    let html = s.path().join("report.html");
+    assert_eq!(s.qod(&["report", "--out", &html.to_string_lossy()]).code, 0);
+    let dom = crate::visual::chromium(&html, &["--dump-dom"]);
+    assert!(dom.contains("data-ready=\"1\"") && dom.contains("data-errors=\"0\""));
+    let charts = crate::visual::charts(&dom);
+    let (open, whole) = &charts[0];
+    assert_eq!(
+        crate::visual::attr(open, "data-off-line"),
+        Some("1"),
+        "{open}"
+    );
+    assert!(
+        whole.contains("excluded from baselines: measured on a runner with a failing disk"),
+        "{whole}"
+    );
+
+    // `include` takes it back: a baseline again.
+    let r = s.qod(&[
+        "history",
+        "include",
+        sick,
+        "--reason",
+        "the disk was fine after all",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(runs(&s).contains(sick));
+}

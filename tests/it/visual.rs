@@ -35,7 +35,7 @@ fn gated_history(s: &Scratch) -> PathBuf {
 
 /// Runs headless Chromium on `page` with no network; what it printed on
 /// stdout. Chromium comes from Debian (`scripts/test` installs it).
-fn chromium(page: &Path, extra: &[&str]) -> String {
+pub(crate) fn chromium(page: &Path, extra: &[&str]) -> String {
     let bin = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| {
@@ -85,14 +85,14 @@ fn chromium(page: &Path, extra: &[&str]) -> String {
 }
 
 /// The value of attribute `name` in the first tag of `tag_text`.
-fn attr<'a>(tag_text: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn attr<'a>(tag_text: &'a str, name: &str) -> Option<&'a str> {
     let start = tag_text.find(&format!(" {name}=\""))? + name.len() + 3;
     let end = tag_text[start..].find('"')? + start;
     Some(&tag_text[start..end])
 }
 
 /// Each chart of a page or SVG file: its opening tag and its whole text.
-fn charts(text: &str) -> Vec<(&str, &str)> {
+pub(crate) fn charts(text: &str) -> Vec<(&str, &str)> {
     text.match_indices("<svg class=\"qod-chart\"")
         .map(|(at, _)| {
             let open_end = text[at..].find('>').unwrap() + at + 1;

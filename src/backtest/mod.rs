@@ -3,6 +3,10 @@
 //! itself gave them (so `include: pass` baselines follow the replayed
 //! decisions, not the recorded ones). Pure: records in, outcomes out.
 
+mod against;
+
+pub use against::{differences, Differences};
+
 use crate::decision::{ObjectiveStatus, OutcomeEffect, PluginOutcome, PluginStatus, Verdict};
 use crate::evaluate;
 use crate::plan::PlannedObjective;
@@ -282,6 +286,7 @@ mod tests {
             plugins: vec![],
             cancelled: false,
             runner: None,
+            excluded: None,
         }
     }
 
