@@ -146,6 +146,49 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)], report_url: Option<&s
             cell(&o.reason)
         ));
     }
+    // Regressions accepted on purpose, with who accepted them and where it
+    // is written: reviewers see a trailer's acknowledgement as such.
+    let acknowledged: Vec<&ObjectiveOutcome> = d
+        .objectives
+        .iter()
+        .filter(|o| o.status == crate::decision::ObjectiveStatus::Acknowledged)
+        .collect();
+    if !acknowledged.is_empty() {
+        s.push_str("\n### Acknowledged\n\n");
+        for o in acknowledged {
+            let Some(a) = &o.acknowledgement else {
+                continue;
+            };
+            let (where_, until) = match (a.source.as_str(), &a.expires) {
+                ("trailer", _) => (
+                    "a `Qod-Acknowledge:` trailer of the request's head commit".to_owned(),
+                    "for this request".to_owned(),
+                ),
+                (src, Some(d)) => (
+                    if src == "file" {
+                        "the acknowledgements file".to_owned()
+                    } else {
+                        "the policy".to_owned()
+                    },
+                    format!("until {d}"),
+                ),
+                (_, None) => ("the policy".to_owned(), String::new()),
+            };
+            s.push_str(&format!(
+                "- `{}`: `{}` accepted by {} {} ({}): {}{}\n",
+                cell(&o.id),
+                cell(&a.accept),
+                cell(&a.owner),
+                until,
+                where_,
+                cell(&a.reason),
+                a.link
+                    .as_deref()
+                    .map(|l| format!(" — {}", cell(l)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
     let broken: Vec<_> = d
         .plugins
         .iter()

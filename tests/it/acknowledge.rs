@@ -46,10 +46,11 @@ fn entry(expires: &str) -> String {
     )
 }
 
-/// `qod run` as GitHub runs it on pull request `n`.
+/// `qod run` as GitHub runs it on pull request `n` (its summary in
+/// `summary.md`).
 fn on_request(s: &Scratch, n: u64) -> (i32, Value, String) {
     let out = s
-        .command(&["run"])
+        .command(&["run", "--markdown", "summary.md"])
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_EVENT_NAME", "pull_request")
         .env("GITHUB_REF", format!("refs/pull/{n}/merge"))
@@ -140,6 +141,12 @@ fn a_trailer_acknowledges_its_own_request_only() {
             .unwrap()
             .contains("accepted by qod for this request (trailer of "),
         "{o}"
+    );
+    // The comment says where the acknowledgement comes from.
+    let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
+    assert!(
+        md.contains("### Acknowledged\n\n- `speed`: `<= +150%` accepted by qod for this request (a `Qod-Acknowledge:` trailer of the request's head commit): the parser now checks every input"),
+        "{md}"
     );
     // The misspelt one is named, with the fix.
     assert!(
@@ -366,4 +373,69 @@ fn an_excluded_run_leaves_every_baseline_and_is_shown_apart() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(runs(&s).contains(sick));
+}
+
+#[test]
+fn backtest_against_the_old_policy_lists_the_runs_a_tighter_tolerance_stops() {
+    let s = Scratch::new();
+    // Two steps of about +10%: `<= +20%` passes them all; `<= +5%` stops
+    // the first step and, since failed runs make no baseline, every run
+    // after it.
+    record_main(
+        &s,
+        &[
+            100.0, 101.0, 103.0, 102.0, 112.0, 113.0, 112.0, 125.0, 124.0,
+        ],
+    );
+    let old = emit_policy(
+        &[("api", "p95", 1.0)],
+        "  - { id: latency, metric: api.p95, pass: \"<= +20%\", baseline: { last: 3 } }\n",
+    );
+    s.write("old.yaml", &old);
+    s.policy(&old.replace("<= +20%", "<= +5%"));
+    let r = s.qod(&["backtest", "--against", "old.yaml", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    assert_eq!(d["runs"], 9);
+    assert_eq!(d["old_failures"], 0, "{d:#}");
+    let extra: Vec<u64> = d["extra_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(extra, [5, 6, 7, 8, 9], "{d:#}");
+    assert_eq!(d["new_failures"], 5);
+    let changes = d["objectives"]["latency"].as_array().unwrap();
+    assert_eq!(changes.len(), 5);
+    assert_eq!(changes[0]["old"], "pass");
+    assert_eq!(changes[0]["new"], "fail");
+    assert!(
+        changes[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1.05 × mean of last 3"),
+        "{changes:?}"
+    );
+
+    let table = s.qod(&["backtest", "--against", "old.yaml"]).stdout;
+    for line in [
+        "`qod.yaml` against `old.yaml` over 9 runs of `.qod/store`: 0 → 5 failed (5 more, 0 fewer)",
+        "runs the new policy stops and the old did not:",
+        "latency: 5 runs differ",
+    ] {
+        assert!(table.contains(line), "{line}\n{table}");
+    }
+    // The same policy against itself differs nowhere.
+    let r = s.qod(&["backtest", "--against", "qod.yaml"]);
+    assert!(
+        r.stdout
+            .contains("no objective's status differs in any run"),
+        "{}",
+        r.stdout
+    );
+    // A missing old policy is named.
+    let r = s.qod(&["backtest", "--against", "nope.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("nope.yaml"), "{}", r.stderr);
 }
