@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 pub enum FileKind {
     Policy,
     Manifest,
+    /// The file a policy's `acknowledge:` names.
+    Acknowledgements,
 }
 
 impl fmt::Display for FileKind {
@@ -16,6 +18,7 @@ impl fmt::Display for FileKind {
         f.write_str(match self {
             FileKind::Policy => "policy",
             FileKind::Manifest => "plugin manifest",
+            FileKind::Acknowledgements => "acknowledgements file",
         })
     }
 }

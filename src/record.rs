@@ -115,6 +115,10 @@ pub struct RecordedObjective {
     /// Why the objective ended as it did, as the decision said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The acknowledgement that judged the objective (so `qod validate`
+    /// can tell one that no longer matches anything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<crate::decision::AcknowledgementOutcome>,
 }
 
 /// One plugin instance of a recorded run.
@@ -144,6 +148,7 @@ impl RecordedObjective {
             target: o.target,
             baseline: o.baseline.as_ref().and_then(|b| b.value),
             reason: Some(o.reason.clone()),
+            acknowledgement: o.acknowledgement.clone(),
         }
     }
 }

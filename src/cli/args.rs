@@ -126,6 +126,10 @@ pub enum Command {
         /// Policy file (default: qod.yaml, qod.yml or qod.json here).
         #[arg(long, short)]
         policy: Option<PathBuf>,
+        /// A history store to check the acknowledgements against: one that
+        /// matched no run in the last 30 days is reported as stale.
+        #[arg(long, env = "QOD_STORE")]
+        store: Option<String>,
     },
     /// Print a JSON Schema of one of qod's documents.
     Schema {

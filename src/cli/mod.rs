@@ -98,8 +98,12 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             forge_comment(crate::outputs::comment::Forge::Gitlab, command, p, env)
         }
         Command::Init(args) => init::init(args, p),
-        Command::Validate { policy } => {
+        Command::Validate { policy, store } => {
             let plan = commands::validate::validate(policy.as_deref(), &cwd())?;
+            if let Some(store) = store {
+                let stale = block_on(commands::validate::stale(&env, &store, &plan))?;
+                p.warnings(&stale);
+            }
             p.note(&format!(
                 "qod: `{}` is valid: {}, {}",
                 plan.policy.file.display(),

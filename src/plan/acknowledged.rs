@@ -140,11 +140,14 @@ pub(super) fn check(
             policy.text.clone(),
         ),
         Some(Acknowledge::File(rel)) => {
-            let file = policy.dir().join(rel);
-            match read_file(&file) {
+            let file = match policy.dir() {
+                d if d == Path::new(".") => rel.clone(),
+                d => d.join(rel),
+            };
+            match read_file(&file, &policy.file) {
                 Ok((list, text)) => (list, AckSource::File(file.clone()), file, text),
                 Err(d) => {
-                    diags.push(d.at("/acknowledge"));
+                    diags.push(*d);
                     return Vec::new();
                 }
             }
@@ -162,8 +165,11 @@ pub(super) fn check(
             segs.extend([i.to_string(), field.to_owned()]);
             pointer(segs)
         };
-        let diag =
-            |msg: String, field: &str| Diagnostic::new(FileKind::Policy, &file, msg).at(at(field));
+        let kind = match source {
+            AckSource::Policy => FileKind::Policy,
+            _ => FileKind::Acknowledgements,
+        };
+        let diag = |msg: String, field: &str| Diagnostic::new(kind, &file, msg).at(at(field));
         let checked = check_target(&e, objectives).and_then(|accept| {
             NaiveDate::parse_from_str(&e.expires, "%Y-%m-%d")
                 .map(|d| (accept, d))
@@ -194,12 +200,22 @@ pub(super) fn check(
 }
 
 /// Reads an acknowledgements file: a YAML list of entries.
-fn read_file(file: &Path) -> Result<(Vec<Acknowledgement>, String), Box<Diagnostic>> {
-    let diag = |msg: String| Diagnostic::new(FileKind::Policy, file, msg);
+fn read_file(
+    file: &Path,
+    policy: &Path,
+) -> Result<(Vec<Acknowledgement>, String), Box<Diagnostic>> {
+    let diag = |msg: String| Diagnostic::new(FileKind::Acknowledgements, file, msg);
     let text = std::fs::read_to_string(file).map_err(|e| {
-        Box::new(diag(format!("cannot read the acknowledgements file: {e}"))).hint(
-            "`acknowledge:` names a YAML file relative to the policy, or holds the list itself",
+        Diagnostic::new(
+            FileKind::Policy,
+            policy,
+            format!(
+                "cannot read the acknowledgements file `{}`: {e}",
+                file.display()
+            ),
         )
+        .at("/acknowledge")
+        .hint("`acknowledge:` names a YAML file relative to the policy, or holds the list itself")
     })?;
     let value: serde_json::Value =
         serde_norway::from_str(&text).map_err(|e| diag(format!("not valid YAML: {e}")))?;

@@ -234,6 +234,84 @@ fn from_a_revision_later_runs_take_their_baseline_from_its_line() {
     let (code, d) = main_run(&s, &store, 260.0, &ack, "a real regression");
     assert_eq!(code, 1, "{}", d["summary"]);
     assert_eq!(d["objectives"][0]["status"], "fail", "{d}");
+
+    // `validate` with the store: this acknowledgement judged runs; one that
+    // never did is stale.
+    let r = s.qod(&["validate", "--store", &store]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("stale"), "{}", r.stderr);
+    s.write(
+        "acks.yaml",
+        &format!("{ack}- {{ objective: latency, accept: \"<= +30%\", reason: an old migration, owner: data-team, expires: 2099-01-01 }}\n"),
+    );
+    let r = s.qod(&["validate", "--store", &store]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the acknowledgement of objective `latency` (`<= +30%` by data-team) judged no run of the last 30 days (8 read from"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("stale").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn mistaken_acknowledgements_are_policy_errors_that_name_the_fix() {
+    let s = Scratch::new();
+    let policy = |acks: &str| {
+        format!(
+            "{}{acks}",
+            emit_policy(
+                &[("svc", "p95", 100.0)],
+                "  - { id: latency, metric: svc.p95, pass: \"<= +10%\" }\n",
+            )
+        )
+    };
+    for (acks, wanted) in [
+        (
+            "acknowledge:\n  - { objective: latncy, accept: \"<= +25%\", reason: r, owner: o, expires: 2099-01-01 }\n",
+            "there is no objective `latncy` to acknowledge",
+        ),
+        (
+            "acknowledge:\n  - { objective: latency, accept: \"<= 25\", reason: r, owner: o, expires: 2099-01-01 }\n",
+            "for objective `latency`",
+        ),
+        (
+            "acknowledge:\n  - { objective: latency, accept: \"<= +25%\", reason: r, owner: o, expires: 2099-02-30 }\n",
+            "`2099-02-30` is not a date",
+        ),
+        (
+            "acknowledge:\n  - { objective: latency, metric: svc.p95, accept: \"<= +25%\", reason: r, owner: o, expires: 2099-01-01 }\n",
+            "names `objective` or `metric`, one of the two",
+        ),
+        (
+            "acknowledge:\n  - { objective: latency, accept: \"<= +25%\", reason: r, expires: 2099-01-01 }\n",
+            "\"owner\" is a required property",
+        ),
+        (
+            "acknowledge: .qod-acks.yaml\n",
+            "cannot read the acknowledgements file",
+        ),
+    ] {
+        s.policy(&policy(acks));
+        let r = s.qod(&["validate"]);
+        assert_eq!(r.code, 2, "{acks}: {}", r.stderr);
+        assert!(r.stderr.contains(wanted), "{acks}: {}", r.stderr);
+    }
+    // A file's mistakes are located in the file.
+    s.write(
+        "acks.yaml",
+        "- objective: latency\n  accept: \"<= +25%\"\n  reason: r\n  owner: o\n  expires: soon\n",
+    );
+    s.policy(&policy("acknowledge: acks.yaml\n"));
+    let r = s.qod(&["validate"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "invalid acknowledgements file `acks.yaml`\n  at /0/expires (line 5 column 12)"
+        ),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Runs of `main` on the scratch's store emitting each of `values` ms;
