@@ -210,6 +210,9 @@ pub struct AcknowledgementOutcome {
     /// Where it is written: `policy`, `file` (the file `acknowledge:`
     /// names) or `trailer` (the request's head commit).
     pub source: String,
+    /// Its `from:` revision: the point from which it re-baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// The status the objective's own criterion gave.
     pub original_status: ObjectiveStatus,
     /// It expired before this run, so it was ignored.

@@ -153,6 +153,7 @@ fn outcome(ack: &Ack, original: ObjectiveStatus) -> AcknowledgementOutcome {
             AckSource::Trailer { .. } => "trailer",
         }
         .into(),
+        from: ack.entry.from.clone(),
         original_status: original,
         expired: ack.expired,
     }

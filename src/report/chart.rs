@@ -18,6 +18,7 @@ const TARGET: RGBColor = RGBColor(66, 133, 244);
 /// The change points' colour (dashed too).
 const CHANGE_POINT: RGBColor = RGBColor(230, 120, 0);
 const RUNNER_CHANGE: RGBColor = RGBColor(40, 110, 200);
+const REBASELINE: RGBColor = RGBColor(30, 150, 90);
 
 /// Dashes every line plotters drew in `colour` with `pattern`.
 fn dashed(svg: &str, colour: RGBColor, pattern: &str) -> String {
@@ -87,6 +88,9 @@ pub struct ChartSeries {
     /// Where the line's runs moved to another runner (another machine
     /// fingerprint), as the index of the first run on it.
     pub runner_changes: Vec<usize>,
+    /// Where an acknowledged change (`from: REV`) starts the baseline
+    /// anew, as the index of the first run judged under it, with REV.
+    pub rebaselines: Vec<(usize, String)>,
 }
 
 fn status_class(s: Option<ObjectiveStatus>) -> &'static str {
@@ -306,9 +310,11 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
                 RGBColor(120, 80, 200).stroke_width(2),
             )));
         }
+        let rebaselines: Vec<usize> = series.rebaselines.iter().map(|(i, _)| *i).collect();
         for (marks, colour) in [
             (&series.change_points, CHANGE_POINT),
             (&series.runner_changes, RUNNER_CHANGE),
+            (&rebaselines, REBASELINE),
         ] {
             for &c in marks {
                 let x = c as f64 - 0.5;
@@ -386,19 +392,21 @@ pub fn svg(series: &ChartSeries, width: u32, height: u32) -> String {
         }
     }
     marks.push_str("</g>");
-    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.none,.point.no-data,.point.no-baseline,.point.inconclusive{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}.point.off-line{stroke:#000;stroke-width:1}</style>";
+    let style = "<style>.point{stroke:#fff;stroke-width:1}.point.pass{fill:#1a7f37}.point.warn{fill:#d4a72c}.point.fail{fill:#cf222e}.point.acknowledged{fill:#1e965a}.point.none,.point.no-data,.point.no-baseline,.point.inconclusive{fill:#6e7781}.point:hover{stroke:#000;stroke-width:2}.point.off-line{stroke:#000;stroke-width:1}</style>";
     let attrs = format!(
-        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-off-line=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" data-runner-changes=\"{}\" ",
+        "<svg class=\"qod-chart\" data-metric=\"{}\" data-runs=\"{n}\" data-drawn=\"{}\" data-off-line=\"{}\" data-markers=\"{markers}\" data-deployments=\"{}\" data-change-points=\"{}\" data-runner-changes=\"{}\" data-rebaselines=\"{}\" ",
         escape(&series.key),
         coords.len(),
         coords.iter().filter(|(i, _)| !series.points[*i].on_line).count(),
         series.deployments.len(),
         series.change_points.len(),
-        series.runner_changes.len()
+        series.runner_changes.len(),
+        series.rebaselines.len()
     );
     let buf = dashed(&buf, TARGET, "4 3");
     let buf = dashed(&buf, CHANGE_POINT, "6 4");
     let buf = dashed(&buf, RUNNER_CHANGE, "2 3");
+    let buf = dashed(&buf, REBASELINE, "8 3");
     let mut out = buf.replacen("<svg ", &attrs, 1);
     match out.rfind("</svg>") {
         Some(end) => out.insert_str(end, &format!("{style}{marks}")),

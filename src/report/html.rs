@@ -85,6 +85,8 @@ pub fn series(
         .rev()
         .max_by_key(|(_, n)| *n)
         .and_then(|(b, _)| *b);
+    let by_id: std::collections::HashMap<&str, &RunRecord> =
+        runs.iter().map(|r| (r.run_id.0.as_str(), r)).collect();
     metric_keys(runs, only)
         .into_iter()
         .map(|(key, unit)| {
@@ -151,6 +153,23 @@ pub fn series(
                 })
                 .map(|w| w[1])
                 .collect();
+            // Where an acknowledged change re-baselines the line.
+            let from_of = |i: usize| -> Option<String> {
+                let r = by_id.get(points[i].run_id.as_str())?;
+                r.objectives
+                    .iter()
+                    .filter(|o| o.metric == key)
+                    .find_map(|o| o.acknowledgement.as_ref()?.from.clone())
+            };
+            let mut rebaselines = Vec::new();
+            let mut last: Option<String> = None;
+            for &i in &on_line {
+                let from = from_of(i);
+                if from.is_some() && from != last {
+                    rebaselines.push((i, from.clone().unwrap_or_default()));
+                }
+                last = from;
+            }
             ChartSeries {
                 key,
                 unit,
@@ -158,6 +177,7 @@ pub fn series(
                 deployments,
                 change_points,
                 runner_changes,
+                rebaselines,
             }
         })
         .collect()
@@ -207,7 +227,7 @@ pub fn page(runs_newest_first: &[RunRecord], series: &[ChartSeries], store: &str
         Some(latest) => html.push_str(&latest_decision(latest)),
         None => html.push_str("<section id=\"latest\"><p>The store holds no runs yet: run <code>qod run</code> first.</p></section>\n"),
     }
-    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · ◆ another branch or a pull request, off the line · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · blue dotted: another runner from here · hover a point for its run and revision</p><div class=\"grid\">\n");
+    html.push_str("<section id=\"charts\"><h2>Metrics</h2><p class=\"legend\"><span class=\"pass\">●</span> pass <span class=\"warn\">●</span> warn <span class=\"fail\">●</span> fail <span class=\"none\">●</span> no objective · ◆ another branch or a pull request, off the line · shaded: from the baseline to the target · dashed: the target · purple: a deployment · orange dashed: a change point · blue dotted: another runner from here · green dashed: an acknowledged change, the baseline anew from here · hover a point for its run and revision</p><div class=\"grid\">\n");
     // What the latest decision failed on first, then what it gated; the
     // metrics no objective uses are folded away.
     let rank = |key: &str| -> u8 {

@@ -235,6 +235,23 @@ fn from_a_revision_later_runs_take_their_baseline_from_its_line() {
     assert_eq!(code, 1, "{}", d["summary"]);
     assert_eq!(d["objectives"][0]["status"], "fail", "{d}");
 
+    // The report marks where the baseline starts anew.
+    let html = s.path().join("report.html");
+    let r = s.qod(&[
+        "report",
+        "--store",
+        &store,
+        "--out",
+        &html.to_string_lossy(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("data-rebaselines=\"1\""),
+        "no re-baseline mark"
+    );
+    assert!(page.contains("green dashed: an acknowledged change"));
+
     // `validate` with the store: this acknowledgement judged runs; one that
     // never did is stale.
     let r = s.qod(&["validate", "--store", &store]);

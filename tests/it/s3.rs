@@ -525,3 +525,67 @@ fn store_errors_say_what_s3_answered_or_why_it_did_not() {
     );
     assert!(r.stderr.to_lowercase().contains("connect"), "{}", r.stderr);
 }
+
+#[test]
+fn an_excluded_run_leaves_the_baseline_of_an_s3_store_and_a_git_branch() {
+    let moto = Moto::start();
+    create_bucket(&moto.endpoint(), "excl");
+    let s = scratch_for(&moto.endpoint());
+    let bare = s.path().join("history.git");
+    crate::common::git(
+        s.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &bare.to_string_lossy(),
+        ],
+    );
+    for store in [
+        "s3://excl/x".to_owned(),
+        format!("git+file://{}#qod-history", bare.display()),
+    ] {
+        let mut ids = Vec::new();
+        for v in [10.0, 10.5, 30.0, 10.2] {
+            s.policy(&emit_policy(
+                &[("build", "duration", v)],
+                "  - { id: t, metric: build.duration, pass: \"<= baseline * 1.5\", baseline: { last: 10, include: all } }\n",
+            ));
+            let r = s.qod(&["run", "--store", &store]);
+            assert!(r.code <= 1, "{store}: {}", r.stderr);
+            ids.push(r.json()["run"]["id"].as_str().unwrap().to_owned());
+        }
+        let r = s.qod(&[
+            "history",
+            "exclude",
+            &ids[2],
+            "--reason",
+            "a sick runner",
+            "--store",
+            &store,
+        ]);
+        assert_eq!(r.code, 0, "{store}: {}", r.stderr);
+        let r = s.qod(&["run", "--store", &store, "--no-record"]);
+        let d = r.json();
+        let runs: Vec<&str> = d["objectives"][0]["baseline"]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 3, "{store}: {runs:?}");
+        assert!(!runs.contains(&ids[2].as_str()), "{store}: {runs:?}");
+        let r = s.qod(&["history", "--store", &store, "--format", "json"]);
+        let history = r.json();
+        let flagged: Vec<&serde_json::Value> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| !r["excluded"].is_null())
+            .collect();
+        assert_eq!(flagged.len(), 1, "{store}");
+        assert_eq!(flagged[0]["excluded"]["reason"], "a sick runner");
+    }
+}
