@@ -37,15 +37,20 @@ pub async fn backtest(
         .transpose()?;
     let store = super::open_existing(location, env).await?;
     let mut read = scan_included(&store, last.max(1), |r| super::in_series(r, branch)).await?;
+    let both = old.is_some();
     for p in std::iter::once(&mut plan).chain(old.as_mut()) {
         let (compared, replayed): (Vec<_>, Vec<_>) =
             p.objectives.drain(..).partition(|o| o.compared.is_some());
         p.objectives = replayed;
         for o in &compared {
+            let of = if both {
+                format!(" of `{}`", p.policy.file.display())
+            } else {
+                String::new()
+            };
             read.warnings.push(format!(
-                "objective `{}` of `{}` is judged side by side (`against: base`): a replay has no base to measure it against, so it is left out",
+                "objective `{}`{of} is judged side by side (`against: base`): a replay has no base to measure it against, so it is left out",
                 o.spec.id,
-                p.policy.file.display()
             ));
         }
     }

@@ -2,8 +2,10 @@
 //! (request, branch, `from:` revision) takes it in, and on a request those
 //! in its head commit's `Qod-Acknowledge:` trailers.
 
-use crate::plan::acknowledged::{self, Ack, Build};
+use crate::plan::acknowledged::{self, Ack, AckSource, Build};
 use crate::plan::Plan;
+use crate::policy::criterion;
+use crate::policy::Acknowledgement;
 use crate::protocol::Source;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -102,7 +104,7 @@ fn trailers(
     if !message.contains("Qod-Acknowledge:") {
         return Vec::new();
     }
-    let (acks, problems) = acknowledged::trailers(message, author.trim(), head, request);
+    let (acks, problems) = parse_trailers(message, author.trim(), head, request);
     for p in problems {
         warnings.push(format!(
             "a `Qod-Acknowledge:` trailer of {head} is not read: {p}"
@@ -119,4 +121,62 @@ fn trailers(
             }
         })
         .collect()
+}
+
+/// The acknowledgements in `message` (a request's head commit, by `author`):
+/// one per `Qod-Acknowledge: <objective> <criterion> — <reason>` line
+/// (`--` for the dash also), or the line and why it was not read.
+fn parse_trailers(
+    message: &str,
+    author: &str,
+    revision: &str,
+    pull_request: u64,
+) -> (Vec<Ack>, Vec<String>) {
+    let mut acks = Vec::new();
+    let mut problems = Vec::new();
+    for line in message.lines() {
+        let Some(rest) = line.trim().strip_prefix("Qod-Acknowledge:") else {
+            continue;
+        };
+        let rest = rest.trim();
+        let parsed = rest
+            .split_once(" — ")
+            .or_else(|| rest.split_once(" -- "))
+            .and_then(|(head, reason)| {
+                let (objective, accept) = head.trim().split_once(char::is_whitespace)?;
+                let accept = accept.trim();
+                Some((objective, accept, reason.trim(), criterion::parse(accept)))
+            });
+        match parsed {
+            Some((objective, accept, reason, Ok(parsed))) if !reason.is_empty() => {
+                acks.push(Ack {
+                    entry: Acknowledgement {
+                        objective: Some(objective.to_owned()),
+                        metric: None,
+                        accept: accept.to_owned(),
+                        reason: reason.to_owned(),
+                        owner: author.to_owned(),
+                        link: None,
+                        expires: String::new(),
+                        pull_request: Some(pull_request),
+                        branch: None,
+                        from: None,
+                    },
+                    source: AckSource::Trailer {
+                        revision: revision.to_owned(),
+                    },
+                    accept: parsed,
+                    expires: None,
+                    expired: false,
+                    since: None,
+                });
+            }
+            Some((_, _, _, Err(e))) => problems.push(format!("`{}`: {e}", line.trim())),
+            _ => problems.push(format!(
+                "`{}`: write `Qod-Acknowledge: <objective> <criterion> — <reason>`",
+                line.trim()
+            )),
+        }
+    }
+    (acks, problems)
 }

@@ -321,64 +321,6 @@ fn check_target(e: &Acknowledgement, objectives: &[PlannedObjective]) -> Result<
     Ok(accept)
 }
 
-/// The acknowledgements in `message` (a request's head commit, by `author`):
-/// one per `Qod-Acknowledge: <objective> <criterion> — <reason>` line
-/// (`--` for the dash also), or the line and why it was not read.
-pub fn trailers(
-    message: &str,
-    author: &str,
-    revision: &str,
-    pull_request: u64,
-) -> (Vec<Ack>, Vec<String>) {
-    let mut acks = Vec::new();
-    let mut problems = Vec::new();
-    for line in message.lines() {
-        let Some(rest) = line.trim().strip_prefix("Qod-Acknowledge:") else {
-            continue;
-        };
-        let rest = rest.trim();
-        let parsed = rest
-            .split_once(" — ")
-            .or_else(|| rest.split_once(" -- "))
-            .and_then(|(head, reason)| {
-                let (objective, accept) = head.trim().split_once(char::is_whitespace)?;
-                let accept = accept.trim();
-                Some((objective, accept, reason.trim(), criterion::parse(accept)))
-            });
-        match parsed {
-            Some((objective, accept, reason, Ok(parsed))) if !reason.is_empty() => {
-                acks.push(Ack {
-                    entry: Acknowledgement {
-                        objective: Some(objective.to_owned()),
-                        metric: None,
-                        accept: accept.to_owned(),
-                        reason: reason.to_owned(),
-                        owner: author.to_owned(),
-                        link: None,
-                        expires: String::new(),
-                        pull_request: Some(pull_request),
-                        branch: None,
-                        from: None,
-                    },
-                    source: AckSource::Trailer {
-                        revision: revision.to_owned(),
-                    },
-                    accept: parsed,
-                    expires: None,
-                    expired: false,
-                    since: None,
-                });
-            }
-            Some((_, _, _, Err(e))) => problems.push(format!("`{}`: {e}", line.trim())),
-            _ => problems.push(format!(
-                "`{}`: write `Qod-Acknowledge: <objective> <criterion> — <reason>`",
-                line.trim()
-            )),
-        }
-    }
-    (acks, problems)
-}
-
 /// Gives each objective the acknowledgements in `acks` that may name it
 /// and whose scope takes in `build` (expired ones included: the outcome
 /// says they were ignored). Returns those that apply to nothing.

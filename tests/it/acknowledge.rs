@@ -121,6 +121,15 @@ fn a_request_acknowledged_for_itself_passes_and_not_once_expired() {
         stderr.contains("::warning title=qod::the acknowledgement of objective `speed` (`<= +150%25` by perf-team) expired on 2021-06-30"),
         "{stderr}"
     );
+
+    // Metrics named by a pattern rather than an objective.
+    s.policy(&format!(
+        "{SIDE_BY_SIDE}{}",
+        entry("2099-12-31").replace("objective: speed", "metric: \"work.*\"")
+    ));
+    let (code, d, stderr) = on_request(&s, 7);
+    assert_eq!(code, 0, "{}\n{stderr}", d["summary"]);
+    assert_eq!(speed(&d)["status"], "acknowledged");
 }
 
 #[test]
@@ -218,6 +227,10 @@ fn from_a_revision_later_runs_take_their_baseline_from_its_line() {
     assert_eq!(o["acknowledgement"]["source"], "file");
     let acknowledged = d["run"]["id"].as_str().unwrap().to_owned();
     assert!(baseline_runs(&d).iter().all(|r| before.contains(r)), "{d}");
+    insta::assert_json_snapshot!(
+        "acknowledged_from_a_revision",
+        crate::common::redact(d.clone())
+    );
     // Later runs: the change's line is the baseline, the old runs are not,
     // and the objective's own criterion judges again.
     let (code, d) = main_run(&s, &store, 201.0, &ack, "later");
