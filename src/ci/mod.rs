@@ -7,6 +7,7 @@ mod base;
 pub mod codepipeline;
 mod detect;
 mod head;
+pub mod lambda;
 mod provider;
 
 pub use base::{base_of, is_change, is_shallow, request_head, ChangeBase};

@@ -490,6 +490,14 @@ pub enum CodepipelineCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Be a Lambda function's custom runtime (its `bootstrap`): take each
+    /// invocation event from the Lambda runtime API, run and report its
+    /// CodePipeline job as `lambda-event` does, answer the invocation, and
+    /// wait for the next.
+    LambdaRuntime {
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Poll for jobs of a custom action, claim each, run the gate, report.
     /// SIGTERM finishes the current job, then exits.
     Worker {

@@ -137,6 +137,17 @@ pub(super) fn codepipeline(
             ))?;
             Ok(show_job(&job, &req.env, sinks.samples, p))
         }
+        CodepipelineCommand::LambdaRuntime { run } => {
+            let (req, opts, sinks) = options_of(run, p, env);
+            block_on(commands::codepipeline::lambda_runtime(
+                (&req, &opts),
+                &sinks,
+                |job| {
+                    show_job(job, &req.env, sinks.samples, p);
+                },
+                |e| p.error(e),
+            ))
+        }
         CodepipelineCommand::Worker {
             category,
             provider,

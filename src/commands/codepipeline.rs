@@ -1,6 +1,7 @@
-//! `qod codepipeline lambda-event` and `qod codepipeline worker`: the gate
+//! `qod codepipeline lambda-event`, `lambda-runtime` and `worker`: the gate
 //! run for a CodePipeline job, and its result reported with the job API
-//! (`ci::codepipeline` speaks the API; this runs the gate).
+//! (`ci::codepipeline` speaks the API, `ci::lambda` Lambda's runtime API;
+//! this runs the gate).
 
 use super::run::{Ran, Sinks};
 use super::CommandError;
@@ -129,6 +130,71 @@ pub async fn lambda_event(
         sinks,
     )
     .await)
+}
+
+/// A Lambda custom runtime whose handler is qod: each event is a
+/// CodePipeline job, run and reported as [`lambda_event`] does, and the
+/// invocation answered with the decision's summary; an event that is no
+/// CodePipeline job, or a result CodePipeline did not take, is answered
+/// with an error, and the next event is handled all the same. Runs until
+/// the sandbox ends, or the runtime API fails.
+pub async fn lambda_runtime(
+    base: (&Request, &RunOptions),
+    sinks: &Sinks,
+    mut on_job: impl FnMut(&Job),
+    mut on_error: impl FnMut(&CommandError),
+) -> Result<Exit, CommandError> {
+    let runtime = crate::ci::lambda::Runtime::from_env(&base.0.env)?;
+    loop {
+        let inv = runtime.next().await?;
+        let job = match lambda_event(&inv.event, base, sinks).await {
+            Ok(job) => job,
+            Err(e) => {
+                on_error(&e);
+                runtime
+                    .error(
+                        &inv.request_id,
+                        "QodNotACodePipelineJob",
+                        &crate::diag::error_chain(&e),
+                    )
+                    .await?;
+                continue;
+            }
+        };
+        on_job(&job);
+        match (&job.ran, &job.sent) {
+            (_, Err(e)) => {
+                let message = format!(
+                    "the job's result did not reach CodePipeline: {}",
+                    crate::diag::error_chain(e)
+                );
+                runtime
+                    .error(&inv.request_id, "QodJobNotReported", &message)
+                    .await?
+            }
+            (Ok(r), Ok(())) => {
+                let d = &r.outcome.decision;
+                let answer = serde_json::json!({
+                    "decision": d.decision.as_str(),
+                    "score": d.score,
+                    "run_id": d.run.id,
+                    "summary": d.summary,
+                    "suspended": r.outcome.suspended.as_ref().map(|s| s.token.clone()),
+                });
+                runtime
+                    .respond(&inv.request_id, answer.to_string().into_bytes())
+                    .await?
+            }
+            // The job was reported as failed (`ConfigurationError`): the
+            // invocation did its work.
+            (Err(e), Ok(())) => {
+                let answer = serde_json::json!({ "error": crate::diag::error_chain(e) });
+                runtime
+                    .respond(&inv.request_id, answer.to_string().into_bytes())
+                    .await?
+            }
+        }
+    }
 }
 
 /// Polls for jobs of the custom action, claims each, runs the gate and

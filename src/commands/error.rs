@@ -34,6 +34,8 @@ pub enum CommandError {
     Report(#[from] crate::outputs::ReportError),
     #[error(transparent)]
     Job(#[from] crate::ci::codepipeline::JobError),
+    #[error(transparent)]
+    Runtime(#[from] crate::ci::lambda::RuntimeError),
     #[error("invalid `UserParameters` of the CodePipeline job: {0}")]
     UserParameters(String),
     #[error("cannot write the output")]

@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     queued: Vec<Value>,
     /// Jobs another worker claimed between our poll and our acknowledgement.
     claimed_elsewhere: HashSet<String>,
-    in_progress: HashSet<String>,
+    pub(crate) in_progress: HashSet<String>,
     /// (operation, request body) of every result reported.
     reports: Vec<(String, Value)>,
     /// Every continuation token an action returned: each must be new.
@@ -29,9 +29,9 @@ struct State {
     unsigned: usize,
 }
 
-struct FakeCodePipeline {
-    port: u16,
-    state: Arc<Mutex<State>>,
+pub(crate) struct FakeCodePipeline {
+    pub(crate) port: u16,
+    pub(crate) state: Arc<Mutex<State>>,
 }
 
 fn error(kind: &str, message: &str) -> (u16, Value) {
@@ -233,7 +233,7 @@ fn serve(mut conn: TcpStream, state: Arc<Mutex<State>>) {
 }
 
 impl FakeCodePipeline {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -247,7 +247,7 @@ impl FakeCodePipeline {
         FakeCodePipeline { port, state }
     }
 
-    fn scratch(&self) -> Scratch {
+    pub(crate) fn scratch(&self) -> Scratch {
         Scratch::new()
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -272,14 +272,14 @@ impl FakeCodePipeline {
         }));
     }
 
-    fn reports(&self) -> Vec<(String, Value)> {
+    pub(crate) fn reports(&self) -> Vec<(String, Value)> {
         self.state.lock().unwrap().reports.clone()
     }
 }
 
 /// The documented event shows a placeholder `continuationToken`
 /// (`token_ID`); a first invocation has none, so it is taken out.
-fn first_invocation(doc: &mut Value) {
+pub(crate) fn first_invocation(doc: &mut Value) {
     doc["CodePipeline.job"]["data"]
         .as_object_mut()
         .unwrap()

@@ -116,43 +116,59 @@ fn check(root: &Value, path: &str, hive: &Hive, schema: &Value, errors: &mut Vec
     }
 }
 
-#[test]
-fn athena_table_matches_the_run_record_schema() {
+/// The text of docs/store.md's DDL, from its column list on.
+fn ddl() -> String {
     let doc = std::fs::read_to_string(repo().join("docs/store.md")).unwrap();
-    let ddl = doc
-        .split("CREATE EXTERNAL TABLE qod_runs (")
+    doc.split("CREATE EXTERNAL TABLE qod_runs (")
         .nth(1)
-        .expect("the DDL is in docs/store.md");
+        .expect("the DDL is in docs/store.md")
+        .to_owned()
+}
+
+/// The columns of docs/store.md's DDL: (name, Hive type).
+pub fn ddl_columns() -> Vec<(String, String)> {
+    let ddl = ddl();
     let columns = &ddl[..ddl
         .find("\n)\nPARTITIONED BY")
         .expect("end of the column list")];
-    let columns: Vec<(String, Hive)> = split_top(columns)
+    split_top(columns)
         .into_iter()
         .map(|c| {
             let (name, ty) = c.split_once(' ').expect("name type");
-            (name.to_owned(), parse_type(ty))
+            (name.to_owned(), ty.to_owned())
         })
-        .collect();
+        .collect()
+}
+
+/// What is wrong with `columns` (name, Hive type) against the run-record
+/// schema: fields it does not have, types that do not match, and required
+/// fields without a column.
+pub fn check_columns(columns: &[(String, String)]) -> Vec<String> {
     let root: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("schema/run-record.schema.json")).unwrap(),
     )
     .unwrap();
-    let mut errors = Vec::new();
-    check(
-        &root,
-        "qod_runs",
-        &Hive::Struct(columns),
-        &root,
-        &mut errors,
+    let hive = Hive::Struct(
+        columns
+            .iter()
+            .map(|(n, t)| (n.clone(), parse_type(t)))
+            .collect(),
     );
-    assert!(errors.is_empty(), "{errors:#?}");
-    // Every required field of a record is a column.
+    let mut errors = Vec::new();
+    check(&root, "qod_runs", &hive, &root, &mut errors);
     for req in root["required"].as_array().unwrap() {
-        assert!(
-            ddl.contains(&format!("\n  {} ", req.as_str().unwrap())),
-            "column {req} is missing"
-        );
+        let req = req.as_str().unwrap();
+        if !columns.iter().any(|(n, _)| n == req) {
+            errors.push(format!("column {req} is missing"));
+        }
     }
+    errors
+}
+
+#[test]
+fn athena_table_matches_the_run_record_schema() {
+    let errors = check_columns(&ddl_columns());
+    assert!(errors.is_empty(), "{errors:#?}");
     // The partition column is where the store writes records.
-    assert!(ddl.contains("'storage.location.template' = 's3://BUCKET/PREFIX/runs/date=${date}'"));
+    assert!(ddl().contains("'storage.location.template' = 's3://BUCKET/PREFIX/runs/date=${date}'"));
 }

@@ -3,6 +3,7 @@
 
 mod acknowledge;
 mod architecture;
+mod aws;
 mod base;
 mod ci;
 mod codepipeline;
