@@ -395,11 +395,12 @@ impl<'p> Chooser<'p> {
             }
             // `from: REV` acknowledged: once runs of REV's line exist, the
             // runs before it are no baselines.
-            if let Some(line) = o.acknowledgement().and_then(|a| a.since.as_deref()) {
-                let on_line =
-                    run.source.revision.as_deref().is_some_and(|r| {
-                        line.contains(r) || line.iter().any(|l| same_commit(l, r))
-                    });
+            if let Some(ack) = o.acknowledgement().filter(|a| a.since.is_some()) {
+                let on_line = run
+                    .source
+                    .revision
+                    .as_deref()
+                    .is_some_and(|r| ack.on_line(r));
                 if on_line && !c.rebased {
                     c.rebased = true;
                     c.runs.clear();

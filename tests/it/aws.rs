@@ -619,3 +619,52 @@ fn the_glue_table_is_the_athena_table_of_docs_store_md() {
         "s3://${HistoryBucket}/${HistoryPrefix}/runs/date=${!date}"
     );
 }
+
+#[test]
+fn package_sh_packages_a_downloaded_release_and_refuses_a_wrong_checksum() {
+    let s = crate::common::Scratch::new();
+    s.policy(&emit_policy(
+        &[("build", "duration", 40.0)],
+        "  - { id: t, metric: build.duration, pass: \"<= 60s\" }\n",
+    ));
+    let package = |release: &crate::install::Release, out: &str| {
+        Command::new("sh")
+            .arg(repo().join("examples/aws/package.sh"))
+            .args([
+                "--arch",
+                arch(),
+                "--version",
+                crate::install::VERSION,
+                "--out",
+                out,
+            ])
+            .current_dir(s.path())
+            .env("QOD_DOWNLOAD_URL", release.url())
+            // The policy's plugin is found where the tests keep it (and
+            // so is not packaged: the project has no `plugins/`).
+            .env("QOD_PLUGIN_PATH", fixture("plugins"))
+            .env("HOME", s.path())
+            .output()
+            .unwrap()
+    };
+    let release = crate::install::Release::start(false);
+    let out = package(&release, "good.zip");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let files = unzip(&s.path().join("good.zip"), &s.path().join("good"));
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["qod", "bootstrap", "qod.yaml"]);
+    // The release's binary, byte for byte.
+    assert_eq!(
+        std::fs::read(s.path().join("good/qod")).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_qod")).unwrap()
+    );
+
+    let corrupt = crate::install::Release::start(true);
+    let out = package(&corrupt, "bad.zip");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("cannot download qod for"), "{err}");
+    assert!(!s.path().join("bad.zip").exists());
+}
