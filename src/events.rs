@@ -51,6 +51,17 @@ pub enum Event {
         /// the remaining pairs may take).
         budget: bool,
     },
+    /// `qod bisect`: a step began or ended.
+    Bisect {
+        /// Steps so far, and about how many it takes.
+        step: usize,
+        of_about: usize,
+        revision: String,
+        subject: String,
+        /// What it ended (`None`: it began).
+        verdict: Option<String>,
+        detail: String,
+    },
     /// `qod combine --wait`: parts still missing.
     WaitingForParts {
         group: String,

@@ -16,16 +16,19 @@ pub enum SchemaKind {
     Result,
     Decision,
     Record,
+    /// `qod bisect`'s output.
+    Bisect,
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 6] = [
+    pub const ALL: [SchemaKind; 7] = [
         SchemaKind::Policy,
         SchemaKind::Manifest,
         SchemaKind::Context,
         SchemaKind::Result,
         SchemaKind::Decision,
         SchemaKind::Record,
+        SchemaKind::Bisect,
     ];
 
     /// The file name under `schema/`.
@@ -37,6 +40,7 @@ impl SchemaKind {
             SchemaKind::Result => "plugin-result.schema.json",
             SchemaKind::Decision => "decision.schema.json",
             SchemaKind::Record => "run-record.schema.json",
+            SchemaKind::Bisect => "bisect.schema.json",
         }
     }
 
@@ -51,6 +55,7 @@ impl SchemaKind {
             SchemaKind::Result => include_str!("../schema/plugin-result.schema.json"),
             SchemaKind::Decision => include_str!("../schema/decision.schema.json"),
             SchemaKind::Record => include_str!("../schema/run-record.schema.json"),
+            SchemaKind::Bisect => include_str!("../schema/bisect.schema.json"),
         }
     }
 
@@ -63,7 +68,7 @@ impl SchemaKind {
 
     /// The checked-in schema, parsed once per process.
     fn schema(self) -> &'static Value {
-        static CELLS: [OnceLock<Value>; 6] = [const { OnceLock::new() }; 6];
+        static CELLS: [OnceLock<Value>; 7] = [const { OnceLock::new() }; 7];
         CELLS[self.index()].get_or_init(|| {
             serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON")
         })
@@ -71,7 +76,7 @@ impl SchemaKind {
 
     /// A compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
-        static CELLS: [OnceLock<jsonschema::Validator>; 6] = [const { OnceLock::new() }; 6];
+        static CELLS: [OnceLock<jsonschema::Validator>; 7] = [const { OnceLock::new() }; 7];
         CELLS[self.index()].get_or_init(|| {
             jsonschema::validator_for(self.schema()).expect("checked-in schemas are valid")
         })
@@ -88,6 +93,7 @@ impl SchemaKind {
             SchemaKind::Result => "result",
             SchemaKind::Decision => "decision",
             SchemaKind::Record => "record",
+            SchemaKind::Bisect => "bisect",
         }
     }
 

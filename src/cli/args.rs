@@ -180,6 +180,10 @@ pub enum Command {
     /// would have passed, warned and failed, and which runs it would have
     /// stopped (`--format json` lists every replayed run).
     Backtest(BacktestArgs),
+    /// Find the commit that made an objective worse: the commits between a
+    /// good and a bad revision, each checked out and compared side by side
+    /// with the good one on this runner, halving the range at each step.
+    Bisect(BisectArgs),
     /// Compose the parts of a gate spread over several jobs (`qod run
     /// --group`) into one decision over the whole policy, and record it.
     Combine(CombineArgs),
@@ -300,6 +304,48 @@ pub struct BacktestArgs {
     /// verdicts differ are listed.
     #[arg(long, value_name = "OLD_POLICY")]
     pub against: Option<PathBuf>,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("start").required(true).args(["good", "from_decision", "from_trend"])))]
+pub struct BisectArgs {
+    /// A revision known to be good (with `--bad`).
+    #[arg(long, requires = "bad")]
+    pub good: Option<String>,
+    /// A revision known to be bad: worse than `--good` beyond the tolerance.
+    #[arg(long, requires = "good")]
+    pub bad: Option<String>,
+    /// Start from a failed gate's decision (`qod run --out FILE`): the
+    /// objective that failed, from the merge-base (or the last passing run)
+    /// to the revision gated.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["good", "from_trend"])]
+    pub from_decision: Option<PathBuf>,
+    /// Start from the newest change point `qod trend` finds in `--metric`.
+    #[arg(long, requires = "metric", conflicts_with = "good")]
+    pub from_trend: bool,
+    /// The metric of `--from-trend` (`<instance>.<metric>`).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// The objective whose metric and tolerance decide each step (default:
+    /// the failed one, or the policy's first side-by-side objective).
+    #[arg(long)]
+    pub objective: Option<String>,
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Write the culprit and the steps as Markdown (for `qod github comment`).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Print each step on stderr (the default on a terminal).
+    #[arg(long)]
+    pub progress: bool,
+    /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
+    #[arg(long, value_name = "DURATION", default_value_t = Span(crate::runner::DEFAULT_GRACE))]
+    pub kill_grace: Span,
     #[command(flatten)]
     pub format: FormatArg,
 }

@@ -5,6 +5,7 @@
 
 mod args;
 mod backtest;
+mod bisect;
 mod gate;
 mod history;
 mod init;
@@ -232,6 +233,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             }
             Ok(Exit::Pass)
         }
+        Command::Bisect(args) => bisect::run(args, p, env),
         Command::Backtest(args) => {
             let b = block_on(commands::backtest::backtest(
                 &env,

@@ -81,6 +81,27 @@ pub fn line(event: &Event) -> String {
                 format!(", at most {} left", crate::duration::short(*left))
             }
         ),
+        Event::Bisect {
+            step,
+            of_about,
+            revision,
+            subject,
+            verdict,
+            detail,
+        } => {
+            let rev = &revision[..revision.len().min(12)];
+            match verdict {
+                None => format!(
+                    "qod: bisect step {step} of about {of_about}: {rev} ({})",
+                    printable(subject)
+                ),
+                Some(v) => format!(
+                    "qod: bisect step {step}: {rev} is {v}{}{}",
+                    if detail.is_empty() { "" } else { ": " },
+                    printable(detail)
+                ),
+            }
+        }
         Event::WaitingForParts {
             group,
             covered,

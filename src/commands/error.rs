@@ -36,6 +36,8 @@ pub enum CommandError {
     Job(#[from] crate::ci::codepipeline::JobError),
     #[error(transparent)]
     Runtime(#[from] crate::ci::lambda::RuntimeError),
+    #[error(transparent)]
+    Bisect(#[from] crate::gate::bisect::BisectError),
     #[error("invalid `UserParameters` of the CodePipeline job: {0}")]
     UserParameters(String),
     #[error("cannot write the output")]
@@ -58,7 +60,8 @@ impl CommandError {
             // A store location that is no store is a mistake on the command line.
             CommandError::Usage(_)
             | CommandError::Store(crate::store::StoreError::BadLocation { .. }) => Exit::Usage,
-            CommandError::Prepare(crate::compare::WorkspaceError::Cancelled { signal, .. }) => {
+            CommandError::Prepare(crate::compare::WorkspaceError::Cancelled { signal, .. })
+            | CommandError::Bisect(crate::gate::bisect::BisectError::Cancelled(signal)) => {
                 Exit::Cancelled(u8::try_from(*signal).unwrap_or(15))
             }
             _ => Exit::NoDecision,

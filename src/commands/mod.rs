@@ -4,6 +4,7 @@
 //! notes on stderr.
 
 pub(crate) mod backtest;
+pub(crate) mod bisect;
 pub(crate) mod codepipeline;
 pub mod comment;
 pub(crate) mod context;

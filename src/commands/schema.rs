@@ -24,6 +24,7 @@ pub fn generate(kind: SchemaKind) -> Value {
         SchemaKind::Result => gen::<PluginResult>(),
         SchemaKind::Decision => gen::<Decision>(),
         SchemaKind::Record => gen::<RunRecord>(),
+        SchemaKind::Bisect => gen::<crate::bisect::Bisection>(),
     }
 }
 

@@ -4,6 +4,7 @@
 //! This is what `qod run` and the CodePipeline commands call.
 
 mod acknowledge;
+pub mod bisect;
 pub mod combine;
 mod confirm;
 mod decide;

@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "decision",
         "record",
+        "bisect",
         "stats",
         "threshold",
         "changepoint",

@@ -5,6 +5,7 @@ mod acknowledge;
 mod architecture;
 mod aws;
 mod base;
+mod bisect;
 mod ci;
 mod codepipeline;
 mod comment;
