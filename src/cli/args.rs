@@ -457,6 +457,10 @@ pub enum ForgeCommand {
         /// from the decision when not given.
         #[arg(long, value_name = "FILE")]
         markdown: Option<PathBuf>,
+        /// Comment a bisection instead (`qod bisect --format json > FILE`):
+        /// its culprit and steps, in a comment of its own.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["decision", "markdown"])]
+        bisect: Option<PathBuf>,
     },
 }
 

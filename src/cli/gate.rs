@@ -226,17 +226,25 @@ pub(super) fn forge_comment(
     env: Env,
 ) -> Result<Exit, CommandError> {
     use crate::outputs::comment::Commented;
-    let ForgeCommand::Comment { decision, markdown } = command;
+    let ForgeCommand::Comment {
+        decision,
+        markdown,
+        bisect,
+    } = command;
     let what = match forge {
         crate::outputs::comment::Forge::Github => "pull request",
         crate::outputs::comment::Forge::Gitlab => "merge request",
     };
-    match block_on(commands::comment::comment(
-        forge,
-        &decision,
-        markdown.as_deref(),
-        &env,
-    ))? {
+    let commented = match bisect {
+        Some(file) => block_on(commands::comment::bisection(forge, &file, &env))?,
+        None => block_on(commands::comment::comment(
+            forge,
+            &decision,
+            markdown.as_deref(),
+            &env,
+        ))?,
+    };
+    match commented {
         Commented::Created { url } => p.note(&format!("qod: commented on the {what}: {url}")),
         Commented::Updated { url } => p.note(&format!("qod: updated the {what}'s comment: {url}")),
         Commented::NotARequest => {

@@ -1,5 +1,6 @@
 //! `qod github comment` and `qod gitlab comment`: the Markdown summary of a
-//! decision (`qod run --out`) as the request's one comment for its policy.
+//! decision (`qod run --out`) as the request's one comment for its policy,
+//! or a bisection's (`--bisect`) in a comment of its own.
 
 use super::CommandError;
 use crate::decision::Decision;
@@ -30,6 +31,26 @@ pub async fn comment(
         }
     };
     comment::comment(forge, &d.run.policy, &body, env)
+        .await
+        .map_err(|e| CommandError::Usage(e.to_string()))
+}
+
+/// Posts or updates the comment of the bisection in `file` (`qod bisect
+/// --format json`): one per objective bisected, apart from the gate's.
+pub async fn bisection(
+    forge: Forge,
+    file: &Path,
+    env: &super::Env,
+) -> Result<Commented, CommandError> {
+    let text = std::fs::read_to_string(file).map_err(|e| CommandError::Read(file.to_owned(), e))?;
+    let b: crate::bisect::Bisection = serde_json::from_str(&text).map_err(|e| {
+        CommandError::Usage(format!(
+            "`{}` is not a bisection ({e}); give the JSON `qod bisect --format json` printed",
+            file.display()
+        ))
+    })?;
+    let body = super::bisect::markdown(&b);
+    comment::comment(forge, &format!("bisect:{}", b.objective), &body, env)
         .await
         .map_err(|e| CommandError::Usage(e.to_string()))
 }

@@ -368,3 +368,48 @@ fn an_endless_answer_is_cut_at_the_cap_and_reported() {
     let sent = sent.load(Ordering::Relaxed);
     assert!(sent < 64 << 20, "the server sent {sent} bytes");
 }
+
+#[test]
+fn a_bisection_gets_a_comment_of_its_own_beside_the_gates() {
+    let api = Arc::new(Mutex::new(Api::default()));
+    let port = serve(true, api.clone());
+    let s = gated(
+        "ci/github-pull-request.env",
+        &[
+            ("GITHUB_API_URL", format!("http://127.0.0.1:{port}")),
+            ("GITHUB_TOKEN", "tok-123".into()),
+        ],
+    );
+    // A bisection as `qod bisect --format json` prints it, with a subject
+    // that tries to break out of the table.
+    let b = json!({
+        "good": "a".repeat(40), "bad": "b".repeat(40), "objective": "speed",
+        "metric": "work.mean", "tolerance_pct": 10.0, "commits": 40, "verdict": "found",
+        "culprit": {"revision": "c".repeat(40), "subject": "Validate | every <input>",
+                    "author": "Ada <ada@example.com>", "change_pct": 22.5,
+                    "ci_low_pct": 21.9, "ci_high_pct": 23.1},
+        "steps": [{"revision": "c".repeat(40), "subject": "Validate | every <input>",
+                   "verdict": "worse", "pairs": 10, "change_pct": 22.5,
+                   "reason": "+22.5% [+21.9%, +23.1%] over 10 pairs: worse than +10.0%"}],
+        "skipped": []
+    });
+    crate::common::assert_valid("bisect.schema.json", &b);
+    s.write("bisect.json", &b.to_string());
+    assert_eq!(
+        s.qod(&["github", "comment", "--decision", "d.json"]).code,
+        0
+    );
+    let r = s.qod(&["github", "comment", "--bisect", "bisect.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let st = api.lock().unwrap();
+    assert_eq!(st.comments.len(), 2, "the gate's comment stays");
+    let body = &st.comments[1].1;
+    assert!(
+        body.starts_with("<!-- qod-comment policy=bisect:speed -->\n## qod bisect: `cccccccccccc` made `speed` worse"),
+        "{body}"
+    );
+    assert!(
+        body.contains("**Validate \\| every &lt;input&gt;** by Ada &lt;ada@example.com&gt;"),
+        "{body}"
+    );
+}
