@@ -220,6 +220,29 @@ pub struct AcknowledgementOutcome {
     pub expired: bool,
 }
 
+/// The pairs one job measured of a comparison spread over jobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PairShare {
+    /// This job's `K` of `N`.
+    pub k: u32,
+    pub n: u32,
+    /// The pairs' numbers in the whole comparison (K, K + N, …).
+    pub pairs: Vec<u32>,
+    /// Each pair's value on the base and on the candidate.
+    pub base: Vec<f64>,
+    pub candidate: Vec<f64>,
+    /// The fingerprint of the runner that measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+}
+
+/// Where pooled pairs came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Pooled {
+    pub jobs: u32,
+    pub runners: u32,
+}
+
 /// The pattern objective a row belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Family {
@@ -285,6 +308,14 @@ pub struct ComparisonOutcome {
     /// significance level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_size: Option<u32>,
+    /// One job's share of a comparison spread over jobs (`qod run --pairs
+    /// K/N`): the pairs it measured, for `qod combine` to pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<PairShare>,
+    /// Pairs pooled by `qod combine` from several jobs: how many runners
+    /// (machine fingerprints) measured them, and how many jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooled: Option<Pooled>,
 }
 
 /// The baseline an objective was compared with.
@@ -639,6 +670,10 @@ pub struct PartInfo {
     /// `[K, N]` for `--shard K/N`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<[u32; 2]>,
+    /// `[K, N]` for `--pairs K/N`: this part measured pairs K, K + N, …
+    /// of every side-by-side comparison, for `qod combine` to pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<[u32; 2]>,
 }
 
 /// One part a combined decision was composed from.

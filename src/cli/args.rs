@@ -623,7 +623,7 @@ pub enum PluginsCommand {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("selection").args(["part", "shard", "only"]).multiple(true)))]
+#[command(group(clap::ArgGroup::new("selection").args(["part", "shard", "only", "pairs"]).multiple(true)))]
 pub struct RunArgs {
     #[command(flatten)]
     pub gate: GateArgs,
@@ -651,6 +651,11 @@ pub struct RunArgs {
     /// names (each job of a matrix gives its own K).
     #[arg(long, value_name = "K/N", value_parser = crate::parts::parse_shard, conflicts_with_all = ["part", "only"])]
     pub shard: Option<(u32, u32)>,
+    /// Measure share K of N of the pairs of every side-by-side comparison
+    /// (pairs K, K + N, …), recorded as a part: `qod combine` pools the
+    /// pairs of all N jobs (on as many runners) and decides on them.
+    #[arg(long, value_name = "K/N", value_parser = crate::parts::parse_shard, conflicts_with_all = ["part", "only", "shard"])]
+    pub pairs: Option<(u32, u32)>,
     /// Run these plugin instances only, as one part (comma-separated or repeated).
     #[arg(long, value_name = "INSTANCE", value_delimiter = ',', num_args = 1..)]
     pub only: Vec<String>,

@@ -56,6 +56,9 @@ pub(super) fn options_of(
 ) -> (Request, RunOptions, commands::run::Sinks) {
     let (req, sinks) = request_of(args.gate, args.heartbeat.0, p, env);
     let selection = match (args.shard, args.part, args.only) {
+        _ if args.pairs.is_some() => args
+            .pairs
+            .map(|(k, n)| crate::parts::Selection::Pairs { k, n }),
         (Some((k, n)), _, _) => Some(crate::parts::Selection::Shard { k, n }),
         (None, name, only) if !only.is_empty() => Some(crate::parts::Selection::Only {
             name,

@@ -13,6 +13,7 @@
 //! passes its share on to the metrics still open.
 
 mod boundary;
+mod pooled;
 mod rows;
 pub mod sequential;
 pub mod workspace;
@@ -23,6 +24,7 @@ use crate::plan::Plan;
 use crate::policy::{Aggregate, CompareSpec};
 use crate::protocol::Metric;
 use crate::runner::{self, RunSettings, SharedContext};
+pub use pooled::pooled;
 pub use rows::replicated;
 use rows::{open_rows, step_down, Open};
 use sequential::{Ending, Rng};
@@ -80,12 +82,16 @@ fn value_of(out: &PluginOutcome, name: &str) -> Option<f64> {
 /// another (nothing else runs meanwhile, so the two sides see the same
 /// machine). Returns each instance's candidate invocations pooled (what the
 /// decision and the record keep) and each objective's comparison.
+/// With `share` (`K/N`), only pairs K, K + N, … are measured, all of them
+/// (a share does not stop early: the pooled pairs decide, in `qod
+/// combine`), and each comparison carries them.
 pub async fn run(
     plan: &Plan,
     spec: &CompareSpec,
     base: &BaseCheckout,
     shared: &SharedContext,
     settings: &RunSettings,
+    share: Option<(u32, u32)>,
 ) -> (Vec<(usize, PluginOutcome)>, Comparisons) {
     let seed = seed(spec, shared.run_id.as_str());
     let candidate = settings.workspace.clone();
@@ -107,7 +113,12 @@ pub async fn run(
         // The base's failure is the comparison's, not the candidate's: like
         // a base that cannot be had, it leaves the objectives without one.
         let mut base_failed: Option<String> = None;
-        for pair in 1..=max as u32 {
+        let numbers: Vec<u32> = match share {
+            Some((k, n)) => (k..=max as u32).step_by(n.max(1) as usize).collect(),
+            None => (1..=max as u32).collect(),
+        };
+        let mut measured: Vec<u32> = Vec::new();
+        for &pair in &numbers {
             if settings.cancel.signal().is_some() {
                 break;
             }
@@ -159,7 +170,8 @@ pub async fn run(
             }
             let [Some(b), Some(c)] = got else { break };
             pair_times.push(pair_started.elapsed());
-            if pair == 1 {
+            measured.push(pair);
+            if measured.len() == 1 {
                 let reported: Vec<&Metric> = c.metrics.iter().chain(&b.metrics).collect();
                 open = open_rows(plan, spec, &inst.id, &reported, seed);
             }
@@ -182,7 +194,7 @@ pub async fn run(
                 o.base.push(vb);
                 o.candidate.push(vc);
                 o.replicated = replicated(&o.base, &o.candidate);
-                if o.replicated.is_none() && o.seq.is_look(o.w.len()) {
+                if share.is_none() && o.replicated.is_none() && o.seq.is_look(o.w.len()) {
                     o.state = Some(o.seq.look(&o.w, false));
                 }
             }
@@ -326,6 +338,15 @@ pub async fn run(
                             mde_pct: state.mde_pct,
                             budget_exhausted: budget_hit,
                             family_size,
+                            share: share.map(|(k, n)| crate::decision::PairShare {
+                                k,
+                                n,
+                                pairs: measured.clone(),
+                                base: o.base.clone(),
+                                candidate: o.candidate.clone(),
+                                runner: shared.runner.as_ref().map(|r| r.fingerprint.clone()),
+                            }),
+                            pooled: None,
                         },
                         status,
                     ),

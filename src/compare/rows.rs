@@ -66,7 +66,7 @@ pub fn replicated(base: &[f64], candidate: &[f64]) -> Option<String> {
 }
 
 /// The design of an objective's comparisons at significance `alpha`.
-fn design(
+pub(super) fn design(
     spec: &CompareSpec,
     side: crate::plan::CompareTolerance,
     alpha: f64,

@@ -202,7 +202,7 @@ impl Bench<'_> {
         settings.workspace = checkout.path.clone();
         settings.artifacts = checkout.path.join(".qod").join("artifacts");
         let (outcomes, comparisons) =
-            crate::compare::run(self.plan, spec, self.good, &self.shared, &settings).await;
+            crate::compare::run(self.plan, spec, self.good, &self.shared, &settings, None).await;
         self.cancelled()?;
         if let Some((_, out)) = outcomes.iter().find(|(_, o)| o.status != PluginStatus::Ok) {
             let why = out

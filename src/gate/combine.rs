@@ -151,8 +151,10 @@ async fn await_parts(
             .iter()
             .filter(|i| records.iter().any(|r| r.part.instances.contains(&i.id)))
             .count();
+        // A comparison spread over jobs waits for every share of its pairs.
+        let (_, shares_missing) = crate::parts::shares(&records);
         let now = tokio::time::Instant::now();
-        if covered == plan.instances.len() || now >= until {
+        if (covered == plan.instances.len() && shares_missing.is_empty()) || now >= until {
             return Ok((records, damaged));
         }
         if said != Some(covered) {

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Comparing<'a> {
     pub spec: &'a crate::policy::CompareSpec,
     pub base: Result<&'a crate::compare::BaseCheckout, String>,
+    /// `--pairs K/N`: this job's share of the pairs.
+    pub share: Option<(u32, u32)>,
 }
 
 /// What the judging of history objectives needs once the plugins have
@@ -62,8 +64,10 @@ pub async fn run_and_evaluate(
         Some(Comparing {
             spec,
             base: Ok(base),
+            share,
         }) => {
-            let (outcomes, c) = crate::compare::run(plan, spec, base, shared, settings).await;
+            let (outcomes, c) =
+                crate::compare::run(plan, spec, base, shared, settings, share).await;
             for (i, out) in outcomes {
                 runs[i] = vec![out.clone()];
                 plugins[i] = out;

@@ -213,6 +213,7 @@ pub async fn run(
         .map(|(spec, base)| confirm::Comparing {
             spec,
             base: base.as_ref().map_err(Clone::clone),
+            share: part.as_ref().and_then(|p| p.pairs).map(|[k, n]| (k, n)),
         });
     let judging = confirm::Judging {
         history: &history,

@@ -104,12 +104,22 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
             }
         }
     }
+    // Comparisons spread over jobs (`--pairs K/N`): judged on all pairs.
+    let pooled = super::pooled::pool(plan, group, &records);
+    for &r in &pooled.used {
+        if !used.contains(&r) {
+            used.push(r);
+        }
+    }
     let objectives = plan
         .objectives
         .iter()
         .flat_map(|o| {
             if let Some((_, why)) = missing.iter().find(|(id, _)| *id == o.instance) {
                 return vec![crate::evaluate::missing(o, why.clone())];
+            }
+            if let Some(rows) = pooled.objectives.get(&o.spec.id) {
+                return rows.clone();
             }
             let rec = &records[by_instance[&o.instance]];
             // A pattern objective's rows: each metric it matched.
@@ -216,7 +226,7 @@ pub fn compose(plan: &Plan, group: &str, mut records: Vec<PartRecord>) -> Compos
         })
         .collect();
     let newest = newest_used.map(|r| &records[r]);
-    let mut notes = Vec::new();
+    let mut notes = pooled.notes;
     let revisions: std::collections::BTreeSet<&str> = used
         .iter()
         .filter_map(|&r| records[r].source.revision.as_deref())

@@ -10,8 +10,10 @@
 //! part that ran its instance, and adding the effects up again.
 
 mod compose;
+mod pooled;
 
 pub use compose::{compose, Composed};
+pub use pooled::shares;
 
 use crate::decision::{ObjectiveOutcome, PartInfo, PluginOutcome};
 use crate::ids::{InstanceId, RunId};
@@ -34,6 +36,8 @@ pub enum PartError {
     UnknownInstance { name: String, hint: String },
     #[error("{what} `{name}` has characters other than letters, digits, `.`, `_` and `-`; rename it (it becomes part of a store key)")]
     BadName { what: &'static str, name: String },
+    #[error("`--pairs K/N` shares out the pairs of side-by-side comparisons, and the policy has no objective `against: base`; spread its plugins over jobs with `--shard K/N` or `--part`")]
+    NoComparison,
     #[error("no `--group` was given and there is no CI run to group by; give the same `--group ID` (or `QOD_GROUP`) to every part and to `qod combine`{hint}")]
     NoGroup { hint: String },
 }
@@ -45,6 +49,10 @@ pub enum Selection {
     Named(String),
     /// Shard K of N: every Nth instance, in the order of their names.
     Shard { k: u32, n: u32 },
+    /// Pairs K, K + N, … of every side-by-side comparison (`--pairs K/N`):
+    /// the instances behind objectives `against: base`, with a share of
+    /// their pairs, pooled by `qod combine`.
+    Pairs { k: u32, n: u32 },
     /// These instances, as a part called `name` (or by their names joined with `.`).
     Only {
         name: Option<String>,
@@ -93,7 +101,19 @@ pub fn select(plan: &Plan, group: &str, sel: &Selection) -> Result<PartInfo, Par
             .filter(|id| names.contains(id))
             .collect()
     };
+    let mut pairs = None;
     let (name, instances, shard) = match sel {
+        Selection::Pairs { k, n } => {
+            let compared: Vec<InstanceId> = crate::compare::instances(plan)
+                .into_iter()
+                .map(|i| plan.instances[i].id.clone())
+                .collect();
+            if compared.is_empty() {
+                return Err(PartError::NoComparison);
+            }
+            pairs = Some([*k, *n]);
+            (format!("pairs-{k}-of-{n}"), compared, None)
+        }
         Selection::Named(name) => {
             let Some(list) = parts.get(name) else {
                 let hint = if parts.is_empty() {
@@ -161,6 +181,7 @@ pub fn select(plan: &Plan, group: &str, sel: &Selection) -> Result<PartInfo, Par
         name,
         instances,
         shard,
+        pairs,
     })
 }
 

@@ -465,3 +465,90 @@ fn a_damaged_part_counts_as_not_recorded_and_the_rest_combine() {
     );
     assert_eq!(status("d-merged"), "no_data", "the slow part's are not");
 }
+
+/// A plugin whose value on each side of each pair is fixed by the pair's
+/// number (a +12% candidate with ±1% of scatter), so that pairs measured
+/// in any job, on any machine, are the same pairs.
+const PAIRED_PLUGIN: &str = r#"import json, sys
+ctx = json.load(sys.stdin)
+pair, side = ctx["pair"], ctx["variant"]
+scatter = ((pair * 7919 + (1 if side == "candidate" else 0) * 104729) % 13 - 6) / 600
+level = 112.0 if side == "candidate" else 100.0
+print(json.dumps({"protocol": 1, "status": "ok", "metrics": [{"name": "value", "value": level * (1 + scatter), "unit": "ms"}]}))
+"#;
+
+#[test]
+fn pairs_shared_out_over_two_jobs_pool_into_the_decision_of_one_job() {
+    let s = Scratch::new();
+    std::fs::create_dir(s.path().join("base")).unwrap();
+    crate::common::python_plugin(
+        &s,
+        "paired",
+        r#"[{"name": "value", "unit": "ms", "better": "lower"}]"#,
+        PAIRED_PLUGIN,
+    );
+    s.policy(
+        "version: 1\nplugins:\n  p: { uses: paired }\ncompare:\n  base: { workspace: base }\n  pairs: { min: 4, max: 12, batch: 4 }\nobjectives:\n  - { id: speed, metric: p.value, pass: \"<= +5%\", against: base }\n",
+    );
+    let one = s.qod(&["run", "--no-record", "--store", "store"]);
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    let one = one.json();
+    // Two jobs on two runners, each with half of the pairs, at once.
+    let jobs = (1..=2).map(|k| {
+        let mut c = s.command(&[
+            "run",
+            "--store",
+            "store",
+            "--group",
+            "pr-9",
+            "--pairs",
+            &format!("{k}/2"),
+        ]);
+        c.env("QOD_RUNNER", format!("runner-{k}"));
+        c
+    });
+    for r in crate::common::at_once(jobs) {
+        assert_eq!(r.code, 0, "a share exits 0 once recorded: {}", r.stderr);
+        let share = &r.json()["objectives"][0]["comparison"]["share"];
+        assert_eq!(share["pairs"].as_array().unwrap().len(), 6, "{share}");
+    }
+    let r = s.qod(&["combine", "--store", "store", "--group", "pr-9"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let combined = r.json();
+    let (a, b) = (&one["objectives"][0], &combined["objectives"][0]);
+    assert_eq!(a["status"], "fail");
+    assert_eq!(b["status"], a["status"], "{b:#}");
+    for field in [
+        "pairs",
+        "change_pct",
+        "ci_low_pct",
+        "ci_high_pct",
+        "p_worse",
+        "stopped_early",
+        "boundary_p",
+    ] {
+        assert_eq!(
+            b["comparison"][field], a["comparison"][field],
+            "{field}: {b:#}\n{a:#}"
+        );
+    }
+    assert_eq!(b["comparison"]["pooled"]["jobs"], 2);
+    assert_eq!(b["comparison"]["pooled"]["runners"], 2);
+    assert!(b["comparison"]["share"].is_null());
+    assert!(
+        r.stderr
+            .contains("the pairs of `speed` were pooled from 2 jobs on 2 runners"),
+        "{}",
+        r.stderr
+    );
+    crate::common::assert_valid("decision.schema.json", &combined);
+    // A policy without a comparison has no pairs to share out.
+    s.policy(&policy());
+    let r = s.qod(&["run", "--store", "store", "--group", "g", "--pairs", "1/2"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`--pairs K/N` shares out the pairs"),
+        "{}",
+        r.stderr
+    );
+}
