@@ -40,6 +40,13 @@ pub struct Bisection {
     /// When inconclusive: the commits that may hold the culprit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
+    /// With `--record`: the run ids of the steps kept in the store
+    /// (excluded from baselines; the report shows them apart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded: Vec<String>,
+    /// What could not be done (a step that could not be recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// How a bisection ended.

@@ -340,6 +340,10 @@ pub struct BisectArgs {
     /// Write the culprit and the steps as Markdown (for `qod github comment`).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Keep each step's comparison in the store (`--store`), as a run
+    /// excluded from baselines: the report shows the steps apart.
+    #[arg(long)]
+    pub record: bool,
     /// Print each step on stderr (the default on a terminal).
     #[arg(long)]
     pub progress: bool,

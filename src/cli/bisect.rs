@@ -40,7 +40,14 @@ pub(super) fn run(args: BisectArgs, p: &Printer, env: Env) -> Result<Exit, Comma
         part: None,
         suspend: false,
     };
-    let b = block_on(commands::bisect::bisect(req, &opts, &start, args.objective))?;
+    let b = block_on(commands::bisect::bisect(
+        req,
+        &opts,
+        &start,
+        args.objective,
+        args.record,
+    ))?;
+    p.warnings(&b.warnings);
     if let Some(file) = &args.markdown {
         commands::bisect::write_markdown(&b, file)?;
     }

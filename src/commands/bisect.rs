@@ -34,6 +34,7 @@ async fn resolve(
             good: good.clone(),
             bad: bad.clone(),
             objective,
+            record: false,
         }),
         Start::Decision(file) => {
             let text =
@@ -71,6 +72,7 @@ async fn resolve(
                 good,
                 bad,
                 objective: objective.or(failed),
+                record: false,
             })
         }
         Start::Trend { metric } => {
@@ -111,6 +113,7 @@ async fn resolve(
                 good,
                 bad,
                 objective: objective.or(named),
+                record: false,
             })
         }
     }
@@ -122,11 +125,13 @@ pub async fn bisect(
     opts: &RunOptions,
     start: &Start,
     objective: Option<String>,
+    record: bool,
 ) -> Result<Bisection, CommandError> {
     let session = Session::open(req).await?;
     let env = session.request.env.clone();
     let store = session.request.store.clone();
-    let request = resolve(start, objective, &env, &store, &session.plan).await?;
+    let mut request = resolve(start, objective, &env, &store, &session.plan).await?;
+    request.record = record;
     Ok(crate::gate::bisect::bisect(&session, opts, &request).await?)
 }
 

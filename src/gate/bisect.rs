@@ -24,6 +24,9 @@ pub struct BisectRequest {
     /// The objective deciding each step (default: the policy's first
     /// side-by-side objective, else its first with a relative tolerance).
     pub objective: Option<String>,
+    /// Keep each step's comparison in the store, as a run excluded from
+    /// baselines (`--record`): the report shows them apart.
+    pub record: bool,
 }
 
 /// Why a bisection could not run.
@@ -274,6 +277,96 @@ impl Bench<'_> {
     }
 }
 
+/// Keeps step `m` (of commit `rev`) in the store: a record of its own,
+/// excluded from baselines at once, so that the report shows it apart.
+async fn keep(
+    store: &crate::store::Store,
+    bench: &Bench<'_>,
+    (good, bad): (&str, &str),
+    rev: &str,
+    m: &Measured,
+) -> Result<String, String> {
+    let Some(c) = &m.comparison else {
+        return Err(format!(
+            "step {} measured nothing to record",
+            &rev[..rev.len().min(12)]
+        ));
+    };
+    let o = &bench.plan.objectives[0];
+    let now = crate::time::rfc3339(crate::time::now());
+    let status = match m.verdict {
+        StepVerdict::Worse => ObjectiveStatus::Fail,
+        StepVerdict::Same => ObjectiveStatus::Pass,
+        _ => ObjectiveStatus::Inconclusive,
+    };
+    let decision = match m.verdict {
+        StepVerdict::Worse => crate::decision::Verdict::Fail,
+        StepVerdict::Same => crate::decision::Verdict::Pass,
+        _ => crate::decision::Verdict::Warn,
+    };
+    let run_id = crate::ids::RunId::generate();
+    let record = crate::record::RunRecord {
+        record_version: crate::record::RECORD_VERSION,
+        run_id: run_id.clone(),
+        started_at: now.clone(),
+        finished_at: now.clone(),
+        pipeline: bench.shared.pipeline.clone(),
+        source: crate::protocol::Source {
+            revision: Some(rev.to_owned()),
+            event: Some("bisect".into()),
+            ..Default::default()
+        },
+        decision,
+        score: if decision == crate::decision::Verdict::Pass {
+            100.0
+        } else {
+            0.0
+        },
+        metrics: vec![crate::record::RecordedMetric {
+            key: o.spec.metric.clone(),
+            instance: o.instance.clone(),
+            name: o.metric.to_string(),
+            value: c.candidate_value,
+            unit: None,
+            samples: Vec::new(),
+            instrument: None,
+        }],
+        objectives: vec![crate::record::RecordedObjective {
+            id: o.spec.id.clone(),
+            metric: o.spec.metric.clone(),
+            status,
+            effect: crate::evaluate::effect_of(status, &o.spec),
+            value: Some(c.candidate_value),
+            target: None,
+            baseline: Some(c.base_value),
+            reason: Some(m.reason.clone()),
+            acknowledgement: None,
+        }],
+        plugins: Vec::new(),
+        cancelled: false,
+        runner: bench.shared.runner.clone(),
+        excluded: None,
+    };
+    let marker = crate::record::Exclusion {
+        run_id: run_id.clone(),
+        reason: format!(
+            "a step of `qod bisect` from {} to {}: a comparison with the good revision, not a gate run",
+            &good[..good.len().min(12)],
+            &bad[..bad.len().min(12)]
+        ),
+        at: now,
+        by: None,
+    };
+    // Excluded first: never a baseline, even for a moment.
+    let fail = |e: crate::store::StoreError| crate::diag::error_chain(&e);
+    store
+        .mark_excluded(run_id.as_str(), true, &marker)
+        .await
+        .map_err(fail)?;
+    store.record(&record).await.map_err(fail)?;
+    Ok(run_id.to_string())
+}
+
 fn skipped(reason: String) -> Measured {
     Measured {
         verdict: StepVerdict::Skipped,
@@ -418,6 +511,10 @@ pub async fn bisect(
     // First: is `bad` worse at all?
     announce(last, 1);
     let first = bench.measure(&bad).await?;
+    let mut kept = Vec::new();
+    if req.record {
+        kept.push(keep(&session.store, &bench, (&good, &bad), &bad, &first).await);
+    }
     let bad_verdict = first.verdict;
     step(last, first, &mut steps);
     let mut search = Search::new(commits.len());
@@ -428,6 +525,11 @@ pub async fn bisect(
                 Next::Test(i) => {
                     announce(i, steps.len() + 1);
                     let m = bench.measure(&commits[i]).await?;
+                    if req.record {
+                        kept.push(
+                            keep(&session.store, &bench, (&good, &bad), &commits[i], &m).await,
+                        );
+                    }
                     search.answer(i, m.verdict);
                     step(i, m, &mut steps);
                 }
@@ -450,6 +552,15 @@ pub async fn bisect(
         steps,
         skipped: skipped_list,
         candidates: Vec::new(),
+        recorded: kept
+            .iter()
+            .filter_map(|k| k.as_ref().ok().cloned())
+            .collect(),
+        warnings: kept
+            .into_iter()
+            .filter_map(Result::err)
+            .map(|e| format!("a step was not recorded: {e}"))
+            .collect(),
     };
     match end {
         None => {}

@@ -131,6 +131,9 @@ fn a_range_without_a_regression_ends_after_one_comparison() {
         &commits[12],
         "--format",
         "json",
+        "--record",
+        "--store",
+        "store",
     ]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let b = r.json();
@@ -138,6 +141,20 @@ fn a_range_without_a_regression_ends_after_one_comparison() {
     assert_eq!(b["steps"].as_array().unwrap().len(), 1);
     assert_eq!(b["steps"][0]["verdict"], "same");
     assert!(b["culprit"].is_null());
+    // `--record` kept the step, as a run no baseline takes.
+    assert_eq!(b["recorded"].as_array().unwrap().len(), 1, "{b:#}");
+    let h = s
+        .qod(&["history", "--store", "store", "--format", "json"])
+        .json();
+    assert_eq!(h[0]["run_id"], b["recorded"][0]);
+    assert_eq!(h[0]["source"]["revision"], commits[12].as_str());
+    assert!(
+        h[0]["excluded"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("a step of `qod bisect`"),
+        "{h:#}"
+    );
     // Mistakes are named.
     let r = s.qod(&["bisect", "--good", "nope", "--bad", "HEAD"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -243,11 +260,19 @@ fn bisect_starts_from_a_failed_gate_and_from_a_change_point() {
     assert_eq!(b["good"], commits[0].as_str());
     assert_eq!(b["culprit"]["revision"], commits[7].as_str(), "{b:#}");
 
-    // History recorded every other commit on `main`, a change point between
-    // commits 6 and 8: bisect takes it from there.
+    // History recorded every other commit on `main` by a plugin that
+    // reads the workload's level (so the series has a clear step, whatever
+    // the machine's load): a change point between commits 6 and 8, from
+    // which bisect takes the range, and times the objective `speed`.
+    crate::common::python_plugin(
+        &s,
+        "level",
+        r#"[{"name": "sleep", "unit": "s", "better": "lower"}]"#,
+        "import json, os, sys\nctx = json.load(sys.stdin)\nlevel = float(open(os.path.join(ctx['paths']['workspace'], 'work.sh')).read().split()[1])\nprint(json.dumps({'protocol': 1, 'status': 'ok', 'metrics': [{'name': 'sleep', 'value': level, 'unit': 's'}]}))\n",
+    );
     s.write(
         "history.yaml",
-        "version: 1\nplugins:\n  work: { uses: command-bench, with: { command: [\"sh\", \"work.sh\"], warmup: 0, min_runs: 3, max_runs: 3, min_time: 0s } }\nobjectives:\n  - { id: level, metric: work.mean, pass: \"< 1s\" }\n",
+        "version: 1\nplugins:\n  w: { uses: level }\nobjectives:\n  - { id: level, metric: w.sleep, pass: \"< 1s\" }\n",
     );
     for c in (0..=12).step_by(2) {
         git(s.path(), &["checkout", "-q", &commits[c]]);
@@ -277,7 +302,9 @@ fn bisect_starts_from_a_failed_gate_and_from_a_change_point() {
         "bisect",
         "--from-trend",
         "--metric",
-        "work.mean",
+        "w.sleep",
+        "--objective",
+        "speed",
         "--store",
         "store",
         "--format",
