@@ -56,6 +56,9 @@ pub enum BisectVerdict {
     Found,
     NoRegression,
     Inconclusive,
+    /// One commit compared (`--probe K/N`), for a later `--after` to
+    /// narrow the range from.
+    Probed,
 }
 
 /// The commit that made the objective worse.
@@ -182,6 +185,13 @@ impl Search {
             }
         }
     }
+}
+
+/// The commit probe `k` of `n` compares (`--probe K/N`): the `n` probes
+/// split the `len` commits (the last of which is `bad`) evenly.
+pub fn probe_index(k: u32, n: u32, len: usize) -> usize {
+    let at = (k as usize * len) / (n as usize + 1);
+    at.min(len.saturating_sub(2))
 }
 
 /// About how many steps a search over `n` commits takes: ⌈log₂ n⌉ (the

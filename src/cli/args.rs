@@ -344,6 +344,14 @@ pub struct BisectArgs {
     /// excluded from baselines: the report shows the steps apart.
     #[arg(long)]
     pub record: bool,
+    /// Compare only probe K of N: one of N commits spread evenly over the
+    /// range (a job of a matrix, one runner each); `--after` narrows from them.
+    #[arg(long, value_name = "K/N", value_parser = crate::parts::parse_shard)]
+    pub probe: Option<(u32, u32)>,
+    /// The probes' outputs (`--probe K/N --format json`): their answers
+    /// narrow the range before the search goes on here.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "probe")]
+    pub after: Vec<PathBuf>,
     /// Print each step on stderr (the default on a terminal).
     #[arg(long)]
     pub progress: bool,

@@ -40,13 +40,13 @@ pub(super) fn run(args: BisectArgs, p: &Printer, env: Env) -> Result<Exit, Comma
         part: None,
         suspend: false,
     };
-    let b = block_on(commands::bisect::bisect(
-        req,
-        &opts,
-        &start,
-        args.objective,
-        args.record,
-    ))?;
+    let options = commands::bisect::Options {
+        objective: args.objective,
+        record: args.record,
+        probe: args.probe,
+        after: args.after,
+    };
+    let b = block_on(commands::bisect::bisect(req, &opts, &start, options))?;
     p.warnings(&b.warnings);
     if let Some(file) = &args.markdown {
         commands::bisect::write_markdown(&b, file)?;
@@ -86,6 +86,20 @@ fn headline(b: &Bisection) -> String {
             b.tolerance_pct,
             b.metric
         ),
+        (BisectVerdict::Probed, _) => match b.steps.first() {
+            Some(s) => format!(
+                "probe: `{}` is {} ({}); give this output to `qod bisect --after`",
+                short(&s.revision),
+                match s.verdict {
+                    StepVerdict::Worse => "worse",
+                    StepVerdict::Same => "the same",
+                    StepVerdict::Unknown => "unknown",
+                    StepVerdict::Skipped => "skipped",
+                },
+                crate::diag::printable(&s.reason)
+            ),
+            None => "probe: nothing compared".into(),
+        },
         _ => format!(
             "inconclusive: the culprit is one of {} (unknown or skipped commits)",
             b.candidates

@@ -35,6 +35,8 @@ async fn resolve(
             bad: bad.clone(),
             objective,
             record: false,
+            probe: None,
+            after: Vec::new(),
         }),
         Start::Decision(file) => {
             let text =
@@ -73,6 +75,8 @@ async fn resolve(
                 bad,
                 objective: objective.or(failed),
                 record: false,
+                probe: None,
+                after: Vec::new(),
             })
         }
         Start::Trend { metric } => {
@@ -114,9 +118,23 @@ async fn resolve(
                 bad,
                 objective: objective.or(named),
                 record: false,
+                probe: None,
+                after: Vec::new(),
             })
         }
     }
+}
+
+/// How a bisection runs besides where it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub objective: Option<String>,
+    /// `--record`.
+    pub record: bool,
+    /// `--probe K/N`.
+    pub probe: Option<(u32, u32)>,
+    /// `--after FILE…`: the probes' outputs.
+    pub after: Vec<std::path::PathBuf>,
 }
 
 /// Bisects from `start` with the request's policy.
@@ -124,21 +142,33 @@ pub async fn bisect(
     req: Request,
     opts: &RunOptions,
     start: &Start,
-    objective: Option<String>,
-    record: bool,
+    options: Options,
 ) -> Result<Bisection, CommandError> {
     let session = Session::open(req).await?;
     let env = session.request.env.clone();
     let store = session.request.store.clone();
-    let mut request = resolve(start, objective, &env, &store, &session.plan).await?;
-    request.record = record;
+    let mut request = resolve(start, options.objective, &env, &store, &session.plan).await?;
+    request.record = options.record;
+    request.probe = options.probe;
+    for file in &options.after {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| CommandError::Read(file.clone(), e))?;
+        let probe: Bisection = serde_json::from_str(&text).map_err(|e| {
+            CommandError::Usage(format!(
+                "`{}` is not the output of `qod bisect --probe` ({e})",
+                file.display()
+            ))
+        })?;
+        request.after.extend(probe.steps);
+    }
     Ok(crate::gate::bisect::bisect(&session, opts, &request).await?)
 }
 
-/// The bisection's exit code: 0 when the culprit is found, 1 otherwise.
+/// The bisection's exit code: 0 when the culprit is found (or a probe
+/// measured its commit), 1 otherwise.
 pub fn exit(b: &Bisection) -> crate::exit::Exit {
     match b.verdict {
-        BisectVerdict::Found => crate::exit::Exit::Pass,
+        BisectVerdict::Found | BisectVerdict::Probed => crate::exit::Exit::Pass,
         _ => crate::exit::Exit::Fail,
     }
 }
@@ -166,6 +196,11 @@ pub fn markdown(b: &Bisection) -> String {
             short(&b.good),
             b.metric,
             b.tolerance_pct
+        ),
+        (BisectVerdict::Probed, _) => format!(
+            "## qod bisect: a probe of `{}`\n\nOne commit compared with `{}`, for `qod bisect --after`.\n\n",
+            b.objective,
+            short(&b.good)
         ),
         _ => format!(
             "## qod bisect: inconclusive\n\nThe culprit is one of: {}.\n\n",

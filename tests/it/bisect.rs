@@ -318,3 +318,56 @@ fn bisect_starts_from_a_failed_gate_and_from_a_change_point() {
     assert_eq!(b["culprit"]["revision"], commits[7].as_str(), "{b:#}");
     assert_clean(s.path());
 }
+
+#[test]
+fn probes_on_a_matrix_narrow_the_range_before_the_search() {
+    let (s, commits) = history(40, 27, None);
+    // Two jobs of a matrix, each comparing one commit of the range.
+    let probes: Vec<String> = (1..=2)
+        .map(|k| {
+            let r = s.qod(&[
+                "bisect",
+                "--good",
+                &commits[0],
+                "--bad",
+                "HEAD",
+                "--probe",
+                &format!("{k}/2"),
+                "--format",
+                "json",
+            ]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let b = r.json();
+            assert_eq!(b["verdict"], "probed");
+            assert_eq!(b["steps"].as_array().unwrap().len(), 1);
+            let file = format!("probe-{k}.json");
+            s.write(&file, &r.stdout);
+            file
+        })
+        .collect();
+    // Probe 1 compares commit 14 (the same), probe 2 commit 27 (worse).
+    let p1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join(&probes[0])).unwrap()).unwrap();
+    assert_eq!(p1["steps"][0]["revision"], commits[14].as_str());
+    assert_eq!(p1["steps"][0]["verdict"], "same");
+    let r = s.qod(&[
+        "bisect",
+        "--good",
+        &commits[0],
+        "--bad",
+        "HEAD",
+        "--after",
+        &probes[0],
+        &probes[1],
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = r.json();
+    assert_eq!(b["culprit"]["revision"], commits[27].as_str(), "{b:#}");
+    let steps = b["steps"].as_array().unwrap();
+    // `bad`, the two probes, then at most ⌈log₂ 13⌉ = 4 more.
+    assert!(steps.len() <= 3 + 4, "{}", steps.len());
+    assert!(steps[1]["reason"].as_str().unwrap().starts_with("probe: "));
+    assert_clean(s.path());
+}
