@@ -108,6 +108,26 @@ pub enum StepVerdict {
     Skipped,
 }
 
+impl StepVerdict {
+    /// The answer as a table shows it: `worse`, `same`, `unknown`, `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepVerdict::Worse => "worse",
+            StepVerdict::Same => "same",
+            StepVerdict::Unknown => "unknown",
+            StepVerdict::Skipped => "skipped",
+        }
+    }
+
+    /// The answer in a sentence: "is worse", "is the same".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            StepVerdict::Same => "the same",
+            other => other.as_str(),
+        }
+    }
+}
+
 /// A commit left out, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Skipped {

@@ -4,7 +4,7 @@
 use super::args::{BisectArgs, Format};
 use super::render::Printer;
 use super::{block_on, cwd};
-use crate::bisect::{BisectVerdict, Bisection, StepVerdict};
+use crate::bisect::{BisectVerdict, Bisection};
 use crate::commands::bisect::Start;
 use crate::commands::{self, CommandError, Env};
 use crate::exit::Exit;
@@ -90,12 +90,7 @@ fn headline(b: &Bisection) -> String {
             Some(s) => format!(
                 "probe: `{}` is {} ({}); give this output to `qod bisect --after`",
                 short(&s.revision),
-                match s.verdict {
-                    StepVerdict::Worse => "worse",
-                    StepVerdict::Same => "the same",
-                    StepVerdict::Unknown => "unknown",
-                    StepVerdict::Skipped => "skipped",
-                },
+                s.verdict.phrase(),
                 crate::diag::printable(&s.reason)
             ),
             None => "probe: nothing compared".into(),
@@ -123,12 +118,7 @@ fn table(b: &Bisection) -> String {
         &b.bad[..b.bad.len().min(12)]
     );
     for (i, st) in b.steps.iter().enumerate() {
-        let answer = match st.verdict {
-            StepVerdict::Worse => "worse",
-            StepVerdict::Same => "same",
-            StepVerdict::Unknown => "unknown",
-            StepVerdict::Skipped => "skipped",
-        };
+        let answer = st.verdict.as_str();
         s.push_str(&format!(
             "{:>3}  {}  {:<8} {}  ({})\n",
             i + 1,

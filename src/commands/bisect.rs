@@ -3,7 +3,7 @@
 //! (`gate::bisect`), and its Markdown summary.
 
 use super::{CommandError, Env};
-use crate::bisect::{BisectVerdict, Bisection, StepVerdict};
+use crate::bisect::{BisectVerdict, Bisection};
 use crate::gate::bisect::BisectRequest;
 use crate::gate::{Request, RunOptions, Session};
 use std::path::Path;
@@ -209,12 +209,7 @@ pub fn markdown(b: &Bisection) -> String {
     };
     s.push_str("| step | commit | subject | answer | change |\n|--:|---|---|---|---|\n");
     for (i, st) in b.steps.iter().enumerate() {
-        let answer = match st.verdict {
-            StepVerdict::Worse => "worse",
-            StepVerdict::Same => "same",
-            StepVerdict::Unknown => "unknown",
-            StepVerdict::Skipped => "skipped",
-        };
+        let answer = st.verdict.as_str();
         s.push_str(&format!(
             "| {} | `{}` | {} | {answer} | {} |\n",
             i + 1,

@@ -202,7 +202,7 @@ pub async fn bisect(
         run_id: crate::ids::RunId::generate(),
         started_at: crate::time::now(),
         pipeline: crate::protocol::Pipeline {
-            provider: "local".into(),
+            provider: crate::ci::Provider::Local.name().into(),
             ..Default::default()
         },
         source: crate::protocol::Source::default(),
@@ -230,7 +230,7 @@ pub async fn bisect(
             of_about,
             revision: commits[i].clone(),
             subject: subject.clone(),
-            verdict: Some(verdict_word(m.verdict).into()),
+            verdict: Some(m.verdict.phrase().into()),
             detail: m.reason.clone(),
         });
         if m.verdict == StepVerdict::Skipped {
@@ -369,15 +369,6 @@ pub async fn bisect(
         }
     }
     Ok(out)
-}
-
-fn verdict_word(v: StepVerdict) -> &'static str {
-    match v {
-        StepVerdict::Worse => "worse",
-        StepVerdict::Same => "the same",
-        StepVerdict::Unknown => "unknown",
-        StepVerdict::Skipped => "skipped",
-    }
 }
 
 /// A reporter that passes the bisection's steps on, and nothing else.
