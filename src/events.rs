@@ -67,6 +67,8 @@ pub enum Event {
         group: String,
         covered: usize,
         total: usize,
+        /// What is counted: `instances`, or `pair shares` (`--pairs K/N`).
+        what: &'static str,
         left: Duration,
     },
 }

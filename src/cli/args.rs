@@ -337,7 +337,8 @@ pub struct BisectArgs {
     pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
-    /// Write the culprit and the steps as Markdown (for `qod github comment`).
+    /// Write the culprit and the steps as Markdown (a job summary; `qod
+    /// github comment --bisect` posts them from the JSON).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
     /// Keep each step's comparison in the store (`--store`), as a run

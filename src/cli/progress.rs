@@ -106,9 +106,10 @@ pub fn line(event: &Event) -> String {
             group,
             covered,
             total,
+            what,
             left,
         } => format!(
-            "qod: waiting for the parts of group `{group}`: {covered} of {total} instances recorded ({} left)",
+            "qod: waiting for the parts of group `{group}`: {covered} of {total} {what} recorded ({} left)",
             HumanDuration(*left)
         ),
     }

@@ -157,14 +157,26 @@ async fn await_parts(
         if (covered == plan.instances.len() && shares_missing.is_empty()) || now >= until {
             return Ok((records, damaged));
         }
-        if said != Some(covered) {
+        // What is awaited: instances, or once they are all in, pair shares.
+        let (covered, total, what) = match shares_missing.len() {
+            0 => (covered, plan.instances.len(), "instances"),
+            missing => {
+                let n = records
+                    .iter()
+                    .find_map(|r| r.part.pairs.map(|[_, n]| n as usize))
+                    .unwrap_or(missing);
+                (n - missing, n, "pair shares")
+            }
+        };
+        if said != Some((covered, what)) {
             reporter.report(crate::events::Event::WaitingForParts {
                 group: group.to_owned(),
                 covered,
-                total: plan.instances.len(),
+                total,
+                what,
                 left: until - now,
             });
-            said = Some(covered);
+            said = Some((covered, what));
         }
         tokio::time::sleep(POLL.min(until - now)).await;
     }

@@ -542,6 +542,35 @@ fn pairs_shared_out_over_two_jobs_pool_into_the_decision_of_one_job() {
         r.stderr
     );
     crate::common::assert_valid("decision.schema.json", &combined);
+    // A share that never comes: combine waits for it, then pools what came
+    // and says what is missing.
+    let r = s.qod(&[
+        "run", "--store", "store", "--group", "pr-10", "--pairs", "1/2",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = s.qod(&[
+        "combine",
+        "--store",
+        "store",
+        "--group",
+        "pr-10",
+        "--wait",
+        "1s",
+        "--progress",
+    ]);
+    assert!(
+        r.stderr
+            .contains("waiting for the parts of group `pr-10`: 1 of 2 pair shares recorded"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("group `pr-10` is missing pair share 2 of 2"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.json()["objectives"][0]["comparison"]["pooled"]["jobs"], 1);
     // A policy without a comparison has no pairs to share out.
     s.policy(&policy());
     let r = s.qod(&["run", "--store", "store", "--group", "g", "--pairs", "1/2"]);
