@@ -11,6 +11,7 @@ pub(crate) mod aws;
 pub(crate) mod backtest;
 pub mod bisect;
 pub(crate) mod builtin;
+pub(crate) mod calibrate;
 pub(crate) mod changepoint;
 pub mod ci;
 pub mod cli;

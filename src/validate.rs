@@ -18,10 +18,12 @@ pub enum SchemaKind {
     Record,
     /// `qod bisect`'s output.
     Bisect,
+    /// `qod calibrate`'s output.
+    Calibration,
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 7] = [
+    pub const ALL: [SchemaKind; 8] = [
         SchemaKind::Policy,
         SchemaKind::Manifest,
         SchemaKind::Context,
@@ -29,6 +31,7 @@ impl SchemaKind {
         SchemaKind::Decision,
         SchemaKind::Record,
         SchemaKind::Bisect,
+        SchemaKind::Calibration,
     ];
 
     /// The file name under `schema/`.
@@ -41,6 +44,7 @@ impl SchemaKind {
             SchemaKind::Decision => "decision.schema.json",
             SchemaKind::Record => "run-record.schema.json",
             SchemaKind::Bisect => "bisect.schema.json",
+            SchemaKind::Calibration => "calibration.schema.json",
         }
     }
 
@@ -56,6 +60,7 @@ impl SchemaKind {
             SchemaKind::Decision => include_str!("../schema/decision.schema.json"),
             SchemaKind::Record => include_str!("../schema/run-record.schema.json"),
             SchemaKind::Bisect => include_str!("../schema/bisect.schema.json"),
+            SchemaKind::Calibration => include_str!("../schema/calibration.schema.json"),
         }
     }
 
@@ -68,7 +73,7 @@ impl SchemaKind {
 
     /// The checked-in schema, parsed once per process.
     fn schema(self) -> &'static Value {
-        static CELLS: [OnceLock<Value>; 7] = [const { OnceLock::new() }; 7];
+        static CELLS: [OnceLock<Value>; 8] = [const { OnceLock::new() }; 8];
         CELLS[self.index()].get_or_init(|| {
             serde_json::from_str(self.checked_in()).expect("checked-in schemas are JSON")
         })
@@ -76,7 +81,7 @@ impl SchemaKind {
 
     /// A compiled validator, built once per process.
     pub fn validator(self) -> &'static jsonschema::Validator {
-        static CELLS: [OnceLock<jsonschema::Validator>; 7] = [const { OnceLock::new() }; 7];
+        static CELLS: [OnceLock<jsonschema::Validator>; 8] = [const { OnceLock::new() }; 8];
         CELLS[self.index()].get_or_init(|| {
             jsonschema::validator_for(self.schema()).expect("checked-in schemas are valid")
         })
@@ -94,6 +99,7 @@ impl SchemaKind {
             SchemaKind::Decision => "decision",
             SchemaKind::Record => "record",
             SchemaKind::Bisect => "bisect",
+            SchemaKind::Calibration => "calibration",
         }
     }
 

@@ -184,6 +184,12 @@ pub enum Command {
     /// good and a bad revision, each checked out and compared side by side
     /// with the good one on this runner, halving the range at each step.
     Bisect(BisectArgs),
+    /// Measure what the side-by-side objectives can detect on this runner:
+    /// their plugins run A/A (both sides the same workspace), and each
+    /// objective's own test replayed over those pairs gives its false-alarm
+    /// rate, how often +2% to +50% is detected, and the smallest change
+    /// detected 95% of the time. Changes nothing; says what to change.
+    Calibrate(CalibrateArgs),
     /// Compose the parts of a gate spread over several jobs (`qod run
     /// --group`) into one decision over the whole policy, and record it.
     Combine(CombineArgs),
@@ -359,6 +365,28 @@ pub struct BisectArgs {
     /// Time between SIGTERM and SIGKILL for a plugin past its timeout.
     #[arg(long, value_name = "DURATION", default_value_t = Span(crate::runner::DEFAULT_GRACE))]
     pub kill_grace: Span,
+    #[command(flatten)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    /// Policy file (default: qod.yaml, qod.yml or qod.json here).
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    /// A/A pairs to measure (default: three times `compare.pairs.max`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(3..=1000))]
+    pub pairs: Option<u32>,
+    /// The most wall time the pairs may take (`15m`): the calibration then
+    /// rests on the pairs measured, and says so.
+    #[arg(long, value_name = "DURATION")]
+    pub budget: Option<Span>,
+    /// The change the gate should detect, in percent (for the recommendation).
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub target_mde: f64,
+    /// Print each pair on stderr (the default on a terminal).
+    #[arg(long)]
+    pub progress: bool,
     #[command(flatten)]
     pub format: FormatArg,
 }

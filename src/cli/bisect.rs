@@ -1,7 +1,8 @@
 //! `qod bisect`: the bisection as JSON or as a table, its Markdown summary,
-//! and its exit code (0 when the culprit is found).
+//! and its exit code (0 when the culprit is found); and `qod calibrate`,
+//! which measures a runner the same way, side by side.
 
-use super::args::{BisectArgs, Format};
+use super::args::{BisectArgs, CalibrateArgs, Format};
 use super::render::Printer;
 use super::{block_on, cwd};
 use crate::bisect::{BisectVerdict, Bisection};
@@ -130,4 +131,46 @@ fn table(b: &Bisection) -> String {
     }
     s.push_str(&format!("\n{}\n", headline(b)));
     s
+}
+
+/// `qod calibrate`: the calibration as JSON or as a table.
+pub(super) fn calibrate(args: CalibrateArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
+    let req = crate::gate::Request {
+        policy: args.policy,
+        store: ".qod/store".into(),
+        strict: false,
+        record: false,
+        spool: None,
+        reporter: std::sync::Arc::new(super::progress::Progress {
+            shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
+            heartbeat: crate::runner::HEARTBEAT,
+        }),
+        cwd: cwd(),
+        env,
+    };
+    let opts = crate::gate::RunOptions {
+        jobs: Some(1),
+        cancel_on_signals: true,
+        grace: crate::runner::DEFAULT_GRACE,
+        context: None,
+        base: None,
+        part: None,
+        suspend: false,
+    };
+    let ask = crate::gate::calibrate::CalibrateRequest {
+        pairs: args.pairs,
+        budget: args.budget.map(|b| b.0),
+        target_pct: args.target_mde,
+    };
+    let c = block_on(commands::calibrate::calibrate(req, &opts, &ask))?;
+    let default = if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    };
+    match args.format.or(default) {
+        Format::Json => p.json(&c)?,
+        Format::Table => p.data(&commands::calibrate::table(&c))?,
+    }
+    Ok(Exit::Pass)
 }

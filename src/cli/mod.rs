@@ -234,6 +234,7 @@ fn dispatch(command: Command, p: &Printer, env: Env) -> Result<Exit, CommandErro
             Ok(Exit::Pass)
         }
         Command::Bisect(args) => bisect::run(args, p, env),
+        Command::Calibrate(args) => bisect::calibrate(args, p, env),
         Command::Backtest(args) => {
             let b = block_on(commands::backtest::backtest(
                 &env,

@@ -38,6 +38,8 @@ pub enum CommandError {
     Runtime(#[from] crate::ci::lambda::RuntimeError),
     #[error(transparent)]
     Bisect(#[from] crate::gate::bisect::BisectError),
+    #[error(transparent)]
+    Calibrate(#[from] crate::gate::calibrate::CalibrateError),
     #[error("invalid `UserParameters` of the CodePipeline job: {0}")]
     UserParameters(String),
     #[error("cannot write the output")]
@@ -61,7 +63,8 @@ impl CommandError {
             CommandError::Usage(_)
             | CommandError::Store(crate::store::StoreError::BadLocation { .. }) => Exit::Usage,
             CommandError::Prepare(crate::compare::WorkspaceError::Cancelled { signal, .. })
-            | CommandError::Bisect(crate::gate::bisect::BisectError::Cancelled(signal)) => {
+            | CommandError::Bisect(crate::gate::bisect::BisectError::Cancelled(signal))
+            | CommandError::Calibrate(crate::gate::calibrate::CalibrateError::Cancelled(signal)) => {
                 Exit::Cancelled(u8::try_from(*signal).unwrap_or(15))
             }
             _ => Exit::NoDecision,

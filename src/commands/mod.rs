@@ -5,6 +5,7 @@
 
 pub(crate) mod backtest;
 pub(crate) mod bisect;
+pub(crate) mod calibrate;
 pub(crate) mod codepipeline;
 pub mod comment;
 pub(crate) mod context;

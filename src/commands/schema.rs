@@ -25,6 +25,7 @@ pub fn generate(kind: SchemaKind) -> Value {
         SchemaKind::Decision => gen::<Decision>(),
         SchemaKind::Record => gen::<RunRecord>(),
         SchemaKind::Bisect => gen::<crate::bisect::Bisection>(),
+        SchemaKind::Calibration => gen::<crate::calibrate::Calibration>(),
     }
 }
 

@@ -58,6 +58,17 @@ pub fn instances(plan: &Plan) -> Vec<usize> {
     out
 }
 
+/// The sequential design one row of `spec` is tested with: its tolerance,
+/// at significance `alpha` (the policy's, over a family's size).
+pub fn design_of(
+    spec: &CompareSpec,
+    tolerance: crate::plan::CompareTolerance,
+    alpha: f64,
+    seed: u64,
+) -> sequential::Design {
+    rows::design(spec, tolerance, alpha, seed)
+}
+
 /// The seed of a run's pair orders: the policy's, else one from the run id.
 pub fn seed(spec: &CompareSpec, run_id: &str) -> u64 {
     spec.seed.unwrap_or_else(|| {

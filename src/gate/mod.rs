@@ -5,6 +5,7 @@
 
 mod acknowledge;
 pub mod bisect;
+pub mod calibrate;
 pub mod combine;
 mod confirm;
 mod decide;

@@ -6,6 +6,7 @@ mod architecture;
 mod aws;
 mod base;
 mod bisect;
+mod calibrate;
 mod ci;
 mod codepipeline;
 mod comment;

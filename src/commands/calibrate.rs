@@ -1,0 +1,69 @@
+//! `qod calibrate`: the session opened, the calibration run, and its
+//! table for people.
+
+use super::CommandError;
+use crate::calibrate::Calibration;
+use crate::gate::calibrate::CalibrateRequest;
+use crate::gate::{Request, RunOptions, Session};
+use std::fmt::Write;
+
+/// Calibrates the request's policy on this machine.
+pub async fn calibrate(
+    req: Request,
+    opts: &RunOptions,
+    calibration: &CalibrateRequest,
+) -> Result<Calibration, CommandError> {
+    let session = Session::open(req).await?;
+    Ok(crate::gate::calibrate::calibrate(&session, opts, calibration).await?)
+}
+
+/// The calibration as a table: one block per objective.
+pub fn table(c: &Calibration) -> String {
+    let mut s = format!(
+        "calibration of `{}` on runner {} ({})\n",
+        c.policy,
+        c.runner.fingerprint,
+        c.runner.cpu.as_deref().unwrap_or("an unknown CPU")
+    );
+    for o in &c.objectives {
+        let _ = writeln!(
+            s,
+            "\n{} (`{}`): {} A/A pairs{}, spread {:.2}% a pair",
+            o.id,
+            o.metric,
+            o.pairs,
+            if o.partial {
+                " (cut short by `--budget`)"
+            } else {
+                ""
+            },
+            o.cv_pct
+        );
+        if !o.detection.is_empty() {
+            let _ = writeln!(
+                s,
+                "  false alarms {:.1}% [{:.1}%, {:.1}%]",
+                o.false_alarm_pct, o.false_alarm_interval_pct[0], o.false_alarm_interval_pct[1]
+            );
+            for d in &o.detection {
+                let _ = writeln!(
+                    s,
+                    "  {:>5} detected {:>5.1}%{}",
+                    format!("+{}%", d.change_pct),
+                    d.detected_pct,
+                    d.median_pairs
+                        .map(|p| format!(", median {p} pairs"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(m) = o.mde_pct {
+                let _ = writeln!(s, "  smallest change detected 95% of the time: +{m}%");
+            }
+        }
+        let _ = writeln!(s, "  {}", crate::diag::printable(&o.recommendation));
+    }
+    for why in &c.skipped {
+        let _ = writeln!(s, "\nnot calibrated: {}", crate::diag::printable(why));
+    }
+    s
+}
