@@ -381,9 +381,10 @@ pub struct CalibrateArgs {
     /// rests on the pairs measured, and says so.
     #[arg(long, value_name = "DURATION")]
     pub budget: Option<Span>,
-    /// The change the gate should detect, in percent (for the recommendation).
-    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
-    pub target_mde: f64,
+    /// The change the gate should detect, in percent, for the
+    /// recommendation (default: one point beyond each objective's tolerance).
+    #[arg(long, value_name = "PCT")]
+    pub target_mde: Option<f64>,
     /// Print each pair on stderr (the default on a terminal).
     #[arg(long)]
     pub progress: bool,

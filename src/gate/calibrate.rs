@@ -18,8 +18,9 @@ pub struct CalibrateRequest {
     pub pairs: Option<u32>,
     /// The most wall time the pairs may take.
     pub budget: Option<Duration>,
-    /// The change the gate should detect, in percent.
-    pub target_pct: f64,
+    /// The change the gate should detect, in percent (default: one point
+    /// beyond each objective's tolerance).
+    pub target_pct: Option<f64>,
 }
 
 /// Why a calibration could not run.
@@ -168,12 +169,13 @@ pub async fn calibrate(
                 }
                 _ => o.spec.metric.clone(),
             };
+            let target = req.target_pct.unwrap_or(c.tolerance_pct.abs() + 1.0);
             objectives.push(crate::calibrate::calibrate(
                 id,
                 &metric,
                 &seq,
                 &w,
-                req.target_pct,
+                target,
                 c.budget_exhausted,
             ));
         }
