@@ -26,6 +26,9 @@ pub struct Calibration {
     pub made_at: String,
     /// The machine it was made on.
     pub runner: crate::machine::Runner,
+    /// A hash of the policy's text: a gate cites a calibration of its own
+    /// policy only.
+    pub policy_hash: String,
     pub objectives: Vec<ObjectiveCalibration>,
     /// Objectives not calibrated, with why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -65,6 +68,49 @@ pub struct Detection {
     /// The median pairs to the decision, among detections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub median_pairs: Option<u32>,
+}
+
+/// How long a calibration is cited.
+pub const FRESH_DAYS: i64 = 30;
+
+/// The hash of a policy's text, as calibrations name it.
+pub fn policy_hash(text: &str) -> String {
+    format!("{:012x}", crate::machine::fnv1a(text.as_bytes()) >> 16)
+}
+
+/// What a gate on `runner` for policy `hash` at `now` makes of the newest
+/// calibrations (by runner fingerprint): the one to cite, or why none is.
+pub fn choose<'a>(
+    newest: &'a [Calibration],
+    fingerprint: &str,
+    hash: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<&'a Calibration, String> {
+    let mine: Vec<&Calibration> = newest.iter().filter(|c| c.policy_hash == hash).collect();
+    let Some(c) = mine
+        .iter()
+        .filter(|c| c.runner.fingerprint == fingerprint)
+        .max_by(|a, b| a.made_at.cmp(&b.made_at))
+    else {
+        return Err(match mine.first() {
+            Some(other) => format!(
+                "the calibration of this policy was made on runner {} ({}), not this one ({fingerprint}): not used; run `qod calibrate` here",
+                other.runner.fingerprint,
+                other.made_at.get(..10).unwrap_or_default()
+            ),
+            None => String::new(),
+        });
+    };
+    let age = chrono::DateTime::parse_from_rfc3339(&c.made_at)
+        .map(|t| (now - t.with_timezone(&chrono::Utc)).num_days())
+        .unwrap_or(i64::MAX);
+    if age > FRESH_DAYS {
+        return Err(format!(
+            "this runner's calibration is {age} days old (made {}): not used; run `qod calibrate` again",
+            c.made_at.get(..10).unwrap_or_default()
+        ));
+    }
+    Ok(c)
 }
 
 /// The Wilson 95% interval of `k` of `n`, in percent.
@@ -308,6 +354,37 @@ mod tests {
         let c = calibrate("a", "m", &sequence(), &[0.0; 20], 5.0, false);
         assert!(c.recommendation.contains("measures nothing"), "{c:?}");
         assert!(c.mde_pct.is_none());
+    }
+
+    #[test]
+    fn only_a_fresh_calibration_of_this_runner_and_policy_is_cited() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-05T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let made = |fp: &str, at: &str| Calibration {
+            policy: "qod.yaml".into(),
+            made_at: at.into(),
+            runner: crate::machine::Runner {
+                fingerprint: fp.into(),
+                ..crate::machine::Runner::default()
+            },
+            policy_hash: "h".into(),
+            objectives: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let all = [
+            made("aaa", "2026-12-01T00:00:00Z"),
+            made("bbb", "2026-10-01T00:00:00Z"),
+        ];
+        assert_eq!(
+            choose(&all, "aaa", "h", now).unwrap().runner.fingerprint,
+            "aaa"
+        );
+        let old = choose(&all, "bbb", "h", now).unwrap_err();
+        assert!(old.contains("65 days old (made 2026-10-01)"), "{old}");
+        let other = choose(&all[1..], "ccc", "h", now).unwrap_err();
+        assert!(other.contains("made on runner bbb"), "{other}");
+        assert_eq!(choose(&all, "aaa", "another policy", now).unwrap_err(), "");
     }
 
     #[test]

@@ -655,6 +655,19 @@ pub struct RunSummary {
     /// The machine the run measured on, and its fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner: Option<crate::machine::Runner>,
+    /// The calibration (`qod calibrate`) of this runner the side-by-side
+    /// objectives' reasons cite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationRef>,
+}
+
+/// A calibration a decision cites.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CalibrationRef {
+    /// When it was made (RFC 3339, UTC).
+    pub made_at: String,
+    /// The runner it was made on (this run's).
+    pub fingerprint: String,
 }
 
 /// Which part of a group a run is.

@@ -134,7 +134,7 @@ fn memory_gib(meminfo: &str) -> Option<u64> {
 }
 
 /// 64-bit FNV-1a: stable across builds and platforms, unlike `Hash`.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -389,6 +389,12 @@ pub struct CalibrateArgs {
     #[arg(long)]
     pub progress: bool,
     #[command(flatten)]
+    pub store: StoreArg,
+    /// Keep nothing in the store (by default the calibration is kept
+    /// there, and gates on this runner cite it).
+    #[arg(long)]
+    pub no_record: bool,
+    #[command(flatten)]
     pub format: FormatArg,
 }
 

@@ -137,9 +137,9 @@ fn table(b: &Bisection) -> String {
 pub(super) fn calibrate(args: CalibrateArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
     let req = crate::gate::Request {
         policy: args.policy,
-        store: ".qod/store".into(),
+        store: args.store.store,
         strict: false,
-        record: false,
+        record: !args.no_record,
         spool: None,
         reporter: std::sync::Arc::new(super::progress::Progress {
             shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
@@ -162,7 +162,7 @@ pub(super) fn calibrate(args: CalibrateArgs, p: &Printer, env: Env) -> Result<Ex
         budget: args.budget.map(|b| b.0),
         target_pct: args.target_mde,
     };
-    let c = block_on(commands::calibrate::calibrate(req, &opts, &ask))?;
+    let (c, kept) = block_on(commands::calibrate::calibrate(req, &opts, &ask))?;
     let default = if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -171,6 +171,11 @@ pub(super) fn calibrate(args: CalibrateArgs, p: &Printer, env: Env) -> Result<Ex
     match args.format.or(default) {
         Format::Json => p.json(&c)?,
         Format::Table => p.data(&commands::calibrate::table(&c))?,
+    }
+    if let Some(key) = kept {
+        p.note(&format!(
+            "qod: kept as `{key}`: side-by-side gates on this runner cite it for 30 days"
+        ));
     }
     Ok(Exit::Pass)
 }

@@ -7,14 +7,26 @@ use crate::gate::calibrate::CalibrateRequest;
 use crate::gate::{Request, RunOptions, Session};
 use std::fmt::Write;
 
-/// Calibrates the request's policy on this machine.
+/// Calibrates the request's policy on this machine and, when the request
+/// records, keeps the calibration in its store (for the gates on this
+/// runner to cite); the key it went to.
 pub async fn calibrate(
     req: Request,
     opts: &RunOptions,
     calibration: &CalibrateRequest,
-) -> Result<Calibration, CommandError> {
+) -> Result<(Calibration, Option<String>), CommandError> {
     let session = Session::open(req).await?;
-    Ok(crate::gate::calibrate::calibrate(&session, opts, calibration).await?)
+    let c = crate::gate::calibrate::calibrate(&session, opts, calibration).await?;
+    let kept = match session.request.record && !c.objectives.is_empty() {
+        true => Some(
+            session
+                .store
+                .keep_calibration(&c.runner.fingerprint, &c.policy_hash, &c.made_at, &c)
+                .await?,
+        ),
+        false => None,
+    };
+    Ok((c, kept))
 }
 
 /// The calibration as a table: one block per objective.

@@ -181,6 +181,7 @@ pub async fn calibrate(
         }
     }
     Ok(Calibration {
+        policy_hash: crate::calibrate::policy_hash(&plan.policy.text),
         policy: plan.policy.file.display().to_string(),
         made_at: crate::time::rfc3339(crate::time::now()),
         runner,

@@ -48,6 +48,7 @@ pub(super) fn decide(
             part: None,
             parts: Vec::new(),
             runner: shared.runner.clone(),
+            calibration: None,
         },
         store: StoreOutcome {
             location: store.location(),

@@ -6,6 +6,7 @@
 mod acknowledge;
 pub mod bisect;
 pub mod calibrate;
+mod calibrated;
 pub mod combine;
 mod confirm;
 mod decide;
@@ -224,7 +225,7 @@ pub async fn run(
     };
     let confirm::Ran {
         plugins,
-        eval,
+        mut eval,
         pending,
     } = confirm::run_and_evaluate(
         &plan,
@@ -253,9 +254,17 @@ pub async fn run(
     // Text that came from plugins, `compare.prepare`, the CI or git leaves
     // qod here, in the decision and everything made of it (the record, the
     // index, comments, summaries): redacted once, as a whole.
+    // What this runner can detect, from its calibration.
+    let fingerprint = shared
+        .runner
+        .as_ref()
+        .map(|r| r.fingerprint.clone())
+        .unwrap_or_default();
+    let calibration = calibrated::cite(store, &plan, &fingerprint, &mut eval, &mut warnings).await;
     let mut decision = settings.redactor.redact_doc(decide(
         &plan, &shared, store, &history, uploaded, eval, plugins,
     ));
+    decision.run.calibration = calibration;
     if let Some(s) = suspended {
         let ending = Ending::Suspended(s.waiting_for());
         decision.summary = headline(&decision.summary, &ending);

@@ -214,6 +214,12 @@ pub fn render(d: &Decision, trends: &[(String, Vec<f64>)], report_url: Option<&s
         }
     }
     let mut footer = vec![format!("run `{}`", d.run.id)];
+    if let Some(c) = &d.run.calibration {
+        footer.push(format!(
+            "runner calibrated {}",
+            c.made_at.get(..10).unwrap_or_default()
+        ));
+    }
     if let Some(url) = report_url {
         footer.push(format!("[HTML report]({url})"));
     }

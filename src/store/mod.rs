@@ -6,6 +6,7 @@
 //! - `runs/date=YYYY-MM-DD/<run-id>.json` — each run's full record, one JSON
 //!   line, written once and never overwritten (Athena reads these);
 //! - `deployments/date=YYYY-MM-DD/<id>.json` — what `qod deployed` records;
+//! - `calibrations/<runner>/<policy>/…` — what `qod calibrate` measured;
 //! - `excluded/<run-id>/…` — markers of runs excluded from baselines
 //!   (`qod history exclude`; [`exclusions`]);
 //! - `index/head.json` and `index/segments/` — summaries of the newest runs
@@ -17,6 +18,7 @@
 //! that its invariants can be checked together.
 
 pub mod blobs;
+mod calibrations;
 mod dir;
 mod exclusions;
 mod git;

@@ -143,3 +143,47 @@ fn the_budget_cuts_the_calibration_short_and_says_so() {
         r.stderr
     );
 }
+
+#[test]
+fn a_gate_cites_its_runners_calibration_and_names_another_runners() {
+    let s = project(SCATTER);
+    std::fs::create_dir(s.path().join("base")).unwrap();
+    s.policy(
+        "version: 1\nplugins:\n  p: { uses: aa }\ncompare:\n  base: { workspace: base }\n  pairs: { min: 10, max: 30, batch: 10 }\nobjectives:\n  - { id: speed, metric: p.value, pass: \"<= +5%\", against: base }\n",
+    );
+    let r = s.qod(&["calibrate", "--pairs", "30", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("kept as `calibrations/"), "{}", r.stderr);
+    let mde = r.json()["objectives"][0]["mde_pct"].as_f64().unwrap();
+
+    let r = s.qod(&["run", "--markdown", "summary.md"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    let o = &d["objectives"][0];
+    assert_eq!(o["status"], "pass");
+    let cited =
+        format!("on this runner, +{mde}% is detected 95% of the time within 30 pairs (calibrated ");
+    assert!(o["reason"].as_str().unwrap().contains(&cited), "{o:#}");
+    assert!(!d["run"]["calibration"].is_null());
+    crate::common::assert_valid("decision.schema.json", &d);
+    let md = std::fs::read_to_string(s.path().join("summary.md")).unwrap();
+    assert!(md.contains("runner calibrated "), "{md}");
+
+    // Another runner: the calibration is named, not used.
+    let mut other = s.command(&["run"]);
+    other.env("QOD_RUNNER", "another-pool");
+    let r = crate::common::finish(other.output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let d = r.json();
+    assert!(!d["objectives"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("on this runner"));
+    assert!(d["run"]["calibration"].is_null());
+    assert!(
+        r.stderr
+            .contains("the calibration of this policy was made on runner"),
+        "{}",
+        r.stderr
+    );
+}
