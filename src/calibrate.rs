@@ -349,6 +349,56 @@ mod tests {
         );
     }
 
+    /// The smallest detectable change from resampled A/A pairs against a
+    /// direct measurement: fresh noise of the same spread with the change
+    /// injected, many trials.
+    #[test]
+    fn the_smallest_change_matches_a_direct_measurement_within_two_points() {
+        let seq = sequence();
+        let sd = 0.03;
+        let c = calibrate("a", "m", &seq, &noise(300, sd), 50.0, false);
+        let mde = c.mde_pct.unwrap();
+        let direct = |pct: f64| {
+            let mut rng = Rng::new(99);
+            let trials = 2000;
+            let mut hits = 0;
+            for _ in 0..trials {
+                let w: Vec<f64> = (0..seq.design.max)
+                    .map(|_| {
+                        let u1 = (rng.next_u64() as f64 + 1.0) / (u64::MAX as f64 + 2.0);
+                        let u2 = rng.next_u64() as f64 / u64::MAX as f64;
+                        sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+                            + (1.0 + pct / 100.0).ln()
+                    })
+                    .collect();
+                // One sequence over fresh pairs: resampling `w` itself
+                // with one trial is the same walk.
+                if simulate_fixed(&seq, &w) {
+                    hits += 1;
+                }
+            }
+            hits as f64 * 100.0 / trials as f64
+        };
+        assert!(
+            direct(mde + 2.0) >= 95.0,
+            "mde {mde}: {}",
+            direct(mde + 2.0)
+        );
+        assert!(direct(mde - 2.0) < 95.0, "mde {mde}: {}", direct(mde - 2.0));
+    }
+
+    /// Whether one sequence over exactly `w` fails the gate.
+    fn simulate_fixed(seq: &Sequence, w: &[f64]) -> bool {
+        for &n in &seq.looks {
+            match seq.look(&w[..n], n == seq.design.max).ending {
+                Some(Ending::Fail) => return true,
+                Some(_) => return false,
+                None => {}
+            }
+        }
+        false
+    }
+
     #[test]
     fn pairs_that_never_differ_measure_nothing() {
         let c = calibrate("a", "m", &sequence(), &[0.0; 20], 5.0, false);
