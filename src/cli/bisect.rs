@@ -19,28 +19,13 @@ pub(super) fn run(args: BisectArgs, p: &Printer, env: Env) -> Result<Exit, Comma
             metric: args.metric.unwrap_or_default(),
         },
     };
-    let req = crate::gate::Request {
-        policy: args.policy,
-        store: args.store.store,
-        strict: false,
-        record: false,
-        spool: None,
-        reporter: std::sync::Arc::new(super::progress::Progress {
-            shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
-            heartbeat: crate::runner::HEARTBEAT,
-        }),
-        cwd: cwd(),
+    let (req, opts) = local(
+        (args.policy, args.store.store, false),
+        args.progress,
+        args.kill_grace.0,
+        p,
         env,
-    };
-    let opts = crate::gate::RunOptions {
-        jobs: Some(1),
-        cancel_on_signals: true,
-        grace: args.kill_grace.0,
-        context: None,
-        base: None,
-        part: None,
-        suspend: false,
-    };
+    );
     let options = commands::bisect::Options {
         objective: args.objective,
         record: args.record,
@@ -63,6 +48,40 @@ pub(super) fn run(args: BisectArgs, p: &Printer, env: Env) -> Result<Exit, Comma
     }
     p.note(&format!("qod: {}", headline(&b)));
     Ok(commands::bisect::exit(&b))
+}
+
+/// The request and options of a command that measures side by side here
+/// (bisect, calibrate): one plugin at a time, cancelled by signals.
+fn local(
+    (policy, store, record): (Option<std::path::PathBuf>, String, bool),
+    progress: bool,
+    grace: std::time::Duration,
+    p: &Printer,
+    env: Env,
+) -> (crate::gate::Request, crate::gate::RunOptions) {
+    let req = crate::gate::Request {
+        policy,
+        store,
+        strict: false,
+        record,
+        spool: None,
+        reporter: std::sync::Arc::new(super::progress::Progress {
+            shown: !p.quiet && (progress || std::io::stderr().is_terminal()),
+            heartbeat: crate::runner::HEARTBEAT,
+        }),
+        cwd: cwd(),
+        env,
+    };
+    let opts = crate::gate::RunOptions {
+        jobs: Some(1),
+        cancel_on_signals: true,
+        grace,
+        context: None,
+        base: None,
+        part: None,
+        suspend: false,
+    };
+    (req, opts)
 }
 
 /// One line: what was found.
@@ -135,28 +154,13 @@ fn table(b: &Bisection) -> String {
 
 /// `qod calibrate`: the calibration as JSON or as a table.
 pub(super) fn calibrate(args: CalibrateArgs, p: &Printer, env: Env) -> Result<Exit, CommandError> {
-    let req = crate::gate::Request {
-        policy: args.policy,
-        store: args.store.store,
-        strict: false,
-        record: !args.no_record,
-        spool: None,
-        reporter: std::sync::Arc::new(super::progress::Progress {
-            shown: !p.quiet && (args.progress || std::io::stderr().is_terminal()),
-            heartbeat: crate::runner::HEARTBEAT,
-        }),
-        cwd: cwd(),
+    let (req, opts) = local(
+        (args.policy, args.store.store, !args.no_record),
+        args.progress,
+        crate::runner::DEFAULT_GRACE,
+        p,
         env,
-    };
-    let opts = crate::gate::RunOptions {
-        jobs: Some(1),
-        cancel_on_signals: true,
-        grace: crate::runner::DEFAULT_GRACE,
-        context: None,
-        base: None,
-        part: None,
-        suspend: false,
-    };
+    );
     let ask = crate::gate::calibrate::CalibrateRequest {
         pairs: args.pairs,
         budget: args.budget.map(|b| b.0),

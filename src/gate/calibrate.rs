@@ -7,7 +7,6 @@
 use super::{RunOptions, Session};
 use crate::calibrate::{Calibration, ObjectiveCalibration};
 use crate::compare::BaseCheckout;
-use crate::plan::CompareTolerance;
 use crate::policy::BaseSource;
 use std::time::Duration;
 
@@ -33,21 +32,6 @@ pub enum CalibrateError {
     Prepare(crate::compare::WorkspaceError),
     #[error("cancelled by {}", crate::supervise::signal_name(*.0))]
     Cancelled(i32),
-}
-
-/// The tolerance of a row whose comparison says `tolerance_pct`: the
-/// objective's, or its mirror for a metric where higher is better.
-fn row_tolerance(o: CompareTolerance, tolerance_pct: f64) -> CompareTolerance {
-    let mirror = CompareTolerance {
-        ratio: 1.0 / o.ratio,
-        higher_is_worse: !o.higher_is_worse,
-    };
-    let off = |t: CompareTolerance| ((t.ratio - 1.0) * 100.0 - tolerance_pct).abs();
-    if off(mirror) < off(o) {
-        mirror
-    } else {
-        o
-    }
 }
 
 /// Calibrates the session's side-by-side objectives on this machine.
@@ -116,17 +100,7 @@ pub async fn calibrate(
     aa.pairs.min = aa.pairs.min.min(aa.pairs.max);
     aa.budget = req.budget.map(crate::duration::HumanDuration);
     let runner = session.runner();
-    let shared = crate::runner::SharedContext {
-        run_id: crate::ids::RunId::generate(),
-        started_at: crate::time::now(),
-        pipeline: crate::protocol::Pipeline {
-            provider: crate::ci::Provider::Local.name().into(),
-            ..Default::default()
-        },
-        source: crate::protocol::Source::default(),
-        history: Default::default(),
-        runner: Some(runner.clone()),
-    };
+    let shared = super::local_context(runner.clone());
     // Every pair measured (a share of one: no early stop).
     let (_, comparisons) =
         crate::compare::run(&plan, &aa, &same, &shared, &settings, Some((1, 1))).await;
@@ -158,7 +132,7 @@ pub async fn calibrate(
                 .zip(&share.candidate)
                 .map(|(b, c)| (c / b).ln())
                 .collect();
-            let tolerance = row_tolerance(o.compared.expect("filtered"), c.tolerance_pct);
+            let tolerance = o.compared.expect("filtered").matching(c.tolerance_pct);
             let family = f64::from(c.family_size.unwrap_or(1).max(1));
             // The policy's own design: its pairs, looks, test and α.
             let seq =

@@ -322,6 +322,22 @@ pub async fn run(
     })
 }
 
+/// The context of measurements made outside a gate run (a bisection's
+/// steps, a calibration's pairs): a local pipeline on `runner`.
+fn local_context(runner: crate::machine::Runner) -> SharedContext {
+    SharedContext {
+        run_id: RunId::generate(),
+        started_at: crate::time::now(),
+        pipeline: crate::protocol::Pipeline {
+            provider: crate::ci::Provider::Local.name().into(),
+            ..Default::default()
+        },
+        source: crate::protocol::Source::default(),
+        history: HistoryInfo::default(),
+        runner: Some(runner),
+    }
+}
+
 /// What a run that created its store says: where, and for a bare word
 /// (`qod-history`), whether a branch (`git:qod-history`) was meant.
 fn created_note(asked: &str, location: &str) -> String {

@@ -6,7 +6,7 @@
 use super::PartRecord;
 use crate::decision::{ObjectiveOutcome, PairShare};
 use crate::evaluate::Comparisons;
-use crate::plan::{CompareTolerance, Plan};
+use crate::plan::Plan;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The side-by-side objectives judged on the pooled pairs, by objective
@@ -34,21 +34,6 @@ pub fn shares(records: &[PartRecord]) -> (Vec<usize>, Vec<u32>) {
     }
     let missing = (1..=n).filter(|k| !by_k.contains_key(k)).collect();
     (by_k.into_values().collect(), missing)
-}
-
-/// The tolerance of a row whose comparison says `tolerance_pct`: the
-/// objective's, or its mirror for a metric where higher is better.
-fn tolerance_of(o: CompareTolerance, tolerance_pct: f64) -> CompareTolerance {
-    let mirror = CompareTolerance {
-        ratio: 1.0 / o.ratio,
-        higher_is_worse: !o.higher_is_worse,
-    };
-    let pct = |t: CompareTolerance| ((t.ratio - 1.0) * 100.0 - tolerance_pct).abs();
-    if pct(mirror) < pct(o) {
-        mirror
-    } else {
-        o
-    }
 }
 
 /// Pools the pairs of the shares among `records` (newest first).
@@ -107,7 +92,7 @@ pub fn pool(plan: &Plan, group: &str, records: &[PartRecord]) -> PooledParts {
                 .filter_map(|x| x.comparison.as_ref()?.share.as_ref())
                 .collect();
             runners.extend(parts.iter().filter_map(|s| s.runner.clone()));
-            let tolerance = tolerance_of(own, template.tolerance_pct);
+            let tolerance = own.matching(template.tolerance_pct);
             let family = template.family_size.unwrap_or(1);
             let pooled = crate::compare::pooled(spec, tolerance, family, &template, &parts);
             comparisons.by_objective.insert(id.clone(), pooled);

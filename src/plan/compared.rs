@@ -15,6 +15,21 @@ pub struct CompareTolerance {
 }
 
 impl CompareTolerance {
+    /// The tolerance of one row whose comparison says `tolerance_pct`:
+    /// this one, or its mirror for a metric where higher is better.
+    pub fn matching(self, tolerance_pct: f64) -> CompareTolerance {
+        let mirror = CompareTolerance {
+            ratio: 1.0 / self.ratio,
+            higher_is_worse: !self.higher_is_worse,
+        };
+        let off = |t: CompareTolerance| ((t.ratio - 1.0) * 100.0 - tolerance_pct).abs();
+        if off(mirror) < off(self) {
+            mirror
+        } else {
+            self
+        }
+    }
+
     /// The tolerance for a metric of a pattern objective whose direction is
     /// `better`: "no more than 3% worse" is `<= +3%` for a time and, for a
     /// higher-is-better metric (`ops`), the same distance the other way

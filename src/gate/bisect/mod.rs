@@ -15,7 +15,6 @@ use crate::decision::ComparisonOutcome;
 use crate::events::Event;
 use crate::plan::Plan;
 use crate::policy::{BaseSource, CompareSpec};
-use crate::runner::SharedContext;
 use bench::{keep, Bench, Measured};
 use std::path::Path;
 
@@ -198,17 +197,7 @@ pub async fn bisect(
             e => BisectError::Good(e.redacted(|t| settings.redactor.redact(t)).to_string()),
         })?;
     }
-    let shared = SharedContext {
-        run_id: crate::ids::RunId::generate(),
-        started_at: crate::time::now(),
-        pipeline: crate::protocol::Pipeline {
-            provider: crate::ci::Provider::Local.name().into(),
-            ..Default::default()
-        },
-        source: crate::protocol::Source::default(),
-        history: Default::default(),
-        runner: Some(session.runner()),
-    };
+    let shared = super::local_context(session.runner());
     let reporter = settings.reporter.clone();
     let bench = Bench {
         plan: &plan,
