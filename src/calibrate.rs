@@ -293,16 +293,17 @@ mod tests {
         .sequence()
     }
 
+    /// One draw of normal noise of `sd` (Box–Muller).
+    fn normal(rng: &mut Rng, sd: f64) -> f64 {
+        let u1 = (rng.next_u64() as f64 + 1.0) / (u64::MAX as f64 + 2.0);
+        let u2 = rng.next_u64() as f64 / u64::MAX as f64;
+        sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
     /// Normal noise of `sd` (a log-ratio), from a fixed generator.
     fn noise(n: usize, sd: f64) -> Vec<f64> {
         let mut rng = Rng::new(42);
-        (0..n)
-            .map(|_| {
-                let u1 = (rng.next_u64() as f64 + 1.0) / (u64::MAX as f64 + 2.0);
-                let u2 = rng.next_u64() as f64 / u64::MAX as f64;
-                sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-            })
-            .collect()
+        (0..n).map(|_| normal(&mut rng, sd)).collect()
     }
 
     #[test]
@@ -364,12 +365,7 @@ mod tests {
             let mut hits = 0;
             for _ in 0..trials {
                 let w: Vec<f64> = (0..seq.design.max)
-                    .map(|_| {
-                        let u1 = (rng.next_u64() as f64 + 1.0) / (u64::MAX as f64 + 2.0);
-                        let u2 = rng.next_u64() as f64 / u64::MAX as f64;
-                        sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-                            + (1.0 + pct / 100.0).ln()
-                    })
+                    .map(|_| normal(&mut rng, sd) + (1.0 + pct / 100.0).ln())
                     .collect();
                 // One sequence over fresh pairs: resampling `w` itself
                 // with one trial is the same walk.

@@ -109,8 +109,11 @@ impl Ack {
     /// revision or a descendant the build descends from).
     pub fn on_line(&self, revision: &str) -> bool {
         self.since.as_deref().is_some_and(|line| {
+            // Records hold full ids; only an abbreviated one is looked for
+            // by prefix (a scan of the line).
             line.contains(revision)
-                || (revision.len() >= 7 && line.iter().any(|l| l.starts_with(revision)))
+                || ((7..40).contains(&revision.len())
+                    && line.iter().any(|l| l.starts_with(revision)))
         })
     }
 

@@ -7,7 +7,7 @@ use crate::common::{git, Scratch};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const POLICY: &str = r#"version: 1
 plugins:
@@ -207,22 +207,7 @@ fn sigterm_mid_bisect_leaves_no_worktree() {
     rx.recv_timeout(Duration::from_secs(60))
         .expect("the second step starts");
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "bisect did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = crate::common::terminate(&mut child, Duration::from_secs(30), "bisect");
     assert_eq!(status.code(), Some(143));
     assert_clean(s.path());
 }

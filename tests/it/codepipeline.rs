@@ -459,22 +459,7 @@ fn worker_finishes_the_current_job_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the worker did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = crate::common::terminate(&mut child, Duration::from_secs(20), "the worker");
     let mut out = String::new();
     child
         .stdout

@@ -361,3 +361,27 @@ pub fn first_file(dir: &Path) -> PathBuf {
         .unwrap_or_else(|| panic!("nothing in `{}`", dir.display()))
         .path()
 }
+
+/// Sends SIGTERM to `child` and waits for it to end, at most `within`
+/// (past it the test fails, naming `what`); its exit status.
+pub fn terminate(
+    child: &mut std::process::Child,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{what} did not stop after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
