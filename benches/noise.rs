@@ -173,7 +173,7 @@ fn qod_runs_at(history: &[&[f64]], current: &[f64], level: fn(&[f64]) -> f64, ma
         return false;
     }
     // As qod: baseline runs far from the others are left out of the test.
-    let (last, _) = qod::stats::without_outliers(&all, mads);
+    let (last, _) = qod::stats::without_outliers(&all, mads, 5);
     let b = mean(&last);
     qod::stats::prediction_t(&qod::stats::RunTest {
         baseline: &last,

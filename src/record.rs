@@ -119,6 +119,12 @@ pub struct RecordedObjective {
     /// can tell one that no longer matches anything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledgement: Option<crate::decision::AcknowledgementOutcome>,
+    /// Set when the objective's `test:` could not be taken for too few
+    /// baseline runs: like a run with no baseline, it was not judged, and
+    /// it joins later baselines (leaving out the runs that strayed before
+    /// the test could weigh them would understate how runs vary).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_history: bool,
 }
 
 /// One plugin instance of a recorded run.
@@ -149,6 +155,10 @@ impl RecordedObjective {
             baseline: o.baseline.as_ref().and_then(|b| b.value),
             reason: Some(o.reason.clone()),
             acknowledgement: o.acknowledgement.clone(),
+            awaiting_history: o.status == crate::decision::ObjectiveStatus::Inconclusive
+                && o.test
+                    .as_ref()
+                    .is_some_and(|t| t.significant.is_none() && t.n_baseline < t.min_runs as usize),
         }
     }
 }

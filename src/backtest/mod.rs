@@ -381,4 +381,31 @@ mod tests {
             "run 3 (150 ms) is compared with run 1 (100 ms), not run 2 (200 ms)"
         );
     }
+
+    #[test]
+    fn a_run_the_test_could_not_yet_weigh_joins_later_baselines() {
+        // Run 3 strays past the tolerance while the test has two baseline
+        // runs of the five it needs: inconclusive, not judged, so run 7's
+        // test weighs all six runs before it (leaving it out would
+        // understate how runs vary).
+        let (_dir, plan) = plan(
+            "  - {id: steady, metric: bench.t, pass: '<= +10%', test: {method: welch-t}, baseline: {last: 10}}\n",
+        );
+        let values = [100.0, 104.0, 115.0, 96.0, 100.0, 105.0, 101.0];
+        let runs: Vec<RunRecord> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| run(i, Some(*v), Verdict::Pass))
+            .collect();
+        let b = replay(&plan.objectives, &plan.policy.policy.decision, &runs);
+        let third = &b.replayed[2].objectives[0];
+        assert_eq!(
+            third.status,
+            ObjectiveStatus::Inconclusive,
+            "{}",
+            third.reason
+        );
+        let last = &b.replayed[6].objectives[0];
+        assert!(last.reason.contains("mean of last 6"), "{}", last.reason);
+    }
 }

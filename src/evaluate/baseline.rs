@@ -180,7 +180,14 @@ fn qualifies(run: &RunRecord, id: &str, include: Include) -> bool {
     if run.cancelled {
         return false;
     }
-    let status = run.objective(id).map(|o| o.status);
+    let objective = run.objective(id);
+    // A run whose test could not be taken for too few baseline runs was
+    // not judged either: left out, the runs that strayed before the test
+    // could weigh them would be missing from every later baseline.
+    if objective.is_some_and(|o| o.awaiting_history) {
+        return true;
+    }
+    let status = objective.map(|o| o.status);
     match (include, status) {
         (Include::All, _) => true,
         // A run that could not be compared yet is not a regression: without

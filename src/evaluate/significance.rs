@@ -78,8 +78,10 @@ pub(super) fn run(
         .map(|r| level(spec, r.value, r.samples))
         .collect();
     // A cold or disturbed baseline run would widen the spread every run
-    // is judged by: left out, and said.
-    let (levels, outliers) = stats::without_outliers(&all, stats::OUTLIER_MADS);
+    // is judged by: left out, and said (unless the test would then have
+    // too few runs to be taken).
+    let need = spec.min_runs().max(3) as usize;
+    let (levels, outliers) = stats::without_outliers(&all, stats::OUTLIER_MADS, need);
     t.n_baseline = levels.len();
     t.outliers = outliers;
     let value = level(spec, current.value, current.samples);
@@ -87,7 +89,7 @@ pub(super) fn run(
     if !levels.is_empty() {
         t.limit = Some(centre * mul + add);
     }
-    if levels.len() < spec.min_runs().max(3) as usize {
+    if levels.len() < need {
         return t;
     }
     let test = stats::RunTest {

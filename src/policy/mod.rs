@@ -234,7 +234,8 @@ pub struct BaselineSpec {
     #[serde(default)]
     pub aggregate: Aggregate,
     /// Which earlier runs qualify, by this objective's outcome in them:
-    /// `pass` (passed, or had no baseline yet), `pass_or_warn`, or `all`.
+    /// `pass` (passed, or was not judged yet: no baseline, or a `test:` still
+    /// short of baseline runs), `pass_or_warn`, or `all`.
     #[serde(default)]
     pub include: Include,
     /// `auto` (the default): the base branch on a pull (merge) request,
@@ -395,7 +396,8 @@ impl JsonSchema for Aggregate {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Include {
-    /// Runs where this objective passed (or had no baseline yet).
+    /// Runs where this objective passed (or was not judged yet: no baseline,
+    /// or a `test:` still short of baseline runs).
     #[default]
     Pass,
     /// Runs where it passed or warned.

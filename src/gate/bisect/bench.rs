@@ -230,6 +230,7 @@ pub(super) async fn keep(
             baseline: Some(c.base_value),
             reason: Some(m.reason.clone()),
             acknowledgement: None,
+            awaiting_history: false,
         }],
         plugins: Vec::new(),
         cancelled: false,
