@@ -35,7 +35,9 @@
 //! 5. History on a real series from another machine: TigerBeetle's, the
 //!    30 values before a random point the history, the next the run.
 //!
-//! Run: `cargo bench --bench noise` (`-- --runs N --trials N --pairs N
+//! Run: `cargo bench --bench noise` (`-- --only-history --series
+//! fixtures/series/pybench-slugify.json` for the history rules on a
+//! recorded series; `-- --runs N --trials N --pairs N
 //! --compare-trials N --load N --work N --invocation-runs N` to change
 //! sizes; `--work` is the
 //! shell loop's turns, 3000 by default: about 4 ms).
@@ -723,31 +725,43 @@ fn within_3pct(
 }
 
 /// History rules on TigerBeetle's series (1 / throughput, one value a
-/// commit, change points and drift as they were): each trial takes the 30
-/// values before a random point as the history and the next one, times
-/// 1 + r, as the run. A series without samples: the rules that pool
-/// rounds have one value a run to pool.
+/// commit, change points and drift as they were), or on the series of the
+/// JSON file `--series PATH` names (its `series`, values as they are:
+/// lower is better; `fixtures/series/`): each trial takes the 30 values
+/// before a random point as the history and the next one, times 1 + r, as
+/// the run. A series without samples: the rules that pool rounds have one
+/// value a run to pool.
 fn corpus_history(rules: &[(&str, Rule)]) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/otava-tigerbeetle.json");
+    let named = std::env::args()
+        .skip_while(|a| a != "--series")
+        .nth(1)
+        .map(std::path::PathBuf::from);
+    let path = named.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/corpus/otava-tigerbeetle.json")
+    });
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!(
-            "noise: no corpus at {}; skipping its history",
+            "noise: no series at {}; skipping its history",
             path.display()
         );
         return;
     };
-    let doc: serde_json::Value = serde_json::from_str(&text).expect("the corpus is JSON");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("the series is JSON");
     let runs: Vec<Vec<f64>> = doc["series"]
         .as_array()
         .expect("a series")
         .iter()
         .filter_map(serde_json::Value::as_f64)
-        .map(|x| vec![1.0 / x])
+        .map(|x| vec![if named.is_some() { x } else { 1.0 / x }])
         .collect();
+    let name = match &named {
+        Some(p) => format!("`{}`", p.display()),
+        None => "TigerBeetle's series".to_owned(),
+    };
     let trials = arg("--history-trials", 4000);
     println!(
-        "\nhistory on TigerBeetle's series ({} values, one a commit), {trials} trials a cell:\n",
+        "\nhistory on {name} ({} values, one a run), {trials} trials a cell:\n",
         runs.len()
     );
     println!("| rule | false alarms | 5% | 10% | 20% | 50% |\n|---|--:|--:|--:|--:|--:|");

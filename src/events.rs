@@ -62,6 +62,16 @@ pub enum Event {
         verdict: Option<String>,
         detail: String,
     },
+    /// `qod calibrate`: a history objective's instance ran once more.
+    Calibrating {
+        instance: String,
+        run: u32,
+        of: u32,
+        /// About how long the remaining runs take.
+        left: Duration,
+        /// Whether `left` is what `--budget` leaves.
+        budget: bool,
+    },
     /// `qod combine --wait`: parts still missing.
     WaitingForParts {
         group: String,

@@ -163,30 +163,31 @@ impl RecordedObjective {
     }
 }
 
+impl RecordedMetric {
+    /// What a record keeps of a plugin outcome's metrics.
+    pub fn of(p: &crate::decision::PluginOutcome) -> impl Iterator<Item = RecordedMetric> + '_ {
+        p.metrics.iter().map(move |m| RecordedMetric {
+            key: format!("{}.{}", p.instance, m.name),
+            instance: p.instance.clone(),
+            name: m.name.clone(),
+            value: m.value,
+            unit: m.unit.clone(),
+            samples: m
+                .samples
+                .iter()
+                .flatten()
+                .take(MAX_SAMPLES_PER_METRIC)
+                .copied()
+                .collect(),
+            instrument: m.instrument.clone(),
+        })
+    }
+}
+
 impl RunRecord {
     /// The record of a decided run.
     pub fn from_decision(d: &Decision, pipeline: &Pipeline, source: &Source) -> RunRecord {
-        let metrics = d
-            .plugins
-            .iter()
-            .flat_map(|p| {
-                p.metrics.iter().map(move |m| RecordedMetric {
-                    key: format!("{}.{}", p.instance, m.name),
-                    instance: p.instance.clone(),
-                    name: m.name.clone(),
-                    value: m.value,
-                    unit: m.unit.clone(),
-                    samples: m
-                        .samples
-                        .iter()
-                        .flatten()
-                        .take(MAX_SAMPLES_PER_METRIC)
-                        .copied()
-                        .collect(),
-                    instrument: m.instrument.clone(),
-                })
-            })
-            .collect();
+        let metrics = d.plugins.iter().flat_map(RecordedMetric::of).collect();
         RunRecord {
             record_version: RECORD_VERSION,
             run_id: d.run.id.clone(),

@@ -377,8 +377,12 @@ pub struct CalibrateArgs {
     /// A/A pairs to measure (default: three times `compare.pairs.max`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(3..=1000))]
     pub pairs: Option<u32>,
-    /// The most wall time the pairs may take (`15m`): the calibration then
-    /// rests on the pairs measured, and says so.
+    /// Runs in a row for objectives judged against history (default: the
+    /// largest `baseline.last` plus `confirm`, and 40 runs to judge).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(3..=5000))]
+    pub runs: Option<u32>,
+    /// The most wall time the pairs and runs may take (`15m`): the
+    /// calibration then rests on what was measured, and says so.
     #[arg(long, value_name = "DURATION")]
     pub budget: Option<Span>,
     /// The change the gate should detect, in percent, for the

@@ -162,6 +162,7 @@ pub(super) fn calibrate(args: CalibrateArgs, p: &Printer, env: Env) -> Result<Ex
         env,
     );
     let ask = crate::gate::calibrate::CalibrateRequest {
+        runs: args.runs,
         pairs: args.pairs,
         budget: args.budget.map(|b| b.0),
         target_pct: args.target_mde,

@@ -102,6 +102,21 @@ pub fn line(event: &Event) -> String {
                 ),
             }
         }
+        Event::Calibrating {
+            instance,
+            run,
+            of,
+            left,
+            budget,
+        } => format!(
+            "qod: `{instance}` run {run} of {of} in a row, {} {}",
+            crate::duration::short(*left),
+            if *budget {
+                "of the budget left"
+            } else {
+                "left at this pace"
+            }
+        ),
         Event::WaitingForParts {
             group,
             covered,

@@ -2,7 +2,7 @@
 //! table for people.
 
 use super::CommandError;
-use crate::calibrate::Calibration;
+use crate::calibrate::{Against, Calibration};
 use crate::gate::calibrate::CalibrateRequest;
 use crate::gate::{Request, RunOptions, Session};
 use std::fmt::Write;
@@ -38,9 +38,13 @@ pub fn table(c: &Calibration) -> String {
         c.runner.cpu.as_deref().unwrap_or("an unknown CPU")
     );
     for o in &c.objectives {
+        let (what, per, unit) = match o.against {
+            Against::Base => ("A/A pairs", "a pair", "pairs"),
+            Against::History => ("runs in a row", "from run to run", "runs"),
+        };
         let _ = writeln!(
             s,
-            "\n{} (`{}`): {} A/A pairs{}, spread {:.2}% a pair",
+            "\n{} (`{}`): {} {what}{}, spread {:.2}% {per}",
             o.id,
             o.metric,
             o.pairs,
@@ -64,7 +68,7 @@ pub fn table(c: &Calibration) -> String {
                     format!("+{}%", d.change_pct),
                     d.detected_pct,
                     d.median_pairs
-                        .map(|p| format!(", median {p} pairs"))
+                        .map(|p| format!(", median {p} {unit}"))
                         .unwrap_or_default()
                 );
             }

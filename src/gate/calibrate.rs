@@ -2,19 +2,26 @@
 //! A/A — both sides of each pair the same workspace, in pairs of random
 //! order, for as many pairs as asked (or as `--budget` allows) — and each
 //! row's log-ratios handed to `crate::calibrate`, which replays the
-//! objective's own test over them.
+//! objective's own test over them; every history objective's plugin run
+//! many times in a row, and the series handed to
+//! `crate::calibrate::history`, which replays the objective's own rule.
 
 use super::{RunOptions, Session};
 use crate::calibrate::{Calibration, ObjectiveCalibration};
 use crate::compare::BaseCheckout;
+use crate::decision::{PluginOutcome, PluginStatus};
+use crate::plan::Plan;
 use crate::policy::BaseSource;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct CalibrateRequest {
     /// A/A pairs (default: three times `compare.pairs.max`).
     pub pairs: Option<u32>,
+    /// Runs in a row for history objectives (default: each objective's
+    /// `baseline.last` and `confirm`, and 40 more to judge).
+    pub runs: Option<u32>,
     /// The most wall time the pairs may take.
     pub budget: Option<Duration>,
     /// The change the gate should detect, in percent (default: one point
@@ -26,7 +33,7 @@ pub struct CalibrateRequest {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CalibrateError {
-    #[error("the policy has no objective `against: base`: `qod calibrate` measures side-by-side objectives A/A; add `compare:` and an objective `against: base`")]
+    #[error("the policy has no objective: `qod calibrate` measures what its objectives judge; add one")]
     NothingToCalibrate,
     #[error(transparent)]
     Prepare(crate::compare::WorkspaceError),
@@ -34,31 +41,50 @@ pub enum CalibrateError {
     Cancelled(i32),
 }
 
-/// Calibrates the session's side-by-side objectives on this machine.
+/// Calibrates the session's objectives on this machine: side by side
+/// first, then history, within one `--budget`.
 pub async fn calibrate(
     session: &Session,
     opts: &RunOptions,
     req: &CalibrateRequest,
 ) -> Result<Calibration, CalibrateError> {
+    let plan = &session.plan;
+    if plan.objectives.is_empty() {
+        return Err(CalibrateError::NothingToCalibrate);
+    }
+    let deadline = req.budget.map(|b| Instant::now() + b);
+    let mut objectives = Vec::new();
+    let mut skipped = Vec::new();
+    if plan.objectives.iter().any(|o| o.compared.is_some()) {
+        side_by_side(session, opts, req, &mut objectives, &mut skipped).await?;
+    }
+    if plan.objectives.iter().any(|o| o.compared.is_none()) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        history(session, opts, req, left, &mut objectives, &mut skipped).await?;
+    }
+    Ok(Calibration {
+        policy_hash: crate::calibrate::policy_hash(&plan.policy.text),
+        policy: plan.policy.file.display().to_string(),
+        made_at: crate::time::rfc3339(crate::time::now()),
+        runner: session.runner(),
+        objectives,
+        skipped,
+    })
+}
+
+/// The side-by-side objectives, measured A/A.
+async fn side_by_side(
+    session: &Session,
+    opts: &RunOptions,
+    req: &CalibrateRequest,
+    objectives: &mut Vec<ObjectiveCalibration>,
+    skipped: &mut Vec<String>,
+) -> Result<(), CalibrateError> {
     let mut plan = session.plan.clone();
-    let skipped: Vec<String> = plan
-        .objectives
-        .iter()
-        .filter(|o| o.compared.is_none())
-        .map(|o| {
-            format!(
-                "objective `{}` compares with history: `qod calibrate` measures side-by-side objectives",
-                o.spec.id
-            )
-        })
-        .collect();
     plan.objectives.retain(|o| o.compared.is_some());
     let Some(spec) = plan.policy.policy.compare.clone() else {
         return Err(CalibrateError::NothingToCalibrate);
     };
-    if plan.objectives.is_empty() {
-        return Err(CalibrateError::NothingToCalibrate);
-    }
     let compared = crate::compare::instances(&plan);
     let ids: Vec<_> = compared
         .iter()
@@ -107,8 +133,6 @@ pub async fn calibrate(
     if let Some(sig) = settings.cancel.signal() {
         return Err(CalibrateError::Cancelled(sig));
     }
-    let mut objectives: Vec<ObjectiveCalibration> = Vec::new();
-    let mut skipped = skipped;
     for o in &plan.objectives {
         let rows: Vec<_> = comparisons
             .by_objective
@@ -154,12 +178,128 @@ pub async fn calibrate(
             ));
         }
     }
-    Ok(Calibration {
-        policy_hash: crate::calibrate::policy_hash(&plan.policy.text),
-        policy: plan.policy.file.display().to_string(),
-        made_at: crate::time::rfc3339(crate::time::now()),
-        runner,
-        objectives,
-        skipped,
-    })
+    Ok(())
+}
+
+/// The history objectives: their instances run `--runs` times in a row,
+/// and each objective's rule replayed over the series.
+async fn history(
+    session: &Session,
+    opts: &RunOptions,
+    req: &CalibrateRequest,
+    budget: Option<Duration>,
+    objectives: &mut Vec<ObjectiveCalibration>,
+    skipped: &mut Vec<String>,
+) -> Result<(), CalibrateError> {
+    let mut plan: Plan = session.plan.clone();
+    plan.objectives.retain(|o| o.compared.is_none());
+    let used: Vec<usize> = (0..plan.instances.len())
+        .filter(|&i| {
+            plan.objectives
+                .iter()
+                .any(|o| o.instance == plan.instances[i].id)
+        })
+        .collect();
+    let runs = req.runs.unwrap_or_else(|| {
+        let most = plan
+            .objectives
+            .iter()
+            .map(|o| o.baseline.last + o.spec.confirm)
+            .max()
+            .unwrap_or(0);
+        most + 40
+    });
+    let settings = super::settings(&session.request, opts, &plan);
+    let shared = super::local_context(session.runner());
+    let started = Instant::now();
+    let deadline = budget.map(|b| started + b);
+    // Each instance's runs, oldest first: each run's invocations.
+    let mut series: Vec<Vec<Vec<PluginOutcome>>> = vec![Vec::new(); plan.instances.len()];
+    let mut partial = false;
+    'runs: for run in 1..=runs {
+        for &i in &used {
+            let inst = &plan.instances[i];
+            let again = crate::runner::run_repeated(inst, &shared, &settings, true).await;
+            if let Some(sig) = settings.cancel.signal() {
+                return Err(CalibrateError::Cancelled(sig));
+            }
+            series[i].push(again.into_iter().map(|a| a.outcome).collect());
+            let pace = started.elapsed() / run;
+            let (left, by_budget) = match deadline {
+                Some(d) => (d.saturating_duration_since(Instant::now()), true),
+                None => (pace * (runs - run), false),
+            };
+            settings
+                .reporter
+                .report(crate::events::Event::Calibrating {
+                    instance: inst.id.to_string(),
+                    run,
+                    of: runs,
+                    left,
+                    budget: by_budget,
+                });
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) && run < runs {
+            partial = true;
+            break 'runs;
+        }
+    }
+    for o in &plan.objectives {
+        let i = plan.instance_index(&o.instance);
+        let runs = &series[i];
+        if let Some((k, failed)) = runs.iter().enumerate().find_map(|(k, r)| {
+            r.iter()
+                .find(|p| p.status != PluginStatus::Ok)
+                .map(|p| (k, p))
+        }) {
+            let why = failed
+                .error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| format!("it ended `{}`", failed.status.as_str()));
+            skipped.push(format!(
+                "objective `{}`: its plugin failed on run {} of {}: {}",
+                o.spec.id,
+                k + 1,
+                runs.len(),
+                settings.redactor.redact(&why)
+            ));
+            continue;
+        }
+        let rows: Vec<crate::plan::PlannedObjective> = match o.is_pattern() {
+            false => vec![o.clone()],
+            true => {
+                let mut names: Vec<&str> = runs
+                    .first()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|p| p.metrics.iter().map(|m| m.name.as_str()))
+                    .filter(|m| o.matches(m))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                names.into_iter().map(|m| o.row(m)).collect()
+            }
+        };
+        if rows.is_empty() {
+            skipped.push(format!(
+                "objective `{}`: its plugin measured no metric matching `{}`",
+                o.spec.id, o.spec.metric
+            ));
+        }
+        for row in &rows {
+            let rule = crate::calibrate::history::Rule {
+                row,
+                instance: &plan.instances[i],
+                strategy: &plan.policy.policy.decision,
+            };
+            let target = req.target_pct.unwrap_or_else(|| {
+                crate::calibrate::history::tolerance_pct(row).map_or(10.0, |t| t + 1.0)
+            });
+            objectives.push(crate::calibrate::history::calibrate(
+                &rule, runs, target, partial,
+            ));
+        }
+    }
+    Ok(())
 }

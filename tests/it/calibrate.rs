@@ -1,5 +1,7 @@
 //! `qod calibrate`: side-by-side objectives measured A/A with real
-//! subprocess plugins, and their own test replayed over the pairs.
+//! subprocess plugins, and their own test replayed over the pairs; history
+//! objectives run many times in a row, and their own rule replayed over
+//! the series.
 
 use crate::common::{python_plugin, Scratch};
 
@@ -7,7 +9,7 @@ use crate::common::{python_plugin, Scratch};
 /// 100 ms, the same on both sides: A/A, with a known spread.
 const SCATTER: &str = r#"import json, sys
 ctx = json.load(sys.stdin)
-pair, side = ctx["pair"], ctx["variant"]
+pair, side = ctx.get("pair", 0), ctx.get("variant", "candidate")
 scatter = ((pair * 7919 + (1 if side == "candidate" else 0) * 104729) % 13 - 6) / 600
 print(json.dumps({"protocol": 1, "status": "ok", "metrics": [{"name": "value", "value": 100.0 * (1 + scatter), "unit": "ms"}]}))
 "#;
@@ -39,6 +41,8 @@ fn an_aa_calibration_gives_the_false_alarms_the_detection_and_the_smallest_chang
         "calibrate",
         "--pairs",
         "40",
+        "--runs",
+        "12",
         "--target-mde",
         "8",
         "--format",
@@ -78,19 +82,23 @@ fn an_aa_calibration_gives_the_false_alarms_the_detection_and_the_smallest_chang
             .contains("the target +8% is reached; nothing to change"),
         "{o:#}"
     );
-    // The history objective is named, not calibrated.
+    // The history objective: 12 runs in a row, its fixed limit 10 times
+    // what the plugin measures: no alarm, and no change up to +100% fails.
+    let h = &c["objectives"][1];
+    assert_eq!((&h["id"], &h["against"]), (&"ceiling".into(), &"history".into()), "{c:#}");
+    assert_eq!(h["pairs"], 12);
+    assert_eq!(h["false_alarm_pct"], 0.0);
+    assert!(h["mde_pct"].is_null(), "{h:#}");
     assert!(
-        c["skipped"][0]
-            .as_str()
-            .unwrap()
-            .contains("objective `ceiling` compares with history"),
-        "{c:#}"
+        h["recommendation"].as_str().unwrap().contains("stay inside `< 1s`"),
+        "{h:#}"
     );
     // The table reads the same.
     let t = s
-        .qod(&["calibrate", "--pairs", "40", "--format", "table"])
+        .qod(&["calibrate", "--pairs", "40", "--runs", "12", "--format", "table"])
         .stdout;
     assert!(t.contains("speed (`p.value`): 40 A/A pairs"), "{t}");
+    assert!(t.contains("ceiling (`p.value`): 12 runs in a row"), "{t}");
     assert!(
         t.contains("smallest change detected 95% of the time: +"),
         "{t}"
@@ -100,7 +108,7 @@ fn an_aa_calibration_gives_the_false_alarms_the_detection_and_the_smallest_chang
 #[test]
 fn a_plugin_that_returns_one_value_measures_nothing() {
     let s = project(CONSTANT);
-    let r = s.qod(&["calibrate", "--pairs", "12", "--format", "json"]);
+    let r = s.qod(&["calibrate", "--pairs", "12", "--runs", "12", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let o = &r.json()["objectives"][0];
     assert!(o["mde_pct"].is_null());
@@ -131,17 +139,17 @@ fn the_budget_cuts_the_calibration_short_and_says_so() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let o = &r.json()["objectives"][0];
     assert_eq!(o["partial"], true, "{o:#}");
+    // As many as fit (a slow machine fits two), never all.
     let pairs = o["pairs"].as_u64().unwrap();
-    assert!((3..200).contains(&pairs), "{pairs}");
-    // No comparison in the policy: nothing to calibrate.
+    assert!((1..200).contains(&pairs), "{pairs}");
+    // History runs share the budget, and say so too.
     s.policy("version: 1\nplugins:\n  p: { uses: aa }\nobjectives:\n  - { id: ceiling, metric: p.value, pass: \"< 1s\" }\n");
-    let r = s.qod(&["calibrate"]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("has no objective `against: base`"),
-        "{}",
-        r.stderr
-    );
+    let r = s.qod(&["calibrate", "--runs", "200", "--budget", "2s", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let o = &r.json()["objectives"][0];
+    assert_eq!((&o["against"], &o["partial"]), (&"history".into(), &true.into()), "{o:#}");
+    let runs = o["pairs"].as_u64().unwrap();
+    assert!((1..200).contains(&runs), "{runs}");
 }
 
 #[test]
@@ -186,4 +194,88 @@ fn a_gate_cites_its_runners_calibration_and_names_another_runners() {
         "{}",
         r.stderr
     );
+
+    // A history objective cites its calibration the same way.
+    s.policy("version: 1\nplugins:\n  p: { uses: aa }\nobjectives:\n  - { id: steady, metric: p.value, pass: \"<= +5%\" }\n");
+    let r = s.qod(&["calibrate", "--runs", "20", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mde = r.json()["objectives"][0]["mde_pct"].as_f64().unwrap();
+    assert!((5.0..6.0).contains(&mde), "a value that never varies: {mde}");
+    for _ in 0..2 {
+        let r = s.qod(&["run"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let r = s.qod(&["run"]);
+    let o = &r.json()["objectives"][0];
+    assert_eq!(o["status"], "pass", "{o:#}");
+    let cited = format!(
+        "on this runner, +{mde}% is detected 95% of the time from one run (calibrated "
+    );
+    let reason = o["reason"].as_str().unwrap();
+    assert!(reason.contains(&cited) && reason.contains("20 runs in a row)"), "{reason}");
+}
+
+/// A plugin that replays `fixtures/series/pybench-slugify.json`, a
+/// recorded timing series: each invocation reports its next value.
+fn replaying(s: &Scratch) {
+    let series = crate::common::fixture("series/pybench-slugify.json");
+    let counter = s.path().join("replayed");
+    python_plugin(
+        s,
+        "replay",
+        r#"[{"name": "t", "unit": "us", "better": "lower"}]"#,
+        &format!(
+            r#"import json, os, sys
+json.load(sys.stdin)
+series = json.load(open({series:?}))["series"]
+at = {counter:?}
+i = int(open(at).read()) if os.path.exists(at) else 0
+open(at, "w").write(str(i + 1))
+print(json.dumps({{"protocol": 1, "status": "ok", "metrics": [{{"name": "t", "value": series[i % len(series)], "unit": "us"}}]}}))
+"#
+        ),
+    );
+}
+
+/// What `benches/noise.rs` measures on the same series for the same rules
+/// (`cargo bench --bench noise -- --only-history --series
+/// fixtures/series/pybench-slugify.json`, 4000 trials a cell; its
+/// implementation of each rule is its own, apart from the gate's): the
+/// false-alarm rate of `<= +5%` on the last 10 runs with a one-sided t
+/// test over runs at α 0.01 (11.7%: the slow runs are left out of the
+/// baselines as outliers, and a slow run then fails), and with
+/// `confirm: 2` (5.4%: slow runs come in bursts).
+const NOISE_RS_FALSE_ALARMS: [(&str, f64); 2] = [("", 11.7), ("confirm: 2, ", 5.4)];
+
+#[test]
+fn a_recorded_series_calibrates_to_the_false_alarms_the_noise_benchmark_measures() {
+    for (extra, noise) in NOISE_RS_FALSE_ALARMS {
+        let s = Scratch::new();
+        replaying(&s);
+        s.policy(&format!(
+            "version: 1\nplugins:\n  p: {{ uses: replay }}\nobjectives:\n  - {{ id: slugify, metric: p.t, pass: \"<= +5%\", test: {{ method: welch-t, alpha: 0.01 }}, {extra}baseline: {{ last: 10, include: all }} }}\n"
+        ));
+        let r = s.qod(&["calibrate", "--runs", "200", "--no-record", "--format", "json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let c = r.json();
+        crate::common::assert_valid("calibration.schema.json", &c);
+        let o = &c["objectives"][0];
+        assert_eq!((&o["against"], &o["pairs"]), (&"history".into(), &200.into()), "{o:#}");
+        let [lo, hi] = [0, 1].map(|k| o["false_alarm_interval_pct"][k].as_f64().unwrap());
+        assert!(
+            (lo..=hi).contains(&noise),
+            "{extra}noise.rs measured {noise}%; calibrate {}% [{lo}, {hi}]",
+            o["false_alarm_pct"]
+        );
+        // One slow run in six or seven: the spread from run to run is wide.
+        let cv = o["cv_pct"].as_f64().unwrap();
+        assert!(cv > 10.0, "{o:#}");
+        if extra.is_empty() {
+            let rec = o["recommendation"].as_str().unwrap();
+            assert!(rec.contains("would fail on this runner (add `confirm: 2`"), "{rec}");
+        }
+        let at50 = &o["detection"][4];
+        assert_eq!(at50["change_pct"], 50.0);
+        assert!(at50["detected_pct"].as_f64().unwrap() >= 80.0, "{o:#}");
+    }
 }

@@ -6,6 +6,8 @@
 //! which injected changes are detected, and the smallest change detected
 //! 95% of the time.
 
+pub mod history;
+
 use crate::compare::sequential::{Ending, Rng, Sequence};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -35,12 +37,29 @@ pub struct Calibration {
     pub skipped: Vec<String>,
 }
 
+/// What an objective is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Against {
+    /// Side by side: calibrated from pairs measured A/A.
+    #[default]
+    Base,
+    /// History: calibrated from runs measured in a row, the objective's
+    /// rule replayed over them.
+    History,
+}
+
 /// One objective (or one metric of a pattern objective) on this runner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ObjectiveCalibration {
     pub id: String,
     pub metric: String,
-    /// A/A pairs measured.
+    /// What it is judged against (calibrations written before history
+    /// objectives were calibrated say nothing: `base`).
+    #[serde(default)]
+    pub against: Against,
+    /// The measurements it rests on: A/A pairs (side by side), or runs
+    /// in a row (history).
     pub pairs: u32,
     /// `--budget` ran out before all the pairs asked for were measured.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -65,7 +84,8 @@ pub struct ObjectiveCalibration {
 pub struct Detection {
     pub change_pct: f64,
     pub detected_pct: f64,
-    /// The median pairs to the decision, among detections.
+    /// The median pairs to the decision among detections (history: the
+    /// runs, 1 plus the confirming ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub median_pairs: Option<u32>,
 }
@@ -177,6 +197,7 @@ pub fn calibrate(
     let mut out = ObjectiveCalibration {
         id: id.to_owned(),
         metric: metric.to_owned(),
+        against: Against::Base,
         pairs: n as u32,
         partial,
         cv_pct: sd * 100.0,
@@ -248,29 +269,46 @@ fn recommend(c: &ObjectiveCalibration, max: usize, target_pct: f64, tolerance: f
             "no change up to +100% is detected 95% of the time within {max} pairs on this runner: quiet the measurement (instruction counts, more runs per invocation) or raise `compare.pairs.max`"
         );
     };
-    if mde <= target_pct {
-        return format!(
-            "on this runner, +{mde}% is detected 95% of the time within {max} pairs: the target +{target_pct}% is reached; nothing to change"
-        );
-    }
-    if target_pct <= tolerance {
-        return format!(
-            "on this runner, +{mde}% is detected 95% of the time within {max} pairs; the gate fails only changes beyond its tolerance (+{tolerance:.3}%), so no number of pairs reaches a target of +{target_pct}%: give `--target-mde` above the tolerance"
-        )
-        .replace(".000%", "%");
+    let within = format!("within {max} pairs");
+    if let Some(done) = recommend_target(mde, target_pct, Some(tolerance), &within) {
+        return done;
     }
     // What is detectable beyond the tolerance shrinks with √pairs.
     let needed =
         (max as f64 * ((mde - tolerance) / (target_pct - tolerance)).powi(2)).ceil() as usize;
     if needed <= 1000 {
         format!(
-            "+{mde}% is the smallest change detected 95% of the time within {max} pairs: to reach +{target_pct}%, raise `compare.pairs.max` to about {needed} (or quiet the measurement)"
+            "+{mde}% is the smallest change detected 95% of the time {within}: to reach +{target_pct}%, raise `compare.pairs.max` to about {needed} (or quiet the measurement)"
         )
     } else {
         format!(
-            "+{mde}% is the smallest change detected 95% of the time within {max} pairs, and this measurement cannot reach +{target_pct}% on this runner (it would take about {needed} pairs): quiet it (instruction counts, more runs per invocation)"
+            "+{mde}% is the smallest change detected 95% of the time {within}, and this measurement cannot reach +{target_pct}% on this runner (it would take about {needed} pairs): quiet it (instruction counts, more runs per invocation)"
         )
     }
+}
+
+/// The recommendation when no design change is asked for: the target is
+/// reached, or no design reaches it (it lies inside the `tolerance`, in
+/// percent, that the gate lets pass). `within` says how the smallest
+/// detectable change `mde` was measured ("within 30 pairs").
+fn recommend_target(
+    mde: f64,
+    target_pct: f64,
+    tolerance: Option<f64>,
+    within: &str,
+) -> Option<String> {
+    if mde <= target_pct {
+        return Some(format!(
+            "on this runner, +{mde}% is detected 95% of the time {within}: the target +{target_pct}% is reached; nothing to change"
+        ));
+    }
+    let tolerance = tolerance.filter(|t| target_pct <= *t)?;
+    Some(
+        format!(
+            "on this runner, +{mde}% is detected 95% of the time {within}; the gate fails only changes beyond its tolerance (+{tolerance:.3}%), so no design reaches a target of +{target_pct}%: give `--target-mde` above the tolerance"
+        )
+        .replace(".000%", "%"),
+    )
 }
 
 #[cfg(test)]
@@ -314,7 +352,7 @@ mod tests {
         assert!(
             at_tolerance
                 .recommendation
-                .contains("no number of pairs reaches a target of +5%"),
+                .contains("no design reaches a target of +5%"),
             "{}",
             at_tolerance.recommendation
         );
