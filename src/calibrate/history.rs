@@ -11,7 +11,7 @@ use crate::decision::{ObjectiveStatus, PluginOutcome};
 use crate::evaluate::{self, Baselines, Chooser, Target};
 use crate::ids::RunId;
 use crate::plan::{PlannedInstance, PlannedObjective};
-use crate::policy::criterion::{Op, ParsedRhs};
+use crate::policy::criterion::Op;
 use crate::policy::DecisionSpec;
 use crate::record::{RecordedMetric, RecordedObjective, RunRecord};
 
@@ -164,7 +164,11 @@ struct Replay<'a> {
 }
 
 impl<'a> Replay<'a> {
-    fn new(rule: &'a Rule<'a>, series: &'a [Vec<PluginOutcome>], runs: Vec<PluginOutcome>) -> Replay<'a> {
+    fn new(
+        rule: &'a Rule<'a>,
+        series: &'a [Vec<PluginOutcome>],
+        runs: Vec<PluginOutcome>,
+    ) -> Replay<'a> {
         let now = crate::time::now();
         let target = Target::default();
         let mut replay = Replay {
@@ -215,7 +219,11 @@ impl<'a> Replay<'a> {
                 .map(|p| scaled(p, factor))
                 .collect();
             let n = pooled.len() as u32;
-            (e, p) = judge(crate::runner::pool(pooled, n, self.rule.instance.repeat_aggregate));
+            (e, p) = judge(crate::runner::pool(
+                pooled,
+                n,
+                self.rule.instance.repeat_aggregate,
+            ));
             took = k as u32 + 1;
         }
         (e, p, took)
@@ -273,10 +281,11 @@ fn record(
 /// A relative tolerance's room, in percent (`<= +5%`: 5), if the row has
 /// one.
 pub fn tolerance_pct(row: &PlannedObjective) -> Option<f64> {
-    row.pass.first().and_then(|p| match p.rhs {
-        ParsedRhs::Baseline { mul, add: None } => Some((mul - 1.0).abs() * 100.0),
-        _ => None,
-    })
+    row.pass
+        .first()
+        .and_then(|p| p.ratio())
+        // `+5%` is a ratio of 1.05: 5, not 5.000000000000004.
+        .map(|r| ((r - 1.0).abs() * 100.0 * 1e9).round() / 1e9)
 }
 
 /// What to change to reach `target_pct` with a history rule.

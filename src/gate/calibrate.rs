@@ -33,7 +33,9 @@ pub struct CalibrateRequest {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CalibrateError {
-    #[error("the policy has no objective: `qod calibrate` measures what its objectives judge; add one")]
+    #[error(
+        "the policy has no objective: `qod calibrate` measures what its objectives judge; add one"
+    )]
     NothingToCalibrate,
     #[error(transparent)]
     Prepare(crate::compare::WorkspaceError),
@@ -229,15 +231,13 @@ async fn history(
                 Some(d) => (d.saturating_duration_since(Instant::now()), true),
                 None => (pace * (runs - run), false),
             };
-            settings
-                .reporter
-                .report(crate::events::Event::Calibrating {
-                    instance: inst.id.to_string(),
-                    run,
-                    of: runs,
-                    left,
-                    budget: by_budget,
-                });
+            settings.reporter.report(crate::events::Event::Calibrating {
+                instance: inst.id.to_string(),
+                run,
+                of: runs,
+                left,
+                budget: by_budget,
+            });
         }
         if deadline.is_some_and(|d| Instant::now() >= d) && run < runs {
             partial = true;

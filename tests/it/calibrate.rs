@@ -85,17 +85,32 @@ fn an_aa_calibration_gives_the_false_alarms_the_detection_and_the_smallest_chang
     // The history objective: 12 runs in a row, its fixed limit 10 times
     // what the plugin measures: no alarm, and no change up to +100% fails.
     let h = &c["objectives"][1];
-    assert_eq!((&h["id"], &h["against"]), (&"ceiling".into(), &"history".into()), "{c:#}");
+    assert_eq!(
+        (&h["id"], &h["against"]),
+        (&"ceiling".into(), &"history".into()),
+        "{c:#}"
+    );
     assert_eq!(h["pairs"], 12);
     assert_eq!(h["false_alarm_pct"], 0.0);
     assert!(h["mde_pct"].is_null(), "{h:#}");
     assert!(
-        h["recommendation"].as_str().unwrap().contains("stay inside `< 1s`"),
+        h["recommendation"]
+            .as_str()
+            .unwrap()
+            .contains("stay inside `< 1s`"),
         "{h:#}"
     );
     // The table reads the same.
     let t = s
-        .qod(&["calibrate", "--pairs", "40", "--runs", "12", "--format", "table"])
+        .qod(&[
+            "calibrate",
+            "--pairs",
+            "40",
+            "--runs",
+            "12",
+            "--format",
+            "table",
+        ])
         .stdout;
     assert!(t.contains("speed (`p.value`): 40 A/A pairs"), "{t}");
     assert!(t.contains("ceiling (`p.value`): 12 runs in a row"), "{t}");
@@ -108,7 +123,15 @@ fn an_aa_calibration_gives_the_false_alarms_the_detection_and_the_smallest_chang
 #[test]
 fn a_plugin_that_returns_one_value_measures_nothing() {
     let s = project(CONSTANT);
-    let r = s.qod(&["calibrate", "--pairs", "12", "--runs", "12", "--format", "json"]);
+    let r = s.qod(&[
+        "calibrate",
+        "--pairs",
+        "12",
+        "--runs",
+        "12",
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let o = &r.json()["objectives"][0];
     assert!(o["mde_pct"].is_null());
@@ -144,10 +167,22 @@ fn the_budget_cuts_the_calibration_short_and_says_so() {
     assert!((1..200).contains(&pairs), "{pairs}");
     // History runs share the budget, and say so too.
     s.policy("version: 1\nplugins:\n  p: { uses: aa }\nobjectives:\n  - { id: ceiling, metric: p.value, pass: \"< 1s\" }\n");
-    let r = s.qod(&["calibrate", "--runs", "200", "--budget", "2s", "--format", "json"]);
+    let r = s.qod(&[
+        "calibrate",
+        "--runs",
+        "200",
+        "--budget",
+        "2s",
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let o = &r.json()["objectives"][0];
-    assert_eq!((&o["against"], &o["partial"]), (&"history".into(), &true.into()), "{o:#}");
+    assert_eq!(
+        (&o["against"], &o["partial"]),
+        (&"history".into(), &true.into()),
+        "{o:#}"
+    );
     let runs = o["pairs"].as_u64().unwrap();
     assert!((1..200).contains(&runs), "{runs}");
 }
@@ -199,8 +234,15 @@ fn a_gate_cites_its_runners_calibration_and_names_another_runners() {
     s.policy("version: 1\nplugins:\n  p: { uses: aa }\nobjectives:\n  - { id: steady, metric: p.value, pass: \"<= +5%\" }\n");
     let r = s.qod(&["calibrate", "--runs", "20", "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let mde = r.json()["objectives"][0]["mde_pct"].as_f64().unwrap();
-    assert!((5.0..6.0).contains(&mde), "a value that never varies: {mde}");
+    let c = r.json();
+    let mde = c["objectives"][0]["mde_pct"].as_f64().unwrap();
+    assert!(
+        (5.0..6.0).contains(&mde),
+        "a value that never varies: {mde}"
+    );
+    // The default target: one point beyond the tolerance.
+    let rec = c["objectives"][0]["recommendation"].as_str().unwrap();
+    assert!(rec.contains("the target +6% is reached"), "{rec}");
     for _ in 0..2 {
         let r = s.qod(&["run"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -208,11 +250,13 @@ fn a_gate_cites_its_runners_calibration_and_names_another_runners() {
     let r = s.qod(&["run"]);
     let o = &r.json()["objectives"][0];
     assert_eq!(o["status"], "pass", "{o:#}");
-    let cited = format!(
-        "on this runner, +{mde}% is detected 95% of the time from one run (calibrated "
-    );
+    let cited =
+        format!("on this runner, +{mde}% is detected 95% of the time from one run (calibrated ");
     let reason = o["reason"].as_str().unwrap();
-    assert!(reason.contains(&cited) && reason.contains("20 runs in a row)"), "{reason}");
+    assert!(
+        reason.contains(&cited) && reason.contains("20 runs in a row)"),
+        "{reason}"
+    );
 }
 
 /// A plugin that replays `fixtures/series/pybench-slugify.json`, a
@@ -255,12 +299,23 @@ fn a_recorded_series_calibrates_to_the_false_alarms_the_noise_benchmark_measures
         s.policy(&format!(
             "version: 1\nplugins:\n  p: {{ uses: replay }}\nobjectives:\n  - {{ id: slugify, metric: p.t, pass: \"<= +5%\", test: {{ method: welch-t, alpha: 0.01 }}, {extra}baseline: {{ last: 10, include: all }} }}\n"
         ));
-        let r = s.qod(&["calibrate", "--runs", "200", "--no-record", "--format", "json"]);
+        let r = s.qod(&[
+            "calibrate",
+            "--runs",
+            "200",
+            "--no-record",
+            "--format",
+            "json",
+        ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         let c = r.json();
         crate::common::assert_valid("calibration.schema.json", &c);
         let o = &c["objectives"][0];
-        assert_eq!((&o["against"], &o["pairs"]), (&"history".into(), &200.into()), "{o:#}");
+        assert_eq!(
+            (&o["against"], &o["pairs"]),
+            (&"history".into(), &200.into()),
+            "{o:#}"
+        );
         let [lo, hi] = [0, 1].map(|k| o["false_alarm_interval_pct"][k].as_f64().unwrap());
         assert!(
             (lo..=hi).contains(&noise),
@@ -272,7 +327,10 @@ fn a_recorded_series_calibrates_to_the_false_alarms_the_noise_benchmark_measures
         assert!(cv > 10.0, "{o:#}");
         if extra.is_empty() {
             let rec = o["recommendation"].as_str().unwrap();
-            assert!(rec.contains("would fail on this runner (add `confirm: 2`"), "{rec}");
+            assert!(
+                rec.contains("would fail on this runner (add `confirm: 2`"),
+                "{rec}"
+            );
         }
         let at50 = &o["detection"][4];
         assert_eq!(at50["change_pct"], 50.0);
