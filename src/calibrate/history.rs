@@ -291,11 +291,13 @@ pub fn tolerance_pct(row: &PlannedObjective) -> Option<f64> {
 /// What to change to reach `target_pct` with a history rule.
 fn recommend(c: &ObjectiveCalibration, row: &PlannedObjective, target_pct: f64) -> String {
     let tolerance = tolerance_pct(row);
+    let side_by_side =
+        "compare side by side (`against: base`), which removes the drift between runs";
     let alarms = if c.false_alarm_pct > 1.0 {
         let fix = match (row.spec.test.is_some(), row.spec.confirm) {
             (false, _) => "add `test: { method: welch-t }` (it fails only beyond what runs vary)",
             (true, 0) => "add `confirm: 2` (a failing run is measured twice more)",
-            _ => "compare side by side (`against: base`), which removes the drift between runs",
+            _ => "the runner drifts more than the baseline's runs show",
         };
         format!(
             "{:.1}% of unchanged runs would fail on this runner ({fix}); ",
@@ -312,7 +314,7 @@ fn recommend(c: &ObjectiveCalibration, row: &PlannedObjective, target_pct: f64) 
             );
         }
         return format!(
-            "{alarms}no change up to +100% is detected 95% of the time by this rule on this runner: quiet the measurement (instruction counts, `repeat:`) or compare side by side (`against: base`)"
+            "{alarms}no change up to +100% is detected 95% of the time by this rule on this runner: quiet the measurement (instruction counts, `repeat:`) or {side_by_side}"
         );
     };
     let runs = match row.spec.confirm {
@@ -322,7 +324,7 @@ fn recommend(c: &ObjectiveCalibration, row: &PlannedObjective, target_pct: f64) 
     alarms
         + &recommend_target(mde, target_pct, tolerance, &runs).unwrap_or_else(|| {
             format!(
-                "+{mde}% is the smallest change detected 95% of the time {runs}: to reach +{target_pct}%, quiet the measurement (instruction counts, `repeat:`), raise `baseline.last` (now {}), or compare side by side (`against: base`), which removes the drift between runs",
+                "+{mde}% is the smallest change detected 95% of the time {runs}: to reach +{target_pct}%, quiet the measurement (instruction counts, `repeat:`), raise `baseline.last` (now {}), or {side_by_side}",
                 row.baseline.last
             )
         })

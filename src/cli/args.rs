@@ -184,11 +184,13 @@ pub enum Command {
     /// good and a bad revision, each checked out and compared side by side
     /// with the good one on this runner, halving the range at each step.
     Bisect(BisectArgs),
-    /// Measure what the side-by-side objectives can detect on this runner:
-    /// their plugins run A/A (both sides the same workspace), and each
-    /// objective's own test replayed over those pairs gives its false-alarm
-    /// rate, how often +2% to +50% is detected, and the smallest change
-    /// detected 95% of the time. Changes nothing; says what to change.
+    /// Measure what the objectives can detect on this runner: side by side,
+    /// plugins run A/A (both sides the same workspace) and each objective's
+    /// own test replayed over those pairs; against history, plugins run many
+    /// times in a row and each objective's own rule replayed over the
+    /// series. Each gives its false-alarm rate, how often +2% to +50% is
+    /// detected, and the smallest change detected 95% of the time. Changes
+    /// nothing; says what to change.
     Calibrate(CalibrateArgs),
     /// Compose the parts of a gate spread over several jobs (`qod run
     /// --group`) into one decision over the whole policy, and record it.
