@@ -352,8 +352,8 @@ fn a_lost_index_race_is_retried() {
     assert_eq!(left.load(Ordering::SeqCst), 0);
     let d = r.json();
     assert_eq!(d["store"]["recorded"], true);
-    // 5 requests, plus reading the index again and swapping it again.
-    assert_eq!(d["store"]["requests"], 5 + 2);
+    // 6 requests, plus reading the index again and swapping it again.
+    assert_eq!(d["store"]["requests"], 6 + 2);
     assert_eq!(history_len(&s, "s3://race/x"), 1);
 }
 
@@ -374,9 +374,10 @@ fn server_errors_are_retried() {
         0,
         "all three faults were served"
     );
-    // A run lists the excluded runs, reads the index, writes its record,
-    // then reads and swaps the index: 5 requests; each fault adds one retry.
-    assert_eq!(d["store"]["requests"], 5 + 3);
+    // A run lists the excluded runs, reads the index, lists the runner
+    // calibrations, writes its record, then reads and swaps the index: 6
+    // requests; each fault adds one retry.
+    assert_eq!(d["store"]["requests"], 6 + 3);
 }
 
 #[test]
