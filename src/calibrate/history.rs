@@ -6,7 +6,9 @@
 //! against the runs before it (as they were judged), with a change of r
 //! injected into it and into the runs that confirm it.
 
-use super::{recommend_target, wilson, Detection, ObjectiveCalibration, CHANGES};
+use super::{
+    recommend_target, smallest_detected, wilson, Detection, ObjectiveCalibration, CHANGES,
+};
 use crate::decision::{ObjectiveStatus, PluginOutcome};
 use crate::evaluate::{self, Baselines, Chooser, Target};
 use crate::ids::RunId;
@@ -15,110 +17,111 @@ use crate::policy::criterion::Op;
 use crate::policy::DecisionSpec;
 use crate::record::{RecordedMetric, RecordedObjective, RunRecord};
 
-/// One row (a history objective, or one metric of a pattern objective) and
+/// A history objective — one row, or a pattern objective's row per metric,
+/// judged together as the gate judges them (Holm over the family) — and
 /// what the gate runs it with.
 pub struct Rule<'a> {
-    pub row: &'a PlannedObjective,
+    pub rows: &'a [PlannedObjective],
     pub instance: &'a PlannedInstance,
     pub strategy: &'a DecisionSpec,
 }
 
-/// Calibrates `rule` on `series`: each gate run's invocations (more than
-/// one with `repeat:`), oldest first. `partial`: `--budget` cut the series
-/// short.
+/// Calibrates each row of `rule` on `series`: each gate run's invocations
+/// (more than one with `repeat:`), oldest first; a change is injected
+/// into one row's metric at a time. `target_pct`: the change each row
+/// should detect; `partial`: `--budget` cut the series short.
 pub fn calibrate(
     rule: &Rule,
     series: &[Vec<PluginOutcome>],
-    target_pct: f64,
+    target_pct: impl Fn(&PlannedObjective) -> f64,
     partial: bool,
-) -> ObjectiveCalibration {
-    let row = rule.row;
+) -> Vec<ObjectiveCalibration> {
     let one = |i: usize| crate::runner::outcome_of(rule.instance, series[i].clone());
     let runs: Vec<PluginOutcome> = (0..series.len()).map(one).collect();
-    let values: Vec<f64> = runs
-        .iter()
-        .filter_map(|p| p.metrics.iter().find(|m| m.name == row.metric.as_str()))
-        .map(|m| m.value)
-        .collect();
-    let confirm = row.spec.confirm as usize;
-    let last = if row.is_relative() {
-        row.baseline.last as usize
-    } else {
-        0
-    };
-    let mut out = ObjectiveCalibration {
-        id: row.spec.id.clone(),
-        metric: row.spec.metric.clone(),
-        against: super::Against::History,
-        pairs: series.len() as u32,
-        partial,
-        cv_pct: cv_pct(&values),
-        false_alarm_pct: 0.0,
-        false_alarm_interval_pct: [0.0, 100.0],
-        detection: Vec::new(),
-        mde_pct: None,
-        recommendation: String::new(),
-    };
-    // A trial: a run with a full history before it and its confirmations after.
-    let trials: Vec<usize> = (last..series.len().saturating_sub(confirm)).collect();
-    if values.len() < series.len() || trials.len() < 10 {
-        out.recommendation = if values.len() < series.len() {
-            format!(
-                "{} of {} runs measured `{}`: calibrate again once the plugin measures it on every run",
-                values.len(),
-                series.len(),
-                out.metric
-            )
-        } else {
-            format!(
-                "{} runs leave {} judged with a full baseline: give `--runs` (and `--budget`) room for {} or more",
-                series.len(),
-                trials.len(),
-                last + confirm + 30
-            )
-        };
-        return out;
-    }
     let replay = Replay::new(rule, series, runs);
-    let worse = worse_factor(row);
-    let rate = |pct: f64| -> (f64, Option<u32>) {
-        let factor = worse(pct);
-        let mut at: Vec<u32> = trials
+    (0..rule.rows.len())
+        .map(|k| replay.calibrate_row(k, target_pct(&rule.rows[k]), partial))
+        .collect()
+}
+
+impl Replay<'_> {
+    /// The calibration of row `k`.
+    fn calibrate_row(&self, k: usize, target_pct: f64, partial: bool) -> ObjectiveCalibration {
+        let row = &self.rule.rows[k];
+        let n = self.series.len();
+        let values: Vec<f64> = self
+            .runs
             .iter()
-            .filter_map(|&i| replay.fails(i, factor))
+            .filter_map(|p| p.metrics.iter().find(|m| m.name == row.metric.as_str()))
+            .map(|m| m.value)
             .collect();
-        at.sort_unstable();
-        let detected = at.len() as f64 * 100.0 / trials.len() as f64;
-        (detected, at.get(at.len() / 2).copied())
-    };
-    let alarms = trials
-        .iter()
-        .filter(|&&i| replay.fails(i, 1.0).is_some())
-        .count();
-    out.false_alarm_pct = alarms as f64 * 100.0 / trials.len() as f64;
-    out.false_alarm_interval_pct = wilson(alarms, trials.len());
-    for pct in CHANGES {
-        let (detected, median) = rate(pct);
-        out.detection.push(Detection {
-            change_pct: pct,
-            detected_pct: detected,
-            median_pairs: median,
-        });
-    }
-    if rate(100.0).0 >= 95.0 {
-        let (mut lo, mut hi) = (0.0_f64, 100.0_f64);
-        while hi - lo > 0.1 {
-            let mid = (lo + hi) / 2.0;
-            if rate(mid).0 >= 95.0 {
-                hi = mid;
+        let confirm = row.spec.confirm as usize;
+        let last = if row.is_relative() {
+            row.baseline.last as usize
+        } else {
+            0
+        };
+        let mut out = ObjectiveCalibration {
+            id: row.spec.id.clone(),
+            metric: row.spec.metric.clone(),
+            against: super::Against::History,
+            pairs: n as u32,
+            partial,
+            cv_pct: cv_pct(&values),
+            false_alarm_pct: 0.0,
+            false_alarm_interval_pct: [0.0, 100.0],
+            detection: Vec::new(),
+            mde_pct: None,
+            recommendation: String::new(),
+        };
+        // A trial: a run with a full history before it and its
+        // confirmations after.
+        let trials: Vec<usize> = (last..n.saturating_sub(confirm)).collect();
+        if values.len() < n || trials.len() < 10 {
+            out.recommendation = if values.len() < n {
+                format!(
+                    "{} of {n} runs measured `{}`: calibrate again once the plugin measures it on every run",
+                    values.len(),
+                    out.metric
+                )
             } else {
-                lo = mid;
-            }
+                format!(
+                    "{n} runs leave {} judged with a full baseline: give `--runs` (and `--budget`) room for {} or more",
+                    trials.len(),
+                    last + confirm + 30
+                )
+            };
+            return out;
         }
-        out.mde_pct = Some((hi * 10.0).ceil() / 10.0);
+        let worse = worse_factor(row);
+        let rate = |pct: f64| -> (f64, Option<u32>) {
+            let change = (k, worse(pct));
+            let mut at: Vec<u32> = trials
+                .iter()
+                .filter_map(|&i| self.fails(i, change))
+                .collect();
+            at.sort_unstable();
+            let detected = at.len() as f64 * 100.0 / trials.len() as f64;
+            (detected, at.get(at.len() / 2).copied())
+        };
+        let alarms = trials
+            .iter()
+            .filter(|&&i| self.fails(i, (k, 1.0)).is_some())
+            .count();
+        out.false_alarm_pct = alarms as f64 * 100.0 / trials.len() as f64;
+        out.false_alarm_interval_pct = wilson(alarms, trials.len());
+        for pct in CHANGES {
+            let (detected, median) = rate(pct);
+            out.detection.push(Detection {
+                change_pct: pct,
+                detected_pct: detected,
+                median_pairs: median,
+            });
+        }
+        out.mde_pct = smallest_detected(|pct| rate(pct).0);
+        out.recommendation = recommend(&out, row, target_pct);
+        out
     }
-    out.recommendation = recommend(&out, row, target_pct);
-    out
 }
 
 /// The run-to-run spread of `values`, in percent of their mean.
@@ -159,7 +162,6 @@ struct Replay<'a> {
     rule: &'a Rule<'a>,
     series: &'a [Vec<PluginOutcome>],
     runs: Vec<PluginOutcome>,
-    objectives: Vec<PlannedObjective>,
     baselines: Vec<Baselines>,
 }
 
@@ -174,31 +176,36 @@ impl<'a> Replay<'a> {
         let mut replay = Replay {
             rule,
             series,
-            objectives: vec![rule.row.clone()],
             baselines: Vec::with_capacity(runs.len()),
             runs,
         };
         let mut history: Vec<RunRecord> = Vec::with_capacity(replay.runs.len());
         for i in 0..replay.runs.len() {
             let at = now - chrono::Duration::seconds((replay.runs.len() - i) as i64);
-            let baselines = Chooser::new(&replay.objectives, &target, at)
+            let baselines = Chooser::new(rule.rows, &target, at)
                 .offer_all(&history)
                 .finish();
             replay.baselines.push(baselines);
-            let (judged, run, _) = replay.confirmed(i, 1.0);
+            let (judged, run, _) = replay.confirmed(i, None);
             history.insert(0, record(i, at, &run, judged));
         }
         replay
     }
 
-    /// Run `i`, its values times `factor`, judged as the gate judges it: a
-    /// failing row is measured again (the next runs of the series, pooled
-    /// with it as the gate pools them) up to `confirm` times. The
+    /// Run `i` judged as the gate judges it, with `change` — a row's index
+    /// and the factor its metric is multiplied by — injected: the rows that
+    /// fail are measured again (the next runs of the series, pooled with
+    /// it as the gate pools them) up to their `confirm` times. The
     /// evaluation, the outcome it judged, and the runs that took.
-    fn confirmed(&self, i: usize, factor: f64) -> (evaluate::Evaluation, PluginOutcome, u32) {
+    fn confirmed(
+        &self,
+        i: usize,
+        change: Option<(usize, f64)>,
+    ) -> (evaluate::Evaluation, PluginOutcome, u32) {
+        let rows = self.rule.rows;
         let judge = |p: PluginOutcome| {
             let e = evaluate::evaluate(
-                &self.objectives,
+                rows,
                 self.rule.strategy,
                 std::slice::from_ref(&p),
                 &self.baselines[i],
@@ -206,17 +213,23 @@ impl<'a> Replay<'a> {
             );
             (e, p)
         };
-        let (mut e, mut p) = judge(scaled(&self.runs[i], factor));
-        let confirm = self.rule.row.spec.confirm as usize;
+        let changed = |p: &PluginOutcome| match change {
+            Some((k, factor)) => scaled(p, rows[k].metric.as_str(), factor),
+            None => p.clone(),
+        };
+        let (mut e, mut p) = judge(changed(&self.runs[i]));
         let mut took = 1;
-        for k in 1..=confirm.min(self.series.len() - 1 - i) {
-            if e.objectives[0].status != ObjectiveStatus::Fail {
+        for attempt in 1..=self.series.len() - 1 - i {
+            let failing = e.objectives.iter().zip(rows).any(|(o, r)| {
+                o.status == ObjectiveStatus::Fail && r.spec.confirm as usize >= attempt
+            });
+            if !failing {
                 break;
             }
-            let pooled: Vec<PluginOutcome> = self.series[i..=i + k]
+            let pooled: Vec<PluginOutcome> = self.series[i..=i + attempt]
                 .iter()
                 .flatten()
-                .map(|p| scaled(p, factor))
+                .map(changed)
                 .collect();
             let n = pooled.len() as u32;
             (e, p) = judge(crate::runner::pool(
@@ -224,22 +237,23 @@ impl<'a> Replay<'a> {
                 n,
                 self.rule.instance.repeat_aggregate,
             ));
-            took = k as u32 + 1;
+            took = attempt as u32 + 1;
         }
         (e, p, took)
     }
 
-    /// The runs it took to fail run `i` times `factor`, if it fails.
-    fn fails(&self, i: usize, factor: f64) -> Option<u32> {
-        let (e, _, took) = self.confirmed(i, factor);
-        (e.objectives[0].status == ObjectiveStatus::Fail).then_some(took)
+    /// The runs it took row `k` to fail run `i` with `change` injected into
+    /// its metric, if it fails.
+    fn fails(&self, i: usize, change: (usize, f64)) -> Option<u32> {
+        let (e, _, took) = self.confirmed(i, Some(change));
+        (e.objectives[change.0].status == ObjectiveStatus::Fail).then_some(took)
     }
 }
 
-/// `p` with every value and sample multiplied by `factor`.
-fn scaled(p: &PluginOutcome, factor: f64) -> PluginOutcome {
+/// `p` with every value and sample of `metric` multiplied by `factor`.
+fn scaled(p: &PluginOutcome, metric: &str, factor: f64) -> PluginOutcome {
     let mut p = p.clone();
-    for m in &mut p.metrics {
+    for m in p.metrics.iter_mut().filter(|m| m.name == metric) {
         m.value *= factor;
         for s in m.samples.iter_mut().flatten() {
             *s *= factor;

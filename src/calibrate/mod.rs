@@ -242,23 +242,30 @@ pub fn calibrate(
             median_pairs: median,
         });
     }
-    // The smallest change detected 95% of the time: bisection on 0–100%
-    // to a tenth of a point (detection grows with the change).
-    if rate(100.0, 7).0 >= 95.0 {
-        let (mut lo, mut hi) = (0.0_f64, 100.0_f64);
-        while hi - lo > 0.1 {
-            let mid = (lo + hi) / 2.0;
-            if rate(mid, 7).0 >= 95.0 {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        out.mde_pct = Some((hi * 10.0).ceil() / 10.0);
-    }
+    out.mde_pct = smallest_detected(|pct| rate(pct, 7).0);
     let tolerance = (d.floor.exp() - 1.0).abs() * 100.0;
     out.recommendation = recommend(&out, d.max, target_pct, tolerance);
     out
+}
+
+/// The smallest change detected 95% of the time, given the detection
+/// rate (percent) of a change of `pct` percent: bisection on 0–100% to a
+/// tenth of a point (detection grows with the change); `None` when +100%
+/// is not detected 95% of the time.
+fn smallest_detected(detected: impl Fn(f64) -> f64) -> Option<f64> {
+    if detected(100.0) < 95.0 {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0_f64, 100.0_f64);
+    while hi - lo > 0.1 {
+        let mid = (lo + hi) / 2.0;
+        if detected(mid) >= 95.0 {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some((hi * 10.0).ceil() / 10.0)
 }
 
 /// What to change to reach `target_pct`: nothing, more pairs, or quieter

@@ -22,7 +22,7 @@ pub struct CalibrateRequest {
     /// Runs in a row for history objectives (default: each objective's
     /// `baseline.last` and `confirm`, and 40 more to judge).
     pub runs: Option<u32>,
-    /// The most wall time the pairs may take.
+    /// The most wall time the pairs and the runs may take, together.
     pub budget: Option<Duration>,
     /// The change the gate should detect, in percent (default: one point
     /// beyond each objective's tolerance).
@@ -286,20 +286,21 @@ async fn history(
                 "objective `{}`: its plugin measured no metric matching `{}`",
                 o.spec.id, o.spec.metric
             ));
+            continue;
         }
-        for row in &rows {
-            let rule = crate::calibrate::history::Rule {
-                row,
-                instance: &plan.instances[i],
-                strategy: &plan.policy.policy.decision,
-            };
-            let target = req.target_pct.unwrap_or_else(|| {
+        let rule = crate::calibrate::history::Rule {
+            rows: &rows,
+            instance: &plan.instances[i],
+            strategy: &plan.policy.policy.decision,
+        };
+        let target = |row: &crate::plan::PlannedObjective| {
+            req.target_pct.unwrap_or_else(|| {
                 crate::calibrate::history::tolerance_pct(row).map_or(10.0, |t| t + 1.0)
-            });
-            objectives.push(crate::calibrate::history::calibrate(
-                &rule, runs, target, partial,
-            ));
-        }
+            })
+        };
+        objectives.extend(crate::calibrate::history::calibrate(
+            &rule, runs, target, partial,
+        ));
     }
     Ok(())
 }

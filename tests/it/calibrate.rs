@@ -20,6 +20,21 @@ json.load(sys.stdin)
 print(json.dumps({"protocol": 1, "status": "ok", "metrics": [{"name": "value", "value": 42.0, "unit": "ms"}]}))
 "#;
 
+/// `qod calibrate ARGS --format json`: the calibration, checked against
+/// its schema.
+fn calibrated(s: &Scratch, args: &[&str]) -> serde_json::Value {
+    let all: Vec<&str> = ["calibrate"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--format", "json"])
+        .collect();
+    let r = s.qod(&all);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = r.json();
+    crate::common::assert_valid("calibration.schema.json", &c);
+    c
+}
+
 fn project(script: &str) -> Scratch {
     let s = Scratch::new();
     python_plugin(
@@ -37,20 +52,7 @@ fn project(script: &str) -> Scratch {
 #[test]
 fn an_aa_calibration_gives_the_false_alarms_the_detection_and_the_smallest_change() {
     let s = project(SCATTER);
-    let r = s.qod(&[
-        "calibrate",
-        "--pairs",
-        "40",
-        "--runs",
-        "12",
-        "--target-mde",
-        "8",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let c = r.json();
-    crate::common::assert_valid("calibration.schema.json", &c);
+    let c = calibrated(&s, &["--pairs", "40", "--runs", "12", "--target-mde", "8"]);
     let o = &c["objectives"][0];
     assert_eq!(o["id"], "speed");
     assert_eq!(o["pairs"], 40);
@@ -299,17 +301,7 @@ fn a_recorded_series_calibrates_to_the_false_alarms_the_noise_benchmark_measures
         s.policy(&format!(
             "version: 1\nplugins:\n  p: {{ uses: replay }}\nobjectives:\n  - {{ id: slugify, metric: p.t, pass: \"<= +5%\", test: {{ method: welch-t, alpha: 0.01 }}, {extra}baseline: {{ last: 10, include: all }} }}\n"
         ));
-        let r = s.qod(&[
-            "calibrate",
-            "--runs",
-            "200",
-            "--no-record",
-            "--format",
-            "json",
-        ]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let c = r.json();
-        crate::common::assert_valid("calibration.schema.json", &c);
+        let c = calibrated(&s, &["--runs", "200", "--no-record"]);
         let o = &c["objectives"][0];
         assert_eq!(
             (&o["against"], &o["pairs"]),
@@ -335,5 +327,38 @@ fn a_recorded_series_calibrates_to_the_false_alarms_the_noise_benchmark_measures
         let at50 = &o["detection"][4];
         assert_eq!(at50["change_pct"], 50.0);
         assert!(at50["detected_pct"].as_f64().unwrap() >= 80.0, "{o:#}");
+    }
+}
+
+#[test]
+fn a_pattern_objective_is_calibrated_metric_by_metric_within_its_family() {
+    let s = Scratch::new();
+    let counter = s.path().join("n");
+    python_plugin(
+        &s,
+        "suite",
+        r#"[{"name": "a", "unit": "ms", "better": "lower"}, {"name": "b", "unit": "ms", "better": "lower"}, {"name": "c", "unit": "ms", "better": "lower"}]"#,
+        &format!(
+            r#"import json, os, sys
+json.load(sys.stdin)
+at = {counter:?}
+i = int(open(at).read()) if os.path.exists(at) else 0
+open(at, "w").write(str(i + 1))
+scatter = lambda k: 1 + ((i * 7919 + k * 104729) % 13 - 6) / 600
+print(json.dumps({{"protocol": 1, "status": "ok", "metrics": [{{"name": n, "value": base * scatter(k), "unit": "ms"}} for k, (n, base) in enumerate([("a", 10.0), ("b", 20.0), ("c", 40.0)])]}}))
+"#
+        ),
+    );
+    s.policy("version: 1\nplugins:\n  p: { uses: suite }\nobjectives:\n  - { id: suite, metric: \"p.*\", pass: \"<= +5%\", test: { method: welch-t }, baseline: { last: 5 } }\n");
+    let c = calibrated(&s, &["--runs", "25", "--no-record"]);
+    let rows = c["objectives"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["suite[a]", "suite[b]", "suite[c]"], "{c:#}");
+    for o in rows {
+        assert_eq!(o["against"], "history");
+        assert!(o["metric"].as_str().unwrap().starts_with("p."), "{o:#}");
+        // ±1% from run to run: no alarm; +50% always fails.
+        assert_eq!(o["false_alarm_pct"], 0.0, "{o:#}");
+        assert_eq!(o["detection"][4]["detected_pct"], 100.0, "{o:#}");
     }
 }
