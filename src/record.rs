@@ -158,7 +158,10 @@ impl RecordedObjective {
             awaiting_history: o.status == crate::decision::ObjectiveStatus::Inconclusive
                 && o.test
                     .as_ref()
-                    .is_some_and(|t| t.significant.is_none() && t.n_baseline < t.min_runs as usize),
+                    // The test needs `min_runs` runs, and never fewer than 3.
+                    .is_some_and(|t| {
+                        t.significant.is_none() && t.n_baseline < t.min_runs.max(3) as usize
+                    }),
         }
     }
 }

@@ -152,34 +152,16 @@ fn the_budget_cuts_the_calibration_short_and_says_so() {
         "import json, sys",
         "import json, sys, time\ntime.sleep(0.1)",
     ));
-    let r = s.qod(&[
-        "calibrate",
-        "--pairs",
-        "200",
-        "--budget",
-        "2s",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let o = &r.json()["objectives"][0];
+    let c = calibrated(&s, &["--pairs", "200", "--budget", "2s"]);
+    let o = &c["objectives"][0];
     assert_eq!(o["partial"], true, "{o:#}");
     // As many as fit (a slow machine fits two), never all.
     let pairs = o["pairs"].as_u64().unwrap();
     assert!((1..200).contains(&pairs), "{pairs}");
     // History runs share the budget, and say so too.
     s.policy("version: 1\nplugins:\n  p: { uses: aa }\nobjectives:\n  - { id: ceiling, metric: p.value, pass: \"< 1s\" }\n");
-    let r = s.qod(&[
-        "calibrate",
-        "--runs",
-        "200",
-        "--budget",
-        "2s",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let o = &r.json()["objectives"][0];
+    let c = calibrated(&s, &["--runs", "200", "--budget", "2s"]);
+    let o = &c["objectives"][0];
     assert_eq!(
         (&o["against"], &o["partial"]),
         (&"history".into(), &true.into()),
