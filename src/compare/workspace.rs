@@ -229,19 +229,33 @@ pub async fn open_base(
         Ok(b) => b,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    if let Some(cmd) = &spec.prepare {
-        let limits = PrepareLimits {
-            timeout: spec.prepare_timeout.get(),
-            grace,
-        };
-        prepare(cmd, "candidate", cwd, env, limits, cancel).await?;
-        match prepare(cmd, "base", &base.path, env, limits, cancel).await {
-            Ok(()) => {}
-            Err(e @ WorkspaceError::Cancelled { .. }) => return Err(e),
-            Err(e) => return Ok(Err(e.to_string())),
-        }
+    prepare_side(spec, "candidate", cwd, env, grace, cancel).await?;
+    match prepare_side(spec, "base", &base.path, env, grace, cancel).await {
+        Ok(()) => {}
+        Err(e @ WorkspaceError::Cancelled { .. }) => return Err(e),
+        Err(e) => return Ok(Err(e.to_string())),
     }
     Ok(Ok(base))
+}
+
+/// Runs `spec`'s `compare.prepare`, if it has one, in one side's `folder`
+/// under its `prepare_timeout` (a gate, a bisection step, a calibration).
+pub async fn prepare_side(
+    spec: &crate::policy::CompareSpec,
+    side: &'static str,
+    folder: &std::path::Path,
+    env: &std::collections::BTreeMap<String, String>,
+    grace: Duration,
+    cancel: &Cancel,
+) -> Result<(), WorkspaceError> {
+    let Some(cmd) = &spec.prepare else {
+        return Ok(());
+    };
+    let limits = PrepareLimits {
+        timeout: spec.prepare_timeout.get(),
+        grace,
+    };
+    prepare(cmd, side, folder, env, limits, cancel).await
 }
 
 /// How `compare.prepare` runs: its timeout, and the grace between the

@@ -95,27 +95,21 @@ async fn side_by_side(
     plan.instances.retain(|i| ids.contains(&i.id));
     let cwd = &session.request.cwd;
     let settings = super::settings(&session.request, opts, &plan);
-    if let Some(cmd) = &spec.prepare {
-        let limits = crate::compare::workspace::PrepareLimits {
-            timeout: spec.prepare_timeout.get(),
-            grace: settings.grace,
-        };
-        crate::compare::workspace::prepare(
-            cmd,
-            "candidate",
-            cwd,
-            &settings.parent_env,
-            limits,
-            &settings.cancel,
-        )
-        .await
-        .map_err(|e| match e {
-            crate::compare::WorkspaceError::Cancelled { signal, .. } => {
-                CalibrateError::Cancelled(signal)
-            }
-            e => CalibrateError::Prepare(e.redacted(|t| settings.redactor.redact(t))),
-        })?;
-    }
+    crate::compare::workspace::prepare_side(
+        &spec,
+        "candidate",
+        cwd,
+        &settings.parent_env,
+        settings.grace,
+        &settings.cancel,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::compare::WorkspaceError::Cancelled { signal, .. } => {
+            CalibrateError::Cancelled(signal)
+        }
+        e => CalibrateError::Prepare(e.redacted(|t| settings.redactor.redact(t))),
+    })?;
     // Both sides the same folder: A/A.
     let same = BaseCheckout::open(
         &BaseSource::Workspace(cwd.clone()),

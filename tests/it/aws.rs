@@ -9,7 +9,7 @@
 use crate::codepipeline::{first_invocation, FakeCodePipeline};
 use crate::common::{emit_policy, fixture, repo};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,38 +46,17 @@ fn runtime_api(events: Vec<Value>) -> (u16, Arc<Mutex<Runtime>>) {
 }
 
 fn serve(mut conn: TcpStream, state: Arc<Mutex<Runtime>>) {
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or_default().to_owned(),
-            parts.next().unwrap_or_default().to_owned(),
-        );
-        let (mut len, mut error_type) = (0usize, None);
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (k, v) = h.split_once(':').unwrap_or((h, ""));
-            match k.to_ascii_lowercase().as_str() {
-                "content-length" => len = v.trim().parse().unwrap_or(0),
-                "lambda-runtime-function-error-type" => error_type = Some(v.trim().to_owned()),
-                _ => {}
-            }
-        }
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+        // A keep-alive connection: the runtime asks again once answered.
+        let req = match crate::common::read_http(&conn) {
+            Ok(req) if !req.method.is_empty() => req,
+            _ => return,
+        };
+        let error_type = req
+            .headers
+            .get("lambda-runtime-function-error-type")
+            .cloned();
+        let (method, path, body) = (req.method, req.path, req.body);
         let reply = |conn: &mut TcpStream, status: &str, head: &str, body: &str| {
             let text = format!(
                 "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{head}Content-Length: {}\r\n\r\n{body}",
@@ -151,21 +130,29 @@ fn arch() -> &'static str {
     }
 }
 
+/// Runs `cmd`, which must succeed: its output (stdout and stderr in the
+/// panic message when it does not).
+fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Unzips `zip` into `dir` with the files' modes, as Lambda does.
 fn unzip(zip: &Path, dir: &Path) -> Vec<(String, u32)> {
-    let out = Command::new("python3")
-        .args([
+    let out = succeeded(
+        Command::new("python3").args([
             "-c",
             "import sys, zipfile, os\nz = zipfile.ZipFile(sys.argv[1])\nfor i in z.infolist():\n    p = z.extract(i, sys.argv[2])\n    os.chmod(p, (i.external_attr >> 16) & 0o777)\n    print(f'{(i.external_attr >> 16) & 0o777:o} {i.filename}')",
         ])
         .arg(zip)
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .arg(dir),
     );
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -189,17 +176,16 @@ fn the_packaged_bootstrap_runs_each_job_and_answers_the_runtime_api() {
     std::fs::create_dir_all(&plugin).unwrap();
     crate::harnesses::copy_dir(&fixture("plugins/emit"), &plugin);
     let zip = s.path().join("dist/qod-lambda.zip");
-    let out = Command::new("sh")
-        .arg(repo().join("examples/aws/package.sh"))
-        .args(["--arch", arch(), "--binary", env!("CARGO_BIN_EXE_qod")])
-        .args(["--policy", "qod.yaml", "--plugins", "plugins", "--out"])
-        .arg(&zip)
-        .current_dir(s.path())
-        .env("QOD_PLUGIN_PATH", "")
-        .output()
-        .unwrap();
+    let out = succeeded(
+        Command::new("sh")
+            .arg(repo().join("examples/aws/package.sh"))
+            .args(["--arch", arch(), "--binary", env!("CARGO_BIN_EXE_qod")])
+            .args(["--policy", "qod.yaml", "--plugins", "plugins", "--out"])
+            .arg(&zip)
+            .current_dir(s.path())
+            .env("QOD_PLUGIN_PATH", ""),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "package.sh: {stderr}");
     assert!(stderr.contains("package.sh: wrote"), "{stderr}");
 
     // The zip holds what the function needs, executable where it must be.
@@ -382,32 +368,15 @@ fn template() -> Value {
 #[test]
 fn the_template_lints_clean_before_and_after_the_sam_transform() {
     let template = repo().join("examples/aws/template.yaml");
-    let lint = |file: &Path| {
-        let out = Command::new(venv_bin("cfn-lint"))
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cfn-lint {}:\n{}{}",
-            file.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let lint = |file: &Path| succeeded(Command::new(venv_bin("cfn-lint")).arg(file));
     lint(&template);
     let dir = tempfile::tempdir().unwrap();
     let cfn = dir.path().join("template.json");
-    let out = Command::new(venv_bin("python"))
-        .arg(repo().join("tests/it/aws/translate.py"))
-        .arg(&template)
-        .arg(&cfn)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        Command::new(venv_bin("python"))
+            .arg(repo().join("tests/it/aws/translate.py"))
+            .arg(&template)
+            .arg(&cfn),
     );
     let transformed: Value = serde_json::from_slice(&std::fs::read(&cfn).unwrap()).unwrap();
     assert_eq!(

@@ -65,23 +65,36 @@ fn log2_ceil(n: usize) -> usize {
     (usize::BITS - (n - 1).leading_zeros()) as usize
 }
 
+/// `qod bisect ARGS --format json`, which must exit with `code`: the run
+/// and its bisection, checked against the schema.
+fn bisect(s: &Scratch, args: &[&str], code: i32) -> (crate::common::Run, serde_json::Value) {
+    let all: Vec<&str> = ["bisect"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["--format", "json"])
+        .collect();
+    let r = s.qod(&all);
+    assert_eq!(r.code, code, "{}\n{}", r.stdout, r.stderr);
+    let b = r.json();
+    crate::common::assert_valid("bisect.schema.json", &b);
+    (r, b)
+}
+
 #[test]
 fn bisect_names_the_commit_that_made_the_workload_slower_and_skips_one_that_does_not_build() {
     let (s, commits) = history(40, 27, Some(20));
-    let r = s.qod(&[
-        "bisect",
-        "--good",
-        &commits[0],
-        "--bad",
-        "HEAD",
-        "--markdown",
-        "bisect.md",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let b = r.json();
-    crate::common::assert_valid("bisect.schema.json", &b);
+    let (r, b) = bisect(
+        &s,
+        &[
+            "--good",
+            &commits[0],
+            "--bad",
+            "HEAD",
+            "--markdown",
+            "bisect.md",
+        ],
+        0,
+    );
     assert_eq!(b["verdict"], "found", "{b:#}");
     assert_eq!(b["commits"], 40);
     assert_eq!(b["culprit"]["revision"], commits[27].as_str(), "{b:#}");
@@ -123,20 +136,19 @@ fn bisect_names_the_commit_that_made_the_workload_slower_and_skips_one_that_does
 #[test]
 fn a_range_without_a_regression_ends_after_one_comparison() {
     let (s, commits) = history(12, 99, None);
-    let r = s.qod(&[
-        "bisect",
-        "--good",
-        &commits[0],
-        "--bad",
-        &commits[12],
-        "--format",
-        "json",
-        "--record",
-        "--store",
-        "store",
-    ]);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let b = r.json();
+    let (_, b) = bisect(
+        &s,
+        &[
+            "--good",
+            &commits[0],
+            "--bad",
+            &commits[12],
+            "--record",
+            "--store",
+            "store",
+        ],
+        1,
+    );
     assert_eq!(b["verdict"], "no_regression", "{b:#}");
     assert_eq!(b["steps"].as_array().unwrap().len(), 1);
     assert_eq!(b["steps"][0]["verdict"], "same");
@@ -232,15 +244,7 @@ fn bisect_starts_from_a_failed_gate_and_from_a_change_point() {
         "--no-record",
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let r = s.qod(&[
-        "bisect",
-        "--from-decision",
-        "decision.json",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let b = r.json();
+    let (_, b) = bisect(&s, &["--from-decision", "decision.json"], 0);
     assert_eq!(b["objective"], "speed");
     assert_eq!(b["good"], commits[0].as_str());
     assert_eq!(b["culprit"]["revision"], commits[7].as_str(), "{b:#}");
@@ -283,20 +287,19 @@ fn bisect_starts_from_a_failed_gate_and_from_a_change_point() {
         }
     }
     git(s.path(), &["checkout", "-q", "main"]);
-    let r = s.qod(&[
-        "bisect",
-        "--from-trend",
-        "--metric",
-        "w.sleep",
-        "--objective",
-        "speed",
-        "--store",
-        "store",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let b = r.json();
+    let (_, b) = bisect(
+        &s,
+        &[
+            "--from-trend",
+            "--metric",
+            "w.sleep",
+            "--objective",
+            "speed",
+            "--store",
+            "store",
+        ],
+        0,
+    );
     assert_eq!(b["good"], commits[6].as_str(), "{b:#}");
     assert_eq!(b["bad"], commits[8].as_str());
     assert_eq!(b["commits"], 2);
@@ -310,19 +313,18 @@ fn probes_on_a_matrix_narrow_the_range_before_the_search() {
     // Two jobs of a matrix, each comparing one commit of the range.
     let probes: Vec<String> = (1..=2)
         .map(|k| {
-            let r = s.qod(&[
-                "bisect",
-                "--good",
-                &commits[0],
-                "--bad",
-                "HEAD",
-                "--probe",
-                &format!("{k}/2"),
-                "--format",
-                "json",
-            ]);
-            assert_eq!(r.code, 0, "{}", r.stderr);
-            let b = r.json();
+            let (r, b) = bisect(
+                &s,
+                &[
+                    "--good",
+                    &commits[0],
+                    "--bad",
+                    "HEAD",
+                    "--probe",
+                    &format!("{k}/2"),
+                ],
+                0,
+            );
             assert_eq!(b["verdict"], "probed");
             assert_eq!(b["steps"].as_array().unwrap().len(), 1);
             let file = format!("probe-{k}.json");
@@ -335,20 +337,19 @@ fn probes_on_a_matrix_narrow_the_range_before_the_search() {
         serde_json::from_str(&std::fs::read_to_string(s.path().join(&probes[0])).unwrap()).unwrap();
     assert_eq!(p1["steps"][0]["revision"], commits[14].as_str());
     assert_eq!(p1["steps"][0]["verdict"], "same");
-    let r = s.qod(&[
-        "bisect",
-        "--good",
-        &commits[0],
-        "--bad",
-        "HEAD",
-        "--after",
-        &probes[0],
-        &probes[1],
-        "--format",
-        "json",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let b = r.json();
+    let (_, b) = bisect(
+        &s,
+        &[
+            "--good",
+            &commits[0],
+            "--bad",
+            "HEAD",
+            "--after",
+            &probes[0],
+            &probes[1],
+        ],
+        0,
+    );
     assert_eq!(b["culprit"]["revision"], commits[27].as_str(), "{b:#}");
     let steps = b["steps"].as_array().unwrap();
     // `bad`, the two probes, then at most ⌈log₂ 13⌉ = 4 more.

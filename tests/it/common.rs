@@ -161,11 +161,11 @@ pub fn emit_policy(metrics: &[(&str, &str, f64)], objectives: &str) -> String {
     s
 }
 
-/// Makes `dir` a repository on `main` with all it holds committed, and
-/// pushes it to a new bare repository `bare`, its `origin`.
-pub fn publish(dir: &Path, bare: &Path) {
+/// Creates the empty bare repository `bare`, its default branch `main`.
+pub fn bare_repo(bare: &Path) {
+    let parent = bare.parent().expect("a bare repository's folder");
     git(
-        dir,
+        parent,
         &[
             "init",
             "-q",
@@ -175,6 +175,12 @@ pub fn publish(dir: &Path, bare: &Path) {
             &bare.to_string_lossy(),
         ],
     );
+}
+
+/// Makes `dir` a repository on `main` with all it holds committed, and
+/// pushes it to a new bare repository `bare`, its `origin`.
+pub fn publish(dir: &Path, bare: &Path) {
+    bare_repo(bare);
     git(dir, &["init", "-q", "-b", "main"]);
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "the project"]);

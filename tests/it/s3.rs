@@ -533,17 +533,7 @@ fn an_excluded_run_leaves_the_baseline_of_an_s3_store_and_a_git_branch() {
     create_bucket(&moto.endpoint(), "excl");
     let s = scratch_for(&moto.endpoint());
     let bare = s.path().join("history.git");
-    crate::common::git(
-        s.path(),
-        &[
-            "init",
-            "-q",
-            "--bare",
-            "-b",
-            "main",
-            &bare.to_string_lossy(),
-        ],
-    );
+    crate::common::bare_repo(&bare);
     for store in [
         "s3://excl/x".to_owned(),
         format!("git+file://{}#qod-history", bare.display()),

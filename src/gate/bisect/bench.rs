@@ -51,29 +51,23 @@ impl Bench<'_> {
             Ok(c) => c,
             Err(e) => return Ok(skipped(e.to_string())),
         };
-        if let Some(cmd) = &self.spec.prepare {
-            let limits = crate::compare::workspace::PrepareLimits {
-                timeout: self.spec.prepare_timeout.get(),
-                grace: self.settings.grace,
-            };
-            match crate::compare::workspace::prepare(
-                cmd,
-                "candidate",
-                &checkout.path,
-                &self.settings.parent_env,
-                limits,
-                &self.settings.cancel,
-            )
-            .await
-            {
-                Ok(()) => {}
-                Err(WorkspaceError::Cancelled { signal, .. }) => {
-                    return Err(BisectError::Cancelled(signal))
-                }
-                Err(e) => {
-                    let e = e.redacted(|t| self.settings.redactor.redact(t));
-                    return Ok(skipped(e.to_string()));
-                }
+        match crate::compare::workspace::prepare_side(
+            &self.spec,
+            "candidate",
+            &checkout.path,
+            &self.settings.parent_env,
+            self.settings.grace,
+            &self.settings.cancel,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(WorkspaceError::Cancelled { signal, .. }) => {
+                return Err(BisectError::Cancelled(signal))
+            }
+            Err(e) => {
+                let e = e.redacted(|t| self.settings.redactor.redact(t));
+                return Ok(skipped(e.to_string()));
             }
         }
         let mut m = self.compare(&checkout, &self.spec).await?;

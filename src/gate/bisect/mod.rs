@@ -178,25 +178,19 @@ pub async fn bisect(
         cwd,
     )
     .map_err(|e| BisectError::Good(e.to_string()))?;
-    if let Some(cmd) = &spec.prepare {
-        let limits = crate::compare::workspace::PrepareLimits {
-            timeout: spec.prepare_timeout.get(),
-            grace: settings.grace,
-        };
-        crate::compare::workspace::prepare(
-            cmd,
-            "base",
-            &good_checkout.path,
-            &settings.parent_env,
-            limits,
-            &settings.cancel,
-        )
-        .await
-        .map_err(|e| match e {
-            WorkspaceError::Cancelled { signal, .. } => BisectError::Cancelled(signal),
-            e => BisectError::Good(e.redacted(|t| settings.redactor.redact(t)).to_string()),
-        })?;
-    }
+    crate::compare::workspace::prepare_side(
+        &spec,
+        "base",
+        &good_checkout.path,
+        &settings.parent_env,
+        settings.grace,
+        &settings.cancel,
+    )
+    .await
+    .map_err(|e| match e {
+        WorkspaceError::Cancelled { signal, .. } => BisectError::Cancelled(signal),
+        e => BisectError::Good(e.redacted(|t| settings.redactor.redact(t)).to_string()),
+    })?;
     let shared = super::local_context(session.runner());
     let reporter = settings.reporter.clone();
     let bench = Bench {
